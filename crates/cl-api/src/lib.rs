@@ -1,0 +1,187 @@
+//! Raw bindings to the vSphere Content Library item transfer service, both wire dialects.
+//!
+//! Everything but this file is generated at build time from `openapi/cl-transfer.yaml` by
+//! progenitor (through `cl-codegen`); `generated/cl_api.rs` is a reviewed snapshot of the same
+//! code. Methods are named after the spec's operationIds: `download_session_create` is the `/api`
+//! operation, `rest_download_session_create` its legacy `/rest` twin.
+//!
+//! This file adds what a generator cannot know: the [`Hooks`] every call runs through (session
+//! header, login credentials, tracing) and a [`Client::new`] without a total request timeout.
+//! Most users want the `cl-sdk` crate instead, which builds on these bindings.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let hooks = cl_api::Hooks::default();
+//! let client = cl_api::Client::new("https://vcenter.example.com", hooks.clone())?;
+//! hooks.set_login(Some(("administrator@vsphere.local", "secret")));
+//! let token = client.session_create().await?.into_inner();
+//! hooks.set_login(None);
+//! hooks.set_session_id(Some(&token));
+//! let ids = client.download_session_list(None).await?.into_inner();
+//! println!("{} download sessions", ids.len());
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+
+include!(concat!(env!("OUT_DIR"), "/cl_api.rs"));
+
+/// The header that carries the API session token on every call but the login.
+pub const SESSION_HEADER: &str = "vmware-api-session-id";
+
+/// The login operations, the only ones that send basic credentials.
+const LOGIN_OPERATIONS: [&str; 2] = ["session_create", "rest_session_create"];
+
+/// Per-client state the generated methods hand to their hooks: the session token and, while
+/// logging in, the basic credentials. Clones share the state, so a caller can keep one to swap
+/// the token (after a re-login, say) while the client is in use.
+///
+/// Secrets are stored as sensitive header values and never printed: `Debug` shows only whether
+/// they are set.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    auth: Arc<RwLock<Auth>>,
+}
+
+#[derive(Default)]
+struct Auth {
+    session: Option<HeaderValue>,
+    login: Option<HeaderValue>,
+}
+
+impl Hooks {
+    /// Sets (or clears) the API session token sent in `vmware-api-session-id`.
+    ///
+    /// # Panics
+    /// If the token holds characters a header cannot carry (servers issue plain ASCII tokens).
+    pub fn set_session_id(&self, token: Option<&str>) {
+        let value = token.map(|t| sensitive(HeaderValue::from_str(t).expect("session token is not header-safe")));
+        self.write().session = value;
+    }
+
+    /// The current session token, if any (transfers to opaque endpoint URIs need it too).
+    pub fn session_id(&self) -> Option<String> {
+        let auth = self.auth.read().unwrap_or_else(|e| e.into_inner());
+        auth.session.as_ref().and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+
+    /// Sets (or clears) the basic credentials the login operations send. Other operations never
+    /// send them; clear them once logged in.
+    pub fn set_login(&self, credentials: Option<(&str, &str)>) {
+        use base64::Engine as _;
+        let value = credentials.map(|(user, password)| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let header = format!("Basic {encoded}");
+            sensitive(HeaderValue::from_str(&header).expect("base64 is header-safe"))
+        });
+        self.write().login = value;
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Auth> {
+        self.auth.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = self.auth.read().unwrap_or_else(|e| e.into_inner());
+        let state = |v: &Option<HeaderValue>| if v.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("Hooks").field("session", &state(&auth.session)).field("login", &state(&auth.login)).finish()
+    }
+}
+
+fn sensitive(mut value: HeaderValue) -> HeaderValue {
+    value.set_sensitive(true);
+    value
+}
+
+impl ClientHooks<Hooks> for Client {
+    async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
+        let headers = request.headers_mut();
+        // progenitor sends the spec's version on every call; vCenter has no use for it.
+        headers.remove("api-version");
+        let auth = self.inner.auth.read().unwrap_or_else(|e| e.into_inner());
+        if LOGIN_OPERATIONS.contains(&info.operation_id) {
+            if let Some(login) = &auth.login {
+                headers.insert(AUTHORIZATION, login.clone());
+            }
+        } else if let Some(session) = &auth.session {
+            headers.insert(SESSION_HEADER, session.clone());
+        }
+        Ok(())
+    }
+
+    async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+        let span = tracing::debug_span!(
+            "cl_api",
+            operation = info.operation_id,
+            method = %request.method(),
+            path = request.url().path(),
+        );
+        let _entered = span.enter();
+        let started = Instant::now();
+        let result = self.client.execute(request).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(response) => tracing::debug!(status = response.status().as_u16(), elapsed_ms, "response"),
+            Err(error) => tracing::debug!(%error, elapsed_ms, "transport error"),
+        }
+        result
+    }
+}
+
+impl Client {
+    /// How long establishing a connection may take before the call fails.
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// A client for `baseurl` (scheme, host and port, e.g. `https://vcenter.example.com`) with a
+    /// connect timeout but no total request timeout: transfers can legitimately run for hours.
+    ///
+    /// Use [`Client::new_with_client`] to bring a `reqwest::Client` with your own TLS settings.
+    pub fn new(baseurl: &str, hooks: Hooks) -> reqwest::Result<Self> {
+        let http = reqwest::Client::builder().connect_timeout(Self::CONNECT_TIMEOUT).build()?;
+        Ok(Self::new_with_client(baseurl, http, hooks))
+    }
+
+    /// The hooks this client runs every call through.
+    pub fn hooks(&self) -> &Hooks {
+        &self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_matches_the_generated_code() {
+        let built = include_str!(concat!(env!("OUT_DIR"), "/cl_api.rs"));
+        let snapshot = include_str!("../generated/cl_api.rs");
+        if let Some((n, (b, s))) = built.lines().zip(snapshot.lines()).enumerate().find(|(_, (b, s))| b != s) {
+            panic!(
+                "generated/cl_api.rs is stale (spec or generator changed without `cargo xtask gen`);\n\
+                 first difference at line {}:\n  built:    {b}\n  snapshot: {s}",
+                n + 1
+            );
+        }
+        assert_eq!(
+            built.lines().count(),
+            snapshot.lines().count(),
+            "generated/cl_api.rs is stale: run `cargo xtask gen`"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let hooks = Hooks::default();
+        hooks.set_session_id(Some("tok-123"));
+        hooks.set_login(Some(("user", "hunter2")));
+        let shown = format!("{hooks:?}");
+        assert!(!shown.contains("tok-123") && !shown.contains("hunter2") && !shown.contains("aHVudGVy"), "{shown}");
+        assert_eq!(hooks.session_id().as_deref(), Some("tok-123"));
+    }
+}

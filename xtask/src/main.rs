@@ -1,0 +1,105 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! * `gen [--check]`: regenerate `crates/cl-api/generated/cl_api.rs` from the spec with the same
+//!   generator as cl-api's build.rs and print what changed; `--check` changes nothing and fails
+//!   when the snapshot is stale.
+//! * `validate-spec`: validate the spec with a real OpenAPI 3.0 validator (openapi-spec-validator).
+//! * `ci`: everything CI checks, in order, installing what it needs first.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | ci>";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["gen"] => generate(false),
+        ["gen", "--check"] => generate(true),
+        ["validate-spec"] => validate_spec(),
+        ["ci"] => ci(),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+}
+
+/// Regenerates the snapshot (or, with `check`, only compares) and prints a unified diff.
+fn generate(check: bool) -> Result<()> {
+    let root = root();
+    let spec = cl_codegen::load(&root.join(cl_codegen::SPEC_PATH))?;
+    let fresh = cl_codegen::generate(&spec)?;
+    let path = root.join(cl_codegen::SNAPSHOT_PATH);
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current == fresh {
+        println!("{} is up to date", cl_codegen::SNAPSHOT_PATH);
+        return Ok(());
+    }
+    let diff = similar::TextDiff::from_lines(&current, &fresh);
+    print!(
+        "{}",
+        diff.unified_diff().context_radius(3).header(
+            &format!("a/{}", cl_codegen::SNAPSHOT_PATH),
+            &format!("b/{} (from {})", cl_codegen::SNAPSHOT_PATH, cl_codegen::SPEC_PATH)
+        )
+    );
+    if check {
+        bail!("{} is stale relative to {}: run `cargo xtask gen`", cl_codegen::SNAPSHOT_PATH, cl_codegen::SPEC_PATH);
+    }
+    std::fs::write(&path, fresh).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", cl_codegen::SNAPSHOT_PATH);
+    Ok(())
+}
+
+/// Runs openapi-spec-validator (a JSON-Schema based validator of the OpenAPI 3.0 meta-schema,
+/// plus reference and path-parameter checks), installing it from PyPI when it is missing.
+fn validate_spec() -> Result<()> {
+    let probe = Command::new("python3").args(["-c", "import openapi_spec_validator"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("xtask: installing openapi-spec-validator from PyPI");
+        run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "openapi-spec-validator==0.9.0"]))?;
+    }
+    run(Command::new("python3")
+        .args(["-m", "openapi_spec_validator", "--schema", "3.0"])
+        .arg(root().join(cl_codegen::SPEC_PATH)))
+}
+
+/// What CI runs: formatting, lints, snapshot freshness, spec validation, then every test.
+fn ci() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let step = |name: &str| println!("\n==> {name}");
+    step("cargo fmt --check");
+    run(Command::new(&cargo).args(["fmt", "--all", "--check"]))?;
+    step("generated snapshot is fresh");
+    generate(true)?;
+    step("spec validates as OpenAPI 3.0");
+    validate_spec()?;
+    step("cargo clippy");
+    run(Command::new(&cargo).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    step("cargo test");
+    run(Command::new(&cargo).args(["test", "--workspace"]))?;
+    Ok(())
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    let status = command.current_dir(root()).status().with_context(|| format!("starting {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed ({status})");
+    }
+    Ok(())
+}
