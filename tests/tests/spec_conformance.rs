@@ -1,0 +1,288 @@
+//! The spec against the reference: every documented operation is there in both dialects, the
+//! structural rules hold, and each rule can actually fail.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+fn spec() -> cl_codegen::Spec {
+    cl_codegen::load(&root().join(cl_codegen::SPEC_PATH)).unwrap()
+}
+
+/// (operationId) -> (METHOD, path key) for every operation of the spec.
+fn operations(tree: &Value) -> BTreeMap<String, (String, String)> {
+    let mut ops = BTreeMap::new();
+    for (key, item) in tree["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                ops.insert(id.to_owned(), (method.to_uppercase(), key.clone()));
+            }
+        }
+    }
+    ops
+}
+
+fn shared(path: &str) -> Option<PathBuf> {
+    let p = root().join("..").join("shared").join(path);
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI needs ../shared/{path} beside the checkout");
+    eprintln!("skipped: ../shared/{path} is not beside this checkout");
+    None
+}
+
+#[test]
+fn the_spec_keeps_every_structural_rule() {
+    let findings = cl_codegen::lint::check(&spec().tree);
+    assert!(findings.is_empty(), "{}", findings.join("\n"));
+}
+
+#[test]
+fn every_reference_operation_is_in_the_spec_with_its_rest_twin() {
+    let Some(file) = shared("reference/api_ops.json") else { return };
+    let reference: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert_eq!(reference.len(), 24);
+    let ops = operations(&spec().tree);
+    for entry in &reference {
+        let prefix = match entry["service"].as_str().unwrap() {
+            "DownloadSession" => "download_session",
+            "UpdateSession" => "update_session",
+            "downloadsession.File" => "download_session_file",
+            "updatesession.File" => "update_session_file",
+            other => panic!("unexpected service {other}"),
+        };
+        let id = format!("{prefix}_{}", entry["op"].as_str().unwrap());
+        let expected = (entry["method"].as_str().unwrap().to_owned(), entry["path"].as_str().unwrap().to_owned());
+        assert_eq!(ops.get(&id), Some(&expected), "{id}");
+
+        let (_, twin_path) = ops.get(&format!("rest_{id}")).unwrap_or_else(|| panic!("{id} has no /rest twin"));
+        let twin_base = if prefix.ends_with("_file") {
+            "/rest/com/vmware/content/library/item/".to_owned() + &prefix.replace("_session_file", "session/file")
+        } else {
+            "/rest/com/vmware/content/library/item/".to_owned() + &prefix.replace('_', "-")
+        };
+        assert!(twin_path.starts_with(&twin_base), "rest_{id} at {twin_path}, expected under {twin_base}");
+    }
+}
+
+#[test]
+fn every_api_operation_has_a_rest_twin_and_back() {
+    let ops = operations(&spec().tree);
+    let api: Vec<_> = ops.keys().filter(|id| !id.starts_with("rest_")).collect();
+    let rest: Vec<_> = ops.keys().filter(|id| id.starts_with("rest_")).collect();
+    for id in &api {
+        assert!(ops.contains_key(&format!("rest_{id}")), "{id} has no /rest twin");
+    }
+    assert_eq!(api.len(), rest.len());
+    // 24 transfer operations, 3 session operations, 14 library and item operations.
+    assert_eq!(api.len(), 24 + 3 + 14);
+    for (id, (_, key)) in &ops {
+        assert_eq!(key.starts_with("/rest/"), id.starts_with("rest_"), "{id} at {key}");
+    }
+}
+
+#[test]
+fn rest_operations_use_the_legacy_path_conventions() {
+    for (id, (method, key)) in operations(&spec().tree) {
+        if !id.starts_with("rest_") {
+            continue;
+        }
+        assert!(!key.contains("?action="), "{id}: /rest verbs are `?~action=`");
+        assert!(!key.contains("/{"), "{id}: /rest ids are `id:{{…}}` segments: {key}");
+        if key.contains("?~action=") {
+            assert_eq!(method, "POST", "{id}");
+        }
+    }
+}
+
+/// The spec's error and success wrappers, per dialect, as the reference describes them.
+#[test]
+fn dialect_envelopes_match_the_reference() {
+    let tree = spec().tree;
+    let schemas = &tree["components"]["schemas"];
+    let required = |name: &str| -> Vec<&str> {
+        schemas[name]["required"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(required("RestError"), ["type", "value"]);
+    assert_eq!(required("StdError"), ["messages"]);
+    assert_eq!(schemas["RestError"]["properties"]["value"]["$ref"], "#/components/schemas/StdError");
+    assert_eq!(schemas["ErrorType"]["enum"].as_array().unwrap().len(), 25);
+    for wrapper in ["RestDownloadSessionCreate", "RestUpdateSessionCreate", "RestLibraryCreate", "RestItemCreate"] {
+        assert_eq!(required(wrapper), ["create_spec"], "{wrapper}");
+        assert!(schemas[wrapper]["properties"]["client_token"].is_object(), "{wrapper}");
+    }
+    assert_eq!(required("RestFileAddSpec"), ["file_spec"]);
+    assert_eq!(required("RestUpdateSessionUpdate"), ["update_spec"]);
+    // The 9.x additions.
+    assert!(schemas["TransferEndpoint"]["properties"]["ssl_certificate"].is_object());
+    assert!(schemas["PreviewInfo"]["properties"]["cert_chain"].is_object());
+    assert!(schemas["UpdateFileInfo"]["properties"]["keep_in_storage"].is_object());
+    // `params` in both shapes.
+    let shapes: Vec<&str> = schemas["LocalizationParams"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["$ref"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(shapes, ["LocalizationParamMap", "LocalizationParamList"]);
+    assert_eq!(schemas["LocalizationParamMap"]["type"], "object");
+    assert_eq!(schemas["LocalizationParamList"]["type"], "array");
+}
+
+#[test]
+fn sources_table_names_every_operation_and_schema() {
+    let table = std::fs::read_to_string(root().join("openapi/SOURCES.md")).unwrap();
+    let tree = spec().tree;
+    for id in operations(&tree).keys() {
+        assert!(table.contains(&format!("`{id}`")), "SOURCES.md does not trace operation {id}");
+    }
+    for name in tree["components"]["schemas"].as_object().unwrap().keys() {
+        assert!(table.contains(&format!("`{name}`")), "SOURCES.md does not trace schema {name}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Each rule can fail: small specs that break one rule each.
+
+const BASE: &str = r##"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  PATHS
+components:
+  schemas:
+    StdError: {type: object, required: [messages], properties: {messages: {type: array, items: {type: string}}}}
+    RestError: {type: object, properties: {type: {type: string}}}
+    State: {type: string, enum: [A, B]}
+"##;
+
+const ERR: &str =
+    r##"{description: e, content: {application/json: {schema: {$ref: "#/components/schemas/StdError"}}}}"##;
+
+fn findings(paths: &str) -> Vec<String> {
+    let text = BASE.replace("PATHS", &paths.replace("ERR", ERR));
+    let spec = cl_codegen::parse(&text).unwrap_or_else(|e| panic!("{paths}: {e:#}"));
+    cl_codegen::lint::check(&spec.tree)
+}
+
+fn assert_finds(paths: &str, needle: &str) {
+    let found = findings(paths);
+    assert!(found.iter().any(|f| f.contains(needle)), "expected a finding with {needle:?}, got {found:?}");
+}
+
+#[test]
+fn a_well_formed_small_spec_passes() {
+    let found = findings(
+        r##"/api/x/{id}?action=go: {parameters: [{name: id, in: path, required: true, schema: {type: string}}], post: {operationId: x_go, responses: {"204": {description: ok}, "404": {description: e, content: {application/json: {schema: {$ref: "#/components/schemas/StdError"}}}}}}}"##,
+    );
+    assert!(found.is_empty(), "{found:?}");
+}
+
+#[test]
+fn duplicate_path_keys_are_refused_at_load() {
+    let text = BASE
+        .replace("PATHS", "/a: {get: {operationId: a, responses: {}}}\n  /a: {get: {operationId: b, responses: {}}}");
+    let error = cl_codegen::parse(&text).err().expect("a duplicate key must not load");
+    assert!(format!("{error:#}").contains("duplicate"), "{error:#}");
+}
+
+#[test]
+fn each_rule_catches_its_mistake() {
+    assert_finds(r##"/api/a: {get: {responses: {"204": {description: ok}, "404": ERR}}}"##, "no operationId");
+    assert_finds(
+        r##"/api/a: {get: {operationId: a, responses: {"204": {description: ok}, "404": ERR}}, post: {operationId: a, responses: {"204": {description: ok}, "404": ERR}}}"##,
+        "already used",
+    );
+    assert_finds(
+        r##"/api/a: {get: {operationId: GetA, responses: {"204": {description: ok}, "404": ERR}}}"##,
+        "snake_case",
+    );
+    assert_finds(
+        r##"/api/a: {get: {operationId: rest_a, responses: {"204": {description: ok}, "404": ERR}}}"##,
+        "rest_",
+    );
+    assert_finds(
+        r##"/api/a/{id}: {get: {operationId: a, responses: {"204": {description: ok}, "404": ERR}}}"##,
+        "template parameters",
+    );
+    assert_finds(
+        r##"/api/a: {get: {operationId: a, parameters: [{name: id, in: path, required: true, schema: {type: string}}], responses: {"204": {description: ok}, "404": ERR}}}"##,
+        "template parameters",
+    );
+    assert_finds(
+        r##"/api/a?name: {get: {operationId: a, responses: {"204": {description: ok}, "404": ERR}}}"##,
+        "bare query",
+    );
+    assert_finds(
+        r##"/api/a?: {get: {operationId: a, responses: {"204": {description: ok}, "404": ERR}}}
+  /api/a?name: {get: {operationId: b, parameters: [{name: name, in: query, required: true, schema: {type: string}}], responses: {"204": {description: ok}, "404": ERR}}}"##,
+        "both become",
+    );
+    assert_finds(
+        r##"/api/a: {get: {operationId: a, responses: {"200": {description: ok, content: {application/json: {schema: {type: string}}}}, "204": {description: ok}, "404": ERR}}}"##,
+        "exactly one success",
+    );
+    assert_finds(
+        r##"/api/a: {get: {operationId: a, responses: {"204": {description: ok}, default: ERR}}}"##,
+        "not default",
+    );
+    assert_finds(
+        r##"/api/a: {get: {operationId: a, responses: {"204": {description: ok}, "400": {description: e}}}}"##,
+        "StdError",
+    );
+    assert_finds(
+        r##"/rest/a: {get: {operationId: rest_a, responses: {"200": {description: ok}, "404": ERR}}}"##,
+        "RestError",
+    );
+    assert_finds(r##"/api/a: {get: {operationId: a, responses: {"204": {description: ok}}}}"##, "no error response");
+    assert_finds(
+        r##"/api/a: {post: {operationId: a, requestBody: {content: {application/json: {schema: {type: string}}, text/plain: {schema: {type: string}}}}, responses: {"204": {description: ok}, "404": ERR}}}"##,
+        "exactly one content type",
+    );
+    assert_finds(
+        r##"/api/a: {put: {operationId: a, requestBody: {content: {application/octet-stream: {schema: {type: string}}}}, responses: {"204": {description: ok}, "404": ERR}}}"##,
+        "octet-stream",
+    );
+    assert_finds(
+        r##"/api/a: {get: {operationId: a, parameters: [{name: s, in: query, schema: {type: string, enum: [x]}}], responses: {"204": {description: ok}, "404": ERR}}}"##,
+        "inline enum",
+    );
+    assert_finds(
+        r##"/api/a: {get: {operationId: a, responses: {"200": {description: ok, content: {application/json: {schema: {type: object, additionalProperties: false}}}}, "404": ERR}}}"##,
+        "additionalProperties",
+    );
+    let version = BASE.replace("3.0.3", "3.1.0").replace("PATHS", "{}");
+    let found = cl_codegen::lint::check(&cl_codegen::parse(&version).unwrap().tree);
+    assert!(found.iter().any(|f| f.contains("3.0.x")), "{found:?}");
+}
+
+/// Editing the spec without regenerating must show as drift: the snapshot test and
+/// `cargo xtask gen --check` compare against exactly this output.
+#[test]
+fn an_edited_enum_value_changes_the_generated_code() {
+    let spec = spec();
+    let snapshot = std::fs::read_to_string(root().join(cl_codegen::SNAPSHOT_PATH)).unwrap();
+    let fresh = cl_codegen::generate(&spec).unwrap();
+    assert_eq!(fresh, snapshot, "snapshot is stale: run `cargo xtask gen`");
+
+    let edited = spec.text.replace("PREPARE_REQUESTED", "PREPARE_QUEUED");
+    assert_ne!(edited, spec.text);
+    let regenerated = cl_codegen::generate(&cl_codegen::parse(&edited).unwrap()).unwrap();
+    assert!(regenerated.contains("\"PREPARE_QUEUED\" => Self::PrepareQueued"));
+    assert!(!snapshot.contains("PREPARE_QUEUED"));
+}
+
+#[test]
+fn generation_is_deterministic() {
+    let spec = spec();
+    assert_eq!(cl_codegen::generate(&spec).unwrap(), cl_codegen::generate(&spec).unwrap());
+}
