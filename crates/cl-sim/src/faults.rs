@@ -1,0 +1,76 @@
+//! Fault injection, driven by tests through [`Faults`] or by the binary's flags.
+//!
+//! Each fault is armed once and applies to the next matching request(s); none needs a restart.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The faults the simulator can inject. Shared by all requests; cheap to check.
+#[derive(Debug, Default)]
+pub struct Faults {
+    latency_ms: AtomicU64,
+    unavailable: AtomicU32,
+    drop_after: Mutex<Option<u64>>,
+    corrupt_at: Mutex<Option<u64>>,
+    stall: Mutex<Option<(u64, Duration)>>,
+}
+
+/// What a single transfer should suffer, taken from the armed faults when it starts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TransferFaults {
+    /// Cut the connection once this many bytes of the body went through.
+    pub drop_after: Option<u64>,
+    /// Flip the bits of the byte at this offset of the file (downloads).
+    pub corrupt_at: Option<u64>,
+    /// Pause for this long once this many bytes went through.
+    pub stall: Option<(u64, Duration)>,
+}
+
+impl Faults {
+    /// Adds `latency` before every API call and transfer from now on (zero turns it off).
+    pub fn set_latency(&self, latency: Duration) {
+        self.latency_ms.store(latency.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Answers the next `calls` requests (API calls and transfers) with 503 ServiceUnavailable.
+    pub fn fail_next(&self, calls: u32) {
+        self.unavailable.store(calls, Ordering::Relaxed);
+    }
+
+    /// Cuts the next transfer's connection after `bytes` bytes of its body.
+    pub fn drop_next_transfer_after(&self, bytes: u64) {
+        *lock(&self.drop_after) = Some(bytes);
+    }
+
+    /// Flips the byte at `offset` of the next download's content.
+    pub fn corrupt_next_download_at(&self, offset: u64) {
+        *lock(&self.corrupt_at) = Some(offset);
+    }
+
+    /// Pauses the next transfer for `pause` after `bytes` bytes.
+    pub fn stall_next_transfer(&self, bytes: u64, pause: Duration) {
+        *lock(&self.stall) = Some((bytes, pause));
+    }
+
+    pub(crate) fn latency(&self) -> Duration {
+        Duration::from_millis(self.latency_ms.load(Ordering::Relaxed))
+    }
+
+    /// Whether this request should be refused as unavailable (consumes one armed refusal).
+    pub(crate) fn take_unavailable(&self) -> bool {
+        self.unavailable.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
+    }
+
+    pub(crate) fn take_transfer(&self, download: bool) -> TransferFaults {
+        TransferFaults {
+            drop_after: lock(&self.drop_after).take(),
+            corrupt_at: if download { lock(&self.corrupt_at).take() } else { None },
+            stall: lock(&self.stall).take(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,323 @@
+//! `cl-sim`: a faithful simulator of the vCenter Content Library item transfer service.
+//!
+//! Both dialects (`/api` and legacy `/rest`), all transfer operations plus the login, library and
+//! item operations a transfer needs, with the reference's state rules, checksum and size checks,
+//! `Range` downloads, session expiry and fault injection. It is the SDK's test bed, the
+//! benchmark target and the CLI's embedded default server.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let sim = cl_sim::Simulator::start(cl_sim::SimConfig::default()).await?;
+//! println!("serving {} as {}", sim.url(), sim.username());
+//! sim.faults().fail_next(2); // the next two requests get 503
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+mod blob;
+mod dialect;
+mod error;
+mod faults;
+mod service;
+mod tls;
+mod transfer;
+
+pub use faults::Faults;
+pub use service::ServiceConfig;
+
+use crate::dialect::Dialect;
+use crate::service::{PullJob, Service};
+
+/// The datastore id a local library can be created on (the simulator accepts any id).
+pub const DATASTORE_ID: &str = "datastore-sim";
+
+/// How to run the simulator.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Where to listen; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Serve HTTPS with a generated certificate (the default) or plain HTTP.
+    pub tls: bool,
+    /// Credentials, prepare delay and session lifetimes.
+    pub service: ServiceConfig,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: true,
+            service: ServiceConfig {
+                username: "administrator@vsphere.local".into(),
+                password: "cl-sim-password".into(),
+                prepare_delay: Duration::from_millis(100),
+                session_timeout: Duration::from_secs(300),
+                api_session_timeout: Duration::from_secs(1800),
+            },
+        }
+    }
+}
+
+impl SimConfig {
+    /// Plain HTTP instead of HTTPS.
+    pub fn plain_http(mut self) -> Self {
+        self.tls = false;
+        self
+    }
+}
+
+/// A running simulator; dropping it stops the server.
+pub struct Simulator {
+    url: String,
+    certificates: Option<tls::Certificates>,
+    service: Arc<Service>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    _store: tempfile::TempDir,
+}
+
+impl Simulator {
+    /// Starts serving in the background of the current tokio runtime.
+    pub async fn start(config: SimConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let host = match addr.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        let certificates =
+            if config.tls { Some(tls::Certificates::generate().map_err(std::io::Error::other)?) } else { None };
+        let scheme = if config.tls { "https" } else { "http" };
+        let url = format!("{scheme}://{host}:{}", addr.port());
+        let store = tempfile::Builder::new().prefix("cl-sim-").tempdir()?;
+        let thumbprint = certificates.as_ref().map(|c| cl_tls::Thumbprint::sha1(&c.leaf_der).to_string());
+        let service = Arc::new(Service::new(
+            config.service,
+            Arc::new(Faults::default()),
+            store.path().to_owned(),
+            url.clone(),
+            thumbprint,
+        ));
+        let (stop, stopped) = watch::channel(false);
+        let acceptor = certificates.as_ref().map(|c| tokio_rustls::TlsAcceptor::from(c.server_config()));
+        let task = tokio::spawn(serve(listener, acceptor, service.clone(), stopped));
+        Ok(Self { url, certificates, service, stop, task, _store: store })
+    }
+
+    /// The base URL clients use, e.g. `https://127.0.0.1:40123`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The user name the simulator accepts.
+    pub fn username(&self) -> &str {
+        &self.service.config.username
+    }
+
+    /// The password the simulator accepts.
+    pub fn password(&self) -> &str {
+        &self.service.config.password
+    }
+
+    /// SHA-1 thumbprint of the server certificate (`AA:BB:…`), when serving HTTPS.
+    pub fn thumbprint_sha1(&self) -> Option<String> {
+        self.certificates.as_ref().map(|c| cl_tls::Thumbprint::sha1(&c.leaf_der).to_string())
+    }
+
+    /// SHA-256 thumbprint of the server certificate, when serving HTTPS.
+    pub fn thumbprint_sha256(&self) -> Option<String> {
+        self.certificates.as_ref().map(|c| cl_tls::Thumbprint::sha256(&c.leaf_der).to_string())
+    }
+
+    /// PEM of the CA that signed the server certificate, when serving HTTPS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.certificates.as_ref().map(|c| c.ca_pem.as_str())
+    }
+
+    /// PEM of the server certificate itself, when serving HTTPS.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificates.as_ref().map(|c| c.leaf_pem.as_str())
+    }
+
+    /// The faults to inject into the next requests.
+    pub fn faults(&self) -> &Faults {
+        &self.service.faults
+    }
+
+    /// Ends every API session now, as if it had idled out.
+    pub fn expire_api_sessions(&self) {
+        self.service.expire_api_sessions();
+    }
+
+    /// Makes a download or update session expire now; false if there is no such session.
+    pub fn expire_transfer_session(&self, id: &str) -> bool {
+        self.service.expire_transfer_session(id)
+    }
+
+    /// Stops serving and waits for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    service: Arc<Service>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
+            _ = stopped.changed() => return,
+        };
+        let service = service.clone();
+        let acceptor = acceptor.clone();
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let hyper_service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                let service = service.clone();
+                async move {
+                    let response = dispatch(service, request.map(Body::new)).await;
+                    // An injected drop: fail the connection instead of answering.
+                    if response.extensions().get::<transfer::CutConnection>().is_some() {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "injected connection drop",
+                        ));
+                    }
+                    Ok::<_, std::io::Error>(response)
+                }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let result = match acceptor {
+                Some(acceptor) => match acceptor.accept(tcp).await {
+                    Ok(tls) => {
+                        let conn = builder.serve_connection(TokioIo::new(tls), hyper_service);
+                        tokio::select! { r = conn => r, _ = stopped.changed() => Ok(()) }
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "TLS handshake failed");
+                        return;
+                    }
+                },
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(tcp), hyper_service);
+                    tokio::select! { r = conn => r, _ = stopped.changed() => Ok(()) }
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(%error, "connection ended");
+            }
+        });
+    }
+}
+
+/// Routes one request: transfer URIs, then the two API dialects.
+async fn dispatch(service: Arc<Service>, request: Request<Body>) -> Response {
+    let latency = service.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let path = request.uri().path().to_owned();
+    let dialect = if path.starts_with("/rest/") { Dialect::Rest } else { Dialect::Api };
+    if service.faults.take_unavailable() {
+        let error =
+            error::SimError::new(cl_api::types::ErrorType::ServiceUnavailable, "Injected: service unavailable.");
+        return error.into_response(dialect);
+    }
+    if let Some(rest) = path.strip_prefix("/cls/data/") {
+        let token = rest.split('/').next().unwrap_or_default().to_owned();
+        return transfer::handle(service, &token, request).await;
+    }
+    let prefix = match dialect {
+        Dialect::Rest => "/rest/com/vmware/",
+        Dialect::Api => "/api/",
+    };
+    let Some(tail) = path.strip_prefix(prefix) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let segments: Vec<String> =
+        tail.split('/').map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
+    let query = axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(request.uri())
+        .map(|q| q.0)
+        .unwrap_or_default();
+    let method = request.method().clone();
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, 4 << 20).await {
+        Ok(body) => body,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "API request bodies are limited to 4 MiB").into_response(),
+    };
+    let request = dialect::Request { dialect, method: &method, segments, query, headers: &parts.headers, body };
+    let (response, pull) = dialect::handle(&service, request);
+    if let Some(job) = pull {
+        tokio::spawn(run_pull(service, job));
+    }
+    response
+}
+
+/// Fetches a PULL file from its source, trusting exactly the given certificate or thumbprint when
+/// the endpoint names one, and standard verification otherwise.
+async fn run_pull(service: Arc<Service>, job: PullJob) {
+    let outcome = pull(&service, &job).await;
+    let _ = service.finish_transfer(&job.session, &job.name, job.generation, outcome);
+}
+
+async fn pull(service: &Service, job: &PullJob) -> Result<blob::Blob, String> {
+    let mut pins = Vec::new();
+    if let Some(pem) = &job.endpoint.ssl_certificate {
+        let certs = cl_tls::pem_certificates(pem).map_err(|e| format!("ssl_certificate: {e}"))?;
+        pins.extend(certs.into_iter().map(cl_tls::Pin::Certificate));
+    } else if let Some(thumbprint) = &job.endpoint.ssl_certificate_thumbprint {
+        pins.push(cl_tls::Pin::Thumbprint(thumbprint.parse().map_err(|e| format!("ssl_certificate_thumbprint: {e}"))?));
+    }
+    let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(30));
+    if !pins.is_empty() {
+        builder = builder.tls_backend_preconfigured(cl_tls::PinnedVerifier::client_config(pins));
+    }
+    let client = builder.build().map_err(|e| e.to_string())?;
+    let response =
+        client.get(&job.endpoint.uri).send().await.map_err(|e| format!("fetching {}: {e}", job.endpoint.uri))?;
+    if !response.status().is_success() {
+        return Err(format!("fetching {}: HTTP {}", job.endpoint.uri, response.status()));
+    }
+    let mut writer =
+        blob::BlobWriter::create(&service.store, job.algorithm.as_ref()).await.map_err(|e| e.to_string())?;
+    let mut stream = response.bytes_stream();
+    let mut reported = std::time::Instant::now();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("fetching {}: {e}", job.endpoint.uri))?;
+        writer.write(&chunk).await.map_err(|e| e.to_string())?;
+        if reported.elapsed() >= Duration::from_millis(250) {
+            reported = std::time::Instant::now();
+            service.transfer_progress(&job.session, &job.name, job.generation, writer.written());
+        }
+    }
+    writer.finish().await.map_err(|e| e.to_string())
+}
