@@ -143,6 +143,7 @@ impl Client {
     ///
     /// Use [`Client::new_with_client`] to bring a `reqwest::Client` with your own TLS settings.
     pub fn new(baseurl: &str, hooks: Hooks) -> reqwest::Result<Self> {
+        cl_tls::install_crypto_provider();
         let http = reqwest::Client::builder().connect_timeout(Self::CONNECT_TIMEOUT).build()?;
         Ok(Self::new_with_client(baseurl, http, hooks))
     }

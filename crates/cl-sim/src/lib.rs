@@ -91,6 +91,7 @@ pub struct Simulator {
 impl Simulator {
     /// Starts serving in the background of the current tokio runtime.
     pub async fn start(config: SimConfig) -> std::io::Result<Self> {
+        cl_tls::install_crypto_provider();
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let host = match addr.ip() {

@@ -119,7 +119,7 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("3d").is_err());
+        assert!(parse_duration("3x").is_err());
         assert_eq!(parse_stall("1024:2s"), Ok((1024, Duration::from_secs(2))));
         assert!(parse_stall("1024").is_err());
     }

@@ -115,6 +115,15 @@ struct UpdateSession {
     removals: BTreeSet<String>,
     /// Complete was called while PULL files were still arriving; commit when they are in.
     completing: bool,
+    /// The item is an OVF template, whose manifest and certificate leave it at complete.
+    ovf_item: bool,
+}
+
+impl UpdateSession {
+    /// OVF manifests and certificates are consumed at complete, not kept as item files.
+    fn keeps(&self, name: &str) -> bool {
+        !(is_metadata(name) && (self.ovf_item || self.files.iter().any(|f| is_descriptor(&f.name))))
+    }
 }
 
 struct UpdateFile {
@@ -128,7 +137,6 @@ struct UpdateFile {
     bytes: u64,
     blob: Option<Arc<Blob>>,
     error: Option<String>,
-    keep_in_storage: bool,
     /// Bumped when the file is replaced, so a transfer to the old one cannot land on the new one.
     generation: u64,
 }
@@ -673,7 +681,8 @@ impl Service {
             return Ok(id.clone());
         }
         let item_id = spec.library_item_id.ok_or_else(|| SimError::invalid_argument("library_item_id is required."))?;
-        let version = state.item(&item_id)?.content_version.to_string();
+        let item = state.item(&item_id)?;
+        let (version, ovf_item) = (item.content_version.to_string(), item.model.type_.as_deref() == Some("ovf"));
         let busy = state.updates.values().any(|s| s.item_id == item_id && s.state == UpdateSessionState::Active);
         if busy {
             let mut error = SimError::new(
@@ -696,6 +705,7 @@ impl Service {
             files: Vec::new(),
             removals: BTreeSet::new(),
             completing: false,
+            ovf_item,
         };
         // Update-session ids contain a colon on vCenter; clients must cope.
         let id = format!("{}:{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
@@ -830,7 +840,7 @@ impl Service {
     pub fn update_files(&self, id: &str) -> SimResult<Vec<UpdateFileInfo>> {
         let state = self.state();
         let s = state.update(id)?;
-        Ok(s.files.iter().map(|f| self.update_file_info(f)).collect())
+        Ok(s.files.iter().map(|f| self.update_file_info(s, f)).collect())
     }
 
     pub fn update_file(&self, id: &str, name: &str) -> SimResult<UpdateFileInfo> {
@@ -839,19 +849,12 @@ impl Service {
         let file = s.files.iter().find(|f| f.name == name);
         let file =
             file.ok_or_else(|| SimError::invalid_argument(format!("Update session {id} has no file {name:?}.")))?;
-        Ok(self.update_file_info(file))
+        Ok(self.update_file_info(s, file))
     }
 
     /// Adds (or replaces) a file. Returns the file and, for PULL, the job the caller must run.
     pub fn update_file_add(&self, id: &str, spec: UpdateFileAddSpec) -> SimResult<(UpdateFileInfo, Option<PullJob>)> {
         let mut state = self.state();
-        let ovf_item = {
-            let s = state.update(id)?;
-            let item = state.item(&s.item_id)?;
-            item.model.type_.as_deref() == Some("ovf")
-                || s.files.iter().any(|f| is_descriptor(&f.name))
-                || is_descriptor(&spec.name)
-        };
         let s = Self::active_update(&mut state, id)?;
         let name = spec.name.clone();
         if name.is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == ".." {
@@ -904,11 +907,10 @@ impl Service {
             bytes: 0,
             blob: None,
             error: None,
-            keep_in_storage: !(ovf_item && is_metadata(&name)),
             generation,
         });
         s.expires = Instant::now() + self.config.session_timeout;
-        let info = self.update_file_info(s.files.last().expect("just pushed"));
+        let info = self.update_file_info(s, s.files.last().expect("just pushed"));
         if let Some(token) = token {
             state
                 .transfers
@@ -980,7 +982,7 @@ impl Service {
         })
     }
 
-    fn update_file_info(&self, f: &UpdateFile) -> UpdateFileInfo {
+    fn update_file_info(&self, s: &UpdateSession, f: &UpdateFile) -> UpdateFileInfo {
         let ready = f.status == TransferStatus::Ready;
         UpdateFileInfo {
             name: f.name.clone(),
@@ -992,7 +994,7 @@ impl Service {
             bytes_transferred: f.bytes as i64,
             status: f.status.clone(),
             error_message: f.error.as_deref().map(message),
-            keep_in_storage: Some(f.keep_in_storage),
+            keep_in_storage: Some(s.keeps(&f.name)),
         }
     }
 
@@ -1128,8 +1130,9 @@ impl State {
         for name in &s.removals {
             item.files.remove(name);
         }
-        for f in s.files.drain(..) {
-            if let (true, Some(blob)) = (f.keep_in_storage, f.blob) {
+        let keep: Vec<bool> = s.files.iter().map(|f| s.keeps(&f.name)).collect();
+        for (f, keep) in s.files.drain(..).zip(keep) {
+            if let (true, Some(blob)) = (keep, f.blob) {
                 item.files.insert(f.name, blob);
             }
         }

@@ -124,7 +124,7 @@ async fn download(service: Arc<Service>, token: &str, request: Request<Body>, fa
     }
     let size = blob.size;
     let stream = Body::new(body).into_data_stream();
-    let watched = watch(stream, start, faults, move |end| {
+    let watched = watch(stream, start, size, faults, move |end| {
         if end == size {
             service.finish_download(&session, &name);
         } else {
@@ -144,6 +144,7 @@ async fn download(service: Arc<Service>, token: &str, request: Request<Body>, fa
 fn watch<S>(
     stream: S,
     start: u64,
+    size: u64,
     faults: TransferFaults,
     on_progress: impl Fn(u64) + Send + 'static,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send
@@ -153,13 +154,15 @@ where
     struct Watch<S, F> {
         stream: S,
         offset: u64,
+        size: u64,
         sent: u64,
         faults: TransferFaults,
         on_progress: F,
         reported: Instant,
         done: bool,
     }
-    let state = Watch { stream, offset: start, sent: 0, faults, on_progress, reported: Instant::now(), done: false };
+    let state =
+        Watch { stream, offset: start, size, sent: 0, faults, on_progress, reported: Instant::now(), done: false };
     futures_util::stream::unfold(state, |mut w| async move {
         if w.done {
             return None;
@@ -198,7 +201,9 @@ where
         }
         w.sent += chunk.len() as u64;
         w.offset += chunk.len() as u64;
-        if w.reported.elapsed() >= PROGRESS_EVERY {
+        // The end is reported before the last chunk leaves, so a client that has every byte
+        // also finds the file's checksum reported.
+        if w.offset == w.size || w.reported.elapsed() >= PROGRESS_EVERY {
             w.reported = Instant::now();
             (w.on_progress)(w.offset);
         }

@@ -25,6 +25,13 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use sha1::Digest as _;
 
+/// Makes ring rustls's process-wide crypto provider unless one is installed already. Every TLS
+/// client and server of this workspace uses ring, and reqwest needs a process default before it
+/// builds a client; calling this more than once is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A certificate fingerprint: SHA-1 (20 bytes) or SHA-256 (32 bytes) of the DER certificate.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Thumbprint {
