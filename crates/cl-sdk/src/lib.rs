@@ -1,6 +1,63 @@
-//! The ergonomic layer over [`cl_api`]: login, typed errors, session handles and whole transfers.
+//! Move content in and out of vCenter Content Library items.
 //!
-//! Only the raw bindings exist so far; see the project's issues for the SDK's plan. Until then the
-//! generated client is re-exported as [`api`].
+//! `cl-sdk` is the layer to hold: a [`Client`] that logs in (either wire dialect, detected on
+//! its own), typed [`Error`]s you can `match`, handles on download and update sessions with
+//! waiters, and helpers to find libraries and items by name. It builds on the generated
+//! bindings in [`api`] (`cl-api`), which stay reachable through [`Client::raw`].
+//!
+//! # Log in
+//!
+//! ```no_run
+//! # async fn demo() -> cl_sdk::Result<()> {
+//! let client = cl_sdk::Client::builder("https://vcenter.example.com")
+//!     .credentials("administrator@vsphere.local", "secret")
+//!     .pin_thumbprint("AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD")
+//!     .connect()
+//!     .await?;
+//! println!("{} over {}", client.session_user().await?, client.dialect());
+//! # Ok(()) }
+//! ```
+//!
+//! # Look at an item's files through a download session
+//!
+//! ```no_run
+//! # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+//! use std::time::Duration;
+//! let library = client.find_library("templates").await?;
+//! let item = client.find_item(&library, "photon-5").await?;
+//! let session = client.create_download_session(&item).await?;
+//! for file in session.files().await? {
+//!     session.prepare(&file.name).await?;
+//!     let ready = session.wait_prepared(&file.name, Duration::from_secs(600)).await?;
+//!     println!("{} at {}", file.name, ready.download_endpoint.unwrap().uri);
+//! }
+//! session.delete().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Handle errors by kind
+//!
+//! ```no_run
+//! # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+//! use cl_sdk::ErrorKind;
+//! match client.create_update_session("item-id").await {
+//!     Ok(session) => println!("session {}", session.id()),
+//!     Err(e) if e.kind() == &ErrorKind::ResourceBusy => println!("someone else is updating it"),
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod download_session;
+mod error;
+mod library;
+mod update_session;
+mod wait;
 
 pub use cl_api as api;
+pub use cl_api::types;
+pub use client::{Client, ClientBuilder, Dialect};
+pub use download_session::DownloadSession;
+pub use error::{Error, ErrorKind, Result};
+pub use update_session::UpdateSession;

@@ -163,6 +163,11 @@ impl Simulator {
         self.service.expire_api_sessions();
     }
 
+    /// How many HTTP requests reached the service so far (API calls and transfers).
+    pub fn requests_served(&self) -> u64 {
+        self.service.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Makes a download or update session expire now; false if there is no such session.
     pub fn expire_transfer_session(&self, id: &str) -> bool {
         self.service.expire_transfer_session(id)
@@ -242,6 +247,7 @@ async fn serve(
 
 /// Routes one request: transfer URIs, then the two API dialects.
 async fn dispatch(service: Arc<Service>, request: Request<Body>) -> Response {
+    service.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let latency = service.faults.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

@@ -96,7 +96,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("CL_SIM_URL={}", sim.url());
     println!("CL_SIM_USERNAME={}", sim.username());
-    println!("CL_SIM_PASSWORD=(as configured; default cl-sim-password)");
+    // The simulator's own test credentials: printing them is the point.
+    println!("CL_SIM_PASSWORD={}", sim.password());
     println!("CL_SIM_DATASTORE={}", cl_sim::DATASTORE_ID);
     if let Some(thumbprint) = sim.thumbprint_sha1() {
         println!("CL_SIM_THUMBPRINT_SHA1={thumbprint}");

@@ -48,6 +48,8 @@ pub struct Service {
     pub base_url: String,
     /// SHA-1 thumbprint of the simulator's certificate, given in transfer endpoints (HTTPS only).
     pub thumbprint: Option<String>,
+    /// Requests received, for tests that must show a request never arrived.
+    pub requests: std::sync::atomic::AtomicU64,
     state: Mutex<State>,
 }
 
@@ -197,7 +199,7 @@ impl Service {
         base_url: String,
         thumbprint: Option<String>,
     ) -> Self {
-        Self { config, faults, store, base_url, thumbprint, state: Mutex::new(State::default()) }
+        Self { config, faults, store, base_url, thumbprint, requests: Default::default(), state: Mutex::new(State::default()) }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -1,0 +1,386 @@
+//! The SDK's one error type.
+//!
+//! Server errors are decoded from the body, not the status (the two dialects give the same error
+//! different codes): `/api` sends `{error_type, messages, data}`, `/rest` sends
+//! `{"type": "com.vmware.vapi.std.errors.<name>", "value": {…}}`. A body that is neither (a
+//! proxy's HTML page, an old server's empty 404) falls back to the status. Which errors are worth
+//! retrying is decided once, in [`Error::is_retryable`].
+
+use std::fmt;
+
+use cl_api::types::{ErrorType, RestError, StdError};
+use serde_json::Value;
+
+/// What went wrong, as something to `match` on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    // --- standard errors the server reported
+    /// The object (session, item, library, file) does not exist.
+    NotFound,
+    /// The operation is not allowed in the object's current state (e.g. completing a session
+    /// that is not ACTIVE, deleting an ACTIVE update session).
+    NotAllowedInCurrentState,
+    /// The resource is busy (e.g. the item already has an ACTIVE update session).
+    ResourceBusy,
+    /// Not logged in, or the API session expired.
+    Unauthenticated,
+    /// Logged in, but not allowed to do this.
+    Unauthorized,
+    /// An argument was invalid (a missing file name, a bad spec).
+    InvalidArgument,
+    /// The object already exists (e.g. an item name taken in its library).
+    AlreadyExists,
+    /// The object is of the wrong type (e.g. an item of a subscribed library).
+    InvalidElementType,
+    /// The service is (temporarily) unavailable.
+    ServiceUnavailable,
+    /// The server timed out.
+    TimedOut,
+    /// The server failed internally.
+    InternalServerError,
+    /// The server does not know this operation (an older vCenter, or the other dialect).
+    OperationNotFound,
+    /// Another standard error type this SDK knows by name (see [`Error::error_type`]).
+    OtherStd,
+    /// A standard error type this SDK does not know (a newer server's), as sent.
+    UnknownStd(String),
+    /// An error response without a standard error body (a proxy, an old server).
+    Http,
+
+    // --- problems found on this side
+    /// The server could not be reached, or the connection broke.
+    Transport,
+    /// The server's certificate was not trusted (or did not match the pinned thumbprint).
+    Tls,
+    /// A response did not have the documented shape.
+    Decode,
+    /// A value given to the SDK was unusable.
+    InvalidInput,
+    /// A waiter's deadline passed before the awaited state was reached.
+    WaitTimedOut,
+    /// A session or file ended in ERROR (or CANCELED) while being waited on.
+    SessionFailed,
+    /// Transferred content did not match its declared size or checksum.
+    Verification,
+    /// A local file could not be read or written.
+    Io,
+    /// The transfer was canceled by the caller.
+    Canceled,
+}
+
+impl ErrorKind {
+    fn from_error_type(t: &ErrorType) -> Self {
+        match t {
+            ErrorType::NotFound => Self::NotFound,
+            ErrorType::NotAllowedInCurrentState => Self::NotAllowedInCurrentState,
+            ErrorType::ResourceBusy => Self::ResourceBusy,
+            ErrorType::Unauthenticated => Self::Unauthenticated,
+            ErrorType::Unauthorized => Self::Unauthorized,
+            ErrorType::InvalidArgument => Self::InvalidArgument,
+            ErrorType::AlreadyExists => Self::AlreadyExists,
+            ErrorType::InvalidElementType => Self::InvalidElementType,
+            ErrorType::ServiceUnavailable => Self::ServiceUnavailable,
+            ErrorType::TimedOut => Self::TimedOut,
+            ErrorType::InternalServerError => Self::InternalServerError,
+            ErrorType::OperationNotFound => Self::OperationNotFound,
+            ErrorType::Unknown(other) => Self::UnknownStd(other.clone()),
+            _ => Self::OtherStd,
+        }
+    }
+
+    /// The kind an error response without a standard body most likely is.
+    fn from_status(status: u16) -> Self {
+        match status {
+            401 => Self::Unauthenticated,
+            403 => Self::Unauthorized,
+            404 => Self::NotFound,
+            503 => Self::ServiceUnavailable,
+            504 => Self::TimedOut,
+            _ => Self::Http,
+        }
+    }
+}
+
+/// An error from the SDK: what kind, the operation, the HTTP status and the server's messages.
+///
+/// ```
+/// # fn handle(error: cl_sdk::Error) {
+/// use cl_sdk::ErrorKind;
+/// match error.kind() {
+///     ErrorKind::NotFound => println!("gone: {}", error.message()),
+///     ErrorKind::NotAllowedInCurrentState => println!("wrong state"),
+///     _ if error.is_retryable() => println!("try again later"),
+///     _ => println!("{error}"),
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    operation: Option<String>,
+    status: Option<u16>,
+    error_type: Option<String>,
+    messages: Vec<String>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error of `kind` with a message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, operation: None, status: None, error_type: None, messages: vec![message.into()], source: None }
+    }
+
+    pub(crate) fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    pub(crate) fn in_operation(mut self, operation: &str) -> Self {
+        if self.operation.is_none() {
+            self.operation = Some(operation.to_owned());
+        }
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The operation that failed (the spec's operationId, e.g. `update_session_complete`).
+    pub fn operation(&self) -> Option<&str> {
+        self.operation.as_deref()
+    }
+
+    /// The HTTP status of the server's answer, if there was one.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// The standard error type as the server named it (e.g. `NOT_FOUND`), if it sent one.
+    pub fn error_type(&self) -> Option<&str> {
+        self.error_type.as_deref()
+    }
+
+    /// The server's messages, the error first and each cause after it; or this side's message.
+    pub fn messages(&self) -> &[String] {
+        &self.messages
+    }
+
+    /// The first message.
+    pub fn message(&self) -> &str {
+        self.messages.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// Whether repeating the same request later may succeed: the service was unavailable or busy,
+    /// timed out, or the connection failed. Everything else needs a change first.
+    pub fn is_retryable(&self) -> bool {
+        match &self.kind {
+            ErrorKind::ServiceUnavailable | ErrorKind::TimedOut | ErrorKind::Transport => true,
+            ErrorKind::Http => matches!(self.status, Some(408 | 429 | 502 | 503 | 504)),
+            _ => false,
+        }
+    }
+
+    /// Decodes a server error from its status and body, whichever dialect sent it. Lenient on
+    /// purpose: a `/rest` envelope without messages (as some servers send) still names its type.
+    pub fn from_response(status: u16, body: &[u8]) -> Self {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(json) if Self::is_std(&json) => Self::from_json(status, &json),
+            _ => {
+                let text = String::from_utf8_lossy(body);
+                let excerpt: String = text.trim().chars().take(200).collect();
+                let message = if excerpt.is_empty() {
+                    format!("HTTP {status} with an empty body")
+                } else {
+                    format!("HTTP {status}: {excerpt}")
+                };
+                Self { status: Some(status), ..Self::new(ErrorKind::from_status(status), message) }
+            }
+        }
+    }
+
+    fn is_std(json: &Value) -> bool {
+        json["error_type"].is_string() || json["type"].as_str().is_some_and(|t| t.starts_with(REST_ERROR_PREFIX))
+    }
+
+    /// `/api`: `{error_type, messages}`; `/rest`: `{type, value: {messages, error_type?}}`.
+    fn from_json(status: u16, json: &Value) -> Self {
+        let (error_type, std) = match json["type"].as_str().and_then(|t| t.strip_prefix(REST_ERROR_PREFIX)) {
+            Some(name) => {
+                // Older vCenters leave `error_type` out of the envelope's value.
+                let named = json["value"]["error_type"].as_str().map(str::to_owned);
+                (named.unwrap_or_else(|| name.to_uppercase()), &json["value"])
+            }
+            None => (json["error_type"].as_str().unwrap_or_default().to_owned(), json),
+        };
+        let messages: Vec<String> = std["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let text = m["default_message"].as_str().filter(|t| !t.is_empty()).or_else(|| m["id"].as_str());
+                text.map(str::to_owned)
+            })
+            .collect();
+        let messages = if messages.is_empty() { vec![format!("{error_type} (the server sent no message)")] } else { messages };
+        let kind = ErrorKind::from_error_type(&ErrorType::from(error_type.as_str()));
+        Self { kind, operation: None, status: Some(status), error_type: Some(error_type), messages, source: None }
+    }
+}
+
+const REST_ERROR_PREFIX: &str = "com.vmware.vapi.std.errors.";
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(operation) = &self.operation {
+            write!(f, "{operation}: ")?;
+        }
+        f.write_str(self.message())?;
+        if let Some(t) = &self.error_type {
+            write!(f, " ({t}")?;
+            if let Some(status) = self.status {
+                write!(f, ", HTTP {status}")?;
+            }
+            f.write_str(")")?;
+        }
+        for cause in self.messages.iter().skip(1) {
+            write!(f, "; caused by: {cause}")?;
+        }
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Self {
+        Error::new(ErrorKind::Io, error.to_string()).with_source(error)
+    }
+}
+
+/// A transport-level failure of reqwest: unreachable, reset, timed out, TLS.
+pub(crate) fn transport(error: reqwest::Error) -> Error {
+    let tls = std::error::Error::source(&error).is_some_and(|s| {
+        let text = format!("{s:?}");
+        text.contains("certificate") || text.contains("InvalidCertificate") || text.contains("pinned thumbprint")
+    });
+    let kind = if tls {
+        ErrorKind::Tls
+    } else if error.is_timeout() {
+        ErrorKind::TimedOut
+    } else if error.is_decode() {
+        ErrorKind::Decode
+    } else {
+        ErrorKind::Transport
+    };
+    let message = match &kind {
+        ErrorKind::Tls => "the server's TLS certificate is not trusted".to_owned(),
+        _ => "the request did not complete".to_owned(),
+    };
+    Error::new(kind, message).with_source(error)
+}
+
+/// Turns a generated call's error into an [`Error`]; an undocumented status has its body read.
+pub(crate) async fn from_generated<E: 'static>(error: progenitor_client::Error<E>) -> Error {
+    use progenitor_client::Error as G;
+    match error {
+        G::ErrorResponse(response) => {
+            let status = response.status().as_u16();
+            let any: &dyn std::any::Any = &*response;
+            let json = if let Some(e) = any.downcast_ref::<StdError>() {
+                serde_json::to_value(e).ok()
+            } else {
+                any.downcast_ref::<RestError>().and_then(|e| serde_json::to_value(e).ok())
+            };
+            match json {
+                Some(json) if Error::is_std(&json) => Error::from_json(status, &json),
+                _ => Error { status: Some(status), ..Error::new(ErrorKind::from_status(status), "error response") },
+            }
+        }
+        G::UnexpectedResponse(response) => {
+            let status = response.status().as_u16();
+            match response.bytes().await {
+                Ok(body) => Error::from_response(status, &body),
+                Err(e) => Error { status: Some(status), ..Error::new(ErrorKind::from_status(status), "unreadable error body") }
+                    .with_source(e),
+            }
+        }
+        G::CommunicationError(e) => transport(e),
+        G::InvalidResponsePayload(body, e) => {
+            let excerpt: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+            Error::new(ErrorKind::Decode, format!("the response was not the documented shape ({e}): {excerpt}"))
+        }
+        G::ResponseBodyError(e) => transport(e),
+        G::InvalidRequest(text) => Error::new(ErrorKind::InvalidInput, text),
+        G::InvalidUpgrade(e) => transport(e),
+        G::Custom(text) => Error::new(ErrorKind::Decode, text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_errors_decode_by_body() {
+        let body = br#"{"error_type":"NOT_ALLOWED_IN_CURRENT_STATE","messages":[{"id":"x","default_message":"Session is DONE.","args":[]},{"id":"y","default_message":"cause","args":[]}]}"#;
+        let e = Error::from_response(400, body);
+        assert_eq!(e.kind(), &ErrorKind::NotAllowedInCurrentState);
+        assert_eq!(e.messages(), ["Session is DONE.", "cause"]);
+        assert_eq!(e.error_type(), Some("NOT_ALLOWED_IN_CURRENT_STATE"));
+        assert_eq!(e.to_string(), "Session is DONE. (NOT_ALLOWED_IN_CURRENT_STATE, HTTP 400); caused by: cause");
+        // The body wins over the status: ResourceBusy arrives as a 500 on /api.
+        let e = Error::from_response(500, br#"{"error_type":"RESOURCE_BUSY","messages":[]}"#);
+        assert_eq!(e.kind(), &ErrorKind::ResourceBusy);
+    }
+
+    #[test]
+    fn rest_errors_decode_with_and_without_error_type() {
+        let old = br#"{"type":"com.vmware.vapi.std.errors.not_found","value":{"messages":[{"id":"a","default_message":"No item.","args":[]}]}}"#;
+        let e = Error::from_response(404, old);
+        assert_eq!(e.kind(), &ErrorKind::NotFound);
+        assert_eq!(e.error_type(), Some("NOT_FOUND"));
+        let new = br#"{"type":"com.vmware.vapi.std.errors.resource_busy","value":{"error_type":"RESOURCE_BUSY","messages":[]}}"#;
+        assert_eq!(Error::from_response(400, new).kind(), &ErrorKind::ResourceBusy);
+        // vcsim's `"value": {}` lacks the required messages: still decoded by its type.
+        let sloppy = br#"{"type":"com.vmware.vapi.std.errors.already_exists","value":{}}"#;
+        let e = Error::from_response(400, sloppy);
+        assert_eq!(e.kind(), &ErrorKind::AlreadyExists);
+        assert_eq!(e.message(), "ALREADY_EXISTS (the server sent no message)");
+    }
+
+    #[test]
+    fn unknown_and_missing_bodies() {
+        let e = Error::from_response(400, br#"{"error_type":"FLUX_CAPACITOR","messages":[]}"#);
+        assert_eq!(e.kind(), &ErrorKind::UnknownStd("FLUX_CAPACITOR".into()));
+        let e = Error::from_response(401, b"");
+        assert_eq!(e.kind(), &ErrorKind::Unauthenticated);
+        assert_eq!(e.message(), "HTTP 401 with an empty body");
+        let e = Error::from_response(502, b"<html>Bad Gateway</html>");
+        assert_eq!(e.kind(), &ErrorKind::Http);
+        assert!(e.is_retryable());
+        assert!(Error::from_response(404, b"404 page not found").kind() == &ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn retryable_classification() {
+        let retry = |body: &[u8], status| Error::from_response(status, body).is_retryable();
+        assert!(retry(br#"{"error_type":"SERVICE_UNAVAILABLE","messages":[]}"#, 503));
+        assert!(retry(br#"{"error_type":"TIMED_OUT","messages":[]}"#, 504));
+        assert!(!retry(br#"{"error_type":"NOT_FOUND","messages":[]}"#, 404));
+        assert!(!retry(br#"{"error_type":"INVALID_ARGUMENT","messages":[]}"#, 400));
+        assert!(!retry(b"", 400));
+        assert!(retry(b"", 429));
+    }
+}
