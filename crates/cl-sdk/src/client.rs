@@ -172,8 +172,9 @@ impl ClientBuilder {
             builder = builder.tls_danger_accept_invalid_certs(true);
         } else {
             for pem in &trust.ca_pems {
-                let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                    .map_err(|e| Error::new(ErrorKind::InvalidInput, "the CA PEM holds no certificate").with_source(e))?;
+                let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+                    Error::new(ErrorKind::InvalidInput, "the CA PEM holds no certificate").with_source(e)
+                })?;
                 if certs.is_empty() {
                     return Err(Error::new(ErrorKind::InvalidInput, "the CA PEM holds no certificate"));
                 }
@@ -191,7 +192,8 @@ impl ClientBuilder {
             return Err(Error::new(ErrorKind::InvalidInput, format!("{:?} is not an http(s) URL", self.url)));
         }
         let api_http = self.http(&self.trust)?.timeout(self.request_timeout).build().map_err(transport)?;
-        let transfer_http = self.http(&self.trust)?.read_timeout(self.transfer_read_timeout).build().map_err(transport)?;
+        let transfer_http =
+            self.http(&self.trust)?.read_timeout(self.transfer_read_timeout).build().map_err(transport)?;
         let hooks = Hooks::default();
         let credentials = match (&self.username, &self.password) {
             (Some(u), Some(p)) => Some((u.clone(), p.clone())),
@@ -302,11 +304,9 @@ impl Client {
 
     /// Logs in with the configured credentials and starts using the new session.
     pub async fn login(&self) -> Result<()> {
-        let (user, password) = self
-            .inner
-            .credentials
-            .as_ref()
-            .ok_or_else(|| Error::new(ErrorKind::Unauthenticated, "the session expired and no credentials were given"))?;
+        let (user, password) = self.inner.credentials.as_ref().ok_or_else(|| {
+            Error::new(ErrorKind::Unauthenticated, "the session expired and no credentials were given")
+        })?;
         let hooks = &self.inner.hooks;
         hooks.set_login(Some((user, password.expose_secret())));
         let token = match self.dialect() {
@@ -343,7 +343,11 @@ impl Client {
     /// Runs one API call: decodes its error, names the operation, and on an expired API session
     /// logs in again and repeats the call once. Repeating is safe for every generated operation:
     /// a 401 means the server did not act, and their bodies are in memory.
-    pub(crate) async fn run<T>(&self, operation: &str, call: impl AsyncFn(&cl_api::Client, Dialect) -> Result<T>) -> Result<T> {
+    pub(crate) async fn run<T>(
+        &self,
+        operation: &str,
+        call: impl AsyncFn(&cl_api::Client, Dialect) -> Result<T>,
+    ) -> Result<T> {
         let before = self.inner.hooks.session_id();
         match call(&self.inner.api, self.dialect()).await {
             Err(e) if e.kind() == &ErrorKind::Unauthenticated && self.inner.credentials.is_some() => {

@@ -26,7 +26,8 @@ impl Client {
             .run("download_session_create", async |c, d| match d {
                 Dialect::Api => api(c.download_session_create(Some(&token), &spec)).await,
                 Dialect::Rest => {
-                    let body = RestDownloadSessionCreate { client_token: Some(token.clone()), create_spec: spec.clone() };
+                    let body =
+                        RestDownloadSessionCreate { client_token: Some(token.clone()), create_spec: spec.clone() };
                     api(c.rest_download_session_create(&body)).await.map(|v| v.value)
                 }
             })
@@ -137,7 +138,10 @@ impl DownloadSession {
 
     /// Asks the server to make a file downloadable over HTTPS.
     pub async fn prepare(&self, name: &str) -> Result<DownloadFileInfo> {
-        let (id, body) = (&self.id, DownloadFilePrepareSpec { file_name: name.to_owned(), endpoint_type: Some(EndpointType::Https) });
+        let (id, body) = (
+            &self.id,
+            DownloadFilePrepareSpec { file_name: name.to_owned(), endpoint_type: Some(EndpointType::Https) },
+        );
         self.client
             .run("download_session_file_prepare", async |c, d| match d {
                 Dialect::Api => api(c.download_session_file_prepare(id, &body)).await,

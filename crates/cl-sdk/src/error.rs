@@ -226,7 +226,8 @@ impl Error {
                 text.map(str::to_owned)
             })
             .collect();
-        let messages = if messages.is_empty() { vec![format!("{error_type} (the server sent no message)")] } else { messages };
+        let messages =
+            if messages.is_empty() { vec![format!("{error_type} (the server sent no message)")] } else { messages };
         let kind = ErrorKind::from_error_type(&ErrorType::from(error_type.as_str()));
         Self { kind, operation: None, status: Some(status), error_type: Some(error_type), messages, source: None }
     }
@@ -312,8 +313,11 @@ pub(crate) async fn from_generated<E: 'static>(error: progenitor_client::Error<E
             let status = response.status().as_u16();
             match response.bytes().await {
                 Ok(body) => Error::from_response(status, &body),
-                Err(e) => Error { status: Some(status), ..Error::new(ErrorKind::from_status(status), "unreadable error body") }
-                    .with_source(e),
+                Err(e) => Error {
+                    status: Some(status),
+                    ..Error::new(ErrorKind::from_status(status), "unreadable error body")
+                }
+                .with_source(e),
             }
         }
         G::CommunicationError(e) => transport(e),

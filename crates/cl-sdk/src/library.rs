@@ -13,7 +13,9 @@ impl Client {
         let ids = self
             .run("library_find", async |c, d| match d {
                 Dialect::Api => api(c.library_find(&spec)).await,
-                Dialect::Rest => api(c.rest_library_find(&RestLibraryFind { spec: spec.clone() })).await.map(|v| v.value),
+                Dialect::Rest => {
+                    api(c.rest_library_find(&RestLibraryFind { spec: spec.clone() })).await.map(|v| v.value)
+                }
             })
             .await?;
         single(ids, || format!("library {name:?}"))
@@ -71,7 +73,8 @@ impl Client {
 
     /// The id of the item with this name in a library.
     pub async fn find_item(&self, library_id: &str, name: &str) -> Result<String> {
-        let spec = ItemFindSpec { name: Some(name.to_owned()), library_id: Some(library_id.to_owned()), ..Default::default() };
+        let spec =
+            ItemFindSpec { name: Some(name.to_owned()), library_id: Some(library_id.to_owned()), ..Default::default() };
         let ids = self
             .run("item_find", async |c, d| match d {
                 Dialect::Api => api(c.item_find(&spec)).await,
@@ -141,6 +144,8 @@ fn single(ids: Vec<String>, what: impl Fn() -> String) -> Result<String> {
     match <[String; 1]>::try_from(ids) {
         Ok([id]) => Ok(id),
         Err(ids) if ids.is_empty() => Err(Error::new(ErrorKind::NotFound, format!("there is no {}", what()))),
-        Err(ids) => Err(Error::new(ErrorKind::InvalidArgument, format!("{} names {} objects; use an id", what(), ids.len()))),
+        Err(ids) => {
+            Err(Error::new(ErrorKind::InvalidArgument, format!("{} names {} objects; use an id", what(), ids.len())))
+        }
     }
 }

@@ -146,9 +146,9 @@ impl UpdateSession {
         self.client
             .run("update_session_file_add", async |c, d| match d {
                 Dialect::Api => api(c.update_session_file_add(id, spec)).await,
-                Dialect::Rest => {
-                    api(c.rest_update_session_file_add(id, &RestFileAddSpec { file_spec: spec.clone() })).await.map(|v| v.value)
-                }
+                Dialect::Rest => api(c.rest_update_session_file_add(id, &RestFileAddSpec { file_spec: spec.clone() }))
+                    .await
+                    .map(|v| v.value),
             })
             .await
     }

@@ -1,7 +1,9 @@
 //! Polling with adaptive backoff and a deadline, for the states the service reaches on its own
 //! (a file PREPARED, a session DONE, a preview AVAILABLE).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -12,7 +14,11 @@ const CAP: Duration = Duration::from_secs(2);
 
 /// Calls `poll` until it returns `Some`, pausing 25 ms, then 1.5 times longer each round up to
 /// 2 s, and gives up with [`ErrorKind::WaitTimedOut`] once `deadline` has passed.
-pub(crate) async fn until<T>(what: &str, deadline: Duration, mut poll: impl AsyncFnMut() -> Result<Option<T>>) -> Result<T> {
+pub(crate) async fn until<T>(
+    what: &str,
+    deadline: Duration,
+    mut poll: impl AsyncFnMut() -> Result<Option<T>>,
+) -> Result<T> {
     let started = Instant::now();
     let mut pause = FIRST;
     loop {

@@ -60,7 +60,8 @@ async fn round_trip(client: &cl_api::Client, http: &reqwest::Client, lib: &str, 
     };
     let uri = client.update_session_file_add(&session, &spec).await.unwrap().into_inner().upload_endpoint.unwrap().uri;
     let started = Instant::now();
-    let body = reqwest::Body::wrap_stream(futures_util::stream::iter((0..mib).map(|i| Ok::<_, std::io::Error>(chunk(i)))));
+    let body =
+        reqwest::Body::wrap_stream(futures_util::stream::iter((0..mib).map(|i| Ok::<_, std::io::Error>(chunk(i)))));
     let response = http.put(&uri).header("content-length", mib * CHUNK as u64).body(body).send().await.unwrap();
     assert!(response.status().is_success(), "upload: {}", response.status());
     let up = started.elapsed();
@@ -72,7 +73,10 @@ async fn round_trip(client: &cl_api::Client, http: &reqwest::Client, lib: &str, 
         .unwrap()
         .into_inner();
     client
-        .download_session_file_prepare(&dl, &DownloadFilePrepareSpec { file_name: "big.bin".into(), endpoint_type: None })
+        .download_session_file_prepare(
+            &dl,
+            &DownloadFilePrepareSpec { file_name: "big.bin".into(), endpoint_type: None },
+        )
         .await
         .unwrap();
     let uri = loop {
@@ -119,9 +123,16 @@ async fn main() {
     let token = client.session_create().await.unwrap().into_inner();
     hooks.set_login(None);
     hooks.set_session_id(Some(&token));
-    let backing = StorageBacking { type_: Some(StorageBackingType::Datastore), datastore_id: Some("ds".into()), storage_uri: None };
+    let backing = StorageBacking {
+        type_: Some(StorageBackingType::Datastore),
+        datastore_id: Some("ds".into()),
+        storage_uri: None,
+    };
     let lib = client
-        .local_library_create(None, &LibraryModel { name: Some("bench".into()), storage_backings: vec![backing], ..Default::default() })
+        .local_library_create(
+            None,
+            &LibraryModel { name: Some("bench".into()), storage_backings: vec![backing], ..Default::default() },
+        )
         .await
         .unwrap()
         .into_inner();

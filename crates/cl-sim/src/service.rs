@@ -199,7 +199,15 @@ impl Service {
         base_url: String,
         thumbprint: Option<String>,
     ) -> Self {
-        Self { config, faults, store, base_url, thumbprint, requests: Default::default(), state: Mutex::new(State::default()) }
+        Self {
+            config,
+            faults,
+            store,
+            base_url,
+            thumbprint,
+            requests: Default::default(),
+            state: Mutex::new(State::default()),
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
