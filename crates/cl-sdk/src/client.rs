@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use cl_api::types::TransferEndpoint;
 use cl_api::{Hooks, ResponseValue};
+use futures_util::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
@@ -322,9 +323,14 @@ impl Client {
     /// Logs out, ending the API session.
     pub async fn logout(&self) -> Result<()> {
         let result = self
-            .run("logout", async |c, d| match d {
-                Dialect::Api => void(c.session_delete()).await,
-                Dialect::Rest => void(c.rest_session_delete()).await,
+            .run("logout", move || {
+                Box::pin(async move {
+                    let c = self.raw();
+                    match self.dialect() {
+                        Dialect::Api => void(c.session_delete()).await,
+                        Dialect::Rest => void(c.rest_session_delete()).await,
+                    }
+                })
             })
             .await;
         self.inner.hooks.set_session_id(None);
@@ -333,9 +339,14 @@ impl Client {
 
     /// The user the API session belongs to (also refreshes the session's idle clock).
     pub async fn session_user(&self) -> Result<String> {
-        self.run("session_get", async |c, d| match d {
-            Dialect::Api => api(c.session_get()).await.map(|s| s.user),
-            Dialect::Rest => api(c.rest_session_get()).await.map(|s| s.value.user),
+        self.run("session_get", move || {
+            Box::pin(async move {
+                let c = self.raw();
+                match self.dialect() {
+                    Dialect::Api => api(c.session_get()).await.map(|s| s.user),
+                    Dialect::Rest => api(c.rest_session_get()).await.map(|s| s.value.user),
+                }
+            })
         })
         .await
     }
@@ -343,13 +354,12 @@ impl Client {
     /// Runs one API call: decodes its error, names the operation, and on an expired API session
     /// logs in again and repeats the call once. Repeating is safe for every generated operation:
     /// a 401 means the server did not act, and their bodies are in memory.
-    pub(crate) async fn run<T>(
-        &self,
-        operation: &str,
-        call: impl AsyncFn(&cl_api::Client, Dialect) -> Result<T>,
-    ) -> Result<T> {
+    ///
+    /// Calls are boxed `Send` futures so every SDK future stays `Send` (spawnable) however deeply
+    /// it nests them; rustc cannot prove that through generic closure futures.
+    pub(crate) async fn run<'a, T>(&self, operation: &str, call: impl Fn() -> BoxFuture<'a, Result<T>>) -> Result<T> {
         let before = self.inner.hooks.session_id();
-        match call(&self.inner.api, self.dialect()).await {
+        match call().await {
             Err(e) if e.kind() == &ErrorKind::Unauthenticated && self.inner.credentials.is_some() => {
                 {
                     let _one_at_a_time = self.inner.relogin.lock().await;
@@ -359,7 +369,7 @@ impl Client {
                         self.login().await?;
                     }
                 }
-                call(&self.inner.api, self.dialect()).await.map_err(|e| e.in_operation(operation))
+                call().await.map_err(|e| e.in_operation(operation))
             }
             result => result.map_err(|e| e.in_operation(operation)),
         }

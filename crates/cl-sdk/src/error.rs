@@ -65,6 +65,8 @@ pub enum ErrorKind {
     Verification,
     /// A local file could not be read or written.
     Io,
+    /// A server-supplied file name would write outside the destination folder.
+    UnsafePath,
     /// The transfer was canceled by the caller.
     Canceled,
 }

@@ -52,6 +52,7 @@ mod client;
 mod download_session;
 mod error;
 mod library;
+pub mod transfer;
 mod update_session;
 mod wait;
 

@@ -12,25 +12,32 @@ const FIRST: Duration = Duration::from_millis(25);
 /// Longest pause between polls.
 const CAP: Duration = Duration::from_secs(2);
 
-/// Calls `poll` until it returns `Some`, pausing 25 ms, then 1.5 times longer each round up to
-/// 2 s, and gives up with [`ErrorKind::WaitTimedOut`] once `deadline` has passed.
-pub(crate) async fn until<T>(
-    what: &str,
+/// The pauses of one wait: 25 ms, then 1.5 times longer each round up to 2 s, until the deadline.
+///
+/// A loop polls, then calls [`pause`](Self::pause), which fails with
+/// [`ErrorKind::WaitTimedOut`] once the deadline has passed. (A loop rather than a closure-taking
+/// helper keeps every SDK future `Send`.)
+pub(crate) struct Backoff {
+    what: String,
+    started: Instant,
     deadline: Duration,
-    mut poll: impl AsyncFnMut() -> Result<Option<T>>,
-) -> Result<T> {
-    let started = Instant::now();
-    let mut pause = FIRST;
-    loop {
-        if let Some(value) = poll().await? {
-            return Ok(value);
-        }
-        let waited = started.elapsed();
-        if waited >= deadline {
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(what: impl Into<String>, deadline: Duration) -> Self {
+        Self { what: what.into(), started: Instant::now(), deadline, next: FIRST }
+    }
+
+    pub async fn pause(&mut self) -> Result<()> {
+        let waited = self.started.elapsed();
+        if waited >= self.deadline {
+            let what = &self.what;
             return Err(Error::new(ErrorKind::WaitTimedOut, format!("gave up waiting for {what} after {waited:.1?}")));
         }
-        tokio::time::sleep(pause.min(deadline - waited)).await;
-        pause = (pause.mul_f32(1.5)).min(CAP);
+        tokio::time::sleep(self.next.min(self.deadline - waited)).await;
+        self.next = self.next.mul_f32(1.5).min(CAP);
+        Ok(())
     }
 }
 
@@ -40,26 +47,27 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn backs_off_and_times_out() {
-        let mut polls = 0;
-        let result: Result<()> = until("nothing", Duration::from_secs(10), async || {
-            polls += 1;
-            Ok(None)
-        })
-        .await;
-        assert_eq!(result.unwrap_err().kind(), &ErrorKind::WaitTimedOut);
+        let mut backoff = Backoff::new("nothing", Duration::from_secs(10));
+        let mut polls = 1;
+        let error = loop {
+            match backoff.pause().await {
+                Ok(()) => polls += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(error.kind(), &ErrorKind::WaitTimedOut);
         // 25 ms growing by 1.5 to a 2 s cap covers 10 s in about a dozen polls, not hundreds.
         assert!((8..=16).contains(&polls), "{polls} polls");
     }
 
     #[tokio::test(start_paused = true)]
-    async fn returns_as_soon_as_ready() {
-        let mut polls = 0;
-        let value = until("three polls", Duration::from_secs(10), async || {
-            polls += 1;
-            Ok((polls == 3).then_some(polls))
-        })
-        .await
-        .unwrap();
-        assert_eq!(value, 3);
+    async fn first_pauses_are_short() {
+        let mut backoff = Backoff::new("x", Duration::from_secs(60));
+        let started = Instant::now();
+        for _ in 0..3 {
+            backoff.pause().await.unwrap();
+        }
+        // 25 + 37.5 + 56.25 ms
+        assert!(started.elapsed() < Duration::from_millis(130), "{:?}", started.elapsed());
     }
 }

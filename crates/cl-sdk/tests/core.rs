@@ -131,7 +131,7 @@ async fn library_and_item_helpers() {
 
         let item = client.create_item(&library, "photon", "ovf").await.unwrap();
         assert_eq!(client.find_item(&library, "photon").await.unwrap(), item);
-        assert_eq!(client.items(&library).await.unwrap(), [item.clone()]);
+        assert_eq!(client.items(&library).await.unwrap(), std::slice::from_ref(&item));
         assert_eq!(client.item(&item).await.unwrap().type_.as_deref(), Some("ovf"));
         let error = client.create_item(&library, "photon", "ovf").await.unwrap_err();
         assert_eq!(error.kind(), &ErrorKind::AlreadyExists);
@@ -282,4 +282,16 @@ async fn tls_trust_by_ca_by_thumbprint_or_not_at_all() {
     assert_eq!(error.kind(), &ErrorKind::InvalidInput);
     let error = builder().add_ca_pem("not a pem").connect().await.unwrap_err();
     assert_eq!(error.kind(), &ErrorKind::InvalidInput);
+}
+
+/// Every SDK future can be spawned onto a multi-threaded runtime.
+#[allow(dead_code, clippy::let_underscore_future)]
+fn futures_are_send(client: Client, session: cl_sdk::DownloadSession, update: cl_sdk::UpdateSession) {
+    fn send<T: Send>(_: T) {}
+    send(client.libraries());
+    send(client.create_update_session("x"));
+    send(session.wait_prepared("f", Duration::from_secs(1)));
+    send(update.wait_done(Duration::from_secs(1)));
+    send(client.download_item("x", std::path::Path::new("/tmp"), Default::default()));
+    send(client.upload_item("x", Vec::new(), Default::default()));
 }

@@ -1,0 +1,378 @@
+//! Download an item's files to a folder: concurrent, resumable, verified, renamed into place.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cl_api::types::{ChecksumAlgorithm, DownloadFileInfo};
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+
+use super::checksum::{self, Hasher};
+use super::names::{partial_name, safe_file_name};
+use super::{FileProgress, FileState, KEEP_ALIVE_EVERY, TransferControl, backoff, every};
+use crate::client::Client;
+use crate::download_session::DownloadSession;
+use crate::error::{Error, ErrorKind, Result, transport};
+
+/// What to do when a file already exists in the destination folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overwrite {
+    /// Refuse before anything is downloaded (the default).
+    #[default]
+    Never,
+    /// Replace it (atomically, once the new file is verified).
+    Always,
+}
+
+/// Options of [`Client::download_item`].
+#[derive(Debug, Clone)]
+pub struct DownloadOptions {
+    files: Option<Vec<String>>,
+    concurrency: usize,
+    overwrite: Overwrite,
+    retries: u32,
+    prepare_timeout: Duration,
+    keep_alive_every: Duration,
+    control: TransferControl,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        Self {
+            files: None,
+            concurrency: 4,
+            overwrite: Overwrite::Never,
+            retries: 5,
+            prepare_timeout: Duration::from_secs(3600),
+            keep_alive_every: KEEP_ALIVE_EVERY,
+            control: TransferControl::new(),
+        }
+    }
+}
+
+impl DownloadOptions {
+    /// Only these files of the item (all when not given); an unknown name is an error.
+    pub fn only(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.files = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+    /// How many files move at once (default 4).
+    pub fn concurrency(mut self, files: usize) -> Self {
+        self.concurrency = files.max(1);
+        self
+    }
+    /// What to do with existing files (default: refuse).
+    pub fn overwrite(mut self, overwrite: Overwrite) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+    /// How many times a broken or refused fetch is resumed before giving up (default 5).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+    /// How long the server may take to prepare a file (default 1 h).
+    pub fn prepare_timeout(mut self, timeout: Duration) -> Self {
+        self.prepare_timeout = timeout;
+        self
+    }
+    /// How often the sessions are kept alive (default 60 s).
+    pub fn keep_alive_every(mut self, every: Duration) -> Self {
+        self.keep_alive_every = every;
+        self
+    }
+    /// Progress and cancel for this transfer.
+    pub fn control(mut self, control: TransferControl) -> Self {
+        self.control = control;
+        self
+    }
+}
+
+/// One downloaded file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadedFile {
+    /// The file's name in the item.
+    pub name: String,
+    /// Where it was written.
+    pub path: PathBuf,
+    /// Its size.
+    pub size: u64,
+    /// The server's checksum it matched (algorithm, hex), when the server gave one.
+    pub verified_checksum: Option<(ChecksumAlgorithm, String)>,
+    /// How many times the fetch was resumed or restarted.
+    pub retries: u32,
+}
+
+/// What a download did.
+#[derive(Debug, Clone)]
+pub struct DownloadReport {
+    /// The files, in the item's order.
+    pub files: Vec<DownloadedFile>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl DownloadReport {
+    /// Bytes written.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+impl Client {
+    /// Downloads an item's files into `dest_dir` (which must exist).
+    ///
+    /// Files are prepared and fetched concurrently, streamed to hidden partial files, verified
+    /// against the server's size and checksum, and renamed into place; a broken fetch resumes
+    /// with `Range` from the last byte written (or restarts when the server ignores ranges). The
+    /// download session is deleted at the end, on success or not. On failure no file is left
+    /// under a final name that was not verified.
+    pub async fn download_item(
+        &self,
+        item_id: &str,
+        dest_dir: &Path,
+        options: DownloadOptions,
+    ) -> Result<DownloadReport> {
+        let started = Instant::now();
+        let meta = tokio::fs::metadata(dest_dir).await.map_err(|e| {
+            Error::new(ErrorKind::Io, format!("destination folder {}: {e}", dest_dir.display())).with_source(e)
+        })?;
+        if !meta.is_dir() {
+            return Err(Error::new(ErrorKind::InvalidInput, format!("{} is not a folder", dest_dir.display())));
+        }
+        options.control.check()?;
+        let session = self.create_download_session(item_id).await?;
+        let result = tokio::select! {
+            result = self.download_in(&session, dest_dir, &options) => result,
+            error = options.control.canceled() => Err(error),
+        };
+        // Delete the session whatever happened; a failure to delete is worth a warning only.
+        if let Err(e) = session.delete().await {
+            tracing::warn!(session = session.id(), error = %e, "could not delete the download session");
+        }
+        Ok(DownloadReport { files: result?, elapsed: started.elapsed() })
+    }
+
+    async fn download_in(
+        &self,
+        session: &DownloadSession,
+        dest: &Path,
+        options: &DownloadOptions,
+    ) -> Result<Vec<DownloadedFile>> {
+        let mut files = session.files().await?;
+        if let Some(only) = &options.files {
+            if let Some(missing) = only.iter().find(|n| !files.iter().any(|f| &f.name == *n)) {
+                return Err(Error::new(ErrorKind::InvalidInput, format!("the item has no file {missing:?}")));
+            }
+            files.retain(|f| only.contains(&f.name));
+        }
+        // Every name is checked, and every target decided, before a byte is written.
+        let mut targets = Vec::new();
+        for file in &files {
+            let path = safe_file_name(dest, &file.name)?;
+            if options.overwrite == Overwrite::Never && tokio::fs::try_exists(&path).await? {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("{} exists; choose Overwrite::Always to replace it", path.display()),
+                ));
+            }
+            targets.push(path);
+        }
+        let control = &options.control;
+        control.start(
+            files
+                .iter()
+                .map(|f| FileProgress {
+                    name: f.name.clone(),
+                    size: f.size.map(|s| s as u64),
+                    done: 0,
+                    state: FileState::Waiting,
+                })
+                .collect(),
+        );
+
+        let keep_alive = {
+            let (session, control) = (session.clone(), control.clone());
+            every(options.keep_alive_every, move || {
+                let (session, control) = (session.clone(), control.clone());
+                Box::pin(async move {
+                    // This also refreshes the API session's idle clock.
+                    if let Err(e) = session.keep_alive(control.percent()).await {
+                        tracing::warn!(error = %e, "download session keep-alive failed");
+                    }
+                })
+            })
+        };
+        let jobs = files.into_iter().zip(targets).enumerate().map(|(index, (file, path))| async move {
+            let result = self.download_file(session, index, file, &path, options).await;
+            if result.is_err() {
+                options.control.update(index, |p| p.state = FileState::Failed);
+            }
+            result.map(|done| (index, done))
+        });
+        let mut done: Vec<(usize, DownloadedFile)> =
+            futures_util::stream::iter(jobs).buffer_unordered(options.concurrency).try_collect().await?;
+        drop(keep_alive);
+        done.sort_by_key(|(index, _)| *index);
+        Ok(done.into_iter().map(|(_, f)| f).collect())
+    }
+
+    async fn download_file(
+        &self,
+        session: &DownloadSession,
+        index: usize,
+        file: DownloadFileInfo,
+        path: &Path,
+        options: &DownloadOptions,
+    ) -> Result<DownloadedFile> {
+        let control = &options.control;
+        control.update(index, |p| p.state = FileState::Preparing);
+        session.prepare(&file.name).await?;
+        let prepared = session.wait_prepared(&file.name, options.prepare_timeout).await?;
+        let endpoint = prepared.download_endpoint.clone().expect("wait_prepared returns an endpoint");
+        let expected_size = prepared.size.or(file.size).map(|s| s as u64);
+        control.update(index, |p| {
+            p.state = FileState::Transferring;
+            p.size = expected_size;
+        });
+
+        let partial = partial_name(path);
+        let outcome = self.fetch(&endpoint, &partial, index, options).await;
+        let (size, sha1, retries) = match outcome {
+            Ok(done) => done,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&partial).await;
+                return Err(e.in_operation("download"));
+            }
+        };
+        let verified = self.verify_download(session, &file.name, &partial, size, expected_size, sha1).await;
+        let verified = match verified {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&partial).await;
+                return Err(e);
+            }
+        };
+        tokio::fs::rename(&partial, path).await?;
+        control.update(index, |p| p.state = FileState::Done);
+        Ok(DownloadedFile { name: file.name, path: path.to_owned(), size, verified_checksum: verified, retries })
+    }
+
+    /// Streams the endpoint into `partial`, resuming with Range after a broken connection or a
+    /// retryable refusal. Returns (size, SHA-1, retries).
+    async fn fetch(
+        &self,
+        endpoint: &cl_api::types::TransferEndpoint,
+        partial: &Path,
+        index: usize,
+        options: &DownloadOptions,
+    ) -> Result<(u64, String, u32)> {
+        let http = self.transfer_http(endpoint)?;
+        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::create(partial).await?);
+        let mut hasher = Hasher::new(&ChecksumAlgorithm::Sha1)?;
+        let mut written = 0u64;
+        let mut retries = 0u32;
+        loop {
+            let mut request = http.get(&endpoint.uri);
+            if let Some(token) = self.session_token() {
+                request = request.header(cl_api::SESSION_HEADER, token);
+            }
+            if written > 0 {
+                request = request.header(reqwest::header::RANGE, format!("bytes={written}-"));
+            }
+            let attempt: Result<()> = async {
+                let response = request.send().await.map_err(transport)?;
+                let status = response.status();
+                if status == reqwest::StatusCode::PARTIAL_CONTENT {
+                    let start = content_range_start(&response);
+                    if start != Some(written) {
+                        return Err(Error::new(
+                            ErrorKind::Decode,
+                            format!("asked to resume at {written}, got {start:?}"),
+                        ));
+                    }
+                } else if status.is_success() {
+                    if written > 0 {
+                        // The server ignored Range: start over.
+                        tracing::info!(uri = %endpoint.uri, "server ignored Range; restarting the file");
+                        out.flush().await?;
+                        out.get_mut().set_len(0).await?;
+                        out.get_mut().seek(std::io::SeekFrom::Start(0)).await?;
+                        hasher = Hasher::new(&ChecksumAlgorithm::Sha1)?;
+                        written = 0;
+                        options.control.update(index, |p| p.done = 0);
+                    }
+                } else {
+                    let body = response.bytes().await.unwrap_or_default();
+                    return Err(Error::from_response(status.as_u16(), &body));
+                }
+                let mut body = response.bytes_stream();
+                while let Some(chunk) = body.next().await {
+                    let chunk = chunk.map_err(transport)?;
+                    hasher.update(&chunk);
+                    out.write_all(&chunk).await?;
+                    written += chunk.len() as u64;
+                    options.control.update(index, |p| p.done = written);
+                }
+                Ok(())
+            }
+            .await;
+            match attempt {
+                Ok(()) => break,
+                Err(e) if e.is_retryable() && retries < options.retries => {
+                    retries += 1;
+                    tracing::warn!(uri = %endpoint.uri, written, retries, error = %e, "download broke off; resuming");
+                    tokio::time::sleep(backoff(retries)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        out.flush().await?;
+        out.get_mut().sync_all().await?;
+        Ok((written, hasher.hex(), retries))
+    }
+
+    /// Checks size, then the checksum the server reports once the download is complete.
+    async fn verify_download(
+        &self,
+        session: &DownloadSession,
+        name: &str,
+        partial: &Path,
+        size: u64,
+        expected_size: Option<u64>,
+        sha1: String,
+    ) -> Result<Option<(ChecksumAlgorithm, String)>> {
+        if let Some(expected) = expected_size
+            && expected != size
+        {
+            return Err(Error::new(
+                ErrorKind::Verification,
+                format!("{name}: received {size} bytes, the server said {expected}"),
+            ));
+        }
+        // checksum_info is set only after the download completes: read it again now.
+        let info = session.file(name).await?;
+        let Some(sum) = info.checksum_info else { return Ok(None) };
+        let algorithm = sum.algorithm.unwrap_or(ChecksumAlgorithm::Sha1);
+        let actual = if algorithm == ChecksumAlgorithm::Sha1 {
+            sha1
+        } else {
+            checksum::of_file(partial, &algorithm, 0, size).await?
+        };
+        if !actual.eq_ignore_ascii_case(sum.checksum.trim()) {
+            return Err(Error::new(
+                ErrorKind::Verification,
+                format!(
+                    "{name}: {algorithm} checksum mismatch: the server says {}, the bytes give {actual}",
+                    sum.checksum
+                ),
+            ));
+        }
+        Ok(Some((algorithm, actual)))
+    }
+}
+
+fn content_range_start(response: &reqwest::Response) -> Option<u64> {
+    let value = response.headers().get(reqwest::header::CONTENT_RANGE)?.to_str().ok()?;
+    value.strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
+}

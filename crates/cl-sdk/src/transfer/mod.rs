@@ -1,0 +1,215 @@
+//! Whole transfers: download an item to a folder, upload files into an item.
+//!
+//! What they guarantee, whatever fails:
+//! * Streaming through bounded buffers: memory does not grow with file size.
+//! * Verification: sizes and the server's checksums are checked while the bytes stream.
+//! * Nothing half-made: a download writes to a hidden partial file renamed into place only once
+//!   verified; a failed or canceled upload fails (or cancels) its update session, so the item
+//!   keeps its previous content, and sessions are deleted at the end.
+//! * Sessions kept alive: a background task keeps the Content Library session and the API
+//!   session alive during long transfers.
+//! * Progress and control: [`TransferControl`] gives a progress watch channel and a cancel switch.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, ErrorKind, Result};
+
+mod checksum;
+mod download;
+mod names;
+mod ova;
+mod upload;
+
+pub use download::{DownloadOptions, DownloadReport, DownloadedFile, Overwrite};
+pub use names::safe_file_name;
+pub use upload::{UploadFile, UploadOptions, UploadReport};
+
+/// Progress of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProgress {
+    /// The file's name in the item.
+    pub name: String,
+    /// Its size, when known.
+    pub size: Option<u64>,
+    /// Bytes moved so far.
+    pub done: u64,
+    /// Where it stands.
+    pub state: FileState,
+}
+
+/// Where one file of a transfer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileState {
+    /// Not started.
+    Waiting,
+    /// The server is preparing it (downloads).
+    Preparing,
+    /// Bytes are moving.
+    Transferring,
+    /// Transferred, checked against size and checksum where known.
+    Done,
+    /// Failed.
+    Failed,
+}
+
+/// Progress of a whole transfer, per file and in total.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Every file, in transfer order.
+    pub files: Vec<FileProgress>,
+    /// When the transfer started.
+    pub started: Instant,
+}
+
+impl Progress {
+    /// Bytes moved so far, all files.
+    pub fn done(&self) -> u64 {
+        self.files.iter().map(|f| f.done).sum()
+    }
+
+    /// Total bytes, when every size is known.
+    pub fn total(&self) -> Option<u64> {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// Average rate since the start, bytes per second.
+    pub fn rate(&self) -> f64 {
+        let secs = self.started.elapsed().as_secs_f64();
+        if secs > 0.0 { self.done() as f64 / secs } else { 0.0 }
+    }
+
+    /// Percent done (0–100) when the total is known.
+    pub fn percent(&self) -> Option<i64> {
+        self.total().map(|t| if t == 0 { 100 } else { (self.done() as u128 * 100 / t as u128) as i64 })
+    }
+}
+
+/// Watches and controls a running transfer: a progress channel a UI can draw from, and a cancel
+/// switch that stops the transfer and cleans up as on any failure. Clones control the same
+/// transfer.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{DownloadOptions, TransferControl};
+/// let control = TransferControl::new();
+/// let mut progress = control.progress();
+/// tokio::spawn(async move {
+///     while progress.changed().await.is_ok() {
+///         let p = progress.borrow().clone();
+///         println!("{} of {:?} bytes, {:.0} B/s", p.done(), p.total(), p.rate());
+///     }
+/// });
+/// let options = DownloadOptions::default().control(control.clone());
+/// client.download_item("item-id", "/tmp/out".as_ref(), options).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TransferControl {
+    progress: Arc<watch::Sender<Progress>>,
+    cancel: CancellationToken,
+}
+
+impl Default for TransferControl {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for TransferControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransferControl").field("canceled", &self.cancel.is_cancelled()).finish()
+    }
+}
+
+impl TransferControl {
+    /// A new control with empty progress.
+    pub fn new() -> Self {
+        let (progress, _) = watch::channel(Progress { files: Vec::new(), started: Instant::now() });
+        Self { progress: Arc::new(progress), cancel: CancellationToken::new() }
+    }
+
+    /// A receiver of progress updates.
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
+    }
+
+    /// Stops the transfer; it ends with [`ErrorKind::Canceled`] after cleaning up.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_canceled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    pub(crate) fn start(&self, files: Vec<FileProgress>) {
+        self.progress.send_replace(Progress { files, started: Instant::now() });
+    }
+
+    pub(crate) fn update(&self, index: usize, change: impl FnOnce(&mut FileProgress)) {
+        self.progress.send_modify(|p| {
+            if let Some(file) = p.files.get_mut(index) {
+                change(file);
+            }
+        });
+    }
+
+    pub(crate) fn percent(&self) -> Option<i64> {
+        self.progress.borrow().percent()
+    }
+
+    /// Fails with `Canceled` once canceled; use in `select!` against work.
+    pub(crate) async fn canceled(&self) -> Error {
+        self.cancel.cancelled().await;
+        Error::new(ErrorKind::Canceled, "the transfer was canceled")
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.is_canceled() { Err(Error::new(ErrorKind::Canceled, "the transfer was canceled")) } else { Ok(()) }
+    }
+}
+
+/// How often the background task keeps sessions alive by default: well inside vCenter's
+/// 5-minute idle timeout for transfer sessions and its API session timeout.
+pub(crate) const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(60);
+
+/// Runs `tick` every `every` until the returned guard is dropped.
+pub(crate) fn every<F>(every: Duration, tick: F) -> KeepAlive
+where
+    F: Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static,
+{
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.tick().await; // the first tick is immediate
+        loop {
+            tokio::select! {
+                _ = stopped.cancelled() => return,
+                _ = interval.tick() => tick().await,
+            }
+        }
+    });
+    KeepAlive { stop }
+}
+
+/// Stops the keep-alive task when dropped.
+pub(crate) struct KeepAlive {
+    stop: CancellationToken,
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Pause before retry `attempt` (1-based): 0.5 s doubling, capped at 8 s.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1 << attempt.saturating_sub(1).min(4))).min(Duration::from_secs(8))
+}

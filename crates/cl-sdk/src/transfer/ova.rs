@@ -1,0 +1,75 @@
+//! OVA archives (tar) are uploaded member by member, read in place: an index pass finds each
+//! member's offset and size, and each member is then streamed from the archive itself.
+
+use std::path::Path;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// One regular file inside an OVA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub name: String,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// The regular files of the archive at `path`, in archive order.
+pub(crate) async fn members(path: &Path) -> Result<Vec<Member>> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || -> Result<Vec<Member>> {
+        let bad = |e: std::io::Error| {
+            Error::new(ErrorKind::InvalidInput, format!("{} is not a readable OVA (tar) archive: {e}", path.display()))
+        };
+        let mut archive = tar::Archive::new(std::fs::File::open(&path)?);
+        let mut members = Vec::new();
+        for entry in archive.entries().map_err(bad)? {
+            let entry = entry.map_err(bad)?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let name = entry.path().map_err(bad)?.to_string_lossy().trim_start_matches("./").to_owned();
+            if name.is_empty() || name.contains('/') {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("OVA member {name:?} is not a plain file name"),
+                ));
+            }
+            members.push(Member { name, offset: entry.raw_file_position(), size: entry.size() });
+        }
+        if members.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidInput, format!("{} holds no files", path.display())));
+        }
+        Ok(members)
+    })
+    .await
+    .map_err(|e| Error::new(ErrorKind::Io, format!("OVA index task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn members_are_found_with_their_offsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.ova");
+        let mut builder = tar::Builder::new(std::fs::File::create(&path).unwrap());
+        for (name, content) in
+            [("a.ovf", &b"<Envelope/>"[..]), ("a.mf", b"SHA256(a.ovf)= x"), ("disk.vmdk", &[7u8; 5000][..])]
+        {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, name, content).unwrap();
+        }
+        builder.finish().unwrap();
+        drop(builder);
+        let found = members(&path).await.unwrap();
+        assert_eq!(found.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["a.ovf", "a.mf", "disk.vmdk"]);
+        let bytes = std::fs::read(&path).unwrap();
+        let disk = &found[2];
+        assert_eq!(&bytes[disk.offset as usize..(disk.offset + disk.size) as usize], &[7u8; 5000][..]);
+        assert_eq!(members(&dir.path().join("missing.ova")).await.unwrap_err().kind(), &ErrorKind::Io);
+    }
+}

@@ -1,0 +1,571 @@
+//! Upload files into an item through an update session: checksummed, streamed, all or nothing.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use cl_api::types::*;
+use futures_util::future::BoxFuture;
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
+
+use super::checksum;
+use super::{FileProgress, FileState, KEEP_ALIVE_EVERY, TransferControl, backoff, every, ova};
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result, transport};
+use crate::update_session::UpdateSession;
+
+type BoxReader = Box<dyn AsyncRead + Send + Unpin>;
+
+enum Source {
+    /// A file, or a segment of one (an OVA member).
+    Path { path: PathBuf, offset: u64, len: Option<u64> },
+    /// Any reader of a known size; single use, so it is not retried.
+    Reader { size: u64, reader: Mutex<Option<BoxReader>> },
+    /// The server fetches it.
+    Pull(TransferEndpoint),
+}
+
+/// One file to upload: from a path, a reader, or a URL the server pulls from.
+///
+/// ```
+/// use cl_sdk::transfer::UploadFile;
+/// use cl_sdk::types::ChecksumAlgorithm;
+/// let iso = UploadFile::path("/images/photon.iso");
+/// let ovf = UploadFile::named("app.ovf", "/build/out/appliance.ovf");
+/// let declared = UploadFile::path("/images/disk.vmdk").with_checksum(ChecksumAlgorithm::Sha256, "ab12…");
+/// let from_memory = UploadFile::reader("notes.txt", 5, std::io::Cursor::new(b"hello".to_vec()));
+/// ```
+pub struct UploadFile {
+    name: String,
+    source: Source,
+    checksum: Option<ChecksumInfo>,
+}
+
+impl std::fmt::Debug for UploadFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let source = match &self.source {
+            Source::Path { path, .. } => path.display().to_string(),
+            Source::Reader { size, .. } => format!("reader of {size} bytes"),
+            Source::Pull(endpoint) => endpoint.uri.clone(),
+        };
+        f.debug_struct("UploadFile").field("name", &self.name).field("source", &source).finish()
+    }
+}
+
+impl UploadFile {
+    /// The file at `path`, under its own file name. An `.ova` is uploaded member by member.
+    pub fn path(path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref().to_owned();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Self { name, source: Source::Path { path, offset: 0, len: None }, checksum: None }
+    }
+
+    /// The file at `path`, under another name in the item.
+    pub fn named(name: &str, path: impl AsRef<Path>) -> Self {
+        Self { name: name.to_owned(), ..Self::path(path) }
+    }
+
+    /// `size` bytes read from `reader`. Without a declared checksum, only the size is checked.
+    pub fn reader(name: &str, size: u64, reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
+        Self {
+            name: name.to_owned(),
+            source: Source::Reader { size, reader: Mutex::new(Some(Box::new(reader))) },
+            checksum: None,
+        }
+    }
+
+    /// A file the server fetches itself from `uri` (http or https). Pin the source's certificate
+    /// with a thumbprint (vCenter 7/8: SHA-1) or its PEM (vSphere 9+).
+    pub fn pull(name: &str, uri: &str, thumbprint: Option<&str>, certificate_pem: Option<&str>) -> Self {
+        let endpoint = TransferEndpoint {
+            uri: uri.to_owned(),
+            ssl_certificate_thumbprint: thumbprint.map(str::to_owned),
+            ssl_certificate: certificate_pem.map(str::to_owned),
+        };
+        Self { name: name.to_owned(), source: Source::Pull(endpoint), checksum: None }
+    }
+
+    /// Declares the file's checksum instead of having it computed; the server checks it.
+    pub fn with_checksum(mut self, algorithm: ChecksumAlgorithm, hex: &str) -> Self {
+        self.checksum = Some(ChecksumInfo { algorithm: Some(algorithm), checksum: hex.to_owned() });
+        self
+    }
+
+    /// The name the file gets in the item.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Options of [`Client::upload_item`].
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    checksum: Option<ChecksumAlgorithm>,
+    concurrency: usize,
+    retries: u32,
+    ignore_warnings: Vec<WarningType>,
+    settle_timeout: Duration,
+    keep_alive_every: Duration,
+    control: TransferControl,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        Self {
+            checksum: Some(ChecksumAlgorithm::Sha256),
+            concurrency: 4,
+            retries: 3,
+            ignore_warnings: Vec::new(),
+            settle_timeout: Duration::from_secs(3600),
+            keep_alive_every: KEEP_ALIVE_EVERY,
+            control: TransferControl::new(),
+        }
+    }
+}
+
+impl UploadOptions {
+    /// The algorithm of the checksums computed before upload (default SHA-256); `None` sends
+    /// sizes only.
+    pub fn checksum(mut self, algorithm: Option<ChecksumAlgorithm>) -> Self {
+        self.checksum = algorithm;
+        self
+    }
+    /// How many files move at once (default 4).
+    pub fn concurrency(mut self, files: usize) -> Self {
+        self.concurrency = files.max(1);
+        self
+    }
+    /// How many times a refused or broken upload of a file is repeated (default 3).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+    /// Preview warnings of signed content to accept (all others fail the upload before complete).
+    pub fn ignore_warnings(mut self, warnings: impl IntoIterator<Item = WarningType>) -> Self {
+        self.ignore_warnings = warnings.into_iter().collect();
+        self
+    }
+    /// How long the server may take to verify, preview and commit (default 1 h).
+    pub fn settle_timeout(mut self, timeout: Duration) -> Self {
+        self.settle_timeout = timeout;
+        self
+    }
+    /// How often the sessions are kept alive (default 60 s).
+    pub fn keep_alive_every(mut self, every: Duration) -> Self {
+        self.keep_alive_every = every;
+        self
+    }
+    /// Progress and cancel for this transfer.
+    pub fn control(mut self, control: TransferControl) -> Self {
+        self.control = control;
+        self
+    }
+}
+
+/// What an upload did.
+#[derive(Debug, Clone)]
+pub struct UploadReport {
+    /// The item uploaded into.
+    pub item_id: String,
+    /// Each file as added: name, size and the checksum the server verified, if any.
+    pub files: Vec<(String, u64, Option<ChecksumInfo>)>,
+    /// The preview of signed content, when the server gave one.
+    pub preview: Option<PreviewInfo>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl UploadReport {
+    /// Bytes sent (PULL files count their size as the server reports it).
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.1).sum()
+    }
+}
+
+/// A file ready to add: its final name, size and checksum known.
+struct Planned {
+    name: String,
+    source: Source,
+    size: Option<u64>,
+    checksum: Option<ChecksumInfo>,
+}
+
+fn is_metadata(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".mf") || lower.ends_with(".cert")
+}
+
+fn is_descriptor(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".ovf")
+}
+
+impl Client {
+    /// Uploads `files` into an existing item in one update session.
+    ///
+    /// Checksums are computed before the session opens (or taken as declared), files are added
+    /// with their size and checksum (OVF manifests and certificates before the descriptor, as
+    /// the service requires), streamed concurrently, validated, and the session is completed
+    /// and waited on. Signed content's preview warnings fail the upload unless ignored in the
+    /// options. On any failure or cancel the session is failed (or canceled) and deleted, so the
+    /// item keeps its previous content.
+    pub async fn upload_item(
+        &self,
+        item_id: &str,
+        files: Vec<UploadFile>,
+        options: UploadOptions,
+    ) -> Result<UploadReport> {
+        let started = Instant::now();
+        options.control.check()?;
+        let planned = plan(files, &options).await?;
+        let session = self.create_update_session(item_id).await?;
+        let result = tokio::select! {
+            result = self.upload_in(&session, planned, &options) => result,
+            error = options.control.canceled() => Err(error),
+        };
+        match result {
+            Ok((files, preview)) => {
+                if let Err(e) = session.delete().await {
+                    tracing::warn!(session = session.id(), error = %e, "could not delete the finished update session");
+                }
+                Ok(UploadReport { item_id: item_id.to_owned(), files, preview, elapsed: started.elapsed() })
+            }
+            Err(error) => {
+                abandon(&session, &error).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Creates an item and uploads `files` into it; when the upload fails the new item is
+    /// deleted again, so nothing half-made is left in the library.
+    pub async fn upload_new_item(
+        &self,
+        library_id: &str,
+        name: &str,
+        item_type: &str,
+        files: Vec<UploadFile>,
+        options: UploadOptions,
+    ) -> Result<UploadReport> {
+        let item = self.create_item(library_id, name, item_type).await?;
+        let result = self.upload_item(&item, files, options).await;
+        if result.is_err()
+            && let Err(e) = self.delete_item(&item).await
+        {
+            tracing::warn!(item, error = %e, "could not delete the item created for a failed upload");
+        }
+        result
+    }
+
+    async fn upload_in(
+        &self,
+        session: &UpdateSession,
+        planned: Vec<Planned>,
+        options: &UploadOptions,
+    ) -> Result<(Vec<(String, u64, Option<ChecksumInfo>)>, Option<PreviewInfo>)> {
+        let control = &options.control;
+        control.start(
+            planned
+                .iter()
+                .map(|p| FileProgress { name: p.name.clone(), size: p.size, done: 0, state: FileState::Waiting })
+                .collect(),
+        );
+        let _keep_alive = {
+            let (session, control) = (session.clone(), control.clone());
+            every(options.keep_alive_every, move || {
+                let (session, control) = (session.clone(), control.clone());
+                Box::pin(async move {
+                    if let Err(e) = session.keep_alive(control.percent()).await {
+                        tracing::warn!(error = %e, "update session keep-alive failed");
+                    }
+                })
+            })
+        };
+
+        // Adds go one by one, in order: the service wants OVF metadata before the descriptor.
+        let mut endpoints = Vec::new();
+        for p in &planned {
+            let spec = UpdateFileAddSpec {
+                name: p.name.clone(),
+                source_type: if matches!(p.source, Source::Pull(_)) { SourceType::Pull } else { SourceType::Push },
+                source_endpoint: match &p.source {
+                    Source::Pull(endpoint) => Some(endpoint.clone()),
+                    _ => None,
+                },
+                size: p.size.map(|s| s as i64),
+                checksum_info: p.checksum.clone(),
+            };
+            endpoints.push(session.add_file(&spec).await?.upload_endpoint);
+        }
+
+        // Boxed jobs in a plain loop: closure-built futures would not stay provably `Send`.
+        let mut jobs: Vec<BoxFuture<'_, Result<u64>>> = Vec::new();
+        for (index, (p, endpoint)) in planned.iter().zip(endpoints).enumerate() {
+            jobs.push(Box::pin(async move {
+                let result = self.upload_file(session, index, p, endpoint, options).await;
+                control.update(index, |f| f.state = if result.is_ok() { FileState::Done } else { FileState::Failed });
+                result
+            }));
+        }
+        let sizes: Vec<u64> = futures_util::stream::iter(jobs).buffered(options.concurrency).try_collect().await?;
+
+        let validation = session.validate().await?;
+        if validation.has_errors {
+            let mut problems: Vec<String> =
+                validation.missing_files.iter().map(|m| format!("{m} is missing")).collect();
+            problems.extend(
+                validation.invalid_files.iter().map(|f| format!("{}: {}", f.name, f.error_message.default_message)),
+            );
+            return Err(Error::new(
+                ErrorKind::Verification,
+                format!("the server found problems: {}", problems.join("; ")),
+            ));
+        }
+        let preview = self.settle_preview(session, options).await?;
+        session.complete().await?;
+        session.wait_done(options.settle_timeout).await?;
+        let files = planned.into_iter().zip(sizes).map(|(p, size)| (p.name, size, p.checksum)).collect();
+        Ok((files, preview))
+    }
+
+    /// Streams one PUSH file (retrying where the source allows) or waits for a PULL; returns
+    /// the size the server received.
+    async fn upload_file(
+        &self,
+        session: &UpdateSession,
+        index: usize,
+        p: &Planned,
+        endpoint: Option<TransferEndpoint>,
+        options: &UploadOptions,
+    ) -> Result<u64> {
+        let control = &options.control;
+        control.update(index, |f| f.state = FileState::Transferring);
+        if let Some(endpoint) = endpoint {
+            let http = self.transfer_http(&endpoint)?;
+            let mut attempt = 0;
+            loop {
+                let sent = self.put(&http, &endpoint, p, index, control).await;
+                match sent {
+                    Ok(()) => break,
+                    Err(e)
+                        if e.is_retryable() && attempt < options.retries && matches!(p.source, Source::Path { .. }) =>
+                    {
+                        attempt += 1;
+                        tracing::warn!(file = p.name, attempt, error = %e, "upload broke off; sending the file again");
+                        control.update(index, |f| f.done = 0);
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
+                    Err(e) => return Err(e.in_operation("upload")),
+                }
+            }
+        }
+        // Wait for the server to finish receiving (or pulling) and checking the file.
+        let name = &p.name;
+        let mut backoff = crate::wait::Backoff::new(format!("{name} to arrive"), options.settle_timeout);
+        let file = loop {
+            let file = session.file(name).await?;
+            if matches!(p.source, Source::Pull(_)) {
+                let done = file.bytes_transferred.max(0) as u64;
+                control.update(index, |f| f.done = done);
+            }
+            match file.status {
+                TransferStatus::Ready => break file,
+                TransferStatus::Error => {
+                    let why = file.error_message.map(|m| m.default_message).unwrap_or_else(|| "no reason given".into());
+                    return Err(Error::new(ErrorKind::Verification, format!("the server rejected {name}: {why}")));
+                }
+                // Servers that never advance the status (vcsim) still have the bytes.
+                TransferStatus::WaitingForTransfer if !matches!(p.source, Source::Pull(_)) => break file,
+                _ => backoff.pause().await?,
+            }
+        };
+        Ok(file.size.map(|s| s as u64).or(p.size).unwrap_or(0))
+    }
+
+    /// One PUT of a file's bytes, streamed with progress and an explicit Content-Length.
+    async fn put(
+        &self,
+        http: &reqwest::Client,
+        endpoint: &TransferEndpoint,
+        p: &Planned,
+        index: usize,
+        control: &TransferControl,
+    ) -> Result<()> {
+        let (reader, size): (BoxReader, u64) = match &p.source {
+            Source::Path { path, offset, len } => {
+                let mut file = tokio::fs::File::open(path).await?;
+                file.seek(std::io::SeekFrom::Start(*offset)).await?;
+                let size = p.size.or(*len).unwrap_or(0);
+                (Box::new(file.take(size)), size)
+            }
+            Source::Reader { size, reader } => {
+                let reader = reader.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let reader =
+                    reader.ok_or_else(|| Error::new(ErrorKind::InvalidInput, "a reader can be uploaded only once"))?;
+                (Box::new(reader.take(*size)), *size)
+            }
+            Source::Pull(_) => unreachable!("PULL files have no upload endpoint"),
+        };
+        let control = control.clone();
+        let mut sent = 0u64;
+        let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024).inspect(move |chunk| {
+            if let Ok(chunk) = chunk {
+                sent += chunk.len() as u64;
+                control.update(index, |f| f.done = sent);
+            }
+        });
+        let mut request = http
+            .put(&endpoint.uri)
+            .header(reqwest::header::CONTENT_LENGTH, size)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(stream));
+        if let Some(token) = self.session_token() {
+            request = request.header(cl_api::SESSION_HEADER, token);
+        }
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(Error::from_response(status.as_u16(), &body));
+        }
+        Ok(())
+    }
+
+    /// Waits for the preview of signed content, ignores the warnings the caller accepted and
+    /// refuses the rest. Servers without previews (or content without a signature) pass.
+    async fn settle_preview(&self, session: &UpdateSession, options: &UploadOptions) -> Result<Option<PreviewInfo>> {
+        let mut backoff = crate::wait::Backoff::new("the content preview", options.settle_timeout);
+        let preview = loop {
+            match session.info().await?.preview_info {
+                Some(p) if p.state == PreviewState::Preparing => backoff.pause().await?,
+                other => break other,
+            }
+        };
+        let Some(preview) = preview else { return Ok(None) };
+        let refused: Vec<&PreviewWarningInfo> =
+            preview.warnings.iter().filter(|w| !w.ignored && !options.ignore_warnings.contains(&w.type_)).collect();
+        if !refused.is_empty() {
+            let list: Vec<String> =
+                refused.iter().map(|w| format!("{} ({})", w.type_, w.message.default_message)).collect();
+            return Err(Error::new(
+                ErrorKind::Verification,
+                format!("the signed content raised warnings not chosen to be ignored: {}", list.join("; ")),
+            ));
+        }
+        let behavior: Vec<WarningBehavior> =
+            preview.warnings.iter().map(|w| WarningBehavior { type_: w.type_.clone(), ignored: true }).collect();
+        if !behavior.is_empty() {
+            session.set_warning_behavior(behavior).await?;
+        }
+        Ok(Some(preview))
+    }
+}
+
+/// Ends a session whose upload failed: canceled when the caller canceled, failed with the reason
+/// otherwise, then deleted. The item keeps its previous content.
+async fn abandon(session: &UpdateSession, error: &Error) {
+    let ended = if error.kind() == &ErrorKind::Canceled {
+        session.cancel().await
+    } else {
+        let message: String = format!("cl-sdk: {error}").chars().take(1000).collect();
+        session.fail(&message).await
+    };
+    if let Err(e) = ended
+        && e.kind() != &ErrorKind::NotAllowedInCurrentState
+    {
+        tracing::warn!(session = session.id(), error = %e, "could not end the failed update session");
+    }
+    if let Err(e) = session.delete().await {
+        tracing::warn!(session = session.id(), error = %e, "could not delete the failed update session");
+    }
+}
+
+/// Checks the files, expands OVAs, orders them for the service and computes checksums.
+async fn plan(files: Vec<UploadFile>, options: &UploadOptions) -> Result<Vec<Planned>> {
+    if files.is_empty() {
+        return Err(Error::new(ErrorKind::InvalidInput, "no files to upload"));
+    }
+    let mut planned = Vec::new();
+    for file in files {
+        match file.source {
+            Source::Path { path, .. } if file.name.to_ascii_lowercase().ends_with(".ova") => {
+                for member in ova::members(&path).await? {
+                    planned.push(Planned {
+                        name: member.name,
+                        source: Source::Path { path: path.clone(), offset: member.offset, len: Some(member.size) },
+                        size: Some(member.size),
+                        checksum: None,
+                    });
+                }
+            }
+            Source::Path { path, offset, len } => {
+                let meta = tokio::fs::metadata(&path).await.map_err(|e| {
+                    Error::new(ErrorKind::Io, format!("cannot read {}: {e}", path.display())).with_source(e)
+                })?;
+                if !meta.is_file() {
+                    return Err(Error::new(ErrorKind::InvalidInput, format!("{} is not a file", path.display())));
+                }
+                let size = len.unwrap_or(meta.len());
+                planned.push(Planned {
+                    name: file.name,
+                    source: Source::Path { path, offset, len: Some(size) },
+                    size: Some(size),
+                    checksum: file.checksum,
+                });
+            }
+            Source::Reader { size, reader } => {
+                planned.push(Planned {
+                    name: file.name,
+                    source: Source::Reader { size, reader },
+                    size: Some(size),
+                    checksum: file.checksum,
+                });
+            }
+            Source::Pull(endpoint) => planned.push(Planned {
+                name: file.name,
+                source: Source::Pull(endpoint),
+                size: None,
+                checksum: file.checksum,
+            }),
+        }
+    }
+    for (i, p) in planned.iter().enumerate() {
+        if p.name.is_empty() || p.name.contains(['/', '\\']) || p.name.chars().any(char::is_control) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{:?} is not a usable file name in an item", p.name),
+            ));
+        }
+        if planned[..i].iter().any(|q| q.name == p.name) {
+            return Err(Error::new(ErrorKind::InvalidInput, format!("{:?} is given twice", p.name)));
+        }
+    }
+    // Manifests and certificates, then descriptors, then the rest (stable within each group).
+    planned.sort_by_key(|p| {
+        if is_metadata(&p.name) {
+            0
+        } else if is_descriptor(&p.name) {
+            1
+        } else {
+            2
+        }
+    });
+
+    if let Some(algorithm) = &options.checksum {
+        let mut jobs: Vec<BoxFuture<'_, Result<(usize, String)>>> = Vec::new();
+        for (index, p) in planned.iter().enumerate() {
+            if let (None, Source::Path { path, offset, len }) = (&p.checksum, &p.source) {
+                let (path, offset, len) = (path.clone(), *offset, len.unwrap_or(0));
+                jobs.push(Box::pin(
+                    async move { Ok((index, checksum::of_file(&path, algorithm, offset, len).await?)) },
+                ));
+            }
+        }
+        let sums: Vec<(usize, String)> =
+            futures_util::stream::iter(jobs).buffer_unordered(options.concurrency).try_collect().await?;
+        for (index, sum) in sums {
+            planned[index].checksum = Some(ChecksumInfo { algorithm: Some(algorithm.clone()), checksum: sum });
+        }
+    }
+    Ok(planned)
+}
