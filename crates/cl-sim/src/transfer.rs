@@ -123,6 +123,10 @@ async fn download(service: Arc<Service>, token: &str, request: Request<Body>, fa
         return Response::from_parts(parts, Body::new(body));
     }
     let size = blob.size;
+    if start >= size {
+        // Nothing left to send (an empty file): the body may never be polled, so report now.
+        service.finish_download(&session, &name);
+    }
     let stream = Body::new(body).into_data_stream();
     let watched = watch(stream, start, size, faults, move |end| {
         if end == size {

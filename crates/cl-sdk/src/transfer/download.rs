@@ -308,7 +308,9 @@ impl Client {
                 }
                 let mut body = response.bytes_stream();
                 while let Some(chunk) = body.next().await {
-                    let chunk = chunk.map_err(transport)?;
+                    // Any failure mid-body is a broken transfer, worth resuming.
+                    let chunk =
+                        chunk.map_err(|e| Error::new(ErrorKind::Transport, "the download broke off").with_source(e))?;
                     hasher.update(&chunk);
                     out.write_all(&chunk).await?;
                     written += chunk.len() as u64;

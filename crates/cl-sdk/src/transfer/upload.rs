@@ -355,7 +355,7 @@ impl Client {
                         control.update(index, |f| f.done = 0);
                         tokio::time::sleep(backoff(attempt)).await;
                     }
-                    Err(e) => return Err(e.in_operation("upload")),
+                    Err(e) => return Err(self.explain_refusal(session, &p.name, e).await.in_operation("upload")),
                 }
             }
         }
@@ -380,6 +380,18 @@ impl Client {
             }
         };
         Ok(file.size.map(|s| s as u64).or(p.size).unwrap_or(0))
+    }
+
+    /// A transfer endpoint answers with a bare status; the session's file says why (a size or
+    /// checksum mismatch), so that is what the caller gets.
+    async fn explain_refusal(&self, session: &UpdateSession, name: &str, error: Error) -> Error {
+        match session.file(name).await {
+            Ok(file) if file.status == TransferStatus::Error => {
+                let why = file.error_message.map(|m| m.default_message).unwrap_or_else(|| error.message().to_owned());
+                Error::new(ErrorKind::Verification, format!("the server rejected {name}: {why}")).with_source(error)
+            }
+            _ => error,
+        }
     }
 
     /// One PUT of a file's bytes, streamed with progress and an explicit Content-Length.
