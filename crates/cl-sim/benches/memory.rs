@@ -146,5 +146,6 @@ async fn main() {
         peak / baseline
     );
     let _ = child.kill();
+    let _ = child.wait();
     assert!(peak < baseline + 64.0, "server memory grew with the file size: {baseline:.1} → {peak:.1} MiB");
 }
