@@ -1,0 +1,86 @@
+//! Transfer progress on stderr: bars per file and overall on a terminal, plain lines otherwise.
+
+use std::io::IsTerminal;
+
+use cl_sdk::transfer::{FileState, TransferControl};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The running display; [`finish`](Self::finish) it when the transfer ends.
+pub struct Display {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Display {
+    pub async fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Shows `control`'s progress until finished. Quiet with `--json` (stdout stays machine-readable).
+pub fn show(control: &TransferControl, json: bool) -> Display {
+    if json {
+        return Display { stop: None, task: None };
+    }
+    let (stop, mut stopped) = oneshot::channel();
+    let mut progress = control.progress();
+    let terminal = std::io::stderr().is_terminal();
+    let task = tokio::spawn(async move {
+        let multi = MultiProgress::new();
+        let style = ProgressStyle::with_template(
+            "{prefix:>24} {bar:30} {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} {eta:>4}",
+        )
+        .expect("a valid template");
+        let mut bars: Vec<ProgressBar> = Vec::new();
+        let mut total: Option<ProgressBar> = None;
+        let mut reported: Vec<bool> = Vec::new();
+        loop {
+            let stopping = tokio::select! {
+                changed = progress.changed() => changed.is_err(),
+                _ = &mut stopped => true,
+            };
+            let p = progress.borrow_and_update().clone();
+            if terminal {
+                while bars.len() < p.files.len() {
+                    let f = &p.files[bars.len()];
+                    let bar = multi.add(
+                        ProgressBar::new(f.size.unwrap_or(0)).with_style(style.clone()).with_prefix(f.name.clone()),
+                    );
+                    bars.push(bar);
+                }
+                let overall = total.get_or_insert_with(|| {
+                    multi.add(ProgressBar::new(0).with_style(style.clone()).with_prefix("total"))
+                });
+                for (bar, f) in bars.iter().zip(&p.files) {
+                    bar.set_length(f.size.unwrap_or(f.done));
+                    bar.set_position(f.done);
+                }
+                overall.set_length(p.total().unwrap_or(p.done()));
+                overall.set_position(p.done());
+            } else {
+                reported.resize(p.files.len(), false);
+                for (done, f) in reported.iter_mut().zip(&p.files) {
+                    if !*done && matches!(f.state, FileState::Done | FileState::Failed) {
+                        *done = true;
+                        let state = if f.state == FileState::Done { "done" } else { "failed" };
+                        eprintln!("{state}: {} ({} bytes)", f.name, f.done);
+                    }
+                }
+            }
+            if stopping {
+                for bar in bars.iter().chain(total.iter()) {
+                    bar.finish();
+                }
+                return;
+            }
+        }
+    });
+    Display { stop: Some(stop), task: Some(task) }
+}

@@ -1,0 +1,218 @@
+//! `clx` end to end: the built binary against the embedded simulator and against a simulator
+//! started here (so state persists across invocations), checking output, `--json` shapes and
+//! exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use cl_sim::{SimConfig, Simulator};
+use serde_json::Value;
+
+fn clx() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clx"));
+    for var in
+        ["CLX_URL", "CLX_USERNAME", "CLX_PASSWORD", "GOVC_URL", "GOVC_USERNAME", "GOVC_PASSWORD", "GOVC_INSECURE"]
+    {
+        command.env_remove(var);
+    }
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().expect("clx runs")
+}
+
+fn json(output: &Output) -> Value {
+    assert!(output.status.success(), "clx failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+/// `clx` pointed at `sim` over HTTPS, trusting it by its CA file.
+fn against(sim: &Simulator, ca: &Path) -> Command {
+    let mut command = clx();
+    command
+        .args(["--url", sim.url(), "--ca-cert"])
+        .arg(ca)
+        .env("CLX_USERNAME", sim.username())
+        .env("CLX_PASSWORD", sim.password());
+    command
+}
+
+#[test]
+fn demo_and_login_on_the_embedded_simulator() {
+    let output = run(clx().args(["demo", "--disk-mib", "1", "--json"]));
+    let value = json(&output);
+    assert_eq!(value["verified"], true);
+    assert_eq!(value["uploaded"]["files"], 4);
+    assert_eq!(value["downloaded"]["files"], 3, "the manifest is consumed by the service");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("built-in simulator").count(), 1, "says so in one line: {stderr}");
+
+    let login = run(clx().arg("login"));
+    assert!(login.status.success());
+    assert!(String::from_utf8_lossy(&login.stdout).contains("logged in to https://127.0.0.1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn libraries_items_upload_download_and_sessions() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+
+    let created = json(&run(against(&sim, &ca).args([
+        "--json",
+        "library",
+        "create",
+        "images",
+        "--datastore",
+        cl_sim::DATASTORE_ID,
+    ])));
+    assert_eq!(created["name"], "images");
+    let libraries = json(&run(against(&sim, &ca).args(["--json", "library", "ls"])));
+    assert_eq!(libraries[0]["name"], "images");
+    assert_eq!(libraries[0]["type"], "LOCAL");
+
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("a.iso"), vec![1u8; 300_000]).unwrap();
+    std::fs::write(src.join("readme.txt"), b"hello").unwrap();
+    // Without --create a missing item is an error that says what to do.
+    let missing = run(against(&sim, &ca).args(["upload", "--library", "images", "--item", "photon"]).arg(&src));
+    assert_eq!(missing.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--create"));
+    let uploaded = json(&run(against(&sim, &ca)
+        .args(["--json", "upload", "--library", "images", "--item", "photon", "--create", "--checksum", "sha512"])
+        .arg(&src)));
+    assert_eq!(uploaded["files"].as_array().unwrap().len(), 2);
+    assert_eq!(uploaded["bytes"], 300_005);
+    assert_eq!(uploaded["files"][0]["checksum"]["algorithm"], "SHA512");
+
+    let items = json(&run(against(&sim, &ca).args(["--json", "item", "ls", "images"])));
+    assert_eq!(items[0]["name"], "photon");
+    assert_eq!(items[0]["size"], 300_005);
+    let info = json(&run(against(&sim, &ca).args(["--json", "item", "info", "images/photon"])));
+    assert_eq!(info["files"].as_array().unwrap().len(), 2);
+    assert_eq!(info["content_version"], "2");
+
+    let dest = dir.path().join("out");
+    let downloaded = json(&run(against(&sim, &ca).args(["--json", "download", "images/photon", "--to"]).arg(&dest)));
+    assert_eq!(downloaded["bytes"], 300_005);
+    assert_eq!(std::fs::read(dest.join("a.iso")).unwrap(), vec![1u8; 300_000]);
+    assert_eq!(downloaded["files"][0]["checksum"]["algorithm"], "SHA1");
+    // A second download into the same folder is refused, with a clean exit code.
+    let again = run(against(&sim, &ca).args(["download", "images/photon", "--to"]).arg(&dest));
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        run(against(&sim, &ca).args(["download", "images/photon", "--overwrite", "--to"]).arg(&dest)).status.success()
+    );
+
+    // Sessions: none left by the transfers; one made by hand is listed, canceled and removed.
+    assert_eq!(json(&run(against(&sim, &ca).args(["--json", "session", "ls"]))), serde_json::json!([]));
+    let client = cl_sdk::Client::builder(sim.url())
+        .credentials(sim.username(), sim.password())
+        .add_ca_pem(sim.ca_pem().unwrap())
+        .connect()
+        .await
+        .unwrap();
+    let item = client.find_item(&client.find_library("images").await.unwrap(), "photon").await.unwrap();
+    let session = client.create_update_session(&item).await.unwrap();
+    let listed = json(&run(against(&sim, &ca).args(["--json", "session", "ls"])));
+    assert_eq!(listed[0]["kind"], "update");
+    assert_eq!(listed[0]["state"], "ACTIVE");
+    let canceled = json(&run(against(&sim, &ca).args(["--json", "session", "cancel", session.id()])));
+    assert_eq!(canceled["done"], "canceled");
+    json(&run(against(&sim, &ca).args(["--json", "session", "rm", session.id()])));
+    assert_eq!(json(&run(against(&sim, &ca).args(["--json", "session", "ls"]))), serde_json::json!([]));
+    let none = run(against(&sim, &ca).args(["session", "rm", "no-such-session"]));
+    assert_eq!(none.status.code(), Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trust_and_credentials_errors_read_like_sentences() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+
+    let bad = run(against(&sim, &ca).env("CLX_PASSWORD", "wrong-password").arg("login"));
+    assert_eq!(bad.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("Check the user name and password"), "{stderr}");
+    assert!(!stderr.contains("wrong-password"), "the password is never echoed");
+
+    // An untrusted certificate: refused, with what to do next.
+    let untrusted = run(clx().args(["--url", sim.url(), "login"]).env("CLX_USERNAME", "u").env("CLX_PASSWORD", "p"));
+    assert_eq!(untrusted.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&untrusted.stderr).contains("--thumbprint"));
+
+    // govc's variables work too, with the thumbprint.
+    let govc = run(clx()
+        .args(["login", "--thumbprint", &sim.thumbprint_sha1().unwrap()])
+        .env("GOVC_URL", sim.url())
+        .env("GOVC_USERNAME", sim.username())
+        .env("GOVC_PASSWORD", sim.password()));
+    assert!(govc.status.success(), "{}", String::from_utf8_lossy(&govc.stderr));
+    // And credentials inside the URL.
+    let url =
+        sim.url().replace("https://", &format!("https://{}:{}@", "administrator%40vsphere.local", sim.password()));
+    let inline = run(clx().args(["login", "--insecure", "--url", &url, "--dialect", "rest"]));
+    assert!(inline.status.success(), "{}", String::from_utf8_lossy(&inline.stderr));
+    assert!(String::from_utf8_lossy(&inline.stdout).contains("/rest"));
+
+    // Usage errors are clap's exit code 2.
+    assert_eq!(run(clx().args(["upload"])).status.code(), Some(2));
+    assert_eq!(run(clx().args(["download", "no-slash", "--to", "/tmp/x"])).status.code(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupt_cancels_and_cleans_up() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    json(&run(against(&sim, &ca).args(["--json", "library", "create", "lib", "--datastore", cl_sim::DATASTORE_ID])));
+    let file = dir.path().join("big.bin");
+    std::fs::write(&file, vec![3u8; 2_000_000]).unwrap();
+
+    // The upload stalls in the simulator; SIGINT arrives meanwhile.
+    sim.faults().stall_next_transfer(100_000, Duration::from_secs(60));
+    let child = against(&sim, &ca)
+        .args(["upload", "--library", "lib", "--item", "new-item", "--create"])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = cl_sdk::Client::builder(sim.url())
+        .credentials(sim.username(), sim.password())
+        .add_ca_pem(sim.ca_pem().unwrap())
+        .connect()
+        .await
+        .unwrap();
+    let library = client.find_library("lib").await.unwrap();
+    // Wait until the upload is under way (its session exists).
+    let mut started = false;
+    for _ in 0..200 {
+        if !client.update_sessions(None).await.unwrap().is_empty() {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started, "the upload started");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("canceling"));
+    assert!(client.update_sessions(None).await.unwrap().is_empty(), "the session was canceled and deleted");
+    assert_eq!(
+        client.find_item(&library, "new-item").await.unwrap_err().kind(),
+        &cl_sdk::ErrorKind::NotFound,
+        "no half-made item"
+    );
+}
