@@ -395,7 +395,7 @@ async fn rest_download_session_operations() {
             None,
         )
         .await;
-    assert_eq!(files.value.len(), 1);
+    assert_eq!(files.value.map(|v| v.len()), Some(1));
     w.ok(
         (200, &wrap(&file_info())),
         c.rest_download_session_file_get("ds-1", &t::FileNameSpec { file_name: "a.ovf".into() }),

@@ -33,6 +33,23 @@ include!(concat!(env!("OUT_DIR"), "/cl_api.rs"));
 /// The header that carries the API session token on every call but the login.
 pub const SESSION_HEADER: &str = "vmware-api-session-id";
 
+tokio::task_local! {
+    static STATUS: std::cell::Cell<Option<u16>>;
+}
+
+/// Runs a generated call and also returns the HTTP status of its response, if one arrived.
+///
+/// progenitor reports an error status whose body is not the documented JSON (an empty 401, a
+/// proxy's HTML page) as `InvalidResponsePayload`, which carries no status; this recovers it.
+pub async fn with_status<F: std::future::Future>(call: F) -> (F::Output, Option<u16>) {
+    STATUS
+        .scope(std::cell::Cell::new(None), async move {
+            let output = call.await;
+            (output, STATUS.with(|s| s.get()))
+        })
+        .await
+}
+
 /// The login operations, the only ones that send basic credentials.
 const LOGIN_OPERATIONS: [&str; 2] = ["session_create", "rest_session_create"];
 
@@ -127,7 +144,10 @@ impl ClientHooks<Hooks> for Client {
         let result = self.client.execute(request).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
-            Ok(response) => tracing::debug!(status = response.status().as_u16(), elapsed_ms, "response"),
+            Ok(response) => {
+                let _ = STATUS.try_with(|s| s.set(Some(response.status().as_u16())));
+                tracing::debug!(status = response.status().as_u16(), elapsed_ms, "response")
+            }
             Err(error) => tracing::debug!(%error, elapsed_ms, "transport error"),
         }
         result

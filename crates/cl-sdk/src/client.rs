@@ -418,15 +418,39 @@ impl Client {
 pub(crate) async fn api<T: DeserializeOwned, E: 'static>(
     call: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
 ) -> Result<T> {
-    match call.await {
-        Ok(value) => Ok(value.into_inner()),
-        Err(progenitor_client::Error::UnexpectedResponse(response)) if response.status().is_success() => {
+    match cl_api::with_status(call).await {
+        (Ok(value), _) => Ok(value.into_inner()),
+        (Err(progenitor_client::Error::UnexpectedResponse(response)), _) if response.status().is_success() => {
             let body = response.bytes().await.map_err(transport)?;
             let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"null" } else { &body };
             serde_json::from_slice(body)
                 .map_err(|e| Error::new(ErrorKind::Decode, format!("the response was not the documented shape: {e}")))
         }
-        Err(error) => Err(from_generated(error).await),
+        (Err(error), status) => Err(from_generated(error, status).await),
+    }
+}
+
+/// [`api`] for a result some servers leave out: an empty 2xx body is `None`.
+pub(crate) async fn api_or_empty<T: DeserializeOwned, E: 'static>(
+    call: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+) -> Result<Option<T>> {
+    match cl_api::with_status(call).await {
+        (Ok(value), _) => Ok(Some(value.into_inner())),
+        (Err(progenitor_client::Error::InvalidResponsePayload(body, _)), Some(status))
+            if status < 300 && body.iter().all(u8::is_ascii_whitespace) =>
+        {
+            Ok(None)
+        }
+        (Err(progenitor_client::Error::UnexpectedResponse(response)), _) if response.status().is_success() => {
+            let body = response.bytes().await.map_err(transport)?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(None);
+            }
+            serde_json::from_slice(&body)
+                .map(Some)
+                .map_err(|e| Error::new(ErrorKind::Decode, format!("the response was not the documented shape: {e}")))
+        }
+        (Err(error), status) => Err(from_generated(error, status).await),
     }
 }
 
@@ -434,9 +458,9 @@ pub(crate) async fn api<T: DeserializeOwned, E: 'static>(
 pub(crate) async fn void<E: 'static>(
     call: impl Future<Output = std::result::Result<ResponseValue<()>, progenitor_client::Error<E>>>,
 ) -> Result<()> {
-    match call.await {
-        Ok(_) => Ok(()),
-        Err(progenitor_client::Error::UnexpectedResponse(response)) if response.status().is_success() => Ok(()),
-        Err(error) => Err(from_generated(error).await),
+    match cl_api::with_status(call).await {
+        (Ok(_), _) => Ok(()),
+        (Err(progenitor_client::Error::UnexpectedResponse(response)), _) if response.status().is_success() => Ok(()),
+        (Err(error), status) => Err(from_generated(error, status).await),
     }
 }

@@ -56,7 +56,9 @@ impl Client {
                 let c = self.raw();
                 match self.dialect() {
                     Dialect::Api => api(c.download_session_list(item_id)).await,
-                    Dialect::Rest => api(c.rest_download_session_list(item_id)).await.map(|v| v.value),
+                    Dialect::Rest => {
+                        api(c.rest_download_session_list(item_id)).await.map(|v| v.value.unwrap_or_default())
+                    }
                 }
             })
         })
@@ -159,7 +161,9 @@ impl DownloadSession {
                     let c = self.client.raw();
                     match self.client.dialect() {
                         Dialect::Api => api(c.download_session_file_list(id)).await,
-                        Dialect::Rest => api(c.rest_download_session_file_list(id)).await.map(|v| v.value),
+                        Dialect::Rest => {
+                            api(c.rest_download_session_file_list(id)).await.map(|v| v.value.unwrap_or_default())
+                        }
                     }
                 })
             })

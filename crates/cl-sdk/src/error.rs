@@ -295,7 +295,7 @@ pub(crate) fn transport(error: reqwest::Error) -> Error {
 }
 
 /// Turns a generated call's error into an [`Error`]; an undocumented status has its body read.
-pub(crate) async fn from_generated<E: 'static>(error: progenitor_client::Error<E>) -> Error {
+pub(crate) async fn from_generated<E: 'static>(error: progenitor_client::Error<E>, status: Option<u16>) -> Error {
     use progenitor_client::Error as G;
     match error {
         G::ErrorResponse(response) => {
@@ -323,6 +323,10 @@ pub(crate) async fn from_generated<E: 'static>(error: progenitor_client::Error<E
             }
         }
         G::CommunicationError(e) => transport(e),
+        // A documented error status with a body that is not the documented JSON.
+        G::InvalidResponsePayload(body, _) if status.is_some_and(|s| s >= 400) => {
+            Error::from_response(status.unwrap_or_default(), &body)
+        }
         G::InvalidResponsePayload(body, e) => {
             let excerpt: String = String::from_utf8_lossy(&body).chars().take(200).collect();
             Error::new(ErrorKind::Decode, format!("the response was not the documented shape ({e}): {excerpt}"))

@@ -17,9 +17,9 @@ impl Client {
                     let c = self.raw();
                     match self.dialect() {
                         Dialect::Api => api(c.library_find(spec)).await,
-                        Dialect::Rest => {
-                            api(c.rest_library_find(&RestLibraryFind { spec: spec.clone() })).await.map(|v| v.value)
-                        }
+                        Dialect::Rest => api(c.rest_library_find(&RestLibraryFind { spec: spec.clone() }))
+                            .await
+                            .map(|v| v.value.unwrap_or_default()),
                     }
                 })
             })
@@ -48,7 +48,7 @@ impl Client {
                 let c = self.raw();
                 match self.dialect() {
                     Dialect::Api => api(c.library_list()).await,
-                    Dialect::Rest => api(c.rest_library_list()).await.map(|v| v.value),
+                    Dialect::Rest => api(c.rest_library_list()).await.map(|v| v.value.unwrap_or_default()),
                 }
             })
         })
@@ -111,9 +111,9 @@ impl Client {
                     let c = self.raw();
                     match self.dialect() {
                         Dialect::Api => api(c.item_find(spec)).await,
-                        Dialect::Rest => {
-                            api(c.rest_item_find(&RestItemFind { spec: spec.clone() })).await.map(|v| v.value)
-                        }
+                        Dialect::Rest => api(c.rest_item_find(&RestItemFind { spec: spec.clone() }))
+                            .await
+                            .map(|v| v.value.unwrap_or_default()),
                     }
                 })
             })
@@ -142,7 +142,7 @@ impl Client {
                 let c = self.raw();
                 match self.dialect() {
                     Dialect::Api => api(c.item_list(library_id)).await,
-                    Dialect::Rest => api(c.rest_item_list(library_id)).await.map(|v| v.value),
+                    Dialect::Rest => api(c.rest_item_list(library_id)).await.map(|v| v.value.unwrap_or_default()),
                 }
             })
         })
@@ -196,7 +196,7 @@ impl Client {
                 let c = self.raw();
                 match self.dialect() {
                     Dialect::Api => api(c.item_file_list(id)).await,
-                    Dialect::Rest => api(c.rest_item_file_list(id)).await.map(|v| v.value),
+                    Dialect::Rest => api(c.rest_item_file_list(id)).await.map(|v| v.value.unwrap_or_default()),
                 }
             })
         })

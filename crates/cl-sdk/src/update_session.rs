@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use cl_api::types::*;
 
-use crate::client::{Client, Dialect, api, void};
+use crate::client::{Client, Dialect, api, api_or_empty, void};
 use crate::error::{Error, ErrorKind, Result};
 use crate::wait;
 
@@ -57,7 +57,9 @@ impl Client {
                 let c = self.raw();
                 match self.dialect() {
                     Dialect::Api => api(c.update_session_list(item_id)).await,
-                    Dialect::Rest => api(c.rest_update_session_list(item_id)).await.map(|v| v.value),
+                    Dialect::Rest => {
+                        api(c.rest_update_session_list(item_id)).await.map(|v| v.value.unwrap_or_default())
+                    }
                 }
             })
         })
@@ -240,7 +242,9 @@ impl UpdateSession {
                     let c = self.client.raw();
                     match self.client.dialect() {
                         Dialect::Api => api(c.update_session_file_list(id)).await,
-                        Dialect::Rest => api(c.rest_update_session_file_list(id)).await.map(|v| v.value),
+                        Dialect::Rest => {
+                            api(c.rest_update_session_file_list(id)).await.map(|v| v.value.unwrap_or_default())
+                        }
                     }
                 })
             })
@@ -267,16 +271,19 @@ impl UpdateSession {
             .await
     }
 
-    /// Checks the session's files: which are missing, which are invalid.
-    pub async fn validate(&self) -> Result<ValidationResult> {
+    /// Checks the session's files: which are missing, which are invalid. `None` when the server
+    /// answers without a result (govmomi's vcsim does), which says nothing either way.
+    pub async fn validate(&self) -> Result<Option<ValidationResult>> {
         let id = &self.id;
         self.client
             .run("update_session_file_validate", move || {
                 Box::pin(async move {
                     let c = self.client.raw();
                     match self.client.dialect() {
-                        Dialect::Api => api(c.update_session_file_validate(id)).await,
-                        Dialect::Rest => api(c.rest_update_session_file_validate(id)).await.map(|v| v.value),
+                        Dialect::Api => api_or_empty(c.update_session_file_validate(id)).await,
+                        Dialect::Rest => {
+                            api_or_empty(c.rest_update_session_file_validate(id)).await.map(|v| v.map(|v| v.value))
+                        }
                     }
                 })
             })

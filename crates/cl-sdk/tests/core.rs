@@ -178,7 +178,7 @@ async fn update_session_handle() {
             .set_warning_behavior(vec![WarningBehavior { type_: WarningType::SelfSignedCertificate, ignored: true }])
             .await
             .unwrap();
-        assert!(session.validate().await.unwrap().missing_files.is_empty());
+        assert!(session.validate().await.unwrap().expect("the simulator validates").missing_files.is_empty());
         let missing = session.file("nope").await.unwrap_err();
         assert_eq!(missing.kind(), &ErrorKind::InvalidArgument);
         session.remove_file("a.cert").await.unwrap();

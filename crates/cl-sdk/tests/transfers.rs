@@ -364,22 +364,23 @@ async fn cancel_stops_cleanly() {
 async fn keep_alive_carries_a_transfer_past_both_idle_timeouts() {
     for dialect in BOTH {
         let sim = sim_with(|c| {
-            c.service.session_timeout = Duration::from_millis(1500);
-            c.service.api_session_timeout = Duration::from_millis(1500);
+            // Margins for a busy machine: keep-alives every 0.5 s against 2.5 s timeouts.
+            c.service.session_timeout = Duration::from_millis(2500);
+            c.service.api_session_timeout = Duration::from_millis(2500);
         })
         .await;
         let (client, library) = connect(&sim, dialect).await;
         let src = tempfile::tempdir().unwrap();
         let path = write(src.path(), "slow.bin", &content(400_000, 5));
         // The transfer stalls for longer than either timeout; the keep-alive task bridges it.
-        sim.faults().stall_next_transfer(50_000, Duration::from_millis(3500));
-        let options = UploadOptions::default().keep_alive_every(Duration::from_millis(400));
+        sim.faults().stall_next_transfer(50_000, Duration::from_millis(5000));
+        let options = UploadOptions::default().keep_alive_every(Duration::from_millis(500));
         let report =
             client.upload_new_item(&library, "slow", "file", vec![UploadFile::path(&path)], options).await.unwrap();
         assert_eq!(report.bytes(), 400_000);
-        sim.faults().stall_next_transfer(50_000, Duration::from_millis(3500));
+        sim.faults().stall_next_transfer(50_000, Duration::from_millis(5000));
         let dest = tempfile::tempdir().unwrap();
-        let options = DownloadOptions::default().keep_alive_every(Duration::from_millis(400));
+        let options = DownloadOptions::default().keep_alive_every(Duration::from_millis(500));
         client.download_item(&report.item_id, dest.path(), options).await.unwrap();
         assert_eq!(std::fs::read(dest.path().join("slow.bin")).unwrap(), content(400_000, 5));
     }

@@ -309,7 +309,13 @@ impl Client {
         }
         let sizes: Vec<u64> = futures_util::stream::iter(jobs).buffered(options.concurrency).try_collect().await?;
 
-        let validation = session.validate().await?;
+        let validation = session.validate().await?.unwrap_or_else(|| {
+            tracing::warn!(
+                session = session.id(),
+                "the server gave no validation result; relying on its transfer checks"
+            );
+            ValidationResult { has_errors: false, missing_files: Vec::new(), invalid_files: Vec::new() }
+        });
         if validation.has_errors {
             let mut problems: Vec<String> =
                 validation.missing_files.iter().map(|m| format!("{m} is missing")).collect();
@@ -363,7 +369,7 @@ impl Client {
         let name = &p.name;
         let mut backoff = crate::wait::Backoff::new(format!("{name} to arrive"), options.settle_timeout);
         let file = loop {
-            let file = session.file(name).await?;
+            let file = session_file(session, name).await?;
             if matches!(p.source, Source::Pull(_)) {
                 let done = file.bytes_transferred.max(0) as u64;
                 control.update(index, |f| f.done = done);
@@ -385,7 +391,7 @@ impl Client {
     /// A transfer endpoint answers with a bare status; the session's file says why (a size or
     /// checksum mismatch), so that is what the caller gets.
     async fn explain_refusal(&self, session: &UpdateSession, name: &str, error: Error) -> Error {
-        match session.file(name).await {
+        match session_file(session, name).await {
             Ok(file) if file.status == TransferStatus::Error => {
                 let why = file.error_message.map(|m| m.default_message).unwrap_or_else(|| error.message().to_owned());
                 Error::new(ErrorKind::Verification, format!("the server rejected {name}: {why}")).with_source(error)
@@ -471,6 +477,16 @@ impl Client {
         }
         Ok(Some(preview))
     }
+}
+
+/// One file of the session, read from the file list: one call on every server, and it avoids the
+/// single-file get that some servers answer wrongly (govmomi's vcsim returns the session).
+async fn session_file(session: &UpdateSession, name: &str) -> Result<UpdateFileInfo> {
+    let files = session.files().await?;
+    files
+        .into_iter()
+        .find(|f| f.name == name)
+        .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("the update session no longer lists {name}")))
 }
 
 /// Ends a session whose upload failed: canceled when the caller canceled, failed with the reason

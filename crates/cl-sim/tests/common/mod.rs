@@ -160,7 +160,9 @@ impl Cl {
         let spec = LibraryFindSpec { name: Some(name.into()), type_: None };
         match self.dialect {
             Dialect::Api => call(self.client.library_find(&spec)).await,
-            Dialect::Rest => call(self.client.rest_library_find(&RestLibraryFind { spec })).await.map(|v| v.value),
+            Dialect::Rest => call(self.client.rest_library_find(&RestLibraryFind { spec }))
+                .await
+                .map(|v| v.value.unwrap_or_default()),
         }
     }
 
@@ -208,7 +210,7 @@ impl Cl {
     pub async fn item_list(&self, library: &str) -> R<Vec<String>> {
         match self.dialect {
             Dialect::Api => call(self.client.item_list(library)).await,
-            Dialect::Rest => call(self.client.rest_item_list(library)).await.map(|v| v.value),
+            Dialect::Rest => call(self.client.rest_item_list(library)).await.map(|v| v.value.unwrap_or_default()),
         }
     }
 
@@ -216,7 +218,9 @@ impl Cl {
         let spec = ItemFindSpec { name: Some(name.into()), library_id: Some(library.into()), ..Default::default() };
         match self.dialect {
             Dialect::Api => call(self.client.item_find(&spec)).await,
-            Dialect::Rest => call(self.client.rest_item_find(&RestItemFind { spec })).await.map(|v| v.value),
+            Dialect::Rest => {
+                call(self.client.rest_item_find(&RestItemFind { spec })).await.map(|v| v.value.unwrap_or_default())
+            }
         }
     }
 
@@ -230,7 +234,7 @@ impl Cl {
     pub async fn item_files(&self, id: &str) -> R<Vec<ItemFileInfo>> {
         match self.dialect {
             Dialect::Api => call(self.client.item_file_list(id)).await,
-            Dialect::Rest => call(self.client.rest_item_file_list(id)).await.map(|v| v.value),
+            Dialect::Rest => call(self.client.rest_item_file_list(id)).await.map(|v| v.value.unwrap_or_default()),
         }
     }
 
@@ -267,7 +271,9 @@ impl Cl {
     pub async fn update_list(&self, item: Option<&str>) -> R<Vec<String>> {
         match self.dialect {
             Dialect::Api => call(self.client.update_session_list(item)).await,
-            Dialect::Rest => call(self.client.rest_update_session_list(item)).await.map(|v| v.value),
+            Dialect::Rest => {
+                call(self.client.rest_update_session_list(item)).await.map(|v| v.value.unwrap_or_default())
+            }
         }
     }
 
@@ -342,7 +348,9 @@ impl Cl {
     pub async fn file_list(&self, id: &str) -> R<Vec<UpdateFileInfo>> {
         match self.dialect {
             Dialect::Api => call(self.client.update_session_file_list(id)).await,
-            Dialect::Rest => call(self.client.rest_update_session_file_list(id)).await.map(|v| v.value),
+            Dialect::Rest => {
+                call(self.client.rest_update_session_file_list(id)).await.map(|v| v.value.unwrap_or_default())
+            }
         }
     }
 
@@ -386,7 +394,9 @@ impl Cl {
     pub async fn download_list(&self, item: Option<&str>) -> R<Vec<String>> {
         match self.dialect {
             Dialect::Api => call(self.client.download_session_list(item)).await,
-            Dialect::Rest => call(self.client.rest_download_session_list(item)).await.map(|v| v.value),
+            Dialect::Rest => {
+                call(self.client.rest_download_session_list(item)).await.map(|v| v.value.unwrap_or_default())
+            }
         }
     }
 
@@ -423,7 +433,9 @@ impl Cl {
     pub async fn dl_files(&self, id: &str) -> R<Vec<DownloadFileInfo>> {
         match self.dialect {
             Dialect::Api => call(self.client.download_session_file_list(id)).await,
-            Dialect::Rest => call(self.client.rest_download_session_file_list(id)).await.map(|v| v.value),
+            Dialect::Rest => {
+                call(self.client.rest_download_session_file_list(id)).await.map(|v| v.value.unwrap_or_default())
+            }
         }
     }
 
