@@ -284,8 +284,8 @@ impl Service {
 
     pub fn library_create(&self, spec: LibraryModel, client_token: Option<String>) -> SimResult<String> {
         let mut state = self.state();
-        if let Some(id) = client_token.as_ref().and_then(|t| state.client_tokens.get(&("library", t.clone()))) {
-            return Ok(id.clone());
+        if let Some(id) = state.remembered("library", &client_token) {
+            return Ok(id);
         }
         let name = spec.name.clone().filter(|n| !n.trim().is_empty());
         let name = name.ok_or_else(|| SimError::invalid_argument("A library needs a name."))?;
@@ -308,9 +308,7 @@ impl Service {
             ..spec
         };
         state.libraries.insert(id.clone(), model);
-        if let Some(t) = client_token {
-            state.client_tokens.insert(("library", t), id.clone());
-        }
+        state.remember("library", client_token, &id);
         Ok(id)
     }
 
@@ -342,8 +340,8 @@ impl Service {
 
     pub fn item_create(&self, spec: ItemModel, client_token: Option<String>) -> SimResult<String> {
         let mut state = self.state();
-        if let Some(id) = client_token.as_ref().and_then(|t| state.client_tokens.get(&("item", t.clone()))) {
-            return Ok(id.clone());
+        if let Some(id) = state.remembered("item", &client_token) {
+            return Ok(id);
         }
         let library_id =
             spec.library_id.clone().ok_or_else(|| SimError::invalid_argument("An item needs a library_id."))?;
@@ -375,9 +373,7 @@ impl Service {
             ..spec
         };
         state.items.insert(id.clone(), Item { model, content_version: 1, files: BTreeMap::new() });
-        if let Some(t) = client_token {
-            state.client_tokens.insert(("item", t), id.clone());
-        }
+        state.remember("item", client_token, &id);
         Ok(id)
     }
 
@@ -453,8 +449,8 @@ impl Service {
         client_token: Option<String>,
     ) -> SimResult<String> {
         let mut state = self.state();
-        if let Some(id) = client_token.as_ref().and_then(|t| state.client_tokens.get(&("download", t.clone()))) {
-            return Ok(id.clone());
+        if let Some(id) = state.remembered("download", &client_token) {
+            return Ok(id);
         }
         let item_id = spec.library_item_id.ok_or_else(|| SimError::invalid_argument("library_item_id is required."))?;
         let item = state.item(&item_id)?;
@@ -481,9 +477,7 @@ impl Service {
         };
         let id = uuid::Uuid::new_v4().to_string();
         state.downloads.insert(id.clone(), session);
-        if let Some(t) = client_token {
-            state.client_tokens.insert(("download", t), id.clone());
-        }
+        state.remember("download", client_token, &id);
         Ok(id)
     }
 
@@ -610,16 +604,7 @@ impl Service {
         match prepare {
             Prepare::Unprepared => PrepareStatus::Unprepared,
             Prepare::Failed(_) => PrepareStatus::Error,
-            Prepare::Requested(at) => {
-                let elapsed = at.elapsed();
-                if elapsed >= self.config.prepare_delay {
-                    PrepareStatus::Prepared
-                } else if elapsed >= self.config.prepare_delay / 2 {
-                    PrepareStatus::Preparing
-                } else {
-                    PrepareStatus::PrepareRequested
-                }
-            }
+            Prepare::Requested(at) => prepare_progress(at.elapsed(), self.config.prepare_delay),
         }
     }
 
@@ -687,8 +672,8 @@ impl Service {
         client_token: Option<String>,
     ) -> SimResult<String> {
         let mut state = self.state();
-        if let Some(id) = client_token.as_ref().and_then(|t| state.client_tokens.get(&("update", t.clone()))) {
-            return Ok(id.clone());
+        if let Some(id) = state.remembered("update", &client_token) {
+            return Ok(id);
         }
         let item_id = spec.library_item_id.ok_or_else(|| SimError::invalid_argument("library_item_id is required."))?;
         let item = state.item(&item_id)?;
@@ -720,9 +705,7 @@ impl Service {
         // Update-session ids contain a colon on vCenter; clients must cope.
         let id = format!("{}:{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
         state.updates.insert(id.clone(), session);
-        if let Some(t) = client_token {
-            state.client_tokens.insert(("update", t), id.clone());
-        }
+        state.remember("update", client_token, &id);
         Ok(id)
     }
 
@@ -1103,6 +1086,17 @@ impl Service {
 }
 
 impl State {
+    /// The id a create with this client token returned before (creates are idempotent by token).
+    fn remembered(&self, kind: &'static str, token: &Option<String>) -> Option<String> {
+        token.as_ref().and_then(|t| self.client_tokens.get(&(kind, t.clone()))).cloned()
+    }
+
+    fn remember(&mut self, kind: &'static str, token: Option<String>, id: &str) {
+        if let Some(t) = token {
+            self.client_tokens.insert((kind, t), id.to_owned());
+        }
+    }
+
     fn item(&self, id: &str) -> SimResult<&Item> {
         self.items.get(id).ok_or_else(|| SimError::not_found(format!("Library item {id} does not exist.")))
     }
@@ -1170,6 +1164,18 @@ impl State {
             self.updates.remove(&id);
             self.forget_transfers(&id);
         }
+    }
+}
+
+/// Where a requested prepare stands after `elapsed`: PREPARE_REQUESTED for the first half of the
+/// delay, PREPARING for the second, then PREPARED.
+fn prepare_progress(elapsed: Duration, delay: Duration) -> PrepareStatus {
+    if elapsed >= delay {
+        PrepareStatus::Prepared
+    } else if elapsed >= delay / 2 {
+        PrepareStatus::Preparing
+    } else {
+        PrepareStatus::PrepareRequested
     }
 }
 
@@ -1243,6 +1249,18 @@ mod tests {
     fn ovf_references_are_found() {
         let ovf = r#"<References><File ovf:href="disk-0.vmdk" ovf:id="f1"/><File ovf:href="nvram.bin"/></References>"#;
         assert_eq!(ovf_references(ovf), ["disk-0.vmdk", "nvram.bin"]);
+    }
+
+    #[test]
+    fn prepare_moves_through_its_states_over_the_delay() {
+        let delay = Duration::from_millis(1000);
+        let at = |ms| prepare_progress(Duration::from_millis(ms), delay);
+        assert_eq!(at(0), PrepareStatus::PrepareRequested);
+        assert_eq!(at(499), PrepareStatus::PrepareRequested);
+        assert_eq!(at(500), PrepareStatus::Preparing);
+        assert_eq!(at(999), PrepareStatus::Preparing);
+        assert_eq!(at(1000), PrepareStatus::Prepared);
+        assert_eq!(prepare_progress(Duration::ZERO, Duration::ZERO), PrepareStatus::Prepared);
     }
 
     #[test]
