@@ -216,3 +216,22 @@ async fn interrupt_cancels_and_cleans_up() {
         "no half-made item"
     );
 }
+
+#[test]
+fn sim_serves_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    let mut child =
+        clx().args(["sim", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap()).lines().take(4).map(Result::unwrap).collect();
+    assert!(lines[0].starts_with("CL_SIM_URL=https://127.0.0.1:"), "{lines:?}");
+    assert!(lines[3].starts_with("CL_SIM_THUMBPRINT_SHA1=") && lines[3].len() > 60, "{lines:?}");
+    let url = lines[0].trim_start_matches("CL_SIM_URL=");
+    let thumbprint = lines[3].trim_start_matches("CL_SIM_THUMBPRINT_SHA1=");
+    let login = run(clx()
+        .args(["login", "--url", url, "--thumbprint", thumbprint])
+        .env("CLX_USERNAME", "administrator@vsphere.local")
+        .env("CLX_PASSWORD", "cl-sim-password"));
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+}

@@ -127,6 +127,7 @@ pub struct Error {
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
+/// The result of every fallible SDK call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {

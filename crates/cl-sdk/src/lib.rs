@@ -35,6 +35,30 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Download an item to a folder
+//!
+//! ```no_run
+//! # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+//! use cl_sdk::transfer::DownloadOptions;
+//! let library = client.find_library("templates").await?;
+//! let item = client.find_item(&library, "photon-5").await?;
+//! let report = client.download_item(&item, "/var/tmp/photon".as_ref(), DownloadOptions::default()).await?;
+//! println!("{} files, {} bytes, all verified", report.files.len(), report.bytes());
+//! # Ok(()) }
+//! ```
+//!
+//! # Upload files into an item
+//!
+//! ```no_run
+//! # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+//! use cl_sdk::transfer::{UploadFile, UploadOptions};
+//! let library = client.find_library("templates").await?;
+//! let files = vec![UploadFile::path("build/appliance.ovf"), UploadFile::path("build/disk-0.vmdk")];
+//! let report = client.upload_new_item(&library, "appliance", "ovf", files, UploadOptions::default()).await?;
+//! println!("item {} now holds {} bytes", report.item_id, report.bytes());
+//! # Ok(()) }
+//! ```
+//!
 //! # Handle errors by kind
 //!
 //! ```no_run
@@ -47,6 +71,8 @@
 //! }
 //! # Ok(()) }
 //! ```
+
+#![warn(missing_docs)]
 
 mod client;
 mod download_session;

@@ -283,10 +283,17 @@ async fn keep_alive_records_progress_and_sessions_expire_without_it() {
         tokio::time::sleep(Duration::from_millis(4500)).await;
         assert_error(cl.update_get(&session).await, "NOT_FOUND");
 
-        // Expire on demand (a test hook).
+        // Expire on demand (a test hook), update and download sessions alike; a download
+        // session's transfer URIs die with it.
         let session = cl.update_create(&item, None).await.unwrap();
         assert!(sim.expire_transfer_session(&session));
         assert_error(cl.update_get(&session).await, "NOT_FOUND");
+        let with_file = cl.item_with(&lib, "with-file", &[("a.txt", b"a")]).await;
+        let download = cl.download_create(&with_file, None).await.unwrap();
+        let uri = cl.prepared_uri(&download, "a.txt").await;
+        assert!(sim.expire_transfer_session(&download));
+        assert_error(cl.download_get(&download).await, "NOT_FOUND");
+        assert_eq!(cl.http.get(&uri).send().await.unwrap().status(), 404);
     }
 }
 
@@ -637,17 +644,22 @@ async fn pull_fetches_from_a_source_honouring_its_thumbprint() {
         let lib = cl.library("lib").await;
         let item = cl.item(&lib, "item").await;
         let session = cl.update_create(&item, None).await.unwrap();
-        for (name, thumbprint, expect) in [
-            ("good.vmdk", source.thumbprint_sha256().unwrap(), TransferStatus::Ready),
-            ("bad.vmdk", "00".repeat(20), TransferStatus::Error),
+        let pem = source.certificate_pem().unwrap().to_owned();
+        let other = cl_sim::Simulator::start(cl_sim::SimConfig::default()).await.unwrap();
+        for (name, thumbprint, certificate, expect) in [
+            ("good.vmdk", Some(source.thumbprint_sha256().unwrap()), None, TransferStatus::Ready),
+            ("bad.vmdk", Some("00".repeat(20)), None, TransferStatus::Error),
+            // vSphere 9's PEM pin wins over the thumbprint.
+            ("pem.vmdk", Some("00".repeat(20)), Some(pem.clone()), TransferStatus::Ready),
+            ("wrong-pem.vmdk", None, Some(other.certificate_pem().unwrap().to_owned()), TransferStatus::Error),
         ] {
             let spec = UpdateFileAddSpec {
                 name: name.into(),
                 source_type: SourceType::Pull,
                 source_endpoint: Some(TransferEndpoint {
                     uri: uri.clone(),
-                    ssl_certificate_thumbprint: Some(thumbprint),
-                    ssl_certificate: None,
+                    ssl_certificate_thumbprint: thumbprint,
+                    ssl_certificate: certificate,
                 }),
                 size: Some(content.len() as i64),
                 checksum_info: Some(ChecksumInfo {
@@ -668,6 +680,7 @@ async fn pull_fetches_from_a_source_honouring_its_thumbprint() {
             assert_eq!(status, expect, "{name}");
         }
         cl.file_remove(&session, "bad.vmdk").await.unwrap();
+        cl.file_remove(&session, "wrong-pem.vmdk").await.unwrap();
         cl.update_complete(&session).await.unwrap();
         assert_eq!(cl.item_file(&item, "good.vmdk").await.unwrap().size, Some(content.len() as i64));
 
