@@ -26,7 +26,7 @@ async fn the_sdk_against_vcsim() {
     assert_eq!(client.session_user().await.unwrap(), "user");
     // vcsim refuses only an empty password: a 401 with an empty body.
     let error = builder().credentials("user", "").dialect(Dialect::Rest).connect().await.unwrap_err();
-    assert_eq!(error.kind(), &ErrorKind::Unauthenticated, "{error}");
+    assert_eq!(error.kind(), ErrorKind::Unauthenticated, "{error}");
     assert_eq!(error.status(), Some(401));
 
     let library = client.create_local_library("interop", &server.datastore).await.unwrap();
@@ -84,7 +84,7 @@ async fn the_sdk_against_vcsim() {
     update.cancel().await.unwrap();
     assert_eq!(update.info().await.unwrap().state.map(|s| s.to_string()).as_deref(), Some("CANCELED"));
     update.delete().await.unwrap();
-    assert_eq!(update.info().await.unwrap_err().kind(), &ErrorKind::NotFound);
+    assert_eq!(update.info().await.unwrap_err().kind(), ErrorKind::NotFound);
     let download = client.create_download_session(&iso.item_id).await.unwrap();
     download.keep_alive(Some(10)).await.unwrap();
     assert_eq!(download.files().await.unwrap().len(), 1);
@@ -105,14 +105,14 @@ async fn the_sdk_against_vcsim() {
     update.remove_file("x").await.unwrap();
     assert_eq!(
         update.info().await.unwrap_err().kind(),
-        &ErrorKind::NotFound,
+        ErrorKind::NotFound,
         "vcsim deviation: remove deletes the session"
     );
 
     // Errors: 404 (plain text), 400 (an envelope without messages), 401 after logout.
-    assert_eq!(client.item("no-such-item").await.unwrap_err().kind(), &ErrorKind::NotFound);
+    assert_eq!(client.item("no-such-item").await.unwrap_err().kind(), ErrorKind::NotFound);
     let taken = client.create_item(&library, "app", "ovf").await.unwrap_err();
-    assert_eq!(taken.kind(), &ErrorKind::AlreadyExists, "{taken}");
+    assert_eq!(taken.kind(), ErrorKind::AlreadyExists, "{taken}");
     assert_eq!(taken.status(), Some(400));
     let session_only = Client::builder(&server.url)
         .add_ca_pem(&server.ca_pem)
@@ -123,5 +123,5 @@ async fn the_sdk_against_vcsim() {
         .unwrap();
     session_only.logout().await.unwrap();
     let error = session_only.libraries().await.unwrap_err();
-    assert_eq!(error.kind(), &ErrorKind::Unauthenticated);
+    assert_eq!(error.kind(), ErrorKind::Unauthenticated);
 }

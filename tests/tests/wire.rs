@@ -59,7 +59,7 @@ impl Wire {
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let hooks = Hooks::default();
-        hooks.set_session_id(Some("session-token-1"));
+        hooks.set_session_id(Some("session-token-1")).unwrap();
         let client = Client::new(&base, hooks.clone()).unwrap();
         Wire { shared, client, hooks }
     }

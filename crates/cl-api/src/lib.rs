@@ -16,7 +16,7 @@
 //! hooks.set_login(Some(("administrator@vsphere.local", "secret")));
 //! let token = client.session_create().await?.into_inner();
 //! hooks.set_login(None);
-//! hooks.set_session_id(Some(&token));
+//! hooks.set_session_id(Some(&token))?;
 //! let ids = client.download_session_list(None).await?.into_inner();
 //! println!("{} download sessions", ids.len());
 //! # Ok(()) }
@@ -32,6 +32,25 @@ include!(concat!(env!("OUT_DIR"), "/cl_api.rs"));
 
 /// The header that carries the API session token on every call but the login.
 pub const SESSION_HEADER: &str = "vmware-api-session-id";
+
+/// The two wire dialects of the service, one definition for the bindings, the SDK, the simulator
+/// and the tests. Operations of the `/rest` dialect carry the `rest_` prefix in this crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// `/api/...`: vCenter 7.0 U2 and later.
+    Api,
+    /// `/rest/com/vmware/...`: the legacy dialect, also served by older vCenters and govmomi's vcsim.
+    Rest,
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Api => "/api",
+            Self::Rest => "/rest",
+        })
+    }
+}
 
 tokio::task_local! {
     static STATUS: std::cell::Cell<Option<u16>>;
@@ -49,6 +68,18 @@ pub async fn with_status<F: std::future::Future>(call: F) -> (F::Output, Option<
         })
         .await
 }
+
+/// A session token that a header cannot carry: empty, or holding anything but visible ASCII.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidToken;
+
+impl fmt::Display for InvalidToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the session token is empty or holds characters other than visible ASCII")
+    }
+}
+
+impl std::error::Error for InvalidToken {}
 
 /// The login operations, the only ones that send basic credentials.
 const LOGIN_OPERATIONS: [&str; 2] = ["session_create", "rest_session_create"];
@@ -71,13 +102,18 @@ struct Auth {
 }
 
 impl Hooks {
-    /// Sets (or clears) the API session token sent in `vmware-api-session-id`.
-    ///
-    /// # Panics
-    /// If the token holds characters a header cannot carry (servers issue plain ASCII tokens).
-    pub fn set_session_id(&self, token: Option<&str>) {
-        let value = token.map(|t| sensitive(HeaderValue::from_str(t).expect("session token is not header-safe")));
+    /// Sets (or clears) the API session token sent in `vmware-api-session-id`. A token a header
+    /// cannot carry (control characters, non-ASCII: only a broken or hostile server issues one)
+    /// is refused and the previous token is kept.
+    pub fn set_session_id(&self, token: Option<&str>) -> Result<(), InvalidToken> {
+        let value = match token {
+            // `from_str` alone would let bytes past ASCII through as opaque header bytes.
+            Some(t) if t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()) => return Err(InvalidToken),
+            Some(t) => Some(sensitive(HeaderValue::from_str(t).map_err(|_| InvalidToken)?)),
+            None => None,
+        };
         self.write().session = value;
+        Ok(())
     }
 
     /// The current session token, if any (transfers to opaque endpoint URIs need it too).
@@ -199,10 +235,20 @@ mod tests {
     #[test]
     fn debug_never_shows_secrets() {
         let hooks = Hooks::default();
-        hooks.set_session_id(Some("tok-123"));
+        hooks.set_session_id(Some("tok-123")).unwrap();
         hooks.set_login(Some(("user", "hunter2")));
         let shown = format!("{hooks:?}");
         assert!(!shown.contains("tok-123") && !shown.contains("hunter2") && !shown.contains("aHVudGVy"), "{shown}");
         assert_eq!(hooks.session_id().as_deref(), Some("tok-123"));
+    }
+
+    #[test]
+    fn unsafe_tokens_are_refused_not_panicked_on() {
+        let hooks = Hooks::default();
+        hooks.set_session_id(Some("good")).unwrap();
+        for bad in ["a\nb", "tok\r\nX-Evil: 1", "\u{0}", "caf\u{e9}", "\u{7f}", "", "a b", "\t"] {
+            assert!(hooks.set_session_id(Some(bad)).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(hooks.session_id().as_deref(), Some("good"));
     }
 }

@@ -99,11 +99,7 @@ enum Command {
     #[command(subcommand)]
     Session(SessionCommand),
     /// Run the simulator in the foreground.
-    Sim {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8989")]
-        listen: std::net::SocketAddr,
-    },
+    Sim(cl_sim::serve::ServeArgs),
     /// Upload a generated OVF set to the target (the simulator by default), download it back and verify every byte.
     Demo {
         /// Size of each generated disk, MiB.
@@ -286,17 +282,8 @@ fn cancel_on_interrupt(control: &TransferControl) {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    if let Command::Sim { listen } = &cli.command {
-        let config = cl_sim::SimConfig { listen: *listen, ..Default::default() };
-        let sim =
-            cl_sim::Simulator::start(config).await.map_err(|e| fail(format!("cannot start the simulator: {e}")))?;
-        println!("CL_SIM_URL={}", sim.url());
-        println!("CL_SIM_USERNAME={}", sim.username());
-        println!("CL_SIM_PASSWORD={}", sim.password());
-        println!("CL_SIM_THUMBPRINT_SHA1={}", sim.thumbprint_sha1().unwrap_or_default());
-        let _ = tokio::signal::ctrl_c().await;
-        sim.shutdown().await;
-        return Ok(());
+    if let Command::Sim(args) = &cli.command {
+        return cl_sim::serve::serve(args.clone()).await.map_err(|e| fail(format!("the simulator failed: {e}")));
     }
     let target = connect(&cli).await?;
     let client = &target.client;
@@ -445,7 +432,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print(json_out, json!({"id": id, "kind": kind, "done": done}), || format!("{done} {kind} session {id}"));
         }
         Command::Demo { disk_mib } => demo(client, *disk_mib, json_out).await?,
-        Command::Sim { .. } => unreachable!("handled above"),
+        Command::Sim(_) => unreachable!("handled above"),
     }
     Ok(())
 }
@@ -520,10 +507,10 @@ async fn upload(
     let options = UploadOptions::default().checksum(algorithm).control(control);
     let result = match client.find_item(&library_id, item).await {
         Ok(id) => client.upload_item(&id, files, options).await,
-        Err(e) if e.kind() == &ErrorKind::NotFound && create => {
+        Err(e) if e.kind() == ErrorKind::NotFound && create => {
             client.upload_new_item(&library_id, item, item_type, files, options).await
         }
-        Err(e) if e.kind() == &ErrorKind::NotFound => {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
             bars.finish().await;
             return Err(Failure { message: format!("{e}. Pass --create to create the item."), code: EXIT_SERVER });
         }
@@ -535,7 +522,7 @@ async fn upload(
         println!("{}", summary("uploaded", report.files.len(), report.bytes(), report.elapsed));
     }
     let files: Vec<_> =
-        report.files.iter().map(|(name, size, sum)| json!({"name": name, "size": size, "checksum": sum})).collect();
+        report.files.iter().map(|f| json!({"name": f.name, "size": f.size, "checksum": f.checksum})).collect();
     Ok(
         json!({"item": report.item_id, "files": files, "bytes": report.bytes(), "seconds": report.elapsed.as_secs_f64()}),
     )
@@ -570,7 +557,7 @@ async fn demo(client: &Client, disk_mib: u64, json_out: bool) -> Result<(), Fail
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
     let library = match client.find_library("clx-demo").await {
         Ok(id) => id,
-        Err(e) if e.kind() == &ErrorKind::NotFound => {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
             client.create_local_library("clx-demo", cl_sim::DATASTORE_ID).await?
         }
         Err(e) => return Err(e.into()),

@@ -212,7 +212,7 @@ async fn interrupt_cancels_and_cleans_up() {
     assert!(client.update_sessions(None).await.unwrap().is_empty(), "the session was canceled and deleted");
     assert_eq!(
         client.find_item(&library, "new-item").await.unwrap_err().kind(),
-        &cl_sdk::ErrorKind::NotFound,
+        cl_sdk::ErrorKind::NotFound,
         "no half-made item"
     );
 }
@@ -222,11 +222,14 @@ fn sim_serves_until_interrupted() {
     use std::io::{BufRead, BufReader};
     let mut child =
         clx().args(["sim", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap()).lines().take(4).map(Result::unwrap).collect();
-    assert!(lines[0].starts_with("CL_SIM_URL=https://127.0.0.1:"), "{lines:?}");
-    assert!(lines[3].starts_with("CL_SIM_THUMBPRINT_SHA1=") && lines[3].len() > 60, "{lines:?}");
-    let url = lines[0].trim_start_matches("CL_SIM_URL=");
-    let thumbprint = lines[3].trim_start_matches("CL_SIM_THUMBPRINT_SHA1=");
+    // The same lines as the `cl-sim` binary prints: URL, user, password, datastore, thumbprint.
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap()).lines().take(5).map(Result::unwrap).collect();
+    let line = |key: &str| lines.iter().find_map(|l| l.strip_prefix(key)).unwrap_or_default().to_owned();
+    let (url, thumbprint) = (line("CL_SIM_URL="), line("CL_SIM_THUMBPRINT_SHA1="));
+    assert!(url.starts_with("https://127.0.0.1:"), "{lines:?}");
+    assert!(thumbprint.len() > 40, "{lines:?}");
+    assert_eq!(line("CL_SIM_DATASTORE="), cl_sim::DATASTORE_ID);
+    let (url, thumbprint) = (url.as_str(), thumbprint.as_str());
     let login = run(clx()
         .args(["login", "--url", url, "--thumbprint", thumbprint])
         .env("CLX_USERNAME", "administrator@vsphere.local")

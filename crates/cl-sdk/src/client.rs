@@ -1,36 +1,17 @@
-//! The client: connection settings, login, dialect detection, and the one place every API call
-//! goes through ([`Client::run`]) for error decoding and transparent re-login.
+//! The client: connection settings, login and the session state every call shares. Calls
+//! themselves go through the wire layer's one call path.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cl_api::types::TransferEndpoint;
-use cl_api::{Hooks, ResponseValue};
-use futures_util::future::BoxFuture;
+use cl_api::{Dialect, Hooks};
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 
-use crate::error::{Error, ErrorKind, Result, from_generated, transport};
-
-/// The wire dialect of the vCenter API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dialect {
-    /// `/api/...`: vCenter 7.0 U2 and later.
-    Api,
-    /// `/rest/com/vmware/...`: the legacy dialect, also served by older vCenters and govmomi's vcsim.
-    Rest,
-}
-
-impl std::fmt::Display for Dialect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Api => "/api",
-            Self::Rest => "/rest",
-        })
-    }
-}
+use crate::error::{Error, ErrorKind, Result, transport};
+use crate::retry::RetryPolicy;
+use crate::wire::ops;
 
 /// How to trust the server's TLS certificate.
 #[derive(Clone, Default)]
@@ -63,6 +44,7 @@ pub struct ClientBuilder {
     request_timeout: Duration,
     transfer_read_timeout: Duration,
     user_agent: String,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -91,7 +73,15 @@ impl ClientBuilder {
             request_timeout: Duration::from_secs(120),
             transfer_read_timeout: Duration::from_secs(300),
             user_agent: concat!("cl-sdk/", env!("CARGO_PKG_VERSION")).to_owned(),
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// How failed calls are retried (default [`RetryPolicy::default`]): API calls that are safe
+    /// to repeat, and the transfer loops' resumes and re-sends.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
     }
 
     /// Log in with these credentials (and log in again when the API session expires).
@@ -205,10 +195,10 @@ impl ClientBuilder {
         }
         let inner = Inner {
             api: cl_api::Client::new_with_client(&self.url, api_http, hooks.clone()),
-            hooks,
             url: self.url.clone(),
-            dialect: Mutex::new(self.dialect.unwrap_or(Dialect::Api)),
+            dialect: Mutex::new(self.dialect.unwrap_or(crate::wire::DIALECTS[0])),
             credentials,
+            retry: self.retry.clone(),
             transfer_http,
             transfer_read_timeout: self.transfer_read_timeout,
             connect_timeout: self.connect_timeout,
@@ -217,16 +207,14 @@ impl ClientBuilder {
             relogin: tokio::sync::Mutex::new(()),
         };
         let client = Client { inner: Arc::new(inner) };
-        match (&self.session_id, self.dialect) {
-            (Some(id), dialect) => {
-                client.inner.hooks.set_session_id(Some(id.expose_secret()));
-                let candidates = dialect.map_or(vec![Dialect::Api, Dialect::Rest], |d| vec![d]);
-                client.settle(&candidates, |c| async move { c.session_user().await.map(|_| ()) }).await?;
+        match &self.session_id {
+            Some(id) => {
+                hooks.set_session_id(Some(id.expose_secret())).map_err(|_| {
+                    Error::new(ErrorKind::InvalidInput, "the session id holds characters a header cannot carry")
+                })?;
+                client.settle_dialect(self.dialect, |c| async move { c.session_user().await.map(|_| ()) }).await?;
             }
-            (None, dialect) => {
-                let candidates = dialect.map_or(vec![Dialect::Api, Dialect::Rest], |d| vec![d]);
-                client.settle(&candidates, |c| async move { c.login().await }).await?;
-            }
+            None => client.settle_dialect(self.dialect, |c| async move { c.login().await }).await?,
         }
         Ok(client)
     }
@@ -234,10 +222,10 @@ impl ClientBuilder {
 
 struct Inner {
     api: cl_api::Client,
-    hooks: Hooks,
     url: String,
     dialect: Mutex<Dialect>,
     credentials: Option<(String, SecretString)>,
+    retry: RetryPolicy,
     transfer_http: reqwest::Client,
     transfer_read_timeout: Duration,
     connect_timeout: Duration,
@@ -281,103 +269,42 @@ impl Client {
         &self.inner.api
     }
 
-    /// Tries each dialect in turn until `probe` succeeds; a dialect the server does not serve
-    /// answers 404 (or OperationNotFound), anything else is a real failure.
-    async fn settle<F, Fut>(&self, candidates: &[Dialect], probe: F) -> Result<()>
-    where
-        F: Fn(Client) -> Fut,
-        Fut: Future<Output = Result<()>>,
-    {
-        let mut last = None;
-        for dialect in candidates {
-            *self.inner.dialect.lock().unwrap_or_else(|e| e.into_inner()) = *dialect;
-            match probe(self.clone()).await {
-                Ok(()) => {
-                    tracing::debug!(%dialect, "dialect settled");
-                    return Ok(());
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::OperationNotFound) => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::new(ErrorKind::InvalidInput, "no dialect to try")))
-    }
-
-    /// Logs in with the configured credentials and starts using the new session.
-    pub async fn login(&self) -> Result<()> {
-        let (user, password) = self.inner.credentials.as_ref().ok_or_else(|| {
-            Error::new(ErrorKind::Unauthenticated, "the session expired and no credentials were given")
-        })?;
-        let hooks = &self.inner.hooks;
-        hooks.set_login(Some((user, password.expose_secret())));
-        let token = match self.dialect() {
-            Dialect::Api => api(self.inner.api.session_create()).await,
-            Dialect::Rest => api(self.inner.api.rest_session_create()).await.map(|v| v.value),
-        };
-        hooks.set_login(None);
-        let token = token.map_err(|e| e.in_operation("login"))?;
-        hooks.set_session_id(Some(&token));
-        Ok(())
-    }
-
     /// Logs out, ending the API session.
     pub async fn logout(&self) -> Result<()> {
-        let result = self
-            .run("logout", move || {
-                Box::pin(async move {
-                    let c = self.raw();
-                    match self.dialect() {
-                        Dialect::Api => void(c.session_delete()).await,
-                        Dialect::Rest => void(c.rest_session_delete()).await,
-                    }
-                })
-            })
-            .await;
-        self.inner.hooks.set_session_id(None);
+        let result = self.call(ops::session_delete()).await;
+        let _ = self.inner.api.hooks().set_session_id(None);
         result
     }
 
     /// The user the API session belongs to (also refreshes the session's idle clock).
     pub async fn session_user(&self) -> Result<String> {
-        self.run("session_get", move || {
-            Box::pin(async move {
-                let c = self.raw();
-                match self.dialect() {
-                    Dialect::Api => api(c.session_get()).await.map(|s| s.user),
-                    Dialect::Rest => api(c.rest_session_get()).await.map(|s| s.value.user),
-                }
-            })
-        })
-        .await
+        self.call(ops::session_get()).await.map(|s| s.user)
     }
 
-    /// Runs one API call: decodes its error, names the operation, and on an expired API session
-    /// logs in again and repeats the call once. Repeating is safe for every generated operation:
-    /// a 401 means the server did not act, and their bodies are in memory.
-    ///
-    /// Calls are boxed `Send` futures so every SDK future stays `Send` (spawnable) however deeply
-    /// it nests them; rustc cannot prove that through generic closure futures.
-    pub(crate) async fn run<'a, T>(&self, operation: &str, call: impl Fn() -> BoxFuture<'a, Result<T>>) -> Result<T> {
-        let before = self.inner.hooks.session_id();
-        match call().await {
-            Err(e) if e.kind() == &ErrorKind::Unauthenticated && self.inner.credentials.is_some() => {
-                {
-                    let _one_at_a_time = self.inner.relogin.lock().await;
-                    // Another task may have logged in again already.
-                    if self.inner.hooks.session_id() == before {
-                        tracing::info!(operation, "API session expired; logging in again");
-                        self.login().await?;
-                    }
-                }
-                call().await.map_err(|e| e.in_operation(operation))
-            }
-            result => result.map_err(|e| e.in_operation(operation)),
-        }
+    /// The retry policy of every call and transfer.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    pub(crate) fn set_dialect(&self, dialect: Dialect) {
+        *self.inner.dialect.lock().unwrap_or_else(|e| e.into_inner()) = dialect;
+    }
+
+    pub(crate) fn credentials(&self) -> Option<(&str, &str)> {
+        self.inner.credentials.as_ref().map(|(u, p)| (u.as_str(), p.expose_secret()))
+    }
+
+    pub(crate) fn has_credentials(&self) -> bool {
+        self.inner.credentials.is_some()
+    }
+
+    pub(crate) async fn relogin_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.relogin.lock().await
     }
 
     /// The session token, for transfer requests that carry it.
     pub(crate) fn session_token(&self) -> Option<String> {
-        self.inner.hooks.session_id()
+        self.inner.api.hooks().session_id()
     }
 
     /// The HTTP client for a transfer endpoint: pinned to the endpoint's certificate or
@@ -410,57 +337,5 @@ impl Client {
             .map_err(transport)?;
         cache.insert(key, client.clone());
         Ok(client)
-    }
-}
-
-/// Runs a generated call and returns its value. A 2xx status the spec does not list for the
-/// operation (some builds answer 200 where 201 is documented) is still a success.
-pub(crate) async fn api<T: DeserializeOwned, E: 'static>(
-    call: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
-) -> Result<T> {
-    match cl_api::with_status(call).await {
-        (Ok(value), _) => Ok(value.into_inner()),
-        (Err(progenitor_client::Error::UnexpectedResponse(response)), _) if response.status().is_success() => {
-            let body = response.bytes().await.map_err(transport)?;
-            let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"null" } else { &body };
-            serde_json::from_slice(body)
-                .map_err(|e| Error::new(ErrorKind::Decode, format!("the response was not the documented shape: {e}")))
-        }
-        (Err(error), status) => Err(from_generated(error, status).await),
-    }
-}
-
-/// [`api`] for a result some servers leave out: an empty 2xx body is `None`.
-pub(crate) async fn api_or_empty<T: DeserializeOwned, E: 'static>(
-    call: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
-) -> Result<Option<T>> {
-    match cl_api::with_status(call).await {
-        (Ok(value), _) => Ok(Some(value.into_inner())),
-        (Err(progenitor_client::Error::InvalidResponsePayload(body, _)), Some(status))
-            if status < 300 && body.iter().all(u8::is_ascii_whitespace) =>
-        {
-            Ok(None)
-        }
-        (Err(progenitor_client::Error::UnexpectedResponse(response)), _) if response.status().is_success() => {
-            let body = response.bytes().await.map_err(transport)?;
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return Ok(None);
-            }
-            serde_json::from_slice(&body)
-                .map(Some)
-                .map_err(|e| Error::new(ErrorKind::Decode, format!("the response was not the documented shape: {e}")))
-        }
-        (Err(error), status) => Err(from_generated(error, status).await),
-    }
-}
-
-/// [`api`] for operations without a result: any 2xx with any body is a success.
-pub(crate) async fn void<E: 'static>(
-    call: impl Future<Output = std::result::Result<ResponseValue<()>, progenitor_client::Error<E>>>,
-) -> Result<()> {
-    match cl_api::with_status(call).await {
-        (Ok(_), _) => Ok(()),
-        (Err(progenitor_client::Error::UnexpectedResponse(response)), _) if response.status().is_success() => Ok(()),
-        (Err(error), status) => Err(from_generated(error, status).await),
     }
 }

@@ -4,7 +4,7 @@
 //! different codes): `/api` sends `{error_type, messages, data}`, `/rest` sends
 //! `{"type": "com.vmware.vapi.std.errors.<name>", "value": {…}}`. A body that is neither (a
 //! proxy's HTML page, an old server's empty 404) falls back to the status. Which errors are worth
-//! retrying is decided once, in [`Error::is_retryable`].
+//! retrying is decided once, by the retry module's classifier ([`Error::is_retryable`] asks it).
 
 use std::fmt;
 
@@ -12,7 +12,7 @@ use cl_api::types::{ErrorType, RestError, StdError};
 use serde_json::Value;
 
 /// What went wrong, as something to `match` on.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     // --- standard errors the server reported
@@ -43,8 +43,9 @@ pub enum ErrorKind {
     OperationNotFound,
     /// Another standard error type this SDK knows by name (see [`Error::error_type`]).
     OtherStd,
-    /// A standard error type this SDK does not know (a newer server's), as sent.
-    UnknownStd(String),
+    /// A standard error type this SDK does not know (a newer server's); [`Error::error_type`]
+    /// has it as sent.
+    UnknownStd,
     /// An error response without a standard error body (a proxy, an old server).
     Http,
 
@@ -86,7 +87,7 @@ impl ErrorKind {
             ErrorType::TimedOut => Self::TimedOut,
             ErrorType::InternalServerError => Self::InternalServerError,
             ErrorType::OperationNotFound => Self::OperationNotFound,
-            ErrorType::Unknown(other) => Self::UnknownStd(other.clone()),
+            ErrorType::Unknown(_) => Self::UnknownStd,
             _ => Self::OtherStd,
         }
     }
@@ -149,8 +150,8 @@ impl Error {
     }
 
     /// What went wrong.
-    pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
     }
 
     /// The operation that failed (the spec's operationId, e.g. `update_session_complete`).
@@ -178,14 +179,22 @@ impl Error {
         self.messages.first().map(String::as_str).unwrap_or("")
     }
 
-    /// Whether repeating the same request later may succeed: the service was unavailable or busy,
-    /// timed out, or the connection failed. Everything else needs a change first.
+    /// Whether repeating the same request later may succeed: the service was unavailable, timed
+    /// out, or the connection failed (503, 502, 504, 429, 408, resets, refusals, timeouts).
+    /// Everything else, every other 4xx included, needs a change first.
     pub fn is_retryable(&self) -> bool {
-        match &self.kind {
-            ErrorKind::ServiceUnavailable | ErrorKind::TimedOut | ErrorKind::Transport => true,
-            ErrorKind::Http => matches!(self.status, Some(408 | 429 | 502 | 503 | 504)),
-            _ => false,
-        }
+        crate::retry::classify(self) != crate::retry::Class::Final
+    }
+
+    /// Whether the connection was refused: nothing reached the server.
+    pub(crate) fn connection_refused(&self) -> bool {
+        self.io_kinds().any(|k| k == std::io::ErrorKind::ConnectionRefused)
+    }
+
+    /// The kinds of the I/O errors in the source chain.
+    fn io_kinds(&self) -> impl Iterator<Item = std::io::ErrorKind> + '_ {
+        chain(self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static)))
+            .filter_map(|e| e.downcast_ref::<std::io::Error>().map(std::io::Error::kind))
     }
 
     /// Decodes a server error from its status and body, whichever dialect sent it. Lenient on
@@ -273,12 +282,21 @@ impl From<std::io::Error> for Error {
     }
 }
 
-/// A transport-level failure of reqwest: unreachable, reset, timed out, TLS.
+/// An error and its sources, looking inside I/O errors too (whose `source` skips the error they
+/// wrap, where TLS stacks put theirs).
+fn chain<'a>(
+    first: Option<&'a (dyn std::error::Error + 'static)>,
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(first, |e| match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+        None => e.source(),
+    })
+}
+
+/// A transport-level failure of reqwest: unreachable, reset, timed out, TLS. TLS failures are
+/// recognized by the rustls error in the source chain.
 pub(crate) fn transport(error: reqwest::Error) -> Error {
-    let tls = std::error::Error::source(&error).is_some_and(|s| {
-        let text = format!("{s:?}");
-        text.contains("certificate") || text.contains("InvalidCertificate") || text.contains("pinned thumbprint")
-    });
+    let tls = chain(Some(&error)).any(|e| e.is::<rustls::Error>());
     let kind = if tls {
         ErrorKind::Tls
     } else if error.is_timeout() {
@@ -347,41 +365,42 @@ mod tests {
     fn api_errors_decode_by_body() {
         let body = br#"{"error_type":"NOT_ALLOWED_IN_CURRENT_STATE","messages":[{"id":"x","default_message":"Session is DONE.","args":[]},{"id":"y","default_message":"cause","args":[]}]}"#;
         let e = Error::from_response(400, body);
-        assert_eq!(e.kind(), &ErrorKind::NotAllowedInCurrentState);
+        assert_eq!(e.kind(), ErrorKind::NotAllowedInCurrentState);
         assert_eq!(e.messages(), ["Session is DONE.", "cause"]);
         assert_eq!(e.error_type(), Some("NOT_ALLOWED_IN_CURRENT_STATE"));
         assert_eq!(e.to_string(), "Session is DONE. (NOT_ALLOWED_IN_CURRENT_STATE, HTTP 400); caused by: cause");
         // The body wins over the status: ResourceBusy arrives as a 500 on /api.
         let e = Error::from_response(500, br#"{"error_type":"RESOURCE_BUSY","messages":[]}"#);
-        assert_eq!(e.kind(), &ErrorKind::ResourceBusy);
+        assert_eq!(e.kind(), ErrorKind::ResourceBusy);
     }
 
     #[test]
     fn rest_errors_decode_with_and_without_error_type() {
         let old = br#"{"type":"com.vmware.vapi.std.errors.not_found","value":{"messages":[{"id":"a","default_message":"No item.","args":[]}]}}"#;
         let e = Error::from_response(404, old);
-        assert_eq!(e.kind(), &ErrorKind::NotFound);
+        assert_eq!(e.kind(), ErrorKind::NotFound);
         assert_eq!(e.error_type(), Some("NOT_FOUND"));
         let new = br#"{"type":"com.vmware.vapi.std.errors.resource_busy","value":{"error_type":"RESOURCE_BUSY","messages":[]}}"#;
-        assert_eq!(Error::from_response(400, new).kind(), &ErrorKind::ResourceBusy);
+        assert_eq!(Error::from_response(400, new).kind(), ErrorKind::ResourceBusy);
         // vcsim's `"value": {}` lacks the required messages: still decoded by its type.
         let sloppy = br#"{"type":"com.vmware.vapi.std.errors.already_exists","value":{}}"#;
         let e = Error::from_response(400, sloppy);
-        assert_eq!(e.kind(), &ErrorKind::AlreadyExists);
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists);
         assert_eq!(e.message(), "ALREADY_EXISTS (the server sent no message)");
     }
 
     #[test]
     fn unknown_and_missing_bodies() {
         let e = Error::from_response(400, br#"{"error_type":"FLUX_CAPACITOR","messages":[]}"#);
-        assert_eq!(e.kind(), &ErrorKind::UnknownStd("FLUX_CAPACITOR".into()));
+        assert_eq!(e.kind(), ErrorKind::UnknownStd);
+        assert_eq!(e.error_type(), Some("FLUX_CAPACITOR"));
         let e = Error::from_response(401, b"");
-        assert_eq!(e.kind(), &ErrorKind::Unauthenticated);
+        assert_eq!(e.kind(), ErrorKind::Unauthenticated);
         assert_eq!(e.message(), "HTTP 401 with an empty body");
         let e = Error::from_response(502, b"<html>Bad Gateway</html>");
-        assert_eq!(e.kind(), &ErrorKind::Http);
+        assert_eq!(e.kind(), ErrorKind::Http);
         assert!(e.is_retryable());
-        assert!(Error::from_response(404, b"404 page not found").kind() == &ErrorKind::NotFound);
+        assert!(Error::from_response(404, b"404 page not found").kind() == ErrorKind::NotFound);
     }
 
     #[test]

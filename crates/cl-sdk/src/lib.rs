@@ -2,8 +2,10 @@
 //!
 //! `cl-sdk` is the layer to hold: a [`Client`] that logs in (either wire dialect, detected on
 //! its own), typed [`Error`]s you can `match`, handles on download and update sessions with
-//! waiters, and helpers to find libraries and items by name. It builds on the generated
-//! bindings in [`api`] (`cl-api`), which stay reachable through [`Client::raw`].
+//! waiters, and helpers to find libraries and items by name. Every API call takes one path: the
+//! dialect's request, error decoding, re-login when the API session expired, and retries under
+//! one [`RetryPolicy`]. It builds on the generated bindings in [`api`] (`cl-api`), which stay
+//! reachable through [`Client::raw`].
 //!
 //! # Log in
 //!
@@ -66,7 +68,7 @@
 //! use cl_sdk::ErrorKind;
 //! match client.create_update_session("item-id").await {
 //!     Ok(session) => println!("session {}", session.id()),
-//!     Err(e) if e.kind() == &ErrorKind::ResourceBusy => println!("someone else is updating it"),
+//!     Err(e) if e.kind() == ErrorKind::ResourceBusy => println!("someone else is updating it"),
 //!     Err(e) => return Err(e),
 //! }
 //! # Ok(()) }
@@ -75,16 +77,17 @@
 #![warn(missing_docs)]
 
 mod client;
-mod download_session;
 mod error;
 mod library;
+mod retry;
+mod session;
 pub mod transfer;
-mod update_session;
-mod wait;
+mod wire;
 
 pub use cl_api as api;
+pub use cl_api::Dialect;
 pub use cl_api::types;
-pub use client::{Client, ClientBuilder, Dialect};
-pub use download_session::DownloadSession;
+pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorKind, Result};
-pub use update_session::UpdateSession;
+pub use retry::RetryPolicy;
+pub use session::{Download, DownloadSession, Session, SessionKind, Update, UpdateSession};

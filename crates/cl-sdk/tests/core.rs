@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use cl_sdk::types::*;
-use cl_sdk::{Client, Dialect, ErrorKind};
+use cl_sdk::{Client, Dialect, ErrorKind, RetryPolicy};
 use cl_sim::{SimConfig, Simulator};
 
 const BOTH: [Dialect; 2] = [Dialect::Api, Dialect::Rest];
@@ -66,15 +66,15 @@ async fn bad_password_and_missing_credentials() {
             .connect()
             .await
             .unwrap_err();
-        assert_eq!(error.kind(), &ErrorKind::Unauthenticated, "{error}");
+        assert_eq!(error.kind(), ErrorKind::Unauthenticated, "{error}");
         assert_eq!(error.status(), Some(401));
         assert_eq!(error.operation(), Some("login"));
         assert!(!format!("{error} {error:?}").contains("nope"), "the password never shows");
     }
     let error = Client::builder(sim.url()).connect().await.unwrap_err();
-    assert_eq!(error.kind(), &ErrorKind::InvalidInput);
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
     let error = Client::builder("ftp://x").credentials("a", "b").connect().await.unwrap_err();
-    assert_eq!(error.kind(), &ErrorKind::InvalidInput);
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
 }
 
 #[tokio::test]
@@ -112,7 +112,7 @@ async fn an_existing_session_id_without_credentials() {
         assert_eq!(client.session_user().await.unwrap(), sim.username());
         sim.expire_api_sessions();
         let error = client.libraries().await.unwrap_err();
-        assert_eq!(error.kind(), &ErrorKind::Unauthenticated, "no credentials: no re-login");
+        assert_eq!(error.kind(), ErrorKind::Unauthenticated, "no credentials: no re-login");
     }
 }
 
@@ -123,9 +123,9 @@ async fn library_and_item_helpers() {
         let client = connect(&sim, dialect).await;
         let library = client.create_local_library("Templates", cl_sim::DATASTORE_ID).await.unwrap();
         assert_eq!(client.find_library("templates").await.unwrap(), library);
-        assert_eq!(client.find_library("nothing").await.unwrap_err().kind(), &ErrorKind::NotFound);
+        assert_eq!(client.find_library("nothing").await.unwrap_err().kind(), ErrorKind::NotFound);
         client.create_local_library("Templates", cl_sim::DATASTORE_ID).await.unwrap();
-        assert_eq!(client.find_library("Templates").await.unwrap_err().kind(), &ErrorKind::InvalidArgument);
+        assert_eq!(client.find_library("Templates").await.unwrap_err().kind(), ErrorKind::InvalidArgument);
         assert_eq!(client.library(&library).await.unwrap().name.as_deref(), Some("Templates"));
         assert_eq!(client.libraries().await.unwrap().len(), 2);
 
@@ -134,11 +134,11 @@ async fn library_and_item_helpers() {
         assert_eq!(client.items(&library).await.unwrap(), std::slice::from_ref(&item));
         assert_eq!(client.item(&item).await.unwrap().type_.as_deref(), Some("ovf"));
         let error = client.create_item(&library, "photon", "ovf").await.unwrap_err();
-        assert_eq!(error.kind(), &ErrorKind::AlreadyExists);
+        assert_eq!(error.kind(), ErrorKind::AlreadyExists);
         assert_eq!(error.operation(), Some("item_create"));
         assert!(client.item_files(&item).await.unwrap().is_empty());
         client.delete_item(&item).await.unwrap();
-        assert_eq!(client.item(&item).await.unwrap_err().kind(), &ErrorKind::NotFound);
+        assert_eq!(client.item(&item).await.unwrap_err().kind(), ErrorKind::NotFound);
         client.delete_local_library(&library).await.unwrap();
     }
 }
@@ -153,7 +153,7 @@ async fn update_session_handle() {
         let session = client.create_update_session(&item).await.unwrap();
         assert_eq!(client.update_sessions(Some(&item)).await.unwrap(), [session.id().to_owned()]);
         let busy = client.create_update_session(&item).await.unwrap_err();
-        assert_eq!(busy.kind(), &ErrorKind::ResourceBusy, "{busy}");
+        assert_eq!(busy.kind(), ErrorKind::ResourceBusy, "{busy}");
         assert!(!busy.is_retryable());
 
         session.keep_alive(Some(10)).await.unwrap();
@@ -180,21 +180,21 @@ async fn update_session_handle() {
             .unwrap();
         assert!(session.validate().await.unwrap().expect("the simulator validates").missing_files.is_empty());
         let missing = session.file("nope").await.unwrap_err();
-        assert_eq!(missing.kind(), &ErrorKind::InvalidArgument);
+        assert_eq!(missing.kind(), ErrorKind::InvalidArgument);
         session.remove_file("a.cert").await.unwrap();
         // Deleting an ACTIVE session is refused by state.
-        assert_eq!(session.delete().await.unwrap_err().kind(), &ErrorKind::NotAllowedInCurrentState);
+        assert_eq!(session.delete().await.unwrap_err().kind(), ErrorKind::NotAllowedInCurrentState);
         session.complete().await.unwrap();
         assert_eq!(session.wait_done(Duration::from_secs(10)).await.unwrap().state, Some(UpdateSessionState::Done));
-        assert_eq!(session.cancel().await.unwrap_err().kind(), &ErrorKind::NotAllowedInCurrentState);
+        assert_eq!(session.cancel().await.unwrap_err().kind(), ErrorKind::NotAllowedInCurrentState);
         session.delete().await.unwrap();
-        assert_eq!(session.info().await.unwrap_err().kind(), &ErrorKind::NotFound);
+        assert_eq!(session.info().await.unwrap_err().kind(), ErrorKind::NotFound);
 
         // fail and wait_done report the failure with the message.
         let failed = client.create_update_session(&item).await.unwrap();
         failed.fail("the client gave up").await.unwrap();
         let error = failed.wait_done(Duration::from_secs(5)).await.unwrap_err();
-        assert_eq!(error.kind(), &ErrorKind::SessionFailed);
+        assert_eq!(error.kind(), ErrorKind::SessionFailed);
         assert!(error.message().contains("the client gave up"), "{error}");
         failed.delete().await.unwrap();
 
@@ -219,20 +219,20 @@ async fn download_session_handle_and_waiter() {
         assert_eq!(reqwest::get(&uri).await.unwrap().bytes().await.unwrap(), &b"alpha"[..]);
         // Never prepared: the waiter gives up at its deadline.
         let error = session.wait_prepared("b.txt", Duration::from_millis(200)).await.unwrap_err();
-        assert_eq!(error.kind(), &ErrorKind::WaitTimedOut);
-        assert_eq!(session.prepare("zzz").await.unwrap_err().kind(), &ErrorKind::InvalidArgument);
+        assert_eq!(error.kind(), ErrorKind::WaitTimedOut);
+        assert_eq!(session.prepare("zzz").await.unwrap_err().kind(), ErrorKind::InvalidArgument);
         session.keep_alive(Some(50)).await.unwrap();
         assert_eq!(session.info().await.unwrap().client_progress, Some(50));
         session.cancel().await.unwrap();
         assert_eq!(session.info().await.unwrap().state, Some(DownloadSessionState::Canceled));
-        assert_eq!(session.keep_alive(None).await.unwrap_err().kind(), &ErrorKind::NotAllowedInCurrentState);
+        assert_eq!(session.keep_alive(None).await.unwrap_err().kind(), ErrorKind::NotAllowedInCurrentState);
         session.delete().await.unwrap();
 
         let failing = client.create_download_session(&item).await.unwrap();
         failing.fail("disk full").await.unwrap();
         assert_eq!(failing.info().await.unwrap().state, Some(DownloadSessionState::Error));
         failing.delete().await.unwrap();
-        assert_eq!(client.create_download_session("nope").await.unwrap_err().kind(), &ErrorKind::NotFound);
+        assert_eq!(client.create_download_session("nope").await.unwrap_err().kind(), ErrorKind::NotFound);
     }
 }
 
@@ -240,10 +240,17 @@ async fn download_session_handle_and_waiter() {
 async fn unavailable_is_retryable_and_undocumented_statuses_still_decode() {
     for dialect in BOTH {
         let sim = sim().await;
-        let client = connect(&sim, dialect).await;
+        // Without retries the 503 reaches the caller (the retry tests show it is survived).
+        let client = Client::builder(sim.url())
+            .credentials(sim.username(), sim.password())
+            .dialect(dialect)
+            .retry(RetryPolicy::none())
+            .connect()
+            .await
+            .unwrap();
         sim.faults().fail_next(1);
         let error = client.libraries().await.unwrap_err();
-        assert_eq!(error.kind(), &ErrorKind::ServiceUnavailable);
+        assert_eq!(error.kind(), ErrorKind::ServiceUnavailable);
         assert_eq!(error.status(), Some(503));
         assert!(error.is_retryable());
         assert_eq!(error.operation(), Some("library_list"));
@@ -261,13 +268,13 @@ async fn tls_trust_by_ca_by_thumbprint_or_not_at_all() {
 
     // A certificate from an unknown CA is refused by default, before any request is sent.
     let error = builder().connect().await.unwrap_err();
-    assert_eq!(error.kind(), &ErrorKind::Tls, "{error}");
+    assert_eq!(error.kind(), ErrorKind::Tls, "{error}");
     assert_eq!(sim.requests_served(), 0);
 
     // A wrong thumbprint is refused before any request (and any credentials) are sent.
     let wrong = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33";
     let error = builder().pin_thumbprint(wrong).connect().await.unwrap_err();
-    assert_eq!(error.kind(), &ErrorKind::Tls, "{error}");
+    assert_eq!(error.kind(), ErrorKind::Tls, "{error}");
     assert_eq!(sim.requests_served(), 0);
 
     // Its CA, its SHA-1 thumbprint in any notation, its SHA-256 thumbprint, or the insecure mode.
@@ -279,9 +286,9 @@ async fn tls_trust_by_ca_by_thumbprint_or_not_at_all() {
     builder().danger_accept_invalid_certificates(true).connect().await.unwrap();
 
     let error = builder().pin_thumbprint("xyz").connect().await.unwrap_err();
-    assert_eq!(error.kind(), &ErrorKind::InvalidInput);
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
     let error = builder().add_ca_pem("not a pem").connect().await.unwrap_err();
-    assert_eq!(error.kind(), &ErrorKind::InvalidInput);
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
 }
 
 /// Every SDK future can be spawned onto a multi-threaded runtime.

@@ -82,7 +82,7 @@ async fn single_empty_and_concurrent_files_round_trip() {
             report
                 .files
                 .iter()
-                .all(|(_, _, sum)| sum.as_ref().is_some_and(|s| s.algorithm == Some(ChecksumAlgorithm::Sha256)))
+                .all(|f| f.checksum.as_ref().is_some_and(|s| s.algorithm == Some(ChecksumAlgorithm::Sha256)))
         );
         let progress = control.progress().borrow().clone();
         assert!(progress.files.iter().all(|f| f.state == FileState::Done), "{progress:?}");
@@ -119,13 +119,13 @@ async fn single_empty_and_concurrent_files_round_trip() {
         client.download_item(&item, some.path(), DownloadOptions::default().only(["part-2.bin"])).await.unwrap();
         assert_eq!(names_in(some.path()), ["part-2.bin"]);
         let e = client.download_item(&item, some.path(), DownloadOptions::default().only(["nope"])).await.unwrap_err();
-        assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
         // Existing files are refused unless overwriting was chosen.
         let e = client
             .download_item(&item, some.path(), DownloadOptions::default().only(["part-2.bin"]))
             .await
             .unwrap_err();
-        assert_eq!(e.kind(), &ErrorKind::InvalidInput, "{e}");
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
         std::fs::write(some.path().join("part-2.bin"), b"stale").unwrap();
         client
             .download_item(
@@ -166,7 +166,7 @@ async fn ovf_sets_and_ova_archives() {
         // Given in the "wrong" order: the SDK adds the manifest before the descriptor.
         let files = set.iter().map(|(name, _)| UploadFile::path(src.path().join(name))).collect();
         let report = client.upload_new_item(&library, "app", "ovf", files, UploadOptions::default()).await.unwrap();
-        assert_eq!(report.files[0].0, "app.mf");
+        assert_eq!(report.files[0].name, "app.mf");
         let listed: Vec<String> =
             client.item_files(&report.item_id).await.unwrap().into_iter().map(|f| f.name).collect();
         assert_eq!(listed, ["app.ovf", "disk-0.vmdk"], "the manifest is consumed at complete");
@@ -210,11 +210,11 @@ async fn signed_content_needs_its_warnings_ignored() {
         };
         let error =
             client.upload_new_item(&library, "signed", "ovf", files(), UploadOptions::default()).await.unwrap_err();
-        assert_eq!(error.kind(), &ErrorKind::Verification, "{error}");
+        assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
         assert!(error.message().contains("SELF_SIGNED_CERTIFICATE"), "{error}");
         assert_eq!(
             client.find_item(&library, "signed").await.unwrap_err().kind(),
-            &ErrorKind::NotFound,
+            ErrorKind::NotFound,
             "the new item is removed again"
         );
 
@@ -254,16 +254,16 @@ async fn a_failed_upload_leaves_the_item_as_it_was() {
             .upload_item(&item, vec![UploadFile::path(src.path().join("missing"))], UploadOptions::default())
             .await
             .unwrap_err();
-        assert_eq!(e.kind(), &ErrorKind::Io);
+        assert_eq!(e.kind(), ErrorKind::Io);
         assert!(e.message().contains("missing"), "{e}");
         let twice = vec![UploadFile::path(&second), UploadFile::path(&second)];
         assert_eq!(
             client.upload_item(&item, twice, UploadOptions::default()).await.unwrap_err().kind(),
-            &ErrorKind::InvalidInput
+            ErrorKind::InvalidInput
         );
         assert_eq!(
             client.upload_item(&item, Vec::new(), UploadOptions::default()).await.unwrap_err().kind(),
-            &ErrorKind::InvalidInput
+            ErrorKind::InvalidInput
         );
         assert_no_sessions(&client, &item).await;
     }
@@ -307,7 +307,7 @@ async fn a_corrupt_download_leaves_no_file() {
         let dest = tempfile::tempdir().unwrap();
         sim.faults().corrupt_next_download_at(123_456);
         let error = client.download_item(&item, dest.path(), DownloadOptions::default()).await.unwrap_err();
-        assert_eq!(error.kind(), &ErrorKind::Verification, "{error}");
+        assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
         assert!(error.message().contains("checksum mismatch"), "{error}");
         assert!(names_in(dest.path()).is_empty(), "neither the final nor the partial file remains");
         assert_no_sessions(&client, &item).await;
@@ -344,7 +344,7 @@ async fn cancel_stops_cleanly() {
             .upload_item(&item, vec![UploadFile::path(&path)], UploadOptions::default().control(control))
             .await
             .unwrap_err();
-        assert_eq!(error.kind(), &ErrorKind::Canceled);
+        assert_eq!(error.kind(), ErrorKind::Canceled);
         assert_no_sessions(&client, &item).await;
         let files: Vec<String> = client.item_files(&item).await.unwrap().into_iter().map(|f| f.name).collect();
         assert_eq!(files, ["a.bin"], "the item keeps its content");
@@ -355,7 +355,7 @@ async fn cancel_stops_cleanly() {
         control.cancel();
         let error =
             client.download_item(&item, dest.path(), DownloadOptions::default().control(control)).await.unwrap_err();
-        assert_eq!(error.kind(), &ErrorKind::Canceled);
+        assert_eq!(error.kind(), ErrorKind::Canceled);
         assert!(names_in(dest.path()).is_empty());
     }
 }
@@ -434,7 +434,7 @@ async fn server_file_names_never_escape_the_destination() {
         let dest = outer.path().join("dest");
         std::fs::create_dir(&dest).unwrap();
         let error = client.download_item("item", &dest, DownloadOptions::default()).await.unwrap_err();
-        assert_eq!(error.kind(), &ErrorKind::UnsafePath, "{hostile:?}: {error}");
+        assert_eq!(error.kind(), ErrorKind::UnsafePath, "{hostile:?}: {error}");
         assert!(
             names_in(&dest).is_empty() && names_in(outer.path()) == ["dest"],
             "{hostile:?}: nothing written anywhere"

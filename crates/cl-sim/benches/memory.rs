@@ -122,7 +122,7 @@ async fn main() {
     hooks.set_login(Some(("administrator@vsphere.local", "cl-sim-password")));
     let token = client.session_create().await.unwrap().into_inner();
     hooks.set_login(None);
-    hooks.set_session_id(Some(&token));
+    hooks.set_session_id(Some(&token)).expect("the simulator issues header-safe tokens");
     let backing = StorageBacking {
         type_: Some(StorageBackingType::Datastore),
         datastore_id: Some("ds".into()),

@@ -18,13 +18,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{SimError, SimResult};
-use crate::service::{PullJob, Service};
+use crate::faults::CallFault;
+use crate::service::Service;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Api,
-    Rest,
-}
+pub use cl_api::Dialect;
 
 /// Every operation, whichever dialect asked for it. `None` file names come from the /rest body.
 #[derive(Debug)]
@@ -70,6 +67,55 @@ enum Op {
     UpdateFileGet(String, Option<String>),
     UpdateFileRemove(String, Option<String>),
     UpdateFileValidate(String),
+}
+
+impl Op {
+    /// The `/api` operationId, which names the operation for fault injection.
+    fn id(&self) -> &'static str {
+        match self {
+            Op::Login => "session_create",
+            Op::SessionInfo => "session_get",
+            Op::Logout => "session_delete",
+            Op::LocalLibraryCreate => "local_library_create",
+            Op::LocalLibraryList => "local_library_list",
+            Op::LocalLibraryGet(_) => "local_library_get",
+            Op::LocalLibraryDelete(_) => "local_library_delete",
+            Op::LibraryList => "library_list",
+            Op::LibraryGet(_) => "library_get",
+            Op::LibraryFind => "library_find",
+            Op::ItemCreate => "item_create",
+            Op::ItemList => "item_list",
+            Op::ItemFind => "item_find",
+            Op::ItemGet(_) => "item_get",
+            Op::ItemDelete(_) => "item_delete",
+            Op::ItemFileList(_) => "item_file_list",
+            Op::ItemFileGet(..) => "item_file_get",
+            Op::DownloadCreate => "download_session_create",
+            Op::DownloadList => "download_session_list",
+            Op::DownloadGet(_) => "download_session_get",
+            Op::DownloadDelete(_) => "download_session_delete",
+            Op::DownloadKeepAlive(_) => "download_session_keep_alive",
+            Op::DownloadCancel(_) => "download_session_cancel",
+            Op::DownloadFail(_) => "download_session_fail",
+            Op::DownloadFileList(_) => "download_session_file_list",
+            Op::DownloadFileGet(..) => "download_session_file_get",
+            Op::DownloadFilePrepare(_) => "download_session_file_prepare",
+            Op::UpdateCreate => "update_session_create",
+            Op::UpdateList => "update_session_list",
+            Op::UpdateGet(_) => "update_session_get",
+            Op::UpdatePatch(_) => "update_session_update",
+            Op::UpdateDelete(_) => "update_session_delete",
+            Op::UpdateComplete(_) => "update_session_complete",
+            Op::UpdateKeepAlive(_) => "update_session_keep_alive",
+            Op::UpdateCancel(_) => "update_session_cancel",
+            Op::UpdateFail(_) => "update_session_fail",
+            Op::UpdateFileAdd(_) => "update_session_file_add",
+            Op::UpdateFileList(_) => "update_session_file_list",
+            Op::UpdateFileGet(..) => "update_session_file_get",
+            Op::UpdateFileRemove(..) => "update_session_file_remove",
+            Op::UpdateFileValidate(_) => "update_session_file_validate",
+        }
+    }
 }
 
 /// A successful result before the dialect encodes it.
@@ -264,22 +310,34 @@ pub struct Request<'a> {
 
 /// Handles one API request end to end. PULL jobs the request created are returned for the caller
 /// to start.
-pub fn handle(service: &Arc<Service>, req: Request<'_>) -> (Response, Option<PullJob>) {
+pub fn handle(service: &Arc<Service>, req: Request<'_>) -> Response {
     let dialect = req.dialect;
     let Some(op) = route(dialect, req.method, &req.segments, &req.query) else {
         let error = SimError::new(
             ErrorType::OperationNotFound,
             format!("No operation {} /{}.", req.method, req.segments.join("/")),
         );
-        return (error.into_response(dialect), None);
+        return error.into_response(dialect);
     };
-    let mut pull = None;
-    let result = execute(service, &req, op, &mut pull);
-    let response = match result {
+    let fault = service.faults.take_call(op.id());
+    match fault {
+        Some(CallFault::Status(503)) => {
+            let error = SimError::new(ErrorType::ServiceUnavailable, "Injected: service unavailable.");
+            return error.into_response(dialect);
+        }
+        Some(CallFault::Status(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+            return (status, format!("Injected: HTTP {code} from a proxy")).into_response();
+        }
+        Some(CallFault::Reset) => return crate::transfer::cut(),
+        Some(CallFault::LoseReply) | None => {}
+    }
+    let result = execute(service, &req, op);
+    match result {
+        _ if fault == Some(CallFault::LoseReply) => crate::transfer::cut(),
         Ok(reply) => encode(dialect, reply),
         Err(error) => error.into_response(dialect),
-    };
-    (response, pull)
+    }
 }
 
 fn encode(dialect: Dialect, reply: Reply) -> Response {
@@ -308,7 +366,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-fn execute(svc: &Arc<Service>, req: &Request<'_>, op: Op, pull: &mut Option<PullJob>) -> SimResult<Reply> {
+fn execute(svc: &Arc<Service>, req: &Request<'_>, op: Op) -> SimResult<Reply> {
     let rest = req.dialect == Dialect::Rest;
     let b = &req.body;
     if let Op::Login = op {
@@ -450,9 +508,7 @@ fn execute(svc: &Arc<Service>, req: &Request<'_>, op: Op, pull: &mut Option<Pull
         }
         Op::UpdateFileAdd(id) => {
             let spec = if rest { body::<RestFileAddSpec>(b)?.file_spec } else { body(b)? };
-            let (info, job) = svc.update_file_add(&id, spec)?;
-            *pull = job;
-            Reply::Created(json(info))
+            Reply::Created(json(svc.update_file_add(&id, spec)?))
         }
         Op::UpdateFileList(id) => Reply::Ok(json(svc.update_files(&required(id, "update_session_id")?)?)),
         Op::UpdateFileGet(id, name) => Reply::Ok(json(svc.update_file(&id, &file_name(name)?)?)),

@@ -14,6 +14,28 @@ pub struct Faults {
     drop_after: Mutex<Option<u64>>,
     corrupt_at: Mutex<Option<u64>>,
     stall: Mutex<Option<(u64, Duration)>>,
+    calls: Mutex<Vec<ArmedCall>>,
+    hits: Mutex<Vec<String>>,
+}
+
+/// What an armed fault does to an API call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallFault {
+    /// Answer with this status without acting: 503 carries the standard ServiceUnavailable body,
+    /// any other status (502, 504, 429 …) a proxy's plain-text page.
+    Status(u16),
+    /// Cut the connection without acting.
+    Reset,
+    /// Act, then cut the connection instead of answering: the client never learns the outcome.
+    LoseReply,
+}
+
+#[derive(Debug)]
+struct ArmedCall {
+    operation: String,
+    times: u32,
+    fault: CallFault,
 }
 
 /// What a single transfer should suffer, taken from the armed faults when it starts.
@@ -51,6 +73,30 @@ impl Faults {
     /// Pauses the next transfer for `pause` after `bytes` bytes.
     pub fn stall_next_transfer(&self, bytes: u64, pause: Duration) {
         *lock(&self.stall) = Some((bytes, pause));
+    }
+
+    /// Applies `fault` to the next `times` calls of an API operation, named by its `/api`
+    /// operationId (`download_session_file_get`, …; the `/rest` twin counts too) or `*` for any.
+    pub fn fail_calls(&self, operation: &str, times: u32, fault: CallFault) {
+        lock(&self.calls).push(ArmedCall { operation: operation.to_owned(), times, fault });
+    }
+
+    /// The operations that met an armed call fault so far, in order (for tests to check what
+    /// was repeated).
+    pub fn call_faults_hit(&self) -> Vec<String> {
+        lock(&self.hits).clone()
+    }
+
+    /// The fault armed for this call of `operation`, if any (consumes one).
+    pub(crate) fn take_call(&self, operation: &str) -> Option<CallFault> {
+        let mut calls = lock(&self.calls);
+        let index = calls.iter().position(|c| c.times > 0 && (c.operation == operation || c.operation == "*"))?;
+        let armed = &mut calls[index];
+        armed.times -= 1;
+        let fault = armed.fault;
+        calls.retain(|c| c.times > 0);
+        lock(&self.hits).push(operation.to_owned());
+        Some(fault)
     }
 
     pub(crate) fn latency(&self) -> Duration {

@@ -33,7 +33,8 @@ fn refuse(error: SimError) -> Response {
     (status, error.message).into_response()
 }
 
-fn cut() -> Response {
+/// A response that makes the server cut the connection instead of answering.
+pub(crate) fn cut() -> Response {
     let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
     response.extensions_mut().insert(CutConnection);
     response

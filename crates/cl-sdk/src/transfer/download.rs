@@ -9,10 +9,11 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::checksum::{self, Hasher};
 use super::names::{partial_name, safe_file_name};
-use super::{FileProgress, FileState, KEEP_ALIVE_EVERY, TransferControl, backoff, every};
+use super::{FileProgress, FileState, KEEP_ALIVE_EVERY, TransferControl, keep_alive, transfer_retries};
 use crate::client::Client;
-use crate::download_session::DownloadSession;
 use crate::error::{Error, ErrorKind, Result, transport};
+use crate::retry::Repeat;
+use crate::session::DownloadSession;
 
 /// What to do when a file already exists in the destination folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,7 +31,7 @@ pub struct DownloadOptions {
     files: Option<Vec<String>>,
     concurrency: usize,
     overwrite: Overwrite,
-    retries: u32,
+    retries: Option<u32>,
     prepare_timeout: Duration,
     keep_alive_every: Duration,
     control: TransferControl,
@@ -42,7 +43,7 @@ impl Default for DownloadOptions {
             files: None,
             concurrency: 4,
             overwrite: Overwrite::Never,
-            retries: 5,
+            retries: None,
             prepare_timeout: Duration::from_secs(3600),
             keep_alive_every: KEEP_ALIVE_EVERY,
             control: TransferControl::new(),
@@ -66,9 +67,11 @@ impl DownloadOptions {
         self.overwrite = overwrite;
         self
     }
-    /// How many times a broken or refused fetch is resumed before giving up (default 5).
+    /// How many times in a row a broken or refused fetch is resumed before giving up (default:
+    /// the client's [`RetryPolicy`](crate::RetryPolicy)); a fetch that moved bytes since its
+    /// last failure starts counting afresh.
     pub fn retries(mut self, retries: u32) -> Self {
-        self.retries = retries;
+        self.retries = Some(retries);
         self
     }
     /// How long the server may take to prepare a file (default 1 h).
@@ -90,6 +93,7 @@ impl DownloadOptions {
 
 /// One downloaded file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DownloadedFile {
     /// The file's name in the item.
     pub name: String,
@@ -105,6 +109,7 @@ pub struct DownloadedFile {
 
 /// What a download did.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DownloadReport {
     /// The files, in the item's order.
     pub files: Vec<DownloadedFile>,
@@ -191,18 +196,7 @@ impl Client {
                 .collect(),
         );
 
-        let keep_alive = {
-            let (session, control) = (session.clone(), control.clone());
-            every(options.keep_alive_every, move || {
-                let (session, control) = (session.clone(), control.clone());
-                Box::pin(async move {
-                    // This also refreshes the API session's idle clock.
-                    if let Err(e) = session.keep_alive(control.percent()).await {
-                        tracing::warn!(error = %e, "download session keep-alive failed");
-                    }
-                })
-            })
-        };
+        let keep_alive = keep_alive(session, control, options.keep_alive_every);
         let jobs = files.into_iter().zip(targets).enumerate().map(|(index, (file, path))| async move {
             let result = self.download_file(session, index, file, &path, options).await;
             if result.is_err() {
@@ -271,8 +265,10 @@ impl Client {
         let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::create(partial).await?);
         let mut hasher = Hasher::new(&ChecksumAlgorithm::Sha1)?;
         let mut written = 0u64;
-        let mut retries = 0u32;
+        let mut retries = transfer_retries(self, options.retries);
+        let mut resumed = 0u32;
         loop {
+            let before = written;
             let mut request = http.get(&endpoint.uri);
             if let Some(token) = self.session_token() {
                 request = request.header(cl_api::SESSION_HEADER, token);
@@ -319,19 +315,21 @@ impl Client {
                 Ok(())
             }
             .await;
-            match attempt {
+            let error = match attempt {
                 Ok(()) => break,
-                Err(e) if e.is_retryable() && retries < options.retries => {
-                    retries += 1;
-                    tracing::warn!(uri = %endpoint.uri, written, retries, error = %e, "download broke off; resuming");
-                    tokio::time::sleep(backoff(retries)).await;
-                }
-                Err(e) => return Err(e),
+                Err(error) => error,
+            };
+            if written > before {
+                retries.progressed();
             }
+            let Some(pause) = retries.next_pause(&error, Repeat::Safe) else { return Err(error) };
+            resumed += 1;
+            tracing::warn!(uri = %endpoint.uri, written, resumed, %error, "download broke off; resuming");
+            tokio::time::sleep(pause).await;
         }
         out.flush().await?;
         out.get_mut().sync_all().await?;
-        Ok((written, hasher.hex(), retries))
+        Ok((written, hasher.hex(), resumed))
     }
 
     /// Checks size, then the checksum the server reports once the download is complete.

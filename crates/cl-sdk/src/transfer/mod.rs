@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::session::{Session, SessionKind};
 
 mod checksum;
 mod download;
@@ -26,10 +27,11 @@ mod upload;
 
 pub use download::{DownloadOptions, DownloadReport, DownloadedFile, Overwrite};
 pub use names::safe_file_name;
-pub use upload::{UploadFile, UploadOptions, UploadReport};
+pub use upload::{UploadFile, UploadOptions, UploadReport, UploadedFile};
 
 /// Progress of one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FileProgress {
     /// The file's name in the item.
     pub name: String,
@@ -43,6 +45,7 @@ pub struct FileProgress {
 
 /// Where one file of a transfer stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FileState {
     /// Not started.
     Waiting,
@@ -58,6 +61,7 @@ pub enum FileState {
 
 /// Progress of a whole transfer, per file and in total.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Progress {
     /// Every file, in transfer order.
     pub files: Vec<FileProgress>,
@@ -178,20 +182,26 @@ impl TransferControl {
 /// 5-minute idle timeout for transfer sessions and its API session timeout.
 pub(crate) const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(60);
 
-/// Runs `tick` every `every` until the returned guard is dropped.
-pub(crate) fn every<F>(every: Duration, tick: F) -> KeepAlive
-where
-    F: Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static,
-{
+/// Keeps a transfer session (and with it the API session) alive every `every`, reporting the
+/// transfer's progress, until the returned guard is dropped. One task for both session kinds.
+pub(crate) fn keep_alive<K: SessionKind>(
+    session: &Session<K>,
+    control: &TransferControl,
+    every: Duration,
+) -> KeepAlive {
     let stop = CancellationToken::new();
-    let stopped = stop.clone();
+    let (stopped, session, control) = (stop.clone(), session.clone(), control.clone());
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.tick().await; // the first tick is immediate
         loop {
             tokio::select! {
                 _ = stopped.cancelled() => return,
-                _ = interval.tick() => tick().await,
+                _ = interval.tick() => {
+                    if let Err(error) = session.keep_alive(control.percent()).await {
+                        tracing::warn!(session = session.id(), %error, "keep-alive failed");
+                    }
+                }
             }
         }
     });
@@ -209,7 +219,13 @@ impl Drop for KeepAlive {
     }
 }
 
-/// Pause before retry `attempt` (1-based): 0.5 s doubling, capped at 8 s.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(500u64.saturating_mul(1 << attempt.saturating_sub(1).min(4))).min(Duration::from_secs(8))
+/// The retries of one transfer loop: the client's policy, with the attempts the transfer's
+/// options set when they set them.
+pub(crate) fn transfer_retries(client: &crate::Client, retries: Option<u32>) -> crate::retry::Retries {
+    let policy = client.retry_policy().clone();
+    match retries {
+        Some(retries) => policy.max_attempts(retries.saturating_add(1)),
+        None => policy,
+    }
+    .start()
 }

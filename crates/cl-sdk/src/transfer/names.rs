@@ -67,7 +67,7 @@ mod tests {
             "line\nbreak",
         ] {
             let e = safe_file_name(dir, bad).unwrap_err();
-            assert_eq!(e.kind(), &ErrorKind::UnsafePath, "{bad:?}");
+            assert_eq!(e.kind(), ErrorKind::UnsafePath, "{bad:?}");
         }
         for good in ["disk.vmdk", ".hidden", "a..b", "名前.iso", "with space.ovf"] {
             assert_eq!(safe_file_name(dir, good).unwrap(), dir.join(good));

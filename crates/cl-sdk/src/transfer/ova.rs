@@ -70,6 +70,6 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         let disk = &found[2];
         assert_eq!(&bytes[disk.offset as usize..(disk.offset + disk.size) as usize], &[7u8; 5000][..]);
-        assert_eq!(members(&dir.path().join("missing.ova")).await.unwrap_err().kind(), &ErrorKind::Io);
+        assert_eq!(members(&dir.path().join("missing.ova")).await.unwrap_err().kind(), ErrorKind::Io);
     }
 }

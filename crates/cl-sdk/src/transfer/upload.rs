@@ -10,10 +10,11 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 
 use super::checksum;
-use super::{FileProgress, FileState, KEEP_ALIVE_EVERY, TransferControl, backoff, every, ova};
+use super::{FileProgress, FileState, KEEP_ALIVE_EVERY, TransferControl, keep_alive, ova, transfer_retries};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, transport};
-use crate::update_session::UpdateSession;
+use crate::retry::{Repeat, Waiter};
+use crate::session::UpdateSession;
 
 type BoxReader = Box<dyn AsyncRead + Send + Unpin>;
 
@@ -103,7 +104,7 @@ impl UploadFile {
 pub struct UploadOptions {
     checksum: Option<ChecksumAlgorithm>,
     concurrency: usize,
-    retries: u32,
+    retries: Option<u32>,
     ignore_warnings: Vec<WarningType>,
     settle_timeout: Duration,
     keep_alive_every: Duration,
@@ -115,7 +116,7 @@ impl Default for UploadOptions {
         Self {
             checksum: Some(ChecksumAlgorithm::Sha256),
             concurrency: 4,
-            retries: 3,
+            retries: None,
             ignore_warnings: Vec::new(),
             settle_timeout: Duration::from_secs(3600),
             keep_alive_every: KEEP_ALIVE_EVERY,
@@ -136,9 +137,10 @@ impl UploadOptions {
         self.concurrency = files.max(1);
         self
     }
-    /// How many times a refused or broken upload of a file is repeated (default 3).
+    /// How many times a refused or broken upload of a file is repeated (default: the client's
+    /// [`RetryPolicy`](crate::RetryPolicy)).
     pub fn retries(mut self, retries: u32) -> Self {
-        self.retries = retries;
+        self.retries = Some(retries);
         self
     }
     /// Preview warnings of signed content to accept (all others fail the upload before complete).
@@ -163,13 +165,26 @@ impl UploadOptions {
     }
 }
 
+/// One uploaded file.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct UploadedFile {
+    /// The file's name in the item.
+    pub name: String,
+    /// Its size as the server received it.
+    pub size: u64,
+    /// The checksum sent with it, which the server verified, if any.
+    pub checksum: Option<ChecksumInfo>,
+}
+
 /// What an upload did.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct UploadReport {
     /// The item uploaded into.
     pub item_id: String,
-    /// Each file as added: name, size and the checksum the server verified, if any.
-    pub files: Vec<(String, u64, Option<ChecksumInfo>)>,
+    /// Each file as added, in the order they were added.
+    pub files: Vec<UploadedFile>,
     /// The preview of signed content, when the server gave one.
     pub preview: Option<PreviewInfo>,
     /// Wall time.
@@ -179,7 +194,7 @@ pub struct UploadReport {
 impl UploadReport {
     /// Bytes sent (PULL files count their size as the server reports it).
     pub fn bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.1).sum()
+        self.files.iter().map(|f| f.size).sum()
     }
 }
 
@@ -262,7 +277,7 @@ impl Client {
         session: &UpdateSession,
         planned: Vec<Planned>,
         options: &UploadOptions,
-    ) -> Result<(Vec<(String, u64, Option<ChecksumInfo>)>, Option<PreviewInfo>)> {
+    ) -> Result<(Vec<UploadedFile>, Option<PreviewInfo>)> {
         let control = &options.control;
         control.start(
             planned
@@ -270,17 +285,7 @@ impl Client {
                 .map(|p| FileProgress { name: p.name.clone(), size: p.size, done: 0, state: FileState::Waiting })
                 .collect(),
         );
-        let _keep_alive = {
-            let (session, control) = (session.clone(), control.clone());
-            every(options.keep_alive_every, move || {
-                let (session, control) = (session.clone(), control.clone());
-                Box::pin(async move {
-                    if let Err(e) = session.keep_alive(control.percent()).await {
-                        tracing::warn!(error = %e, "update session keep-alive failed");
-                    }
-                })
-            })
-        };
+        let _keep_alive = keep_alive(session, control, options.keep_alive_every);
 
         // Adds go one by one, in order: the service wants OVF metadata before the descriptor.
         let mut endpoints = Vec::new();
@@ -330,7 +335,11 @@ impl Client {
         let preview = self.settle_preview(session, options).await?;
         session.complete().await?;
         session.wait_done(options.settle_timeout).await?;
-        let files = planned.into_iter().zip(sizes).map(|(p, size)| (p.name, size, p.checksum)).collect();
+        let files = planned
+            .into_iter()
+            .zip(sizes)
+            .map(|(p, size)| UploadedFile { name: p.name, size, checksum: p.checksum })
+            .collect();
         Ok((files, preview))
     }
 
@@ -348,26 +357,29 @@ impl Client {
         control.update(index, |f| f.state = FileState::Transferring);
         if let Some(endpoint) = endpoint {
             let http = self.transfer_http(&endpoint)?;
-            let mut attempt = 0;
+            let mut retries = transfer_retries(self, options.retries);
             loop {
-                let sent = self.put(&http, &endpoint, p, index, control).await;
-                match sent {
+                let error = match self.put(&http, &endpoint, p, index, control).await {
                     Ok(()) => break,
-                    Err(e)
-                        if e.is_retryable() && attempt < options.retries && matches!(p.source, Source::Path { .. }) =>
-                    {
-                        attempt += 1;
-                        tracing::warn!(file = p.name, attempt, error = %e, "upload broke off; sending the file again");
-                        control.update(index, |f| f.done = 0);
-                        tokio::time::sleep(backoff(attempt)).await;
-                    }
-                    Err(e) => return Err(self.explain_refusal(session, &p.name, e).await.in_operation("upload")),
-                }
+                    Err(error) => error,
+                };
+                // A reader is single use; a file can be read again from its start.
+                let pause = match p.source {
+                    Source::Path { .. } => retries.next_pause(&error, Repeat::Safe),
+                    _ => None,
+                };
+                let Some(pause) = pause else {
+                    return Err(self.explain_refusal(session, &p.name, error).await.in_operation("upload"));
+                };
+                let attempt = retries.failures();
+                tracing::warn!(file = p.name, attempt, %error, "upload broke off; sending the file again");
+                control.update(index, |f| f.done = 0);
+                tokio::time::sleep(pause).await;
             }
         }
         // Wait for the server to finish receiving (or pulling) and checking the file.
         let name = &p.name;
-        let mut backoff = crate::wait::Backoff::new(format!("{name} to arrive"), options.settle_timeout);
+        let mut waiter = Waiter::new(format!("{name} to arrive"), options.settle_timeout);
         let file = loop {
             let file = session_file(session, name).await?;
             if matches!(p.source, Source::Pull(_)) {
@@ -382,7 +394,7 @@ impl Client {
                 }
                 // Servers that never advance the status (vcsim) still have the bytes.
                 TransferStatus::WaitingForTransfer if !matches!(p.source, Source::Pull(_)) => break file,
-                _ => backoff.pause().await?,
+                status => waiter.pause(status).await?,
             }
         };
         Ok(file.size.map(|s| s as u64).or(p.size).unwrap_or(0))
@@ -452,10 +464,10 @@ impl Client {
     /// Waits for the preview of signed content, ignores the warnings the caller accepted and
     /// refuses the rest. Servers without previews (or content without a signature) pass.
     async fn settle_preview(&self, session: &UpdateSession, options: &UploadOptions) -> Result<Option<PreviewInfo>> {
-        let mut backoff = crate::wait::Backoff::new("the content preview", options.settle_timeout);
+        let mut waiter = Waiter::new("the content preview", options.settle_timeout);
         let preview = loop {
             match session.info().await?.preview_info {
-                Some(p) if p.state == PreviewState::Preparing => backoff.pause().await?,
+                Some(p) if p.state == PreviewState::Preparing => waiter.pause(&p.state).await?,
                 other => break other,
             }
         };
@@ -492,14 +504,14 @@ async fn session_file(session: &UpdateSession, name: &str) -> Result<UpdateFileI
 /// Ends a session whose upload failed: canceled when the caller canceled, failed with the reason
 /// otherwise, then deleted. The item keeps its previous content.
 async fn abandon(session: &UpdateSession, error: &Error) {
-    let ended = if error.kind() == &ErrorKind::Canceled {
+    let ended = if error.kind() == ErrorKind::Canceled {
         session.cancel().await
     } else {
         let message: String = format!("cl-sdk: {error}").chars().take(1000).collect();
         session.fail(&message).await
     };
     if let Err(e) = ended
-        && e.kind() != &ErrorKind::NotAllowedInCurrentState
+        && e.kind() != ErrorKind::NotAllowedInCurrentState
     {
         tracing::warn!(session = session.id(), error = %e, "could not end the failed update session");
     }

@@ -7,11 +7,7 @@ use cl_api::types::*;
 use cl_api::{Client, Error, Hooks};
 use cl_sim::{SimConfig, Simulator};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    Api,
-    Rest,
-}
+pub use cl_api::Dialect;
 
 pub const BOTH: [Dialect; 2] = [Dialect::Api, Dialect::Rest];
 
@@ -92,7 +88,7 @@ impl Cl {
     pub async fn login(sim: &Simulator, dialect: Dialect) -> Self {
         let cl = Self::anonymous(sim, dialect);
         let token = cl.login_with(sim.username(), sim.password()).await.expect("login");
-        cl.hooks.set_session_id(Some(&token));
+        cl.hooks.set_session_id(Some(&token)).expect("the simulator issues header-safe tokens");
         cl
     }
 

@@ -1,0 +1,251 @@
+//! Transfer sessions of both kinds behind one handle: [`Session<Download>`](DownloadSession)
+//! exports an item's files, [`Session<Update>`](UpdateSession) changes them. What both kinds share
+//! is written once here; what one kind has lives on that kind.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use cl_api::types::*;
+
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result};
+use crate::retry::Waiter;
+use crate::wire::ops::{self, SessionWire};
+
+/// The download kind: the server side of exporting an item's files.
+#[derive(Debug, Clone, Copy)]
+pub struct Download;
+
+/// The update kind: the server side of changing an item's files. While an update session is
+/// ACTIVE the item keeps its old content; completing it commits the session's files, canceling or
+/// failing it discards them.
+#[derive(Debug, Clone, Copy)]
+pub struct Update;
+
+/// A kind of transfer session: [`Download`] or [`Update`].
+#[allow(private_bounds)] // sealed: its operations are the wire layer's, for this crate's two kinds
+pub trait SessionKind: SessionWire {}
+impl SessionKind for Download {}
+impl SessionKind for Update {}
+
+/// A handle on a transfer session. Dropping it leaves the session on the server;
+/// [`delete`](Self::delete) it when done (the transfers in this crate do). Only finished update
+/// sessions can be deleted.
+pub struct Session<K> {
+    client: Client,
+    id: String,
+    kind: PhantomData<K>,
+}
+
+/// A download session.
+pub type DownloadSession = Session<Download>;
+/// An update session.
+pub type UpdateSession = Session<Update>;
+
+impl<K> Clone for Session<K> {
+    fn clone(&self) -> Self {
+        Self { client: self.client.clone(), id: self.id.clone(), kind: PhantomData }
+    }
+}
+
+impl<K: SessionKind> std::fmt::Debug for Session<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("kind", &K::NAME).field("id", &self.id).finish()
+    }
+}
+
+impl Client {
+    /// Creates a download session for an item. A client token makes the create idempotent, so a
+    /// create repeated after a lost answer returns the same session.
+    pub async fn create_download_session(&self, item_id: &str) -> Result<DownloadSession> {
+        self.create_session(item_id).await
+    }
+
+    /// Creates an update session for an item (one ACTIVE session per item). A client token
+    /// makes the create idempotent.
+    pub async fn create_update_session(&self, item_id: &str) -> Result<UpdateSession> {
+        self.create_session(item_id).await
+    }
+
+    /// Creates a session of either kind for an item.
+    pub async fn create_session<K: SessionKind>(&self, item_id: &str) -> Result<Session<K>> {
+        let token = uuid::Uuid::new_v4().to_string();
+        let id = self.call(K::create(item_id, &token)).await?;
+        Ok(self.session(&id))
+    }
+
+    /// A handle on an existing session (no call is made).
+    pub fn session<K: SessionKind>(&self, id: &str) -> Session<K> {
+        Session { client: self.clone(), id: id.to_owned(), kind: PhantomData }
+    }
+
+    /// A handle on an existing download session (no call is made).
+    pub fn download_session(&self, id: &str) -> DownloadSession {
+        self.session(id)
+    }
+
+    /// A handle on an existing update session (no call is made).
+    pub fn update_session(&self, id: &str) -> UpdateSession {
+        self.session(id)
+    }
+
+    /// The ids of this user's sessions of one kind, all or those of one item.
+    pub async fn sessions<K: SessionKind>(&self, item_id: Option<&str>) -> Result<Vec<String>> {
+        self.call(K::list(item_id)).await
+    }
+
+    /// The ids of this user's download sessions, all or those of one item.
+    pub async fn download_sessions(&self, item_id: Option<&str>) -> Result<Vec<String>> {
+        self.sessions::<Download>(item_id).await
+    }
+
+    /// The ids of this user's update sessions, all or those of one item.
+    pub async fn update_sessions(&self, item_id: Option<&str>) -> Result<Vec<String>> {
+        self.sessions::<Update>(item_id).await
+    }
+}
+
+impl<K: SessionKind> Session<K> {
+    /// The session's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The client the session belongs to.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The session's current state.
+    pub async fn info(&self) -> Result<K::Info> {
+        self.client.call(K::get(&self.id)).await
+    }
+
+    /// Keeps the session from expiring, optionally reporting progress (0–100).
+    pub async fn keep_alive(&self, progress: Option<i64>) -> Result<()> {
+        self.client.call(K::keep_alive(&self.id, progress)).await
+    }
+
+    /// Cancels the session: its transfer URIs stop working and an update's files are discarded.
+    pub async fn cancel(&self) -> Result<()> {
+        self.client.call(K::cancel(&self.id)).await
+    }
+
+    /// Puts the session into ERROR with a message saying why the client gave up.
+    pub async fn fail(&self, message: &str) -> Result<()> {
+        self.client.call(K::fail(&self.id, message)).await
+    }
+
+    /// Deletes the session.
+    pub async fn delete(&self) -> Result<()> {
+        self.client.call(K::delete(&self.id)).await
+    }
+
+    /// Every file of the session with its state.
+    pub async fn files(&self) -> Result<Vec<K::File>> {
+        self.client.call(K::files(&self.id)).await
+    }
+
+    /// One file's state.
+    pub async fn file(&self, name: &str) -> Result<K::File> {
+        self.client.call(K::file(&self.id, name)).await
+    }
+}
+
+fn reason(message: Option<LocalizableMessage>) -> String {
+    message.map(|m| m.default_message).unwrap_or_else(|| "no reason given".into())
+}
+
+impl Session<Download> {
+    /// Asks the server to make a file downloadable over HTTPS.
+    pub async fn prepare(&self, name: &str) -> Result<DownloadFileInfo> {
+        self.client.call(ops::download_session_file_prepare(&self.id, name)).await
+    }
+
+    /// Waits until a file is PREPARED (with backoff, up to `deadline`) and returns it with its
+    /// download endpoint. A file that ends in ERROR fails with [`ErrorKind::SessionFailed`].
+    pub async fn wait_prepared(&self, name: &str, deadline: Duration) -> Result<DownloadFileInfo> {
+        let mut waiter = Waiter::new(format!("{name} to be prepared"), deadline);
+        loop {
+            let file = self.file(name).await?;
+            match &file.status {
+                PrepareStatus::Prepared if file.download_endpoint.is_some() => return Ok(file),
+                PrepareStatus::Error => {
+                    let why = reason(file.error_message);
+                    return Err(Error::new(ErrorKind::SessionFailed, format!("preparing {name} failed: {why}")));
+                }
+                status => waiter.pause(status).await?,
+            }
+        }
+    }
+}
+
+impl Session<Update> {
+    /// Sets which preview warnings to ignore (the PATCH of the session); a warning not ignored
+    /// fails the session at complete.
+    pub async fn set_warning_behavior(&self, behavior: Vec<WarningBehavior>) -> Result<()> {
+        let spec = UpdateSessionModel { warning_behavior: behavior, ..Default::default() };
+        self.client.call(ops::update_session_update(&self.id, spec)).await
+    }
+
+    /// Commits the session's files to the item.
+    pub async fn complete(&self) -> Result<()> {
+        self.client.call(ops::update_session_complete(&self.id)).await
+    }
+
+    /// Adds (or replaces) a file; a PUSH file comes back with its upload endpoint.
+    pub async fn add_file(&self, spec: &UpdateFileAddSpec) -> Result<UpdateFileInfo> {
+        self.client.call(ops::update_session_file_add(&self.id, spec.clone())).await
+    }
+
+    /// Marks a file for removal from the item (effective at complete), or takes a file added to
+    /// this session out again.
+    pub async fn remove_file(&self, name: &str) -> Result<()> {
+        self.client.call(ops::update_session_file_remove(&self.id, name)).await
+    }
+
+    /// Checks the session's files: which are missing, which are invalid. `None` when the server
+    /// answers without a result (govmomi's vcsim does), which says nothing either way.
+    pub async fn validate(&self) -> Result<Option<ValidationResult>> {
+        self.client.call(ops::update_session_file_validate(&self.id)).await
+    }
+
+    /// Waits (with backoff, up to `deadline`) until the session is DONE; ERROR or CANCELED fail
+    /// with [`ErrorKind::SessionFailed`] and the server's message.
+    pub async fn wait_done(&self, deadline: Duration) -> Result<UpdateSessionModel> {
+        let mut waiter = Waiter::new("the update session to finish", deadline);
+        loop {
+            let info = self.info().await?;
+            match &info.state {
+                Some(UpdateSessionState::Done) => return Ok(info),
+                Some(state @ (UpdateSessionState::Error | UpdateSessionState::Canceled)) => {
+                    let why = reason(info.error_message);
+                    return Err(Error::new(
+                        ErrorKind::SessionFailed,
+                        format!("the update session ended {state}: {why}"),
+                    ));
+                }
+                Some(state) => waiter.pause(state).await?,
+                None => waiter.pause("no state").await?,
+            }
+        }
+    }
+
+    /// Waits until the preview is settled (AVAILABLE, or NOT_APPLICABLE for content without
+    /// metadata) and returns it, so signed content's certificate and warnings can be reviewed.
+    pub async fn wait_preview(&self, deadline: Duration) -> Result<PreviewInfo> {
+        let mut waiter = Waiter::new("the update session's preview", deadline);
+        loop {
+            let info = self.info().await?;
+            if matches!(info.state, Some(UpdateSessionState::Error | UpdateSessionState::Canceled)) {
+                let why = reason(info.error_message);
+                return Err(Error::new(ErrorKind::SessionFailed, format!("the update session failed: {why}")));
+            }
+            match info.preview_info {
+                Some(p) if matches!(p.state, PreviewState::Available | PreviewState::NotApplicable) => return Ok(p),
+                Some(p) => waiter.pause(p.state).await?,
+                None => waiter.pause("no preview").await?,
+            }
+        }
+    }
+}

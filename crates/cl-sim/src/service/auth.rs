@@ -1,0 +1,58 @@
+//! API sessions: login with basic credentials, the session token, idle expiry.
+
+use super::*;
+
+impl Service {
+    /// Checks basic credentials and opens an API session.
+    pub fn login(&self, user: &str, password: &str) -> SimResult<String> {
+        if user != self.config.username || password != self.config.password {
+            return Err(SimError::new(ErrorType::Unauthenticated, "Invalid user name or password."));
+        }
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let now = Utc::now();
+        let session = ApiSession { user: user.to_owned(), created: now, last: Instant::now(), last_wall: now };
+        self.state().api_sessions.insert(token.clone(), session);
+        Ok(token)
+    }
+
+    /// The user of a live API session, refreshing its idle clock.
+    pub fn authenticate(&self, token: Option<&str>) -> SimResult<String> {
+        let mut state = self.state();
+        let session = token.and_then(|t| state.api_sessions.get_mut(t)).ok_or_else(SimError::unauthenticated)?;
+        session.last = Instant::now();
+        session.last_wall = Utc::now();
+        Ok(session.user.clone())
+    }
+
+    pub fn session_info(&self, token: &str) -> SimResult<SessionInfo> {
+        let state = self.state();
+        let s = state.api_sessions.get(token).ok_or_else(SimError::unauthenticated)?;
+        Ok(SessionInfo { user: s.user.clone(), created_time: s.created, last_accessed_time: s.last_wall })
+    }
+
+    pub fn logout(&self, token: &str) -> SimResult<()> {
+        self.state().api_sessions.remove(token).map(|_| ()).ok_or_else(SimError::unauthenticated)
+    }
+
+    /// Ends every API session now, as if they had idled out.
+    pub fn expire_api_sessions(&self) {
+        self.state().api_sessions.clear();
+    }
+
+    /// Makes a download or update session expire now; true if it existed.
+    pub fn expire_transfer_session(&self, id: &str) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let past = Instant::now() - Duration::from_millis(1);
+        let found = if let Some(s) = state.downloads.get_mut(id) {
+            s.expires = past;
+            true
+        } else if let Some(s) = state.updates.get_mut(id) {
+            s.expires = past;
+            true
+        } else {
+            false
+        };
+        state.sweep(&self.config);
+        found
+    }
+}
