@@ -1,0 +1,135 @@
+//! The command line: global flags, commands and their arguments.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "clx", version, about = "Move content in and out of vCenter Content Library items.")]
+pub struct Cli {
+    /// vCenter URL (https://host); may carry user:password@. Without one, clx runs the built-in simulator.
+    #[arg(long, global = true, env = "CLX_URL")]
+    pub url: Option<String>,
+    /// User name (also CLX_USERNAME or GOVC_USERNAME).
+    #[arg(long, global = true, env = "CLX_USERNAME")]
+    pub username: Option<String>,
+    /// Trust any server certificate (test servers only; also GOVC_INSECURE=1).
+    #[arg(long, global = true)]
+    pub insecure: bool,
+    /// Also trust the CA certificates in this PEM file.
+    #[arg(long, global = true, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+    /// Trust the server iff its certificate has this SHA-1 or SHA-256 thumbprint.
+    #[arg(long, global = true)]
+    pub thumbprint: Option<String>,
+    /// API dialect.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub dialect: DialectArg,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DialectArg {
+    Auto,
+    Api,
+    Rest,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check the login and show the user and dialect.
+    Login,
+    /// Libraries.
+    #[command(subcommand)]
+    Library(LibraryCommand),
+    /// Items.
+    #[command(subcommand)]
+    Item(ItemCommand),
+    /// Upload files (or an OVF folder, or an .ova) into an item.
+    Upload {
+        /// Files, folders (their files) or .ova archives.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Library name.
+        #[arg(long)]
+        library: String,
+        /// Item name.
+        #[arg(long)]
+        item: String,
+        /// Create the item if it does not exist (removed again if the upload fails).
+        #[arg(long)]
+        create: bool,
+        /// Checksum algorithm computed and verified by the server.
+        #[arg(long, value_enum, default_value = "sha256")]
+        checksum: ChecksumArg,
+    },
+    /// Download an item's files into a folder.
+    Download {
+        /// LIBRARY/ITEM
+        target: String,
+        /// Destination folder (created if missing).
+        #[arg(long)]
+        to: PathBuf,
+        /// Replace files that already exist.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Transfer sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Run the simulator in the foreground.
+    Sim(cl_sim::serve::ServeArgs),
+    /// Upload a generated OVF set to the target (the simulator by default), download it back and verify every byte.
+    Demo {
+        /// Size of each generated disk, MiB.
+        #[arg(long, default_value_t = 16)]
+        disk_mib: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LibraryCommand {
+    /// List libraries.
+    Ls,
+    /// Create a local library.
+    Create {
+        name: String,
+        /// Datastore id (required on vCenter; any id works on the simulator).
+        #[arg(long)]
+        datastore: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ItemCommand {
+    /// List a library's items.
+    Ls { library: String },
+    /// Show an item and its files.
+    Info {
+        /// LIBRARY/ITEM
+        target: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionCommand {
+    /// List download and update sessions.
+    Ls,
+    /// Cancel a session.
+    Cancel { id: String },
+    /// Delete a session.
+    Rm { id: String },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ChecksumArg {
+    None,
+    Md5,
+    Sha1,
+    Sha256,
+    Sha512,
+}

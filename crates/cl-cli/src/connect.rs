@@ -1,0 +1,80 @@
+//! Reaching the server: a configured vCenter (flags, `CLX_*` and `GOVC_*` variables), or the
+//! built-in simulator.
+
+use cl_sdk::{Client, Dialect};
+
+use crate::args::{Cli, DialectArg};
+use crate::output::{Failure, fail};
+
+/// The server clx talks to: a configured vCenter, or the simulator it started.
+pub struct Target {
+    pub client: Client,
+    /// Keeps the embedded simulator running.
+    _sim: Option<cl_sim::Simulator>,
+    pub simulated: bool,
+}
+
+fn env_any(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+}
+
+pub async fn connect(cli: &Cli) -> Result<Target, Failure> {
+    let url = cli.url.clone().or_else(|| env_any(&["GOVC_URL"]));
+    let Some(url) = url else {
+        let sim = cl_sim::Simulator::start(cl_sim::SimConfig::default())
+            .await
+            .map_err(|e| fail(format!("could not start the built-in simulator: {e}")))?;
+        eprintln!(
+            "clx: no vCenter configured (--url, CLX_URL or GOVC_URL); using the built-in simulator at {}",
+            sim.url()
+        );
+        let client = Client::builder(sim.url())
+            .credentials(sim.username(), sim.password())
+            .add_ca_pem(sim.ca_pem().expect("the simulator serves HTTPS"))
+            .connect()
+            .await?;
+        return Ok(Target { client, _sim: Some(sim), simulated: true });
+    };
+    let mut parsed =
+        reqwest::Url::parse(if url.contains("://") { url.clone() } else { format!("https://{url}") }.as_str())
+            .map_err(|e| fail(format!("{url:?} is not a URL: {e}")))?;
+    // user:password@ in a URL are percent-encoded (administrator%40vsphere.local).
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let url_user = (!parsed.username().is_empty()).then(|| decode(parsed.username()));
+    let url_password = parsed.password().map(decode);
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    parsed.set_path("");
+    let base = parsed.as_str().trim_end_matches('/').to_owned();
+    let username = cli.username.clone().or_else(|| env_any(&["GOVC_USERNAME"])).or(url_user);
+    let password = env_any(&["CLX_PASSWORD", "GOVC_PASSWORD"]).or(url_password);
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(fail("give a user name (--username, CLX_USERNAME) and a password (CLX_PASSWORD)"));
+    };
+    let mut builder = Client::builder(&base).credentials(&username, &password);
+    let insecure =
+        cli.insecure || env_any(&["GOVC_INSECURE"]).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    if insecure {
+        builder = builder.danger_accept_invalid_certificates(true);
+    }
+    if let Some(path) = &cli.ca_cert {
+        let pem = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+        builder = builder.add_ca_pem(&pem);
+    }
+    if let Some(thumbprint) = &cli.thumbprint {
+        builder = builder.pin_thumbprint(thumbprint);
+    }
+    builder = match cli.dialect {
+        DialectArg::Auto => builder,
+        DialectArg::Api => builder.dialect(Dialect::Api),
+        DialectArg::Rest => builder.dialect(Dialect::Rest),
+    };
+    Ok(Target { client: builder.connect().await?, _sim: None, simulated: false })
+}
+
+pub fn split_target(target: &str) -> Result<(&str, &str), Failure> {
+    target
+        .split_once('/')
+        .filter(|(l, i)| !l.is_empty() && !i.is_empty())
+        .ok_or_else(|| fail(format!("{target:?}: give LIBRARY/ITEM")))
+}
