@@ -1,16 +1,13 @@
 //! `clx` against govmomi's vcsim: the same round trip a govc user would do, on a server nobody
 //! here wrote.
 
-#[path = "../../../tests/support/vcsim.rs"]
-mod vcsim;
-
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
+
+use cl_testkit::vcsim;
 
 #[test]
 fn clx_round_trip_against_vcsim() {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Some(binary) = vcsim::binary(&workspace) else { return };
+    let Some(binary) = vcsim::binary() else { return };
     let server = vcsim::start(&binary);
     let clx = |args: &[&str]| {
         let output = Command::new(env!("CARGO_BIN_EXE_clx"))

@@ -2,21 +2,13 @@
 //! `/rest` dialect. Where vcsim is sloppier than vCenter the SDK must still work; where it is
 //! simply wrong, the test says so instead of the SDK papering over it.
 
-#[path = "../support/vcsim.rs"]
-mod vcsim;
-
-use std::path::PathBuf;
-
 use cl_sdk::transfer::{DownloadOptions, UploadFile, UploadOptions};
 use cl_sdk::{Client, Dialect, ErrorKind};
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
-}
+use cl_testkit::vcsim;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sdk_against_vcsim() {
-    let Some(binary) = vcsim::binary(&workspace()) else { return };
+    let Some(binary) = vcsim::binary() else { return };
     let server = vcsim::start(&binary);
     let builder = || Client::builder(&server.url).add_ca_pem(&server.ca_pem);
 

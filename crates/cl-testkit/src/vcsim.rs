@@ -2,8 +2,6 @@
 //! HTTPS with a certificate from a CA made here: vcsim's own certificate is RSA-1024 and rightly
 //! refused by rustls. Shared by the SDK's and the CLI's interoperability tests.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,8 +28,9 @@ impl Drop for Vcsim {
 
 /// The vcsim binary: `CL_VCSIM`, or `target/vcsim-deb` as `cargo xtask ci` builds it. `None` (with
 /// the reason printed) when it is not there; in CI a missing vcsim is a failure.
-pub fn binary(workspace: &Path) -> Option<PathBuf> {
-    let path = std::env::var_os("CL_VCSIM").map(PathBuf::from).unwrap_or_else(|| workspace.join("target/vcsim-deb"));
+pub fn binary() -> Option<PathBuf> {
+    let default = crate::workspace().join("target/vcsim-deb");
+    let path = std::env::var_os("CL_VCSIM").map(PathBuf::from).unwrap_or(default);
     if path.is_file() {
         return Some(path);
     }
