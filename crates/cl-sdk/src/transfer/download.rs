@@ -9,7 +9,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::checksum::{self, Hasher};
 use super::names::{partial_name, safe_file_name};
-use super::{FileProgress, FileState, KEEP_ALIVE_EVERY, TransferControl, keep_alive, transfer_retries};
+use super::{Common, FileProgress, FileState, keep_alive, transfer_retries};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, transport};
 use crate::retry::Repeat;
@@ -29,27 +29,23 @@ pub enum Overwrite {
 #[derive(Debug, Clone)]
 pub struct DownloadOptions {
     files: Option<Vec<String>>,
-    concurrency: usize,
     overwrite: Overwrite,
-    retries: Option<u32>,
     prepare_timeout: Duration,
-    keep_alive_every: Duration,
-    control: TransferControl,
+    common: Common,
 }
 
 impl Default for DownloadOptions {
     fn default() -> Self {
         Self {
             files: None,
-            concurrency: 4,
             overwrite: Overwrite::Never,
-            retries: None,
             prepare_timeout: Duration::from_secs(3600),
-            keep_alive_every: KEEP_ALIVE_EVERY,
-            control: TransferControl::new(),
+            common: Common::default(),
         }
     }
 }
+
+super::common_setters!(DownloadOptions);
 
 impl DownloadOptions {
     /// Only these files of the item (all when not given); an unknown name is an error.
@@ -57,36 +53,14 @@ impl DownloadOptions {
         self.files = Some(names.into_iter().map(Into::into).collect());
         self
     }
-    /// How many files move at once (default 4).
-    pub fn concurrency(mut self, files: usize) -> Self {
-        self.concurrency = files.max(1);
-        self
-    }
     /// What to do with existing files (default: refuse).
     pub fn overwrite(mut self, overwrite: Overwrite) -> Self {
         self.overwrite = overwrite;
         self
     }
-    /// How many times in a row a broken or refused fetch is resumed before giving up (default:
-    /// the client's [`RetryPolicy`](crate::RetryPolicy)); a fetch that moved bytes since its
-    /// last failure starts counting afresh.
-    pub fn retries(mut self, retries: u32) -> Self {
-        self.retries = Some(retries);
-        self
-    }
     /// How long the server may take to prepare a file (default 1 h).
     pub fn prepare_timeout(mut self, timeout: Duration) -> Self {
         self.prepare_timeout = timeout;
-        self
-    }
-    /// How often the sessions are kept alive (default 60 s).
-    pub fn keep_alive_every(mut self, every: Duration) -> Self {
-        self.keep_alive_every = every;
-        self
-    }
-    /// Progress and cancel for this transfer.
-    pub fn control(mut self, control: TransferControl) -> Self {
-        self.control = control;
         self
     }
 }
@@ -145,11 +119,11 @@ impl Client {
         if !meta.is_dir() {
             return Err(Error::new(ErrorKind::InvalidInput, format!("{} is not a folder", dest_dir.display())));
         }
-        options.control.check()?;
+        options.common.control.check()?;
         let session = self.create_download_session(item_id).await?;
         let result = tokio::select! {
             result = self.download_in(&session, dest_dir, &options) => result,
-            error = options.control.canceled() => Err(error),
+            error = options.common.control.canceled() => Err(error),
         };
         // Delete the session whatever happened; a failure to delete is worth a warning only.
         if let Err(e) = session.delete().await {
@@ -183,7 +157,7 @@ impl Client {
             }
             targets.push(path);
         }
-        let control = &options.control;
+        let control = &options.common.control;
         control.start(
             files
                 .iter()
@@ -196,16 +170,16 @@ impl Client {
                 .collect(),
         );
 
-        let keep_alive = keep_alive(session, control, options.keep_alive_every);
+        let keep_alive = keep_alive(session, control, options.common.keep_alive_every);
         let jobs = files.into_iter().zip(targets).enumerate().map(|(index, (file, path))| async move {
             let result = self.download_file(session, index, file, &path, options).await;
             if result.is_err() {
-                options.control.update(index, |p| p.state = FileState::Failed);
+                options.common.control.update(index, |p| p.state = FileState::Failed);
             }
             result.map(|done| (index, done))
         });
         let mut done: Vec<(usize, DownloadedFile)> =
-            futures_util::stream::iter(jobs).buffer_unordered(options.concurrency).try_collect().await?;
+            futures_util::stream::iter(jobs).buffer_unordered(options.common.concurrency).try_collect().await?;
         drop(keep_alive);
         done.sort_by_key(|(index, _)| *index);
         Ok(done.into_iter().map(|(_, f)| f).collect())
@@ -219,7 +193,7 @@ impl Client {
         path: &Path,
         options: &DownloadOptions,
     ) -> Result<DownloadedFile> {
-        let control = &options.control;
+        let control = &options.common.control;
         control.update(index, |p| p.state = FileState::Preparing);
         session.prepare(&file.name).await?;
         let prepared = session.wait_prepared(&file.name, options.prepare_timeout).await?;
@@ -265,7 +239,7 @@ impl Client {
         let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::create(partial).await?);
         let mut hasher = Hasher::new(&ChecksumAlgorithm::Sha1)?;
         let mut written = 0u64;
-        let mut retries = transfer_retries(self, options.retries);
+        let mut retries = transfer_retries(self, options.common.retries);
         let mut resumed = 0u32;
         loop {
             let before = written;
@@ -296,7 +270,7 @@ impl Client {
                         out.get_mut().seek(std::io::SeekFrom::Start(0)).await?;
                         hasher = Hasher::new(&ChecksumAlgorithm::Sha1)?;
                         written = 0;
-                        options.control.update(index, |p| p.done = 0);
+                        options.common.control.update(index, |p| p.done = 0);
                     }
                 } else {
                     let body = response.bytes().await.unwrap_or_default();
@@ -310,7 +284,7 @@ impl Client {
                     hasher.update(&chunk);
                     out.write_all(&chunk).await?;
                     written += chunk.len() as u64;
-                    options.control.update(index, |p| p.done = written);
+                    options.common.control.update(index, |p| p.done = written);
                 }
                 Ok(())
             }

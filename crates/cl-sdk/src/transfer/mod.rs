@@ -178,6 +178,52 @@ impl TransferControl {
     }
 }
 
+/// What every transfer's options have: files at once, retries, keep-alive cadence, control.
+#[derive(Debug, Clone)]
+pub(crate) struct Common {
+    pub concurrency: usize,
+    pub retries: Option<u32>,
+    pub keep_alive_every: Duration,
+    pub control: TransferControl,
+}
+
+impl Default for Common {
+    fn default() -> Self {
+        Self { concurrency: 4, retries: None, keep_alive_every: KEEP_ALIVE_EVERY, control: TransferControl::new() }
+    }
+}
+
+/// The setters of [`Common`], written once for both options types.
+macro_rules! common_setters {
+    ($options:ty) => {
+        impl $options {
+            /// How many files move at once (default 4).
+            pub fn concurrency(mut self, files: usize) -> Self {
+                self.common.concurrency = files.max(1);
+                self
+            }
+            /// How many times in a row a broken or refused transfer of a file is resumed or sent
+            /// again before giving up (default: the client's [`RetryPolicy`](crate::RetryPolicy));
+            /// a download that moved bytes since its last failure starts counting afresh.
+            pub fn retries(mut self, retries: u32) -> Self {
+                self.common.retries = Some(retries);
+                self
+            }
+            /// How often the sessions are kept alive (default 60 s).
+            pub fn keep_alive_every(mut self, every: std::time::Duration) -> Self {
+                self.common.keep_alive_every = every;
+                self
+            }
+            /// Progress and cancel for this transfer.
+            pub fn control(mut self, control: $crate::transfer::TransferControl) -> Self {
+                self.common.control = control;
+                self
+            }
+        }
+    };
+}
+pub(crate) use common_setters;
+
 /// How often the background task keeps sessions alive by default: well inside vCenter's
 /// 5-minute idle timeout for transfer sessions and its API session timeout.
 pub(crate) const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(60);

@@ -10,7 +10,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 
 use super::checksum;
-use super::{FileProgress, FileState, KEEP_ALIVE_EVERY, TransferControl, keep_alive, ova, transfer_retries};
+use super::{Common, FileProgress, FileState, TransferControl, keep_alive, ova, transfer_retries};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, transport};
 use crate::retry::{Repeat, Waiter};
@@ -103,44 +103,29 @@ impl UploadFile {
 #[derive(Debug, Clone)]
 pub struct UploadOptions {
     checksum: Option<ChecksumAlgorithm>,
-    concurrency: usize,
-    retries: Option<u32>,
     ignore_warnings: Vec<WarningType>,
     settle_timeout: Duration,
-    keep_alive_every: Duration,
-    control: TransferControl,
+    common: Common,
 }
 
 impl Default for UploadOptions {
     fn default() -> Self {
         Self {
             checksum: Some(ChecksumAlgorithm::Sha256),
-            concurrency: 4,
-            retries: None,
             ignore_warnings: Vec::new(),
             settle_timeout: Duration::from_secs(3600),
-            keep_alive_every: KEEP_ALIVE_EVERY,
-            control: TransferControl::new(),
+            common: Common::default(),
         }
     }
 }
+
+super::common_setters!(UploadOptions);
 
 impl UploadOptions {
     /// The algorithm of the checksums computed before upload (default SHA-256); `None` sends
     /// sizes only.
     pub fn checksum(mut self, algorithm: Option<ChecksumAlgorithm>) -> Self {
         self.checksum = algorithm;
-        self
-    }
-    /// How many files move at once (default 4).
-    pub fn concurrency(mut self, files: usize) -> Self {
-        self.concurrency = files.max(1);
-        self
-    }
-    /// How many times a refused or broken upload of a file is repeated (default: the client's
-    /// [`RetryPolicy`](crate::RetryPolicy)).
-    pub fn retries(mut self, retries: u32) -> Self {
-        self.retries = Some(retries);
         self
     }
     /// Preview warnings of signed content to accept (all others fail the upload before complete).
@@ -151,16 +136,6 @@ impl UploadOptions {
     /// How long the server may take to verify, preview and commit (default 1 h).
     pub fn settle_timeout(mut self, timeout: Duration) -> Self {
         self.settle_timeout = timeout;
-        self
-    }
-    /// How often the sessions are kept alive (default 60 s).
-    pub fn keep_alive_every(mut self, every: Duration) -> Self {
-        self.keep_alive_every = every;
-        self
-    }
-    /// Progress and cancel for this transfer.
-    pub fn control(mut self, control: TransferControl) -> Self {
-        self.control = control;
         self
     }
 }
@@ -231,12 +206,12 @@ impl Client {
         options: UploadOptions,
     ) -> Result<UploadReport> {
         let started = Instant::now();
-        options.control.check()?;
+        options.common.control.check()?;
         let planned = plan(files, &options).await?;
         let session = self.create_update_session(item_id).await?;
         let result = tokio::select! {
             result = self.upload_in(&session, planned, &options) => result,
-            error = options.control.canceled() => Err(error),
+            error = options.common.control.canceled() => Err(error),
         };
         match result {
             Ok((files, preview)) => {
@@ -278,14 +253,14 @@ impl Client {
         planned: Vec<Planned>,
         options: &UploadOptions,
     ) -> Result<(Vec<UploadedFile>, Option<PreviewInfo>)> {
-        let control = &options.control;
+        let control = &options.common.control;
         control.start(
             planned
                 .iter()
                 .map(|p| FileProgress { name: p.name.clone(), size: p.size, done: 0, state: FileState::Waiting })
                 .collect(),
         );
-        let _keep_alive = keep_alive(session, control, options.keep_alive_every);
+        let _keep_alive = keep_alive(session, control, options.common.keep_alive_every);
 
         // Adds go one by one, in order: the service wants OVF metadata before the descriptor.
         let mut endpoints = Vec::new();
@@ -312,7 +287,8 @@ impl Client {
                 result
             }));
         }
-        let sizes: Vec<u64> = futures_util::stream::iter(jobs).buffered(options.concurrency).try_collect().await?;
+        let sizes: Vec<u64> =
+            futures_util::stream::iter(jobs).buffered(options.common.concurrency).try_collect().await?;
 
         let validation = session.validate().await?.unwrap_or_else(|| {
             tracing::warn!(
@@ -353,11 +329,11 @@ impl Client {
         endpoint: Option<TransferEndpoint>,
         options: &UploadOptions,
     ) -> Result<u64> {
-        let control = &options.control;
+        let control = &options.common.control;
         control.update(index, |f| f.state = FileState::Transferring);
         if let Some(endpoint) = endpoint {
             let http = self.transfer_http(&endpoint)?;
-            let mut retries = transfer_retries(self, options.retries);
+            let mut retries = transfer_retries(self, options.common.retries);
             loop {
                 let error = match self.put(&http, &endpoint, p, index, control).await {
                     Ok(()) => break,
@@ -602,7 +578,7 @@ async fn plan(files: Vec<UploadFile>, options: &UploadOptions) -> Result<Vec<Pla
             }
         }
         let sums: Vec<(usize, String)> =
-            futures_util::stream::iter(jobs).buffer_unordered(options.concurrency).try_collect().await?;
+            futures_util::stream::iter(jobs).buffer_unordered(options.common.concurrency).try_collect().await?;
         for (index, sum) in sums {
             planned[index].checksum = Some(ChecksumInfo { algorithm: Some(algorithm.clone()), checksum: sum });
         }

@@ -36,10 +36,7 @@ impl Service {
 
     pub fn download_list(&self, user: &str, item: Option<&str>) -> SimResult<Vec<String>> {
         let state = self.state();
-        if let Some(item) = item {
-            state.item(item)?;
-        }
-        Ok(owned_by(&state.downloads, user, item))
+        state.owned_by(&state.downloads, user, item)
     }
 
     pub fn download_get(&self, id: &str) -> SimResult<DownloadSessionModel> {

@@ -124,14 +124,20 @@ impl SessionCore {
     }
 }
 
-/// The ids of `user`'s sessions in `sessions`, all or those of one item.
-fn owned_by<S: std::ops::Deref<Target = SessionCore>>(
-    sessions: &BTreeMap<String, S>,
-    user: &str,
-    item: Option<&str>,
-) -> Vec<String> {
-    let mine = sessions.iter().filter(|(_, s)| s.user == user && item.is_none_or(|i| s.item_id == i));
-    mine.map(|(id, _)| id.clone()).collect()
+impl State {
+    /// The ids of `user`'s sessions in `sessions`, all or those of one item (which must exist).
+    fn owned_by<S: std::ops::Deref<Target = SessionCore>>(
+        &self,
+        sessions: &BTreeMap<String, S>,
+        user: &str,
+        item: Option<&str>,
+    ) -> SimResult<Vec<String>> {
+        if let Some(item) = item {
+            self.item(item)?;
+        }
+        let mine = sessions.iter().filter(|(_, s)| s.user == user && item.is_none_or(|i| s.item_id == i));
+        Ok(mine.map(|(id, _)| id.clone()).collect())
+    }
 }
 
 macro_rules! session_core {

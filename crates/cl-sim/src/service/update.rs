@@ -45,10 +45,7 @@ impl Service {
 
     pub fn update_list(&self, user: &str, item: Option<&str>) -> SimResult<Vec<String>> {
         let state = self.state();
-        if let Some(item) = item {
-            state.item(item)?;
-        }
-        Ok(owned_by(&state.updates, user, item))
+        state.owned_by(&state.updates, user, item)
     }
 
     pub fn update_get(&self, id: &str) -> SimResult<UpdateSessionModel> {
