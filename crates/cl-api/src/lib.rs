@@ -23,6 +23,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -90,10 +91,20 @@ const LOGIN_OPERATIONS: [&str; 2] = ["session_create", "rest_session_create"];
 ///
 /// Secrets are stored as sensitive header values and never printed: `Debug` shows only whether
 /// they are set.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Hooks {
     auth: Arc<RwLock<Auth>>,
+    body_limit: Arc<AtomicUsize>,
 }
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Self { auth: Arc::default(), body_limit: Arc::new(AtomicUsize::new(Self::DEFAULT_BODY_LIMIT)) }
+    }
+}
+
+/// The error a response body fails with once it grows past [`Hooks::set_body_limit`].
+pub use http_body_util::LengthLimitError as BodyLimitExceeded;
 
 #[derive(Default)]
 struct Auth {
@@ -102,6 +113,22 @@ struct Auth {
 }
 
 impl Hooks {
+    /// The default cap on a response body: API answers are small; 16 MiB holds thousands of
+    /// files' worth of listings.
+    pub const DEFAULT_BODY_LIMIT: usize = 16 << 20;
+
+    /// Caps every response body read through these hooks at `bytes`: reading more fails with
+    /// [`BodyLimitExceeded`] in the error's source chain, so a broken or hostile server cannot
+    /// make the client buffer without bound.
+    pub fn set_body_limit(&self, bytes: usize) {
+        self.body_limit.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The current cap on response bodies.
+    pub fn body_limit(&self) -> usize {
+        self.body_limit.load(Ordering::Relaxed)
+    }
+
     /// Sets (or clears) the API session token sent in `vmware-api-session-id`. A token a header
     /// cannot carry (control characters, non-ASCII: only a broken or hostile server issues one)
     /// is refused and the previous token is kept.
@@ -177,7 +204,7 @@ impl ClientHooks<Hooks> for Client {
         );
         let _entered = span.enter();
         let started = Instant::now();
-        let result = self.client.execute(request).await;
+        let result = self.client.execute(request).await.map(|r| limit_body(r, self.inner.body_limit()));
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(response) => {
@@ -188,6 +215,14 @@ impl ClientHooks<Hooks> for Client {
         }
         result
     }
+}
+
+/// The response with its body capped at `limit` bytes while it streams.
+fn limit_body(response: reqwest::Response, limit: usize) -> reqwest::Response {
+    let response: http::Response<reqwest::Body> = response.into();
+    let (parts, body) = response.into_parts();
+    let limited = reqwest::Body::wrap(http_body_util::Limited::new(body, limit));
+    reqwest::Response::from(http::Response::from_parts(parts, limited))
 }
 
 impl Client {

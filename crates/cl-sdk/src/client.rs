@@ -10,6 +10,7 @@ use cl_api::{Dialect, Hooks};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, ErrorKind, Result, transport};
+use crate::origin;
 use crate::retry::RetryPolicy;
 use crate::wire::ops;
 
@@ -42,9 +43,10 @@ pub struct ClientBuilder {
     trust: Trust,
     connect_timeout: Duration,
     request_timeout: Duration,
-    transfer_read_timeout: Duration,
+    stall_timeout: Duration,
     user_agent: String,
     retry: RetryPolicy,
+    max_response_bytes: usize,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -71,7 +73,8 @@ impl ClientBuilder {
             trust: Trust::default(),
             connect_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(120),
-            transfer_read_timeout: Duration::from_secs(300),
+            stall_timeout: Duration::from_secs(60),
+            max_response_bytes: cl_api::Hooks::DEFAULT_BODY_LIMIT,
             user_agent: concat!("cl-sdk/", env!("CARGO_PKG_VERSION")).to_owned(),
             retry: RetryPolicy::default(),
         }
@@ -135,9 +138,18 @@ impl ClientBuilder {
         self
     }
 
-    /// Longest silence tolerated while a transfer is moving bytes (default 300 s).
-    pub fn transfer_read_timeout(mut self, timeout: Duration) -> Self {
-        self.transfer_read_timeout = timeout;
+    /// Longest silence tolerated while a transfer is moving bytes (default 60 s); a stalled
+    /// download is then resumed, a stalled upload sent again, under the retry policy.
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = timeout;
+        self
+    }
+
+    /// The largest API response body accepted (default 16 MiB); a larger one fails with
+    /// [`ErrorKind::Decode`] once that much has arrived, so no server can make the client buffer
+    /// without bound. Transfers are bounded by the sizes the server declares instead.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
         self
     }
 
@@ -149,8 +161,10 @@ impl ClientBuilder {
 
     fn http(&self, trust: &Trust) -> Result<reqwest::ClientBuilder> {
         cl_tls::install_crypto_provider();
-        let mut builder =
-            reqwest::Client::builder().connect_timeout(self.connect_timeout).user_agent(self.user_agent.clone());
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .user_agent(self.user_agent.clone())
+            .redirect(origin::redirect_policy());
         if !trust.pins.is_empty() {
             let pins = trust
                 .pins
@@ -179,13 +193,12 @@ impl ClientBuilder {
 
     /// Builds the client, logs in (or checks the given session) and settles the dialect.
     pub async fn connect(self) -> Result<Client> {
-        if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
-            return Err(Error::new(ErrorKind::InvalidInput, format!("{:?} is not an http(s) URL", self.url)));
-        }
+        let origin = origin::parse_base(&self.url)?;
+        let url = origin.as_str().trim_end_matches('/').to_owned();
         let api_http = self.http(&self.trust)?.timeout(self.request_timeout).build().map_err(transport)?;
-        let transfer_http =
-            self.http(&self.trust)?.read_timeout(self.transfer_read_timeout).build().map_err(transport)?;
+        let transfer_http = self.http(&self.trust)?.read_timeout(self.stall_timeout).build().map_err(transport)?;
         let hooks = Hooks::default();
+        hooks.set_body_limit(self.max_response_bytes);
         let credentials = match (&self.username, &self.password) {
             (Some(u), Some(p)) => Some((u.clone(), p.clone())),
             _ => None,
@@ -194,13 +207,14 @@ impl ClientBuilder {
             return Err(Error::new(ErrorKind::InvalidInput, "give credentials or a session id"));
         }
         let inner = Inner {
-            api: cl_api::Client::new_with_client(&self.url, api_http, hooks.clone()),
-            url: self.url.clone(),
+            api: cl_api::Client::new_with_client(&url, api_http, hooks.clone()),
+            url,
+            origin,
             dialect: Mutex::new(self.dialect.unwrap_or(crate::wire::DIALECTS[0])),
             credentials,
             retry: self.retry.clone(),
             transfer_http,
-            transfer_read_timeout: self.transfer_read_timeout,
+            stall_timeout: self.stall_timeout,
             connect_timeout: self.connect_timeout,
             user_agent: self.user_agent.clone(),
             pinned: Mutex::new(HashMap::new()),
@@ -223,11 +237,13 @@ impl ClientBuilder {
 struct Inner {
     api: cl_api::Client,
     url: String,
+    /// Where the session token and credentials may go, and nowhere else.
+    origin: reqwest::Url,
     dialect: Mutex<Dialect>,
     credentials: Option<(String, SecretString)>,
     retry: RetryPolicy,
     transfer_http: reqwest::Client,
-    transfer_read_timeout: Duration,
+    stall_timeout: Duration,
     connect_timeout: Duration,
     user_agent: String,
     /// Transfer clients pinned to an endpoint's thumbprint or certificate, by that pin.
@@ -302,9 +318,19 @@ impl Client {
         self.inner.relogin.lock().await
     }
 
-    /// The session token, for transfer requests that carry it.
+    /// The session token.
     pub(crate) fn session_token(&self) -> Option<String> {
         self.inner.api.hooks().session_id()
+    }
+
+    /// The session token for a transfer request to `url`: only when it is the API's own origin.
+    pub(crate) fn token_for(&self, url: &reqwest::Url) -> Option<String> {
+        if origin::same_origin(&self.inner.origin, url) {
+            self.session_token()
+        } else {
+            tracing::debug!(host = url.host_str(), "transfer endpoint on another origin: no session token sent");
+            None
+        }
     }
 
     /// The HTTP client for a transfer endpoint: pinned to the endpoint's certificate or
@@ -330,8 +356,9 @@ impl Client {
         }
         let client = reqwest::Client::builder()
             .connect_timeout(self.inner.connect_timeout)
-            .read_timeout(self.inner.transfer_read_timeout)
+            .read_timeout(self.inner.stall_timeout)
             .user_agent(self.inner.user_agent.clone())
+            .redirect(origin::redirect_policy())
             .tls_backend_preconfigured(cl_tls::PinnedVerifier::client_config(pins))
             .build()
             .map_err(transport)?;

@@ -70,6 +70,9 @@ pub enum ErrorKind {
     UnsafePath,
     /// The transfer was canceled by the caller.
     Canceled,
+    /// The server redirected to another origin (another host or port, or from https to http);
+    /// the redirect was not followed, so no token or credentials left the API's origin.
+    RedirectRefused,
 }
 
 impl ErrorKind {
@@ -203,8 +206,7 @@ impl Error {
         match serde_json::from_slice::<Value>(body) {
             Ok(json) if Self::is_std(&json) => Self::from_json(status, &json),
             _ => {
-                let text = String::from_utf8_lossy(body);
-                let excerpt: String = text.trim().chars().take(200).collect();
+                let excerpt = excerpt(body);
                 let message = if excerpt.is_empty() {
                     format!("HTTP {status} with an empty body")
                 } else {
@@ -246,6 +248,28 @@ impl Error {
 }
 
 const REST_ERROR_PREFIX: &str = "com.vmware.vapi.std.errors.";
+
+/// The start of a server's text for a message: at most 200 characters, trimmed.
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    text.trim().chars().take(200).collect()
+}
+
+/// How much of a transfer endpoint's error body is read: enough for any message.
+const ERROR_BODY_CAP: usize = 64 << 10;
+
+/// The error a transfer endpoint answered with, from its status and at most 64 KiB of its body.
+pub(crate) async fn from_transfer_response(mut response: reqwest::Response) -> Error {
+    let status = response.status().as_u16();
+    let mut body = Vec::new();
+    while body.len() < ERROR_BODY_CAP {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(ERROR_BODY_CAP - body.len())]),
+            _ => break,
+        }
+    }
+    Error::from_response(status, &body)
+}
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -297,6 +321,14 @@ fn chain<'a>(
 /// recognized by the rustls error in the source chain.
 pub(crate) fn transport(error: reqwest::Error) -> Error {
     let tls = chain(Some(&error)).any(|e| e.is::<rustls::Error>());
+    let refused = chain(Some(&error)).find_map(|e| e.downcast_ref::<crate::origin::RedirectRefused>());
+    if let Some(message) = refused.map(ToString::to_string) {
+        return Error::new(ErrorKind::RedirectRefused, message).with_source(error);
+    }
+    if chain(Some(&error)).any(|e| e.is::<cl_api::BodyLimitExceeded>()) {
+        let message = "the server's response was larger than the client accepts (ClientBuilder::max_response_bytes)";
+        return Error::new(ErrorKind::Decode, message).with_source(error);
+    }
     let kind = if tls {
         ErrorKind::Tls
     } else if error.is_timeout() {
@@ -347,7 +379,7 @@ pub(crate) async fn from_generated<E: 'static>(error: progenitor_client::Error<E
             Error::from_response(status.unwrap_or_default(), &body)
         }
         G::InvalidResponsePayload(body, e) => {
-            let excerpt: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+            let excerpt = excerpt(&body);
             Error::new(ErrorKind::Decode, format!("the response was not the documented shape ({e}): {excerpt}"))
         }
         G::ResponseBodyError(e) => transport(e),

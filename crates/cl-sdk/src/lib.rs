@@ -79,6 +79,7 @@
 mod client;
 mod error;
 mod library;
+mod origin;
 mod retry;
 mod session;
 pub mod transfer;

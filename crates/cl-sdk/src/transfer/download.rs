@@ -8,10 +8,11 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::checksum::{self, Hasher};
-use super::names::{partial_name, safe_file_name};
+use super::names::{Staging, check_distinct, exists, finalize, safe_file_name};
 use super::{Common, FileProgress, FileState, keep_alive, transfer_retries};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, transport};
+use crate::origin;
 use crate::retry::Repeat;
 use crate::session::DownloadSession;
 
@@ -121,21 +122,35 @@ impl Client {
         }
         options.common.control.check()?;
         let session = self.create_download_session(item_id).await?;
+        let staging = match Staging::create(dest_dir).await {
+            Ok(staging) => staging,
+            Err(e) => {
+                self.delete_download_session(&session).await;
+                return Err(e);
+            }
+        };
         let result = tokio::select! {
-            result = self.download_in(&session, dest_dir, &options) => result,
+            result = self.download_in(&session, dest_dir, &staging, &options) => result,
             error = options.common.control.canceled() => Err(error),
         };
-        // Delete the session whatever happened; a failure to delete is worth a warning only.
+        // Whatever happened: no partial file stays behind, and the session is deleted.
+        staging.remove().await;
+        self.delete_download_session(&session).await;
+        Ok(DownloadReport { files: result?, elapsed: started.elapsed() })
+    }
+
+    /// Deletes a download session; a failure to delete is worth a warning only.
+    async fn delete_download_session(&self, session: &DownloadSession) {
         if let Err(e) = session.delete().await {
             tracing::warn!(session = session.id(), error = %e, "could not delete the download session");
         }
-        Ok(DownloadReport { files: result?, elapsed: started.elapsed() })
     }
 
     async fn download_in(
         &self,
         session: &DownloadSession,
         dest: &Path,
+        staging: &Staging,
         options: &DownloadOptions,
     ) -> Result<Vec<DownloadedFile>> {
         let mut files = session.files().await?;
@@ -145,15 +160,14 @@ impl Client {
             }
             files.retain(|f| only.contains(&f.name));
         }
-        // Every name is checked, and every target decided, before a byte is written.
+        // Every name and size is checked, and every target decided, before a byte is written.
+        check_distinct(files.iter().map(|f| f.name.as_str()))?;
         let mut targets = Vec::new();
         for file in &files {
             let path = safe_file_name(dest, &file.name)?;
-            if options.overwrite == Overwrite::Never && tokio::fs::try_exists(&path).await? {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("{} exists; choose Overwrite::Always to replace it", path.display()),
-                ));
+            declared_size(file.size, &file.name)?;
+            if options.overwrite == Overwrite::Never && tokio::fs::symlink_metadata(&path).await.is_ok() {
+                return Err(exists(&path));
             }
             targets.push(path);
         }
@@ -163,7 +177,7 @@ impl Client {
                 .iter()
                 .map(|f| FileProgress {
                     name: f.name.clone(),
-                    size: f.size.map(|s| s as u64),
+                    size: f.size.and_then(|s| u64::try_from(s).ok()),
                     done: 0,
                     state: FileState::Waiting,
                 })
@@ -172,7 +186,7 @@ impl Client {
 
         let keep_alive = keep_alive(session, control, options.common.keep_alive_every);
         let jobs = files.into_iter().zip(targets).enumerate().map(|(index, (file, path))| async move {
-            let result = self.download_file(session, index, file, &path, options).await;
+            let result = self.download_file(session, index, file, &path, &staging.partial(index), options).await;
             if result.is_err() {
                 options.common.control.update(index, |p| p.state = FileState::Failed);
             }
@@ -191,60 +205,59 @@ impl Client {
         index: usize,
         file: DownloadFileInfo,
         path: &Path,
+        partial: &Path,
         options: &DownloadOptions,
     ) -> Result<DownloadedFile> {
         let control = &options.common.control;
         control.update(index, |p| p.state = FileState::Preparing);
         session.prepare(&file.name).await?;
         let prepared = session.wait_prepared(&file.name, options.prepare_timeout).await?;
-        let endpoint = prepared.download_endpoint.clone().expect("wait_prepared returns an endpoint");
-        let expected_size = prepared.size.or(file.size).map(|s| s as u64);
+        let endpoint = prepared.download_endpoint.clone().ok_or_else(|| {
+            Error::new(ErrorKind::Decode, format!("{} is PREPARED without a download endpoint", file.name))
+        })?;
+        let url = origin::endpoint_url(&endpoint, &file.name)?;
+        let expected_size = declared_size(prepared.size.or(file.size), &file.name)?;
         control.update(index, |p| {
             p.state = FileState::Transferring;
             p.size = expected_size;
         });
 
-        let partial = partial_name(path);
-        let outcome = self.fetch(&endpoint, &partial, index, options).await;
-        let (size, sha1, retries) = match outcome {
-            Ok(done) => done,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&partial).await;
-                return Err(e.in_operation("download"));
-            }
-        };
-        let verified = self.verify_download(session, &file.name, &partial, size, expected_size, sha1).await;
-        let verified = match verified {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&partial).await;
-                return Err(e);
-            }
-        };
-        tokio::fs::rename(&partial, path).await?;
+        let (size, sha1, retries) = self
+            .fetch(&endpoint, &url, &file.name, partial, expected_size, index, options)
+            .await
+            .map_err(|e| e.in_operation("download"))?;
+        let verified = self.verify_download(session, &file.name, partial, size, expected_size, sha1).await?;
+        finalize(partial, path, options.overwrite == Overwrite::Always).await?;
         control.update(index, |p| p.state = FileState::Done);
         Ok(DownloadedFile { name: file.name, path: path.to_owned(), size, verified_checksum: verified, retries })
     }
 
     /// Streams the endpoint into `partial`, resuming with Range after a broken connection or a
     /// retryable refusal. Returns (size, SHA-1, retries).
+    #[allow(clippy::too_many_arguments)]
     async fn fetch(
         &self,
         endpoint: &cl_api::types::TransferEndpoint,
+        url: &reqwest::Url,
+        name: &str,
         partial: &Path,
+        expected_size: Option<u64>,
         index: usize,
         options: &DownloadOptions,
     ) -> Result<(u64, String, u32)> {
         let http = self.transfer_http(endpoint)?;
-        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::create(partial).await?);
+        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(partial).await.map_err(|e| {
+            Error::new(ErrorKind::Io, format!("cannot create {}: {e}", partial.display())).with_source(e)
+        })?;
+        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
         let mut hasher = Hasher::new(&ChecksumAlgorithm::Sha1)?;
         let mut written = 0u64;
         let mut retries = transfer_retries(self, options.common.retries);
         let mut resumed = 0u32;
         loop {
             let before = written;
-            let mut request = http.get(&endpoint.uri);
-            if let Some(token) = self.session_token() {
+            let mut request = http.get(url.clone());
+            if let Some(token) = self.token_for(url) {
                 request = request.header(cl_api::SESSION_HEADER, token);
             }
             if written > 0 {
@@ -254,11 +267,16 @@ impl Client {
                 let response = request.send().await.map_err(transport)?;
                 let status = response.status();
                 if status == reqwest::StatusCode::PARTIAL_CONTENT {
-                    let start = content_range_start(&response);
-                    if start != Some(written) {
+                    let range = response.headers().get(reqwest::header::CONTENT_RANGE);
+                    let range = range.and_then(|v| v.to_str().ok()).unwrap_or("");
+                    if content_range_start(range) != Some(written) {
                         return Err(Error::new(
                             ErrorKind::Decode,
-                            format!("asked to resume at {written}, got {start:?}"),
+                            format!(
+                                "{name}: asked to resume from byte {written}, the server answered with \
+                                 Content-Range {:?}; refusing to splice",
+                                crate::error::excerpt(range.as_bytes())
+                            ),
                         ));
                     }
                 } else if status.is_success() {
@@ -273,14 +291,22 @@ impl Client {
                         options.common.control.update(index, |p| p.done = 0);
                     }
                 } else {
-                    let body = response.bytes().await.unwrap_or_default();
-                    return Err(Error::from_response(status.as_u16(), &body));
+                    return Err(crate::error::from_transfer_response(response).await);
                 }
                 let mut body = response.bytes_stream();
                 while let Some(chunk) = body.next().await {
                     // Any failure mid-body is a broken transfer, worth resuming.
                     let chunk =
                         chunk.map_err(|e| Error::new(ErrorKind::Transport, "the download broke off").with_source(e))?;
+                    // Not a byte past the declared size reaches the disk.
+                    if let Some(expected) = expected_size
+                        && written + chunk.len() as u64 > expected
+                    {
+                        return Err(Error::new(
+                            ErrorKind::Verification,
+                            format!("{name}: the server sent more than the {expected} bytes it declared"),
+                        ));
+                    }
                     hasher.update(&chunk);
                     out.write_all(&chunk).await?;
                     written += chunk.len() as u64;
@@ -346,7 +372,16 @@ impl Client {
     }
 }
 
-fn content_range_start(response: &reqwest::Response) -> Option<u64> {
-    let value = response.headers().get(reqwest::header::CONTENT_RANGE)?.to_str().ok()?;
+/// The first byte of a `Content-Range: bytes START-END/TOTAL` header.
+fn content_range_start(value: &str) -> Option<u64> {
     value.strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
+}
+
+/// A size the server declared, which must not be negative.
+fn declared_size(size: Option<i64>, name: &str) -> Result<Option<u64>> {
+    size.map(|s| {
+        u64::try_from(s)
+            .map_err(|_| Error::new(ErrorKind::Decode, format!("the server declares a size of {s} bytes for {name}")))
+    })
+    .transpose()
 }

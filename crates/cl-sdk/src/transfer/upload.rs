@@ -332,10 +332,11 @@ impl Client {
         let control = &options.common.control;
         control.update(index, |f| f.state = FileState::Transferring);
         if let Some(endpoint) = endpoint {
+            let url = crate::origin::endpoint_url(&endpoint, &p.name)?;
             let http = self.transfer_http(&endpoint)?;
             let mut retries = transfer_retries(self, options.common.retries);
             loop {
-                let error = match self.put(&http, &endpoint, p, index, control).await {
+                let error = match self.put(&http, &url, p, index, control).await {
                     Ok(()) => break,
                     Err(error) => error,
                 };
@@ -392,7 +393,7 @@ impl Client {
     async fn put(
         &self,
         http: &reqwest::Client,
-        endpoint: &TransferEndpoint,
+        url: &reqwest::Url,
         p: &Planned,
         index: usize,
         control: &TransferControl,
@@ -421,18 +422,16 @@ impl Client {
             }
         });
         let mut request = http
-            .put(&endpoint.uri)
+            .put(url.clone())
             .header(reqwest::header::CONTENT_LENGTH, size)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .body(reqwest::Body::wrap_stream(stream));
-        if let Some(token) = self.session_token() {
+        if let Some(token) = self.token_for(url) {
             request = request.header(cl_api::SESSION_HEADER, token);
         }
         let response = request.send().await.map_err(transport)?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(Error::from_response(status.as_u16(), &body));
+        if !response.status().is_success() {
+            return Err(crate::error::from_transfer_response(response).await);
         }
         Ok(())
     }
