@@ -1,0 +1,220 @@
+//! The SDK against a hostile or broken server of our own (see `hostile/mod.rs`): secrets stay on
+//! the API's origin, no wrong or unbounded bytes are written, nothing is left behind, no panic,
+//! and each failure is a typed error that says what was wrong. docs/security.md lists the cases.
+
+mod hostile_server;
+
+use std::path::Path;
+use std::time::Duration;
+
+use cl_sdk::transfer::{DownloadOptions, DownloadReport, Overwrite};
+use cl_sdk::{Client, Dialect, ErrorKind, RetryPolicy};
+use hostile_server::{Endpoint, FilePlan, Plan, Server, recorder, vcenter};
+
+fn quick() -> RetryPolicy {
+    RetryPolicy::default().max_attempts(3).backoff(Duration::from_millis(5), Duration::from_millis(10))
+}
+
+async fn connect(server: &Server) -> cl_sdk::Result<Client> {
+    Client::builder(&server.url).credentials("user", "pass").dialect(Dialect::Api).retry(quick()).connect().await
+}
+
+/// Downloads the hostile item into `dest`, bounded in time so a hang fails the test.
+async fn download(server: &Server, dest: &Path) -> cl_sdk::Result<DownloadReport> {
+    download_with(server, dest, DownloadOptions::default()).await
+}
+
+async fn download_with(server: &Server, dest: &Path, options: DownloadOptions) -> cl_sdk::Result<DownloadReport> {
+    let client = connect(server).await?;
+    let work = client.download_item("item-1", dest, options);
+    tokio::time::timeout(Duration::from_secs(60), work).await.expect("the download ends by itself")
+}
+
+/// The names in a folder, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+fn plan(files: Vec<FilePlan>) -> Plan {
+    Plan { files, ..Plan::default() }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Token confinement
+
+#[tokio::test]
+async fn a_transfer_endpoint_on_another_host_or_port_gets_no_token() {
+    let other_host = recorder(b"abc").await;
+    let other_port = vcenter(plan(vec![FilePlan::new("x.bin", b"abc")])).await;
+    for uri in [format!("{}/x", other_host.url), format!("{}/data/0", other_port.url)] {
+        let file = FilePlan { endpoint: Endpoint::Uri(uri.clone()), ..FilePlan::new("x.bin", b"abc") };
+        let server = vcenter(plan(vec![file])).await;
+        let dest = tempfile::tempdir().unwrap();
+        download(&server, dest.path()).await.unwrap();
+        assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), b"abc");
+        assert!(server.seen().iter().any(|s| s.has_token()), "the API origin does get the token");
+    }
+    let seen = [other_host.seen(), other_port.seen()].concat();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen.iter().all(|s| !s.has_token() && !s.has_credentials()), "{seen:?}");
+}
+
+#[tokio::test]
+async fn redirects_off_the_origin_are_refused_before_anything_is_sent() {
+    let other = recorder(b"abc").await;
+    // A transfer endpoint that redirects to another host.
+    let file =
+        FilePlan { endpoint: Endpoint::RedirectTo(format!("{}/steal", other.url)), ..FilePlan::new("x", b"abc") };
+    let server = vcenter(plan(vec![file])).await;
+    let dest = tempfile::tempdir().unwrap();
+    let error = download(&server, dest.path()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::RedirectRefused, "{error}");
+    assert!(error.to_string().contains("127.0.0.2"), "names the host: {error}");
+    assert!(listing(dest.path()).is_empty(), "{:?}", listing(dest.path()));
+
+    // An API call answered with a redirect to another host.
+    let server = vcenter(Plan { api_redirect: Some(format!("{}/api/steal", other.url)), ..Plan::default() }).await;
+    let error = download(&server, dest.path()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::RedirectRefused, "{error}");
+    assert!(other.seen().is_empty(), "the other host saw nothing: {:?}", other.seen());
+}
+
+#[tokio::test]
+async fn endpoints_that_are_not_http_fail_at_once() {
+    for uri in ["file:///etc/passwd", "ds:///vmfs/volumes/ds1/x", "ftp://127.0.0.2/x", "not a uri", "https://"] {
+        let file = FilePlan { endpoint: Endpoint::Uri(uri.into()), ..FilePlan::new("x.bin", b"abc") };
+        let server = vcenter(plan(vec![file])).await;
+        let dest = tempfile::tempdir().unwrap();
+        let error = download(&server, dest.path()).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Decode, "{uri}: {error}");
+        assert!(!error.to_string().contains("reachable"), "{error}");
+        assert_eq!(server.count("file_name=x.bin"), 1, "{uri}: not retried");
+        assert!(listing(dest.path()).is_empty());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2, 3. Names: no file takes another's bytes, no user file is touched
+
+#[tokio::test]
+async fn names_like_temporary_files_get_their_own_bytes() {
+    let files = vec![FilePlan::new("x.bin", b"the real x"), FilePlan::new(".x.bin.cl-partial", b"the other one")];
+    let server = vcenter(plan(files)).await;
+    let dest = tempfile::tempdir().unwrap();
+    // A user's own file named like an old partial survives.
+    std::fs::write(dest.path().join(".disk.vmdk.cl-partial"), b"mine").unwrap();
+    download(&server, dest.path()).await.unwrap();
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), b"the real x");
+    assert_eq!(std::fs::read(dest.path().join(".x.bin.cl-partial")).unwrap(), b"the other one");
+    assert_eq!(std::fs::read(dest.path().join(".disk.vmdk.cl-partial")).unwrap(), b"mine");
+    assert_eq!(listing(dest.path()).len(), 3, "{:?}", listing(dest.path()));
+}
+
+#[tokio::test]
+async fn duplicate_case_colliding_and_staging_names_are_refused_before_a_byte() {
+    for names in [["x.bin", "x.bin"], ["Disk.vmdk", "disk.VMDK"], ["a.bin", ".cl-download-0000"]] {
+        let files = names.iter().map(|n| FilePlan::new(n, b"bytes")).collect();
+        let server = vcenter(plan(files)).await;
+        let dest = tempfile::tempdir().unwrap();
+        let error = download(&server, dest.path()).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::UnsafePath, "{names:?}: {error}");
+        assert!(listing(dest.path()).is_empty(), "{:?}", listing(dest.path()));
+        assert_eq!(server.count("/data/"), 0, "nothing was fetched");
+    }
+}
+
+#[tokio::test]
+async fn an_existing_file_is_never_replaced_without_overwrite() {
+    let server = vcenter(plan(vec![FilePlan::new("x.bin", b"new")])).await;
+    let dest = tempfile::tempdir().unwrap();
+    std::fs::write(dest.path().join("x.bin"), b"old").unwrap();
+    let error = download(&server, dest.path()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), b"old");
+    download_with(&server, dest.path(), DownloadOptions::default().overwrite(Overwrite::Always)).await.unwrap();
+    assert_eq!(std::fs::read(dest.path().join("x.bin")).unwrap(), b"new");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. No panic on a token a header cannot carry
+
+#[tokio::test]
+async fn a_login_token_a_header_cannot_carry_is_a_typed_error() {
+    for token in ["tok\r\nX-Injected: 1", "caf\u{e9}", "", "a\u{0}b"] {
+        let server = vcenter(Plan { token: token.into(), ..Plan::default() }).await;
+        let error = connect(&server).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Decode, "{token:?}: {error}");
+        assert_eq!(server.count("download-session"), 0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5, 6. Bounded reads
+
+#[tokio::test]
+async fn api_bodies_are_capped_while_they_stream() {
+    let server = vcenter(Plan { huge_list: Some(8 << 20), ..plan(vec![FilePlan::new("x", b"x")]) }).await;
+    let client = Client::builder(&server.url)
+        .credentials("user", "pass")
+        .dialect(Dialect::Api)
+        .retry(quick())
+        .max_response_bytes(1 << 20)
+        .connect()
+        .await
+        .unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let error = client.download_item("item-1", dest.path(), DownloadOptions::default()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Decode, "{error}");
+    assert!(error.to_string().contains("max_response_bytes"), "{error}");
+    assert_eq!(server.count("GET /api/content/library/item/download-session/ds-1/file"), 1, "not retried");
+}
+
+#[tokio::test]
+async fn an_endless_error_body_is_read_only_so_far() {
+    let file = FilePlan { endpoint: Endpoint::EndlessError, ..FilePlan::new("x.bin", b"abc") };
+    let server = vcenter(plan(vec![file])).await;
+    let dest = tempfile::tempdir().unwrap();
+    let error = download(&server, dest.path()).await.unwrap_err();
+    assert_eq!(error.status(), Some(500), "{error}");
+    assert!(listing(dest.path()).is_empty());
+}
+
+#[tokio::test]
+async fn a_download_stops_at_its_declared_size() {
+    let big = vec![7u8; 3 << 20];
+    let file = FilePlan { declared: 1 << 20, ..FilePlan::new("x.bin", &big) };
+    let server = vcenter(plan(vec![file])).await;
+    let dest = tempfile::tempdir().unwrap();
+    let error = download(&server, dest.path()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
+    assert!(error.to_string().contains("1048576"), "names the declared size: {error}");
+    assert!(listing(dest.path()).is_empty(), "{:?}", listing(dest.path()));
+
+    let file = FilePlan { declared: -5, ..FilePlan::new("x.bin", b"abc") };
+    let server = vcenter(plan(vec![file])).await;
+    let error = download(&server, dest.path()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Decode, "{error}");
+    assert!(error.to_string().contains("-5"), "{error}");
+    assert!(!error.to_string().contains("18446744073709551611"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Nothing left behind
+
+#[tokio::test]
+async fn a_failing_file_takes_its_siblings_partials_with_it() {
+    let mut files: Vec<FilePlan> = (0..4).map(|i| FilePlan::new(&format!("ok-{i}.bin"), &vec![i; 2 << 20])).collect();
+    files.push(FilePlan { declared: 10, ..FilePlan::new("bad.bin", &[1u8; 100]) });
+    let server = vcenter(plan(files)).await;
+    let dest = tempfile::tempdir().unwrap();
+    let error = download_with(&server, dest.path(), DownloadOptions::default().concurrency(5)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
+    for name in listing(dest.path()) {
+        assert!(name.starts_with("ok-"), "only verified files under final names: {name}");
+        let index: u8 = name[3..4].parse().unwrap();
+        assert_eq!(std::fs::read(dest.path().join(&name)).unwrap(), vec![index; 2 << 20]);
+    }
+}
