@@ -28,8 +28,34 @@ pub struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The knobs of every transfer.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TransferArgs {
+    /// Files moved at once.
+    #[arg(long, global = true, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Times a failed call or transfer of a file is retried.
+    #[arg(long, global = true, default_value_t = 4)]
+    pub retries: u32,
+    /// How long the server may take to prepare a file for download (e.g. 10m).
+    #[arg(long, global = true, default_value = "1h", value_parser = parse_duration)]
+    pub prepare_timeout: std::time::Duration,
+    /// How long a transfer may go without a byte before it is resumed or sent again.
+    #[arg(long, global = true, default_value = "60s", value_parser = parse_duration)]
+    pub stall_timeout: std::time::Duration,
+    /// The most a whole upload or download may take (no limit by default).
+    #[arg(long, global = true, value_parser = parse_duration)]
+    pub deadline: Option<std::time::Duration>,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{text:?} is not a duration like 30s, 10m or 2h: {e}"))
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

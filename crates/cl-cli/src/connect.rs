@@ -28,7 +28,7 @@ pub async fn connect(cli: &Cli) -> Result<Target, Failure> {
             "clx: no vCenter configured (--url, CLX_URL or GOVC_URL); using the built-in simulator at {}",
             sim.url()
         );
-        let client = Client::builder(sim.url())
+        let client = settings(Client::builder(sim.url()), cli)
             .credentials(sim.username(), sim.password())
             .add_ca_pem(sim.ca_pem().expect("the simulator serves HTTPS"))
             .connect()
@@ -37,7 +37,7 @@ pub async fn connect(cli: &Cli) -> Result<Target, Failure> {
     };
     let mut parsed =
         reqwest::Url::parse(if url.contains("://") { url.clone() } else { format!("https://{url}") }.as_str())
-            .map_err(|e| fail(format!("{url:?} is not a URL: {e}")))?;
+            .map_err(|e| fail(format!("{:?} is not a URL: {e}", cl_sdk::redact_url(&url))))?;
     // user:password@ in a URL are percent-encoded (administrator%40vsphere.local).
     let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
     let url_user = (!parsed.username().is_empty()).then(|| decode(parsed.username()));
@@ -51,7 +51,7 @@ pub async fn connect(cli: &Cli) -> Result<Target, Failure> {
     let (Some(username), Some(password)) = (username, password) else {
         return Err(fail("give a user name (--username, CLX_USERNAME) and a password (CLX_PASSWORD)"));
     };
-    let mut builder = Client::builder(&base).credentials(&username, &password);
+    let mut builder = settings(Client::builder(&base), cli).credentials(&username, &password);
     let insecure =
         cli.insecure || env_any(&["GOVC_INSECURE"]).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
     if insecure {
@@ -70,6 +70,12 @@ pub async fn connect(cli: &Cli) -> Result<Target, Failure> {
         DialectArg::Rest => builder.dialect(Dialect::Rest),
     };
     Ok(Target { client: builder.connect().await?, _sim: None, simulated: false })
+}
+
+/// The transfer knobs that live on the client: retries and the stall timeout.
+fn settings(builder: cl_sdk::ClientBuilder, cli: &Cli) -> cl_sdk::ClientBuilder {
+    let retry = cl_sdk::RetryPolicy::default().max_attempts(cli.transfer.retries.saturating_add(1));
+    builder.retry(retry).stall_timeout(cli.transfer.stall_timeout)
 }
 
 pub fn split_target(target: &str) -> Result<(&str, &str), Failure> {

@@ -2,13 +2,14 @@
 
 use std::path::Path;
 
-use cl_sdk::transfer::{DownloadOptions, TransferControl, UploadFile, UploadOptions};
+use cl_sdk::transfer::{TransferControl, UploadFile};
 use cl_sdk::{Client, ErrorKind};
 use serde::Serialize;
 
+use crate::args::{ChecksumArg, TransferArgs};
 use crate::output::{EXIT_VERIFICATION, Failure, Report, fail, print, summary};
 use crate::progress;
-use crate::transfers::{cancel_on_interrupt, expand};
+use crate::transfers::{download_options, expand, upload_options};
 
 /// Writes a small OVF set: descriptor, manifest and two disks of `disk_mib` MiB.
 fn generate_ovf_set(dir: &Path, disk_mib: u64) -> std::io::Result<()> {
@@ -31,7 +32,7 @@ fn generate_ovf_set(dir: &Path, disk_mib: u64) -> std::io::Result<()> {
     std::fs::write(dir.join("demo.mf"), manifest)
 }
 
-pub async fn demo(client: &Client, disk_mib: u64, json_out: bool) -> Result<(), Failure> {
+pub async fn demo(client: &Client, disk_mib: u64, knobs: &TransferArgs, json_out: bool) -> Result<(), Failure> {
     let work = tempfile::tempdir().map_err(|e| fail(format!("cannot make a work folder: {e}")))?;
     let (src, dest) = (work.path().join("upload"), work.path().join("download"));
     std::fs::create_dir_all(&src).and_then(|_| std::fs::create_dir_all(&dest)).map_err(|e| fail(e.to_string()))?;
@@ -47,16 +48,18 @@ pub async fn demo(client: &Client, disk_mib: u64, json_out: bool) -> Result<(), 
     let item = format!("demo-{stamp}");
     let files: Vec<UploadFile> = expand(std::slice::from_ref(&src))?.into_iter().map(UploadFile::path).collect();
     let control = TransferControl::new();
-    cancel_on_interrupt(&control);
+    crate::signals::watch(&control);
     let bars = progress::show(&control, json_out);
-    let up = client.upload_new_item(&library, &item, "ovf", files, UploadOptions::default().control(control)).await;
+    let up = client
+        .upload_new_item(&library, &item, "ovf", files, upload_options(knobs, ChecksumArg::Sha256).control(control))
+        .await;
     bars.finish().await;
     let up = up?;
 
     let control = TransferControl::new();
-    cancel_on_interrupt(&control);
+    crate::signals::watch(&control);
     let bars = progress::show(&control, json_out);
-    let down = client.download_item(&up.item_id, &dest, DownloadOptions::default().control(control)).await;
+    let down = client.download_item(&up.item_id, &dest, download_options(knobs).control(control)).await;
     bars.finish().await;
     let down = down?;
 

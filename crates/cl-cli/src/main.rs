@@ -9,13 +9,14 @@ use clap::Parser;
 use serde::Serialize;
 
 use args::{Cli, Command, ItemCommand, LibraryCommand, SessionCommand};
-use output::{EXIT_SERVER, Failure, Report, fail, print};
+use output::{EXIT_SERVER, Failure, Report, clean, fail, print};
 
 mod args;
 mod connect;
 mod demo;
 mod output;
 mod progress;
+mod signals;
 mod transfers;
 
 #[tokio::main]
@@ -28,8 +29,13 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("clx: {}", f.message);
-            ExitCode::from(f.code)
+            eprintln!("clx: {}", clean(&f.message));
+            // A canceled transfer exits as its signal asks (130 for Ctrl-C, 143 for SIGTERM).
+            let code = match signals::exit_code() {
+                Some(signal) if f.code == output::EXIT_CANCELED => signal,
+                _ => f.code,
+            };
+            ExitCode::from(code)
         }
     }
 }
@@ -38,6 +44,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Sim(args) = &cli.command {
         return cl_sim::serve::serve(args.clone()).await.map_err(|e| fail(format!("the simulator failed: {e}")));
     }
+    signals::install();
     let target = connect::connect(&cli).await?;
     let client = &target.client;
     let json_out = cli.json;
@@ -89,13 +96,22 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print(json_out, &info);
         }
         Command::Upload { paths, library, item, create, checksum } => {
-            let report = transfers::upload(client, paths, library, item, *create, *checksum, json_out).await?;
+            let report = transfers::upload(
+                client,
+                paths,
+                library,
+                item,
+                *create,
+                transfers::upload_options(&cli.transfer, *checksum),
+                json_out,
+            )
+            .await?;
             print(json_out, &report);
         }
         Command::Download { target: spec, to, overwrite } => {
             let (library, item) = connect::split_target(spec)?;
             let id = client.find_item(&client.find_library(library).await?, item).await?;
-            let report = transfers::download(client, &id, to, *overwrite, json_out).await?;
+            let report = transfers::download(client, &id, to, *overwrite, &cli.transfer, json_out).await?;
             print(json_out, &report);
         }
         Command::Session(SessionCommand::Ls) => {
@@ -136,7 +152,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let done = if cancel { "canceled" } else { "deleted" };
             print(json_out, &Done { id: id.clone(), name: String::new(), kind, done });
         }
-        Command::Demo { disk_mib } => demo::demo(client, *disk_mib, json_out).await?,
+        Command::Demo { disk_mib } => demo::demo(client, *disk_mib, &cli.transfer, json_out).await?,
         Command::Sim(_) => unreachable!("handled above"),
     }
     Ok(())
@@ -151,7 +167,7 @@ struct Login {
 
 impl Report for Login {
     fn text(&self) -> String {
-        format!("logged in to {} as {} over {}", self.url, self.user, self.dialect)
+        format!("logged in to {} as {} over {}", self.url, clean(&self.user), self.dialect)
     }
 }
 
@@ -169,6 +185,7 @@ impl Report for Done {
     fn text(&self) -> String {
         let Done { id, name, kind, done } = self;
         // Only sessions have no name.
+        let (id, name) = (clean(id), clean(name));
         if name.is_empty() { format!("{done} {kind} session {id}") } else { format!("{done} {kind} {name} ({id})") }
     }
 }
@@ -182,7 +199,7 @@ struct LibraryRow {
 
 impl Report for LibraryRow {
     fn text(&self) -> String {
-        format!("{}\t{}", self.name.as_deref().unwrap_or(""), self.id)
+        format!("{}\t{}", clean(self.name.as_deref().unwrap_or("")), clean(&self.id))
     }
 }
 
@@ -197,7 +214,7 @@ struct ItemRow {
 impl Report for ItemRow {
     fn text(&self) -> String {
         let size = self.size.map_or_else(|| "null".to_owned(), |s| s.to_string());
-        format!("{}\t{size}\t{}", self.name.as_deref().unwrap_or(""), self.id)
+        format!("{}\t{size}\t{}", clean(self.name.as_deref().unwrap_or("")), clean(&self.id))
     }
 }
 
@@ -213,12 +230,12 @@ struct ItemInfo {
 
 impl Report for ItemInfo {
     fn text(&self) -> String {
-        let name = self.name.as_deref().unwrap_or("?");
-        let version = self.content_version.as_deref().unwrap_or("?");
-        let mut out = format!("{name} ({}), content version {version}\n", self.id);
+        let name = clean(self.name.as_deref().unwrap_or("?"));
+        let version = clean(self.content_version.as_deref().unwrap_or("?"));
+        let mut out = format!("{name} ({}), content version {version}\n", clean(&self.id));
         for f in &self.files {
-            let sum = f.checksum_info.as_ref().map(|c| c.checksum.as_str()).unwrap_or("-");
-            out.push_str(&format!("  {}\t{}\t{sum}\n", f.name, f.size.unwrap_or(0)));
+            let sum = clean(f.checksum_info.as_ref().map(|c| c.checksum.as_str()).unwrap_or("-"));
+            out.push_str(&format!("  {}\t{}\t{sum}\n", clean(&f.name), f.size.unwrap_or(0)));
         }
         out.trim_end().to_owned()
     }
@@ -234,6 +251,6 @@ struct SessionRow {
 
 impl Report for SessionRow {
     fn text(&self) -> String {
-        format!("{}\t{}\t{}", self.kind, self.state.as_deref().unwrap_or(""), self.id)
+        format!("{}\t{}\t{}", self.kind, clean(self.state.as_deref().unwrap_or("")), clean(&self.id))
     }
 }

@@ -62,8 +62,38 @@ impl<R: Report> Report for Vec<R> {
     }
 }
 
+/// Server text made safe for a terminal: control characters (C0, DEL, C1) and bidirectional
+/// overrides are shown escaped (`\u{1b}`), so a name or message can neither drive the terminal
+/// nor forge a line. `--json` output keeps the exact strings instead.
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| if unsafe_char(c) { c.escape_unicode().to_string() } else { c.to_string() })
+        .collect::<String>()
+        .into()
+}
+
 pub fn summary(what: &str, files: usize, bytes: u64, elapsed: Duration) -> String {
     let mib = bytes as f64 / (1024.0 * 1024.0);
     let rate = mib / elapsed.as_secs_f64().max(1e-6);
     format!("{what} {files} files, {mib:.1} MiB in {:.2} s ({rate:.1} MiB/s)", elapsed.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal() {
+        assert_eq!(clean("disk-0.vmdk"), "disk-0.vmdk");
+        assert_eq!(clean("名前.iso"), "名前.iso");
+        assert_eq!(clean("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(clean("x\ndone: fake"), "x\\u{a}done: fake");
+        assert_eq!(clean("\u{9b}31m"), "\\u{9b}31m");
+        assert_eq!(clean("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
+        assert!(!clean("\u{7}\u{0}\r\t").chars().any(char::is_control));
+    }
 }

@@ -51,7 +51,9 @@ pub fn show(control: &TransferControl, json: bool) -> Display {
                 while bars.len() < p.files.len() {
                     let f = &p.files[bars.len()];
                     let bar = multi.add(
-                        ProgressBar::new(f.size.unwrap_or(0)).with_style(style.clone()).with_prefix(f.name.clone()),
+                        ProgressBar::new(f.size.unwrap_or(0))
+                            .with_style(style.clone())
+                            .with_prefix(crate::output::clean(&f.name).into_owned()),
                     );
                     bars.push(bar);
                 }
@@ -70,7 +72,7 @@ pub fn show(control: &TransferControl, json: bool) -> Display {
                     if !*done && matches!(f.state, FileState::Done | FileState::Failed) {
                         *done = true;
                         let state = if f.state == FileState::Done { "done" } else { "failed" };
-                        eprintln!("{state}: {} ({} bytes)", f.name, f.done);
+                        eprintln!("{state}: {} ({} bytes)", crate::output::clean(&f.name), f.done);
                     }
                 }
             }

@@ -7,7 +7,7 @@ use cl_sdk::types::{ChecksumAlgorithm, ChecksumInfo};
 use cl_sdk::{Client, ErrorKind};
 use serde::Serialize;
 
-use crate::args::ChecksumArg;
+use crate::args::{ChecksumArg, TransferArgs};
 use crate::output::{EXIT_SERVER, Failure, Report, fail, summary};
 use crate::progress;
 
@@ -37,17 +37,6 @@ impl Report for TransferReport {
     }
 }
 
-/// A ctrl-c handler that cancels `control`.
-pub fn cancel_on_interrupt(control: &TransferControl) {
-    let control = control.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("clx: interrupted; canceling and cleaning up");
-            control.cancel();
-        }
-    });
-}
-
 /// Expands folders into their files.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
     let mut files = Vec::new();
@@ -73,7 +62,7 @@ pub async fn upload(
     library: &str,
     item: &str,
     create: bool,
-    checksum: ChecksumArg,
+    options: UploadOptions,
     json_out: bool,
 ) -> Result<TransferReport, Failure> {
     let files: Vec<UploadFile> = expand(paths)?.into_iter().map(UploadFile::path).collect();
@@ -88,17 +77,10 @@ pub async fn upload(
     } else {
         "file"
     };
-    let algorithm = match checksum {
-        ChecksumArg::None => None,
-        ChecksumArg::Md5 => Some(ChecksumAlgorithm::Md5),
-        ChecksumArg::Sha1 => Some(ChecksumAlgorithm::Sha1),
-        ChecksumArg::Sha256 => Some(ChecksumAlgorithm::Sha256),
-        ChecksumArg::Sha512 => Some(ChecksumAlgorithm::Sha512),
-    };
     let control = TransferControl::new();
-    cancel_on_interrupt(&control);
+    crate::signals::watch(&control);
     let bars = progress::show(&control, json_out);
-    let options = UploadOptions::default().checksum(algorithm).control(control);
+    let options = options.control(control);
     let result = match client.find_item(&library_id, item).await {
         Ok(id) => client.upload_item(&id, files, options).await,
         Err(e) if e.kind() == ErrorKind::NotFound && create => {
@@ -132,13 +114,14 @@ pub async fn download(
     item_id: &str,
     to: &Path,
     overwrite: bool,
+    knobs: &TransferArgs,
     json_out: bool,
 ) -> Result<TransferReport, Failure> {
     std::fs::create_dir_all(to).map_err(|e| fail(format!("cannot create {}: {e}", to.display())))?;
     let control = TransferControl::new();
-    cancel_on_interrupt(&control);
+    crate::signals::watch(&control);
     let bars = progress::show(&control, json_out);
-    let mut options = DownloadOptions::default().control(control);
+    let mut options = download_options(knobs).control(control);
     if overwrite {
         options = options.overwrite(Overwrite::Always);
     }
@@ -165,4 +148,33 @@ pub async fn download(
         seconds: report.elapsed.as_secs_f64(),
         verb: "downloaded",
     })
+}
+
+/// Download options as the flags set them.
+pub fn download_options(knobs: &TransferArgs) -> DownloadOptions {
+    let options = DownloadOptions::default()
+        .concurrency(knobs.concurrency.into())
+        .retries(knobs.retries)
+        .prepare_timeout(knobs.prepare_timeout);
+    match knobs.deadline {
+        Some(deadline) => options.deadline(deadline),
+        None => options,
+    }
+}
+
+/// Upload options as the flags set them.
+pub fn upload_options(knobs: &TransferArgs, checksum: ChecksumArg) -> UploadOptions {
+    let algorithm = match checksum {
+        ChecksumArg::None => None,
+        ChecksumArg::Md5 => Some(ChecksumAlgorithm::Md5),
+        ChecksumArg::Sha1 => Some(ChecksumAlgorithm::Sha1),
+        ChecksumArg::Sha256 => Some(ChecksumAlgorithm::Sha256),
+        ChecksumArg::Sha512 => Some(ChecksumAlgorithm::Sha512),
+    };
+    let options =
+        UploadOptions::default().checksum(algorithm).concurrency(knobs.concurrency.into()).retries(knobs.retries);
+    match knobs.deadline {
+        Some(deadline) => options.deadline(deadline),
+        None => options,
+    }
 }

@@ -287,8 +287,12 @@ impl fmt::Display for Error {
         for cause in self.messages.iter().skip(1) {
             write!(f, "; caused by: {cause}")?;
         }
+        // A source already quoted in the message is not repeated.
         if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
+            let source = source.to_string();
+            if !self.messages.iter().any(|m| m.contains(&source)) {
+                write!(f, ": {source}")?;
+            }
         }
         Ok(())
     }
@@ -298,6 +302,12 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
     }
+}
+
+/// An I/O error with what was being done and to which path, e.g. `cannot write /dl/x: No space
+/// left on device (os error 28)`.
+pub(crate) fn io_at<'a>(what: &'static str, path: &'a std::path::Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |e| Error::new(ErrorKind::Io, format!("cannot {what} {}: {e}", path.display())).with_source(e)
 }
 
 impl From<std::io::Error> for Error {
@@ -329,9 +339,13 @@ pub(crate) fn transport(error: reqwest::Error) -> Error {
         let message = "the server's response was larger than the client accepts (ClientBuilder::max_response_bytes)";
         return Error::new(ErrorKind::Decode, message).with_source(error);
     }
+    let timed_out = chain(Some(&error)).any(|e| {
+        e.downcast_ref::<reqwest::Error>().is_some_and(reqwest::Error::is_timeout)
+            || e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+    });
     let kind = if tls {
         ErrorKind::Tls
-    } else if error.is_timeout() {
+    } else if timed_out {
         ErrorKind::TimedOut
     } else if error.is_decode() {
         ErrorKind::Decode
@@ -433,6 +447,15 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Http);
         assert!(e.is_retryable());
         assert!(Error::from_response(404, b"404 page not found").kind() == ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn io_errors_name_the_path_once() {
+        let e = Error::from(std::io::Error::new(std::io::ErrorKind::NotFound, "gone"));
+        assert_eq!(e.to_string(), "gone");
+        let e = io_at("write", std::path::Path::new("/dl/x.bin"))(std::io::Error::other("No space left on device"));
+        assert_eq!(e.to_string(), "cannot write /dl/x.bin: No space left on device");
+        assert_eq!(e.kind(), ErrorKind::Io);
     }
 
     #[test]

@@ -33,7 +33,11 @@ pub(crate) fn parse_base(url: &str) -> Result<Url> {
     Ok(parsed)
 }
 
-/// `url` with anything between `://` and `@` replaced, for messages.
+/// `url` with its user information (anything between `://` and `@`) replaced, for messages.
+///
+/// ```
+/// assert_eq!(cl_sdk::redact_url("https://root:s3cret@vc.example/"), "https://<redacted>@vc.example/");
+/// ```
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(start), Some(at)) if at > start + 3 && !url[start + 3..at].contains('/') => {

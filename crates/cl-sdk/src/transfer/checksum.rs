@@ -3,7 +3,7 @@
 use cl_api::types::ChecksumAlgorithm;
 use sha1::Digest;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, io_at};
 
 /// A running checksum in one algorithm.
 pub(crate) enum Hasher {
@@ -59,12 +59,12 @@ pub(crate) async fn of_file(
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || -> Result<String> {
         use std::io::{Read, Seek, SeekFrom};
-        let mut file = std::fs::File::open(&path)?;
-        file.seek(SeekFrom::Start(offset))?;
+        let mut file = std::fs::File::open(&path).map_err(io_at("read", &path))?;
+        file.seek(SeekFrom::Start(offset)).map_err(io_at("read", &path))?;
         let mut reader = file.take(len);
         let mut buf = vec![0u8; 1 << 20];
         loop {
-            let n = reader.read(&mut buf)?;
+            let n = reader.read(&mut buf).map_err(io_at("read", &path))?;
             if n == 0 {
                 break;
             }

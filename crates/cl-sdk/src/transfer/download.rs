@@ -11,7 +11,7 @@ use super::checksum::{self, Hasher};
 use super::names::{Staging, check_distinct, exists, finalize, safe_file_name};
 use super::{Common, FileProgress, FileState, keep_alive, transfer_retries};
 use crate::client::Client;
-use crate::error::{Error, ErrorKind, Result, transport};
+use crate::error::{Error, ErrorKind, Result, io_at, transport};
 use crate::origin;
 use crate::retry::Repeat;
 use crate::session::DownloadSession;
@@ -131,7 +131,7 @@ impl Client {
         };
         let result = tokio::select! {
             result = self.download_in(&session, dest_dir, &staging, &options) => result,
-            error = options.common.control.canceled() => Err(error),
+            error = options.common.stopped() => Err(error),
         };
         // Whatever happened: no partial file stays behind, and the session is deleted.
         staging.remove().await;
@@ -283,9 +283,9 @@ impl Client {
                     if written > 0 {
                         // The server ignored Range: start over.
                         tracing::info!(uri = %endpoint.uri, "server ignored Range; restarting the file");
-                        out.flush().await?;
-                        out.get_mut().set_len(0).await?;
-                        out.get_mut().seek(std::io::SeekFrom::Start(0)).await?;
+                        out.flush().await.map_err(io_at("write", partial))?;
+                        out.get_mut().set_len(0).await.map_err(io_at("truncate", partial))?;
+                        out.get_mut().seek(std::io::SeekFrom::Start(0)).await.map_err(io_at("rewind", partial))?;
                         hasher = Hasher::new(&ChecksumAlgorithm::Sha1)?;
                         written = 0;
                         options.common.control.update(index, |p| p.done = 0);
@@ -308,7 +308,7 @@ impl Client {
                         ));
                     }
                     hasher.update(&chunk);
-                    out.write_all(&chunk).await?;
+                    out.write_all(&chunk).await.map_err(io_at("write", partial))?;
                     written += chunk.len() as u64;
                     options.common.control.update(index, |p| p.done = written);
                 }
@@ -327,8 +327,8 @@ impl Client {
             tracing::warn!(uri = %endpoint.uri, written, resumed, %error, "download broke off; resuming");
             tokio::time::sleep(pause).await;
         }
-        out.flush().await?;
-        out.get_mut().sync_all().await?;
+        out.flush().await.map_err(io_at("write", partial))?;
+        out.get_mut().sync_all().await.map_err(io_at("sync", partial))?;
         Ok((written, hasher.hex(), resumed))
     }
 

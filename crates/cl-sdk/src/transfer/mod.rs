@@ -184,12 +184,42 @@ pub(crate) struct Common {
     pub concurrency: usize,
     pub retries: Option<u32>,
     pub keep_alive_every: Duration,
+    pub deadline: Option<Duration>,
     pub control: TransferControl,
 }
 
 impl Default for Common {
     fn default() -> Self {
-        Self { concurrency: 4, retries: None, keep_alive_every: KEEP_ALIVE_EVERY, control: TransferControl::new() }
+        Self {
+            concurrency: 4,
+            retries: None,
+            keep_alive_every: KEEP_ALIVE_EVERY,
+            deadline: None,
+            control: TransferControl::new(),
+        }
+    }
+}
+
+impl Common {
+    /// Fails with `Canceled` once the control is canceled, or with `WaitTimedOut` once the
+    /// deadline passed; use in `select!` against the transfer, which then cleans up.
+    pub(crate) async fn stopped(&self) -> Error {
+        let deadline = async {
+            match self.deadline {
+                Some(deadline) => {
+                    tokio::time::sleep(deadline).await;
+                    Error::new(
+                        ErrorKind::WaitTimedOut,
+                        format!("the transfer did not finish within its deadline of {deadline:?}"),
+                    )
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            error = self.control.canceled() => error,
+            error = deadline => error,
+        }
     }
 }
 
@@ -212,6 +242,12 @@ macro_rules! common_setters {
             /// How often the sessions are kept alive (default 60 s).
             pub fn keep_alive_every(mut self, every: std::time::Duration) -> Self {
                 self.common.keep_alive_every = every;
+                self
+            }
+            /// The most the whole transfer may take; past it the transfer stops and cleans up as on
+            /// any failure, with [`ErrorKind::WaitTimedOut`](crate::ErrorKind::WaitTimedOut).
+            pub fn deadline(mut self, deadline: std::time::Duration) -> Self {
+                self.common.deadline = Some(deadline);
                 self
             }
             /// Progress and cancel for this transfer.

@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 use super::checksum;
 use super::{Common, FileProgress, FileState, TransferControl, keep_alive, ova, transfer_retries};
 use crate::client::Client;
-use crate::error::{Error, ErrorKind, Result, transport};
+use crate::error::{Error, ErrorKind, Result, io_at, transport};
 use crate::retry::{Repeat, Waiter};
 use crate::session::UpdateSession;
 
@@ -211,7 +211,7 @@ impl Client {
         let session = self.create_update_session(item_id).await?;
         let result = tokio::select! {
             result = self.upload_in(&session, planned, &options) => result,
-            error = options.common.control.canceled() => Err(error),
+            error = options.common.stopped() => Err(error),
         };
         match result {
             Ok((files, preview)) => {
@@ -400,8 +400,8 @@ impl Client {
     ) -> Result<()> {
         let (reader, size): (BoxReader, u64) = match &p.source {
             Source::Path { path, offset, len } => {
-                let mut file = tokio::fs::File::open(path).await?;
-                file.seek(std::io::SeekFrom::Start(*offset)).await?;
+                let mut file = tokio::fs::File::open(path).await.map_err(io_at("read", path))?;
+                file.seek(std::io::SeekFrom::Start(*offset)).await.map_err(io_at("read", path))?;
                 let size = p.size.or(*len).unwrap_or(0);
                 (Box::new(file.take(size)), size)
             }
