@@ -221,16 +221,25 @@ impl ClientBuilder {
             relogin: tokio::sync::Mutex::new(()),
         };
         let client = Client { inner: Arc::new(inner) };
-        match &self.session_id {
+        let settled = match &self.session_id {
             Some(id) => {
                 hooks.set_session_id(Some(id.expose_secret())).map_err(|_| {
                     Error::new(ErrorKind::InvalidInput, "the session id holds characters a header cannot carry")
                 })?;
-                client.settle_dialect(self.dialect, |c| async move { c.session_user().await.map(|_| ()) }).await?;
+                client.settle_dialect(self.dialect, |c| async move { c.session_user().await.map(|_| ()) }).await
             }
-            None => client.settle_dialect(self.dialect, |c| async move { c.login().await }).await?,
+            None => client.settle_dialect(self.dialect, |c| async move { c.login().await }).await,
+        };
+        match settled {
+            // A PEM holding the server's own self-signed certificate is the usual mistake.
+            Err(e) if e.kind() == ErrorKind::Tls && !self.trust.ca_pems.is_empty() => Err(Error::new(
+                ErrorKind::Tls,
+                "the server's TLS certificate is not signed by the given CA certificates; if the PEM holds \
+                 the server's own self-signed certificate rather than its CA's, pin its thumbprint instead",
+            )
+            .with_source(e)),
+            other => other.map(|()| client),
         }
-        Ok(client)
     }
 }
 

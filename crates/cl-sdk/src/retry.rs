@@ -158,9 +158,15 @@ impl Retries {
         (pause < left).then_some(pause)
     }
 
-    /// Starts counting afresh after progress (a transfer that moved bytes since its last failure).
+    /// Starts counting afresh after progress (a download that moved bytes since its last failure).
     pub fn progressed(&mut self) {
         *self = self.policy.start();
+    }
+
+    /// Starts the time budget afresh but keeps the attempts: the budget bounds time spent
+    /// retrying, not an upload attempt that ran for an hour before it broke.
+    pub fn restart_clock(&mut self) {
+        self.started = Instant::now();
     }
 
     /// Failures so far.

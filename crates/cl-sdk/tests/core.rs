@@ -279,6 +279,10 @@ async fn tls_trust_by_ca_by_thumbprint_or_not_at_all() {
 
     // Its CA, its SHA-1 thumbprint in any notation, its SHA-256 thumbprint, or the insecure mode.
     builder().add_ca_pem(sim.ca_pem().unwrap()).connect().await.unwrap();
+    // The server's own certificate given as a CA: refused, with the way out named.
+    let error = builder().add_ca_pem(sim.certificate_pem().unwrap()).connect().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Tls, "{error}");
+    assert!(error.to_string().contains("pin its thumbprint"), "{error}");
     let sha1 = sim.thumbprint_sha1().unwrap();
     builder().pin_thumbprint(&sha1).connect().await.unwrap();
     builder().pin_thumbprint(&sha1.replace(':', "").to_lowercase()).connect().await.unwrap();

@@ -197,3 +197,28 @@ async fn an_expired_api_session_mid_retry_is_renewed_once() {
     client.libraries().await.unwrap();
     assert_eq!(sim.faults().call_faults_hit(), ["library_list", "library_list"]);
 }
+
+#[tokio::test]
+async fn a_stalled_download_is_resumed_after_the_stall_timeout() {
+    let mut config = SimConfig::default().plain_http();
+    config.service.prepare_delay = Duration::from_millis(20);
+    let sim = Simulator::start(config).await.unwrap();
+    let client = Client::builder(sim.url())
+        .credentials(sim.username(), sim.password())
+        .retry(quick())
+        .stall_timeout(Duration::from_millis(300))
+        .connect()
+        .await
+        .unwrap();
+    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let bytes = content(1 << 20, 3);
+    let item = upload(&client, &library, "item", &bytes).await;
+    // Silence for 5 s after 100 KiB: far past the stall timeout.
+    sim.faults().stall_next_transfer(100 << 10, Duration::from_secs(5));
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let report = client.download_item(&item, dir.path(), DownloadOptions::default()).await.unwrap();
+    assert_eq!(std::fs::read(dir.path().join("data.bin")).unwrap(), bytes);
+    assert_eq!(report.files[0].retries, 1, "resumed once");
+    assert!(started.elapsed() < Duration::from_secs(5), "did not sit out the stall: {:?}", started.elapsed());
+}

@@ -321,6 +321,8 @@ impl Client {
             };
             if written > before {
                 retries.progressed();
+            } else {
+                retries.restart_clock();
             }
             let Some(pause) = retries.next_pause(&error, Repeat::Safe) else { return Err(error) };
             resumed += 1;

@@ -341,6 +341,7 @@ impl Client {
                     Err(error) => error,
                 };
                 // A reader is single use; a file can be read again from its start.
+                retries.restart_clock();
                 let pause = match p.source {
                     Source::Path { .. } => retries.next_pause(&error, Repeat::Safe),
                     _ => None,
