@@ -103,6 +103,9 @@ pub enum Command {
         /// Replace files that already exist.
         #[arg(long)]
         overwrite: bool,
+        /// Start over instead of resuming what an interrupted download into this folder kept.
+        #[arg(long)]
+        no_resume: bool,
     },
     /// Transfer sessions.
     #[command(subcommand)]

@@ -108,10 +108,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             .await?;
             print(json_out, &report);
         }
-        Command::Download { target: spec, to, overwrite } => {
+        Command::Download { target: spec, to, overwrite, no_resume } => {
             let (library, item) = connect::split_target(spec)?;
             let id = client.find_item(&client.find_library(library).await?, item).await?;
-            let report = transfers::download(client, &id, to, *overwrite, &cli.transfer, json_out).await?;
+            let report = transfers::download(client, &id, to, *overwrite, !*no_resume, &cli.transfer, json_out).await?;
             print(json_out, &report);
         }
         Command::Session(SessionCommand::Ls) => {

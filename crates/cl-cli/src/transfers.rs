@@ -29,11 +29,32 @@ struct FileRow {
     path: Option<PathBuf>,
     size: u64,
     checksum: Option<ChecksumInfo>,
+    /// Bytes reused from an interrupted download.
+    #[serde(skip_serializing_if = "is_zero")]
+    resumed_from: u64,
+    /// An interrupted download's bytes were dropped: the item changed since.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    started_over: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Report for TransferReport {
     fn text(&self) -> String {
-        summary(self.verb, self.files.len(), self.bytes, std::time::Duration::from_secs_f64(self.seconds))
+        let mut lines = Vec::new();
+        for f in &self.files {
+            let name = crate::output::clean(&f.name);
+            if f.resumed_from > 0 {
+                lines.push(format!("resumed {name} from byte {} of an interrupted download", f.resumed_from));
+            }
+            if f.started_over {
+                lines.push(format!("{name} changed on the server since the interrupted download; started over"));
+            }
+        }
+        lines.push(summary(self.verb, self.files.len(), self.bytes, std::time::Duration::from_secs_f64(self.seconds)));
+        lines.join("\n")
     }
 }
 
@@ -97,7 +118,14 @@ pub async fn upload(
     let files = report
         .files
         .iter()
-        .map(|f| FileRow { name: f.name.clone(), path: None, size: f.size, checksum: f.checksum.clone() })
+        .map(|f| FileRow {
+            name: f.name.clone(),
+            path: None,
+            size: f.size,
+            checksum: f.checksum.clone(),
+            resumed_from: 0,
+            started_over: false,
+        })
         .collect();
     Ok(TransferReport {
         item: report.item_id.clone(),
@@ -114,6 +142,7 @@ pub async fn download(
     item_id: &str,
     to: &Path,
     overwrite: bool,
+    resume: bool,
     knobs: &TransferArgs,
     json_out: bool,
 ) -> Result<TransferReport, Failure> {
@@ -121,7 +150,7 @@ pub async fn download(
     let control = TransferControl::new();
     crate::signals::watch(&control);
     let bars = progress::show(&control, json_out);
-    let mut options = download_options(knobs).control(control);
+    let mut options = download_options(knobs).resume(resume).control(control);
     if overwrite {
         options = options.overwrite(Overwrite::Always);
     }
@@ -139,6 +168,8 @@ pub async fn download(
                 .verified_checksum
                 .clone()
                 .map(|(algorithm, checksum)| ChecksumInfo { algorithm: Some(algorithm), checksum }),
+            resumed_from: f.resumed_from,
+            started_over: f.started_over,
         })
         .collect();
     Ok(TransferReport {

@@ -1,51 +1,12 @@
 //! `clx` facing hostile text and signals: server text cannot drive the terminal, SIGTERM cleans
 //! up like Ctrl-C and exits 143, and a URL's password never shows in an error.
 
+mod common;
+
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cl_sim::{SimConfig, Simulator};
-
-fn clx(sim: &Simulator) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_clx"));
-    for var in ["CLX_URL", "GOVC_URL", "GOVC_USERNAME", "GOVC_PASSWORD", "GOVC_INSECURE"] {
-        command.env_remove(var);
-    }
-    command
-        .args(["--url", sim.url()])
-        .env("CLX_USERNAME", sim.username())
-        .env("CLX_PASSWORD", sim.password())
-        .stdin(Stdio::null());
-    command
-}
-
-/// A plain-HTTP simulator with library `lib` holding item `item` of the given files. Added
-/// through the session's calls directly: the SDK's upload refuses names like these.
-async fn sim_with(files: &[(&str, Vec<u8>)]) -> (Simulator, cl_sdk::Client) {
-    use cl_sdk::types::{SourceType, UpdateFileAddSpec};
-    let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
-    let client =
-        cl_sdk::Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await.unwrap();
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
-    let item = client.create_item(&library, "item", "file").await.unwrap();
-    let session = client.create_update_session(&item).await.unwrap();
-    for (name, bytes) in files {
-        let spec = UpdateFileAddSpec {
-            name: (*name).to_owned(),
-            source_type: SourceType::Push,
-            source_endpoint: None,
-            size: Some(bytes.len() as i64),
-            checksum_info: None,
-        };
-        let uri = session.add_file(&spec).await.unwrap().upload_endpoint.unwrap().uri;
-        let put = reqwest::Client::new().put(uri).body(bytes.clone()).send().await.unwrap();
-        assert!(put.status().is_success());
-    }
-    session.complete().await.unwrap();
-    session.wait_done(Duration::from_secs(30)).await.unwrap();
-    session.delete().await.unwrap();
-    (sim, client)
-}
+use common::{clx, kept, sim_with, wait_for_exit, wait_until};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn server_text_is_escaped_on_the_terminal_and_exact_in_json() {
@@ -72,8 +33,8 @@ async fn server_text_is_escaped_on_the_terminal_and_exact_in_json() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_cancels_cleans_up_and_exits_143() {
     let (sim, client) = sim_with(&[("big.bin", vec![5u8; 4 << 20])]).await;
-    // The download stalls after its first 256 KiB, long enough to be interrupted mid-way.
-    sim.faults().stall_next_transfer(256 << 10, Duration::from_secs(30));
+    // The download stalls after its first 2 MiB, long enough to be interrupted mid-way.
+    sim.faults().stall_next_transfer(2 << 20, Duration::from_secs(30));
     let dest = tempfile::tempdir().unwrap();
     let mut child = clx(&sim)
         .args(["download", "lib/item", "--to"])
@@ -82,30 +43,22 @@ async fn sigterm_cancels_cleans_up_and_exits_143() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait (bounded) until the download writes into its staging folder.
-    let started = Instant::now();
-    let staged = || std::fs::read_dir(dest.path()).unwrap().next().is_some();
-    while !staged() && started.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(staged(), "the download started");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until("the download wrote bytes", || kept(dest.path()) >= 1 << 20);
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "clx exits after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_for_exit(&mut child);
     let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
     assert_eq!(status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("canceling"), "{stderr}");
-    let left: Vec<_> = std::fs::read_dir(dest.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(left.is_empty(), "nothing left behind: {left:?}");
     assert!(client.download_sessions(None).await.unwrap().is_empty(), "the session was deleted");
+    // Only the hidden staging folder stays, for the next run to resume; no final name.
+    let left: Vec<String> =
+        std::fs::read_dir(dest.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    assert!(left.len() == 1 && left[0].starts_with(".cl-download-"), "{left:?}");
+    let again = clx(&sim).args(["download", "lib/item", "--to"]).arg(dest.path()).output().unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(std::fs::read(dest.path().join("big.bin")).unwrap(), vec![5u8; 4 << 20]);
+    assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 1, "the staging folder is gone");
 }
 
 #[test]

@@ -169,6 +169,11 @@ impl Simulator {
         self.service.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// How many bytes downloads have sent so far (all transfer URIs).
+    pub fn bytes_served(&self) -> u64 {
+        self.service.bytes_served.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Makes a download or update session expire now; false if there is no such session.
     pub fn expire_transfer_session(&self, id: &str) -> bool {
         self.service.expire_transfer_session(id)

@@ -128,6 +128,7 @@ async fn download(service: Arc<Service>, token: &str, request: Request<Body>, fa
         // Nothing left to send (an empty file): the body may never be polled, so report now.
         service.finish_download(&session, &name);
     }
+    let counter = service.bytes_served.clone();
     let stream = Body::new(body).into_data_stream();
     let watched = watch(stream, start, size, faults, move |end| {
         if end == size {
@@ -136,9 +137,12 @@ async fn download(service: Arc<Service>, token: &str, request: Request<Body>, fa
             service.touch_download(&session);
         }
     });
-    // The blob stays alive (and on disk) until the body is done.
+    // The blob stays alive (and on disk) until the body is done; every byte sent is counted.
     let body = Body::from_stream(watched.map(move |item| {
         let _keep = &blob;
+        if let Ok(chunk) = &item {
+            counter.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         item
     }));
     Response::from_parts(parts, body)

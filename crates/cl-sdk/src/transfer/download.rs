@@ -8,7 +8,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::checksum::{self, Hasher};
-use super::names::{Staging, check_distinct, exists, finalize, safe_file_name};
+use super::names::{check_distinct, safe_file_name};
+use super::staging::{Partial, Sidecar, Staging, exists, finalize};
 use super::{Common, FileProgress, FileState, keep_alive, transfer_retries};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, io_at, transport};
@@ -31,6 +32,7 @@ pub enum Overwrite {
 pub struct DownloadOptions {
     files: Option<Vec<String>>,
     overwrite: Overwrite,
+    resume: bool,
     prepare_timeout: Duration,
     common: Common,
 }
@@ -40,6 +42,7 @@ impl Default for DownloadOptions {
         Self {
             files: None,
             overwrite: Overwrite::Never,
+            resume: true,
             prepare_timeout: Duration::from_secs(3600),
             common: Common::default(),
         }
@@ -57,6 +60,13 @@ impl DownloadOptions {
     /// What to do with existing files (default: refuse).
     pub fn overwrite(mut self, overwrite: Overwrite) -> Self {
         self.overwrite = overwrite;
+        self
+    }
+    /// Whether an interrupted download's bytes are kept for the next download of the same item
+    /// into the same folder, which resumes them if the item did not change (default: yes). With
+    /// `false` every run starts over and leaves nothing behind.
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
         self
     }
     /// How long the server may take to prepare a file (default 1 h).
@@ -80,6 +90,10 @@ pub struct DownloadedFile {
     pub verified_checksum: Option<(ChecksumAlgorithm, String)>,
     /// How many times the fetch was resumed or restarted.
     pub retries: u32,
+    /// Bytes reused from an earlier, interrupted download of the same item (verified again).
+    pub resumed_from: u64,
+    /// An earlier download's bytes were dropped because the item changed since.
+    pub started_over: bool,
 }
 
 /// What a download did.
@@ -122,7 +136,7 @@ impl Client {
         }
         options.common.control.check()?;
         let session = self.create_download_session(item_id).await?;
-        let staging = match Staging::create(dest_dir).await {
+        let staging = match Staging::open(dest_dir, item_id, options.resume).await {
             Ok(staging) => staging,
             Err(e) => {
                 self.delete_download_session(&session).await;
@@ -130,11 +144,11 @@ impl Client {
             }
         };
         let result = tokio::select! {
-            result = self.download_in(&session, dest_dir, &staging, &options) => result,
+            result = self.download_in(&session, item_id, dest_dir, &staging, &options) => result,
             error = options.common.stopped() => Err(error),
         };
-        // Whatever happened: no partial file stays behind, and the session is deleted.
-        staging.remove().await;
+        // Partials stay only to be resumed; the session goes whatever happened.
+        staging.close(result.is_ok()).await;
         self.delete_download_session(&session).await;
         Ok(DownloadReport { files: result?, elapsed: started.elapsed() })
     }
@@ -149,11 +163,26 @@ impl Client {
     async fn download_in(
         &self,
         session: &DownloadSession,
+        item_id: &str,
         dest: &Path,
         staging: &Staging,
         options: &DownloadOptions,
     ) -> Result<Vec<DownloadedFile>> {
         let mut files = session.files().await?;
+        // What identifies the item's content, for resuming: its version and checksums. A server
+        // that reports neither gets no resume (see `Staging::begin`), not a failed download.
+        let version = session.info().await.ok().and_then(|info| info.library_item_content_version);
+        let checksums: std::collections::HashMap<String, String> = match self.item_files(item_id).await {
+            Ok(files) => files.into_iter().filter_map(|f| Some((f.name, f.checksum_info?.checksum))).collect(),
+            Err(_) => Default::default(),
+        };
+        let identity = |name: &str, size: Option<u64>| Sidecar {
+            item_id: item_id.to_owned(),
+            file_name: name.to_owned(),
+            size,
+            content_version: version.clone(),
+            checksum: checksums.get(name).cloned(),
+        };
         if let Some(only) = &options.files {
             if let Some(missing) = only.iter().find(|n| !files.iter().any(|f| &f.name == *n)) {
                 return Err(Error::new(ErrorKind::InvalidInput, format!("the item has no file {missing:?}")));
@@ -185,8 +214,9 @@ impl Client {
         );
 
         let keep_alive = keep_alive(session, control, options.common.keep_alive_every);
+        let identity = &identity;
         let jobs = files.into_iter().zip(targets).enumerate().map(|(index, (file, path))| async move {
-            let result = self.download_file(session, index, file, &path, &staging.partial(index), options).await;
+            let result = self.download_file(session, index, file, &path, staging, identity, options).await;
             if result.is_err() {
                 options.common.control.update(index, |p| p.state = FileState::Failed);
             }
@@ -199,13 +229,15 @@ impl Client {
         Ok(done.into_iter().map(|(_, f)| f).collect())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn download_file(
         &self,
         session: &DownloadSession,
         index: usize,
         file: DownloadFileInfo,
         path: &Path,
-        partial: &Path,
+        staging: &Staging,
+        identity: &(dyn Fn(&str, Option<u64>) -> Sidecar + Sync),
         options: &DownloadOptions,
     ) -> Result<DownloadedFile> {
         let control = &options.common.control;
@@ -217,44 +249,65 @@ impl Client {
         })?;
         let url = origin::endpoint_url(&endpoint, &file.name)?;
         let expected_size = declared_size(prepared.size.or(file.size), &file.name)?;
+        let partial = staging.begin(&identity(&file.name, expected_size)).await?;
+        let (resumed_from, started_over) = (partial.kept, partial.started_over);
         control.update(index, |p| {
             p.state = FileState::Transferring;
             p.size = expected_size;
+            p.done = resumed_from;
         });
 
-        let (size, sha1, retries) = self
-            .fetch(&endpoint, &url, &file.name, partial, expected_size, index, options)
-            .await
-            .map_err(|e| e.in_operation("download"))?;
-        let verified = self.verify_download(session, &file.name, partial, size, expected_size, sha1).await?;
-        finalize(partial, path, options.overwrite == Overwrite::Always).await?;
+        let partial_path = staging.partial(&file.name);
+        let fetched =
+            self.fetch(&endpoint, &url, &file.name, partial, &partial_path, expected_size, index, options).await;
+        let (size, sha1, retries) = fetched.map_err(|e| e.in_operation("download"))?;
+        let verified = self.verify_download(session, &file.name, &partial_path, size, expected_size, sha1).await;
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(e) => {
+                // These bytes are wrong: resuming them would fail the same way.
+                staging.discard(&file.name).await;
+                return Err(e);
+            }
+        };
+        finalize(&partial_path, path, options.overwrite == Overwrite::Always).await?;
         control.update(index, |p| p.state = FileState::Done);
-        Ok(DownloadedFile { name: file.name, path: path.to_owned(), size, verified_checksum: verified, retries })
+        Ok(DownloadedFile {
+            name: file.name,
+            path: path.to_owned(),
+            size,
+            verified_checksum: verified,
+            retries,
+            resumed_from,
+            started_over,
+        })
     }
 
-    /// Streams the endpoint into `partial`, resuming with Range after a broken connection or a
-    /// retryable refusal. Returns (size, SHA-1, retries).
+    /// Streams the endpoint into `partial` after the bytes kept there, resuming with Range after
+    /// a broken connection or a retryable refusal. Returns (size, SHA-1, retries).
     #[allow(clippy::too_many_arguments)]
     async fn fetch(
         &self,
         endpoint: &cl_api::types::TransferEndpoint,
         url: &reqwest::Url,
         name: &str,
+        kept: Partial,
         partial: &Path,
         expected_size: Option<u64>,
         index: usize,
         options: &DownloadOptions,
     ) -> Result<(u64, String, u32)> {
         let http = self.transfer_http(endpoint)?;
-        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(partial).await.map_err(|e| {
-            Error::new(ErrorKind::Io, format!("cannot create {}: {e}", partial.display())).with_source(e)
-        })?;
-        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
-        let mut hasher = Hasher::new(&ChecksumAlgorithm::Sha1)?;
-        let mut written = 0u64;
+        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, kept.file);
+        let mut hasher = kept.hasher;
+        let mut written = kept.kept;
         let mut retries = transfer_retries(self, options.common.retries);
         let mut resumed = 0u32;
         loop {
+            // All of it was kept from an earlier run: nothing to fetch (verification follows).
+            if written > 0 && expected_size == Some(written) {
+                break;
+            }
             let before = written;
             let mut request = http.get(url.clone());
             if let Some(token) = self.token_for(url) {

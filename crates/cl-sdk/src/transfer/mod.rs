@@ -23,6 +23,7 @@ mod checksum;
 mod download;
 mod names;
 mod ova;
+mod staging;
 mod upload;
 
 pub use download::{DownloadOptions, DownloadReport, DownloadedFile, Overwrite};

@@ -64,58 +64,6 @@ pub(crate) fn check_distinct<'a>(names: impl IntoIterator<Item = &'a str>) -> Re
     Ok(())
 }
 
-/// A private folder inside the destination where a download's files are written until each is
-/// complete and verified: created exclusively under a random name, so nothing in it can be a
-/// user's file or another download's, and removed with whatever it still holds at the end.
-pub(crate) struct Staging {
-    dir: PathBuf,
-}
-
-impl Staging {
-    pub async fn create(dest: &Path) -> Result<Self> {
-        let dir = dest.join(format!("{STAGING_PREFIX}{}", uuid::Uuid::new_v4().simple()));
-        tokio::fs::create_dir(&dir).await.map_err(|e| {
-            Error::new(ErrorKind::Io, format!("cannot create the staging folder {}: {e}", dir.display())).with_source(e)
-        })?;
-        Ok(Self { dir })
-    }
-
-    /// Where file number `index` is written while it downloads.
-    pub fn partial(&self, index: usize) -> PathBuf {
-        self.dir.join(format!("{index}.partial"))
-    }
-
-    /// Removes the folder and anything left in it.
-    pub async fn remove(self) {
-        if let Err(e) = tokio::fs::remove_dir_all(&self.dir).await {
-            tracing::warn!(dir = %self.dir.display(), error = %e, "could not remove the staging folder");
-        }
-    }
-}
-
-/// Moves a verified file into place. Without `replace`, an existing file is never touched, even
-/// one that appeared during the download: the move is a hard link, which fails when the name
-/// is taken (with a checked rename where the file system has no hard links).
-pub(crate) async fn finalize(partial: &Path, path: &Path, replace: bool) -> Result<()> {
-    let io = |e: std::io::Error, what: &str| {
-        Error::new(ErrorKind::Io, format!("{what} {}: {e}", path.display())).with_source(e)
-    };
-    if replace {
-        return tokio::fs::rename(partial, path).await.map_err(|e| io(e, "cannot move the download to"));
-    }
-    match tokio::fs::hard_link(partial, path).await {
-        Ok(()) => tokio::fs::remove_file(partial).await.map_err(|e| io(e, "cannot tidy up after")),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(exists(path)),
-        Err(_) if tokio::fs::try_exists(path).await.unwrap_or(true) => Err(exists(path)),
-        Err(_) => tokio::fs::rename(partial, path).await.map_err(|e| io(e, "cannot move the download to")),
-    }
-}
-
-/// The error for a destination file that exists and may not be replaced.
-pub(crate) fn exists(path: &Path) -> Error {
-    Error::new(ErrorKind::InvalidInput, format!("{} exists; choose Overwrite::Always to replace it", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,27 +106,5 @@ mod tests {
         for good in ["disk.vmdk", ".hidden", "a..b", "名前.iso", "with space.ovf"] {
             assert_eq!(safe_file_name(dir, good).unwrap(), dir.join(good));
         }
-    }
-
-    #[tokio::test]
-    async fn staging_is_private_and_finalize_never_clobbers() {
-        let dest = tempfile::tempdir().unwrap();
-        let staging = Staging::create(dest.path()).await.unwrap();
-        let (a, b) = (staging.partial(0), staging.partial(1));
-        assert_ne!(a, b);
-        assert!(a.starts_with(dest.path()) && a.parent() != Some(dest.path()));
-        std::fs::write(&a, b"new").unwrap();
-        std::fs::write(&b, b"left over").unwrap();
-
-        let taken = dest.path().join("taken.bin");
-        std::fs::write(&taken, b"the user's").unwrap();
-        assert_eq!(finalize(&a, &taken, false).await.unwrap_err().kind(), ErrorKind::InvalidInput);
-        assert_eq!(std::fs::read(&taken).unwrap(), b"the user's");
-        finalize(&a, &dest.path().join("free.bin"), false).await.unwrap();
-        assert_eq!(std::fs::read(dest.path().join("free.bin")).unwrap(), b"new");
-
-        staging.remove().await;
-        let left: Vec<_> = std::fs::read_dir(dest.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(left.len(), 2, "only the user's file and the finished one: {left:?}");
     }
 }

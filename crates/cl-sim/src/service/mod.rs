@@ -60,6 +60,8 @@ pub struct Service {
     pub thumbprint: Option<String>,
     /// Requests received, for tests that must show a request never arrived.
     pub requests: std::sync::atomic::AtomicU64,
+    /// Bytes sent by downloads, for tests that must show a resume fetched only the rest.
+    pub bytes_served: Arc<std::sync::atomic::AtomicU64>,
     state: Mutex<State>,
 }
 
@@ -275,6 +277,7 @@ impl Service {
             base_url,
             thumbprint,
             requests: Default::default(),
+            bytes_served: Default::default(),
             state: Mutex::new(State::default()),
         }
     }
