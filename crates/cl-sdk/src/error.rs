@@ -289,8 +289,9 @@ impl fmt::Display for Error {
         }
         // A source already quoted in the message is not repeated.
         if let Some(source) = &self.source {
-            let source = source.to_string();
-            if !self.messages.iter().any(|m| m.contains(&source)) {
+            // Our own error as the source: its message is what ours was built from.
+            let inner = source.downcast_ref::<Error>().map_or_else(|| source.to_string(), |e| e.message().to_owned());
+            if !self.messages.iter().any(|m| m.contains(&inner)) {
                 write!(f, ": {source}")?;
             }
         }

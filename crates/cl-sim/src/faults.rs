@@ -14,8 +14,19 @@ pub struct Faults {
     drop_after: Mutex<Option<u64>>,
     corrupt_at: Mutex<Option<u64>>,
     stall: Mutex<Option<(u64, Duration)>>,
+    range: Mutex<Option<RangeFault>>,
     calls: Mutex<Vec<ArmedCall>>,
     hits: Mutex<Vec<String>>,
+}
+
+/// What an armed fault does to the next download that asks for a `Range`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RangeFault {
+    /// Ignore the Range: answer 200 with the whole file.
+    Ignore,
+    /// Answer 206 but name a start one byte before the one asked for in `Content-Range`.
+    WrongStart,
 }
 
 /// What an armed fault does to an API call.
@@ -73,6 +84,26 @@ impl Faults {
     /// Pauses the next transfer for `pause` after `bytes` bytes.
     pub fn stall_next_transfer(&self, bytes: u64, pause: Duration) {
         *lock(&self.stall) = Some((bytes, pause));
+    }
+
+    /// Disarms every fault (latency included).
+    pub fn clear(&self) {
+        self.set_latency(Duration::ZERO);
+        self.unavailable.store(0, Ordering::Relaxed);
+        *lock(&self.drop_after) = None;
+        *lock(&self.corrupt_at) = None;
+        *lock(&self.stall) = None;
+        *lock(&self.range) = None;
+        lock(&self.calls).clear();
+    }
+
+    /// Applies `fault` to the next download that asks for a Range.
+    pub fn fail_next_range(&self, fault: RangeFault) {
+        *lock(&self.range) = Some(fault);
+    }
+
+    pub(crate) fn take_range(&self) -> Option<RangeFault> {
+        lock(&self.range).take()
     }
 
     /// Applies `fault` to the next `times` calls of an API operation, named by its `/api`

@@ -35,7 +35,7 @@ mod service;
 mod tls;
 mod transfer;
 
-pub use faults::{CallFault, Faults};
+pub use faults::{CallFault, Faults, RangeFault};
 pub use service::ServiceConfig;
 
 use crate::dialect::Dialect;
@@ -167,6 +167,17 @@ impl Simulator {
     /// How many HTTP requests reached the service so far (API calls and transfers).
     pub fn requests_served(&self) -> u64 {
         self.service.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Makes every download and update session expire now, as if keep-alives had stopped.
+    pub fn expire_transfer_sessions(&self) {
+        self.service.expire_transfer_sessions();
+    }
+
+    /// Loses all state a restart loses: API sessions, download and update sessions and their
+    /// transfer URIs. Libraries and items (stored content) survive.
+    pub fn restart(&self) {
+        self.service.restart();
     }
 
     /// How many bytes downloads have sent so far (all transfer URIs).

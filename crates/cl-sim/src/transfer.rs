@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 use crate::blob::BlobWriter;
 use crate::error::SimError;
-use crate::faults::TransferFaults;
+use crate::faults::{RangeFault, TransferFaults};
 use crate::service::Service;
 
 /// Marks a response whose connection must be cut instead of answered (an injected drop).
@@ -99,11 +99,15 @@ async fn upload(service: Arc<Service>, token: &str, body: Body, faults: Transfer
     }
 }
 
-async fn download(service: Arc<Service>, token: &str, request: Request<Body>, faults: TransferFaults) -> Response {
+async fn download(service: Arc<Service>, token: &str, mut request: Request<Body>, faults: TransferFaults) -> Response {
     let (session, name, blob) = match service.begin_download(token) {
         Ok(found) => found,
         Err(error) => return refuse(error),
     };
+    let range_fault = if request.headers().contains_key(header::RANGE) { service.faults.take_range() } else { None };
+    if range_fault == Some(RangeFault::Ignore) {
+        request.headers_mut().remove(header::RANGE);
+    }
     // tower-http does Range, 206/416, Content-Length and Accept-Ranges; the body is wrapped for
     // faults and to notice a complete download.
     let response = match tower_http::services::ServeFile::new(&blob.path).oneshot(request).await {
@@ -120,6 +124,10 @@ async fn download(service: Arc<Service>, token: &str, request: Request<Body>, fa
         .unwrap_or(0);
     let (mut parts, body) = response.into_parts();
     parts.headers.remove(header::LAST_MODIFIED);
+    if range_fault == Some(RangeFault::WrongStart) && start > 0 {
+        let wrong = format!("bytes {}-{}/{}", start - 1, blob.size - 2, blob.size);
+        parts.headers.insert(header::CONTENT_RANGE, wrong.parse().expect("an ASCII header value"));
+    }
     if !parts.status.is_success() {
         return Response::from_parts(parts, Body::new(body));
     }

@@ -309,7 +309,16 @@ impl Client {
             ));
         }
         let preview = self.settle_preview(session, options).await?;
-        session.complete().await?;
+        if let Err(error) = session.complete().await {
+            // The answer may have been lost after the server completed: its state says which.
+            let unknown = crate::retry::classify(&error) == crate::retry::Class::Unknown;
+            let done =
+                unknown && matches!(session.info().await, Ok(info) if info.state == Some(UpdateSessionState::Done));
+            if !done {
+                return Err(error);
+            }
+            tracing::info!(session = session.id(), "complete's answer was lost, but the session is DONE");
+        }
         session.wait_done(options.settle_timeout).await?;
         let files = planned
             .into_iter()
@@ -349,10 +358,17 @@ impl Client {
                 let Some(pause) = pause else {
                     return Err(self.explain_refusal(session, &p.name, error).await.in_operation("upload"));
                 };
+                tokio::time::sleep(pause).await;
+                // The server may have all of it after all (only the answer was lost); then there
+                // is nothing to send again. vCenter's upload endpoints are not assumed to honour
+                // Range, so a re-send is the whole file.
+                if session_file(session, &p.name).await.is_ok_and(|f| f.status == TransferStatus::Ready) {
+                    tracing::info!(file = p.name, "the server has the whole file after all");
+                    break;
+                }
                 let attempt = retries.failures();
                 tracing::warn!(file = p.name, attempt, %error, "upload broke off; sending the file again");
                 control.update(index, |f| f.done = 0);
-                tokio::time::sleep(pause).await;
             }
         }
         // Wait for the server to finish receiving (or pulling) and checking the file.

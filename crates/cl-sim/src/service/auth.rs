@@ -34,6 +34,26 @@ impl Service {
         self.state().api_sessions.remove(token).map(|_| ()).ok_or_else(SimError::unauthenticated)
     }
 
+    /// Makes every transfer session expire now.
+    pub fn expire_transfer_sessions(&self) {
+        let ids: Vec<String> = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.downloads.keys().chain(state.updates.keys()).cloned().collect()
+        };
+        for id in ids {
+            self.expire_transfer_session(&id);
+        }
+    }
+
+    /// Forgets every session, as a restarted server would.
+    pub fn restart(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.api_sessions.clear();
+        state.downloads.clear();
+        state.updates.clear();
+        state.transfers.clear();
+    }
+
     /// Ends every API session now, as if they had idled out.
     pub fn expire_api_sessions(&self) {
         self.state().api_sessions.clear();
