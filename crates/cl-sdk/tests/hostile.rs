@@ -218,3 +218,41 @@ async fn a_failing_file_takes_its_siblings_partials_with_it() {
         assert_eq!(std::fs::read(dest.path().join(&name)).unwrap(), vec![index; 2 << 20]);
     }
 }
+
+/// Peak RSS of this process, MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap();
+    line.trim().trim_end_matches("kB").trim().parse::<f64>().unwrap() / 1024.0
+}
+
+/// Run in a child process of its own (so the figure is not another test's): a 1 GiB API body and
+/// two endless error bodies at once, then the peak RSS on stdout.
+#[tokio::test]
+async fn huge_bodies_in_a_fresh_process() {
+    if std::env::var_os("CL_HOSTILE_CHILD").is_none() {
+        return;
+    }
+    let server = vcenter(Plan { huge_list: Some(1 << 30), ..plan(vec![FilePlan::new("x", b"x")]) }).await;
+    let dest = tempfile::tempdir().unwrap();
+    assert_eq!(download(&server, dest.path()).await.unwrap_err().kind(), ErrorKind::Decode);
+    let endless = |name: &str| FilePlan { endpoint: Endpoint::EndlessError, ..FilePlan::new(name, b"abc") };
+    let server = vcenter(plan(vec![endless("a.bin"), endless("b.bin")])).await;
+    let error = download_with(&server, dest.path(), DownloadOptions::default().concurrency(2)).await.unwrap_err();
+    assert_eq!(error.status(), Some(500));
+    println!("\nPEAK_RSS_MIB={:.1}", peak_rss_mib());
+}
+
+#[test]
+fn memory_stays_bounded_whatever_the_server_sends() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "huge_bodies_in_a_fresh_process", "--nocapture", "--test-threads=1"])
+        .env("CL_HOSTILE_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let peak: f64 = stdout.lines().find_map(|l| l.strip_prefix("PEAK_RSS_MIB=")).unwrap().parse().unwrap();
+    // A 1 GiB body read whole would need over 1024 MiB; the caps keep the process near its base.
+    assert!(peak < 200.0, "peak RSS {peak} MiB");
+}
