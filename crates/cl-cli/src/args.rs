@@ -5,9 +5,15 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "clx", version, about = "Move content in and out of vCenter Content Library items.")]
+#[command(
+    name = "clx",
+    version,
+    about = "Move content in and out of vCenter Content Library items.",
+    after_help = "Environment: CLX_URL, CLX_USERNAME, CLX_PASSWORD (or GOVC_URL, GOVC_USERNAME, GOVC_PASSWORD, \
+                  GOVC_INSECURE); CLX_LOG sets the log filter (e.g. CLX_LOG=debug)."
+)]
 pub struct Cli {
-    /// vCenter URL (https://host); may carry user:password@. Without one, clx runs the built-in simulator.
+    /// vCenter URL (https://host); may carry user:password@. Required but for `clx demo`, which runs the built-in simulator without one.
     #[arg(long, global = true, env = "CLX_URL")]
     pub url: Option<String>,
     /// User name (also CLX_USERNAME or GOVC_USERNAME).
@@ -80,26 +86,32 @@ pub enum Command {
         /// Files, folders (their files) or .ova archives.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Library name.
+        /// Library name or id.
         #[arg(long)]
         library: String,
-        /// Item name.
+        /// Item name or id.
         #[arg(long)]
         item: String,
         /// Create the item if it does not exist (removed again if the upload fails).
         #[arg(long)]
         create: bool,
+        /// Make the item's file set exactly these files (others it holds are removed).
+        #[arg(long)]
+        replace: bool,
         /// Checksum algorithm computed and verified by the server.
         #[arg(long, value_enum, default_value = "sha256")]
         checksum: ChecksumArg,
     },
-    /// Download an item's files into a folder.
+    /// Download an item's files into a folder, or one file to stdout.
     Download {
-        /// LIBRARY/ITEM
+        /// LIBRARY/ITEM (names or ids), or an item id.
         target: String,
-        /// Destination folder (created if missing).
+        /// Destination folder (created if missing), or `-` for one file on stdout.
         #[arg(long)]
         to: PathBuf,
+        /// Only this file of the item (repeatable).
+        #[arg(long, value_name = "NAME")]
+        only: Vec<String>,
         /// Replace files that already exist.
         #[arg(long)]
         overwrite: bool,
@@ -112,11 +124,19 @@ pub enum Command {
     Session(SessionCommand),
     /// Run the simulator in the foreground.
     Sim(cl_sim::serve::ServeArgs),
-    /// Upload a generated OVF set to the target (the simulator by default), download it back and verify every byte.
+    /// Upload a generated OVF set to the target (the built-in simulator without --url), download it back and verify every byte.
     Demo {
         /// Size of each generated disk, MiB.
         #[arg(long, default_value_t = 16)]
         disk_mib: u64,
+        /// Keep the demo's item (and a library it created) instead of removing them.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -131,15 +151,31 @@ pub enum LibraryCommand {
         #[arg(long)]
         datastore: Option<String>,
     },
+    /// Delete a local library.
+    Rm {
+        /// Library name or id.
+        library: String,
+        /// Delete it even though it holds items (they go with it).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ItemCommand {
     /// List a library's items.
-    Ls { library: String },
+    Ls {
+        /// Library name or id.
+        library: String,
+    },
     /// Show an item and its files.
     Info {
-        /// LIBRARY/ITEM
+        /// LIBRARY/ITEM (names or ids), or an item id.
+        target: String,
+    },
+    /// Delete an item and its files.
+    Rm {
+        /// LIBRARY/ITEM (names or ids), or an item id.
         target: String,
     },
 }

@@ -4,7 +4,7 @@
 use cl_sdk::{Client, Dialect};
 
 use crate::args::{Cli, DialectArg};
-use crate::output::{Failure, fail};
+use crate::output::{Failure, fail, usage};
 
 /// The server clx talks to: a configured vCenter, or the simulator it started.
 pub struct Target {
@@ -18,9 +18,17 @@ fn env_any(names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
 }
 
-pub async fn connect(cli: &Cli) -> Result<Target, Failure> {
+/// Connects to the configured vCenter; without one, starts the built-in simulator when
+/// `builtin` allows (only `clx demo`), and otherwise says how to name a server.
+pub async fn connect(cli: &Cli, builtin: bool) -> Result<Target, Failure> {
     let url = cli.url.clone().or_else(|| env_any(&["GOVC_URL"]));
     let Some(url) = url else {
+        if !builtin {
+            return Err(usage(
+                "no vCenter given: pass --url (or set CLX_URL or GOVC_URL); to try clx offline, run `clx sim` \
+                 and point --url at the URL it prints, or run `clx demo`",
+            ));
+        }
         let sim = cl_sim::Simulator::start(cl_sim::SimConfig::default())
             .await
             .map_err(|e| fail(format!("could not start the built-in simulator: {e}")))?;
@@ -28,16 +36,16 @@ pub async fn connect(cli: &Cli) -> Result<Target, Failure> {
             "clx: no vCenter configured (--url, CLX_URL or GOVC_URL); using the built-in simulator at {}",
             sim.url()
         );
-        let client = settings(Client::builder(sim.url()), cli)
-            .credentials(sim.username(), sim.password())
-            .add_ca_pem(sim.ca_pem().expect("the simulator serves HTTPS"))
-            .connect()
-            .await?;
+        let mut builder = settings(Client::builder(sim.url()), cli).credentials(sim.username(), sim.password());
+        if let Some(ca) = sim.ca_pem() {
+            builder = builder.add_ca_pem(ca);
+        }
+        let client = builder.connect().await?;
         return Ok(Target { client, _sim: Some(sim), simulated: true });
     };
     let mut parsed =
         reqwest::Url::parse(if url.contains("://") { url.clone() } else { format!("https://{url}") }.as_str())
-            .map_err(|e| fail(format!("{:?} is not a URL: {e}", cl_sdk::redact_url(&url))))?;
+            .map_err(|e| usage(format!("{:?} is not a URL: {e}", cl_sdk::redact_url(&url))))?;
     // user:password@ in a URL are percent-encoded (administrator%40vsphere.local).
     let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
     let url_user = (!parsed.username().is_empty()).then(|| decode(parsed.username()));
@@ -49,7 +57,7 @@ pub async fn connect(cli: &Cli) -> Result<Target, Failure> {
     let username = cli.username.clone().or_else(|| env_any(&["GOVC_USERNAME"])).or(url_user);
     let password = env_any(&["CLX_PASSWORD", "GOVC_PASSWORD"]).or(url_password);
     let (Some(username), Some(password)) = (username, password) else {
-        return Err(fail("give a user name (--username, CLX_USERNAME) and a password (CLX_PASSWORD)"));
+        return Err(usage("give a user name (--username, CLX_USERNAME) and a password (CLX_PASSWORD)"));
     };
     let mut builder = settings(Client::builder(&base), cli).credentials(&username, &password);
     let insecure =
@@ -58,7 +66,7 @@ pub async fn connect(cli: &Cli) -> Result<Target, Failure> {
         builder = builder.danger_accept_invalid_certificates(true);
     }
     if let Some(path) = &cli.ca_cert {
-        let pem = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+        let pem = std::fs::read_to_string(path).map_err(|e| usage(format!("--ca-cert {}: {e}", path.display())))?;
         builder = builder.add_ca_pem(&pem);
     }
     if let Some(thumbprint) = &cli.thumbprint {
@@ -76,11 +84,4 @@ pub async fn connect(cli: &Cli) -> Result<Target, Failure> {
 fn settings(builder: cl_sdk::ClientBuilder, cli: &Cli) -> cl_sdk::ClientBuilder {
     let retry = cl_sdk::RetryPolicy::default().max_attempts(cli.transfer.retries.saturating_add(1));
     builder.retry(retry).stall_timeout(cli.transfer.stall_timeout)
-}
-
-pub fn split_target(target: &str) -> Result<(&str, &str), Failure> {
-    target
-        .split_once('/')
-        .filter(|(l, i)| !l.is_empty() && !i.is_empty())
-        .ok_or_else(|| fail(format!("{target:?}: give LIBRARY/ITEM")))
 }

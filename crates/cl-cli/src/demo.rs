@@ -32,29 +32,60 @@ fn generate_ovf_set(dir: &Path, disk_mib: u64) -> std::io::Result<()> {
     std::fs::write(dir.join("demo.mf"), manifest)
 }
 
-pub async fn demo(client: &Client, disk_mib: u64, knobs: &TransferArgs, json_out: bool) -> Result<(), Failure> {
+/// The demo, then (unless `keep`) removing the item it made and a library it created.
+pub async fn demo(
+    client: &Client,
+    disk_mib: u64,
+    keep: bool,
+    knobs: &TransferArgs,
+    json_out: bool,
+) -> Result<(), Failure> {
+    let (library, created) = match client.find_library("clx-demo").await {
+        Ok(id) => (id, false),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            (client.create_local_library("clx-demo", cl_sim::DATASTORE_ID).await?, true)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut made_item = None;
+    let result = round_trip(client, &library, disk_mib, knobs, json_out, &mut made_item).await;
+    if !keep {
+        if let Some(item) = made_item
+            && let Err(e) = client.delete_item(&item).await
+        {
+            eprintln!("clx: could not remove the demo item {item}: {e}");
+        }
+        if created && let Err(e) = client.delete_local_library(&library).await {
+            eprintln!("clx: could not remove the demo library: {e}");
+        }
+    }
+    result
+}
+
+async fn round_trip(
+    client: &Client,
+    library: &str,
+    disk_mib: u64,
+    knobs: &TransferArgs,
+    json_out: bool,
+    made_item: &mut Option<String>,
+) -> Result<(), Failure> {
     let work = tempfile::tempdir().map_err(|e| fail(format!("cannot make a work folder: {e}")))?;
     let (src, dest) = (work.path().join("upload"), work.path().join("download"));
     std::fs::create_dir_all(&src).and_then(|_| std::fs::create_dir_all(&dest)).map_err(|e| fail(e.to_string()))?;
     generate_ovf_set(&src, disk_mib).map_err(|e| fail(format!("cannot generate the demo files: {e}")))?;
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
-    let library = match client.find_library("clx-demo").await {
-        Ok(id) => id,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            client.create_local_library("clx-demo", cl_sim::DATASTORE_ID).await?
-        }
-        Err(e) => return Err(e.into()),
-    };
     let item = format!("demo-{stamp}");
     let files: Vec<UploadFile> = expand(std::slice::from_ref(&src))?.into_iter().map(UploadFile::path).collect();
     let control = TransferControl::new();
     crate::signals::watch(&control);
     let bars = progress::show(&control, json_out);
     let up = client
-        .upload_new_item(&library, &item, "ovf", files, upload_options(knobs, ChecksumArg::Sha256).control(control))
+        .upload_new_item(library, &item, "ovf", files, upload_options(knobs, ChecksumArg::Sha256).control(control))
         .await;
     bars.finish().await;
     let up = up?;
+    *made_item = Some(up.item_id.clone());
 
     let control = TransferControl::new();
     crate::signals::watch(&control);
@@ -70,6 +101,7 @@ pub async fn demo(client: &Client, disk_mib: u64, knobs: &TransferArgs, json_out
         let copy = std::fs::read(&f.path).map_err(|e| fail(e.to_string()))?;
         if original != copy {
             return Err(Failure {
+                kind: "Verification".into(),
                 message: format!("{} differs after the round trip", f.name),
                 code: EXIT_VERIFICATION,
             });

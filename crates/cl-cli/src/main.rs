@@ -1,7 +1,8 @@
 //! `clx`: move content in and out of vCenter Content Library items.
 //!
-//! A thin binary over `cl-sdk`. With no vCenter configured it runs the `cl-sim` simulator
-//! in-process and says so, so every command (and `clx demo`) works out of the box.
+//! A thin binary over `cl-sdk`. Every command needs a vCenter (`--url`, `CLX_URL`, `GOVC_URL`)
+//! but `clx demo`, which runs the `cl-sim` simulator in-process without one and says so, and
+//! `clx sim`, which serves it.
 
 use std::process::ExitCode;
 
@@ -9,13 +10,14 @@ use clap::Parser;
 use serde::Serialize;
 
 use args::{Cli, Command, ItemCommand, LibraryCommand, SessionCommand};
-use output::{EXIT_SERVER, Failure, Report, clean, fail, print};
+use output::{Failure, Report, Row, clean, fail, human, print, usage};
 
 mod args;
 mod connect;
 mod demo;
 mod output;
 mod progress;
+mod resolve;
 mod signals;
 mod transfers;
 
@@ -26,26 +28,36 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let json_out = cli.json;
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("clx: {}", clean(&f.message));
             // A canceled transfer exits as its signal asks (130 for Ctrl-C, 143 for SIGTERM).
             let code = match signals::exit_code() {
                 Some(signal) if f.code == output::EXIT_CANCELED => signal,
                 _ => f.code,
             };
+            output::print_failure(json_out, &f, code);
             ExitCode::from(code)
         }
     }
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    if let Command::Sim(args) = &cli.command {
-        return cl_sim::serve::serve(args.clone()).await.map_err(|e| fail(format!("the simulator failed: {e}")));
+    match &cli.command {
+        Command::Sim(args) => {
+            let served = cl_sim::serve::serve(args.clone()).await;
+            return served.map_err(|e| fail(format!("the simulator failed: {e}")));
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(*shell, &mut Cli::command(), "clx", &mut std::io::stdout());
+            return Ok(());
+        }
+        _ => {}
     }
     signals::install();
-    let target = connect::connect(&cli).await?;
+    let target = connect::connect(&cli, matches!(cli.command, Command::Demo { .. })).await?;
     let client = &target.client;
     let json_out = cli.json;
     match &cli.command {
@@ -66,13 +78,27 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let datastore = match (datastore, target.simulated) {
                 (Some(d), _) => d.clone(),
                 (None, true) => cl_sim::DATASTORE_ID.to_owned(),
-                (None, false) => return Err(fail("give --datastore: the id of the datastore to back the library")),
+                (None, false) => return Err(usage("give --datastore: the id of the datastore to back the library")),
             };
             let id = client.create_local_library(name, &datastore).await?;
             print(json_out, &Done { id, name: name.clone(), kind: "library", done: "created" });
         }
+        Command::Library(LibraryCommand::Rm { library, force }) => {
+            let id = resolve::library(client, library).await?;
+            let items = client.items(&id).await?;
+            if !items.is_empty() && !force {
+                return Err(usage(format!(
+                    "library {:?} holds {} items; pass --force to delete them with it",
+                    clean(library),
+                    items.len()
+                )));
+            }
+            let name = client.library(&id).await?.name.unwrap_or_default();
+            client.delete_local_library(&id).await?;
+            print(json_out, &Done { id, name, kind: "library", done: "deleted" });
+        }
         Command::Item(ItemCommand::Ls { library }) => {
-            let library_id = client.find_library(library).await?;
+            let library_id = resolve::library(client, library).await?;
             let mut rows = Vec::new();
             for id in client.items(&library_id).await? {
                 let item = client.item(&id).await?;
@@ -81,8 +107,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print(json_out, &rows);
         }
         Command::Item(ItemCommand::Info { target: spec }) => {
-            let (library, item) = connect::split_target(spec)?;
-            let id = client.find_item(&client.find_library(library).await?, item).await?;
+            let (id, _) = resolve::item(client, spec).await?;
             let model = client.item(&id).await?;
             let files = client.item_files(&id).await?;
             let info = ItemInfo {
@@ -95,36 +120,39 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             print(json_out, &info);
         }
-        Command::Upload { paths, library, item, create, checksum } => {
-            let report = transfers::upload(
-                client,
-                paths,
-                library,
-                item,
-                *create,
-                transfers::upload_options(&cli.transfer, *checksum),
-                json_out,
-            )
-            .await?;
+        Command::Item(ItemCommand::Rm { target: spec }) => {
+            let (id, name) = resolve::item(client, spec).await?;
+            client.delete_item(&id).await?;
+            print(json_out, &Done { id, name, kind: "item", done: "deleted" });
+        }
+        Command::Upload { paths, library, item, create, replace, checksum } => {
+            let options = transfers::upload_options(&cli.transfer, *checksum).replace(*replace);
+            let report = transfers::upload(client, paths, library, item, *create, options, json_out).await?;
             print(json_out, &report);
         }
-        Command::Download { target: spec, to, overwrite, no_resume } => {
-            let (library, item) = connect::split_target(spec)?;
-            let id = client.find_item(&client.find_library(library).await?, item).await?;
-            let report = transfers::download(client, &id, to, *overwrite, !*no_resume, &cli.transfer, json_out).await?;
-            print(json_out, &report);
+        Command::Download { target: spec, to, only, overwrite, no_resume } => {
+            let (id, _) = resolve::item(client, spec).await?;
+            let request = transfers::DownloadRequest { only, overwrite: *overwrite, resume: !*no_resume };
+            if to.as_os_str() == "-" {
+                transfers::download_to_stdout(client, &id, &request, &cli.transfer).await?;
+            } else {
+                let report = transfers::download(client, &id, to, &request, &cli.transfer, json_out).await?;
+                print(json_out, &report);
+            }
         }
         Command::Session(SessionCommand::Ls) => {
             let mut rows = Vec::new();
             for id in client.download_sessions(None).await? {
                 let s = client.download_session(&id).info().await?;
-                let state = s.state.map(|x| x.to_string());
-                rows.push(SessionRow { kind: "download", state, item: s.library_item_id, id });
+                let (state, expires) = (s.state.map(|x| x.to_string()), s.expiration_time.map(|t| t.to_rfc3339()));
+                let (item, progress) = (s.library_item_id, s.client_progress);
+                rows.push(SessionRow { kind: "download", state, item, progress, expires, id });
             }
             for id in client.update_sessions(None).await? {
                 let s = client.update_session(&id).info().await?;
-                let state = s.state.map(|x| x.to_string());
-                rows.push(SessionRow { kind: "update", state, item: s.library_item_id, id });
+                let (state, expires) = (s.state.map(|x| x.to_string()), s.expiration_time.map(|t| t.to_rfc3339()));
+                let (item, progress) = (s.library_item_id, s.client_progress);
+                rows.push(SessionRow { kind: "update", state, item, progress, expires, id });
             }
             print(json_out, &rows);
         }
@@ -147,13 +175,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 }
                 "update"
             } else {
-                return Err(Failure { message: format!("there is no session {id}"), code: EXIT_SERVER });
+                return Err(usage(format!("there is no session {:?}; `clx session ls` lists them", clean(id))));
             };
             let done = if cancel { "canceled" } else { "deleted" };
             print(json_out, &Done { id: id.clone(), name: String::new(), kind, done });
         }
-        Command::Demo { disk_mib } => demo::demo(client, *disk_mib, &cli.transfer, json_out).await?,
-        Command::Sim(_) => unreachable!("handled above"),
+        Command::Demo { disk_mib, keep } => demo::demo(client, *disk_mib, *keep, &cli.transfer, json_out).await?,
+        Command::Sim(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
     Ok(())
 }
@@ -183,9 +211,8 @@ struct Done {
 
 impl Report for Done {
     fn text(&self) -> String {
-        let Done { id, name, kind, done } = self;
+        let (id, name, kind, done) = (clean(&self.id), clean(&self.name), self.kind, self.done);
         // Only sessions have no name.
-        let (id, name) = (clean(id), clean(name));
         if name.is_empty() { format!("{done} {kind} session {id}") } else { format!("{done} {kind} {name} ({id})") }
     }
 }
@@ -197,9 +224,10 @@ struct LibraryRow {
     r#type: Option<String>,
 }
 
-impl Report for LibraryRow {
-    fn text(&self) -> String {
-        format!("{}\t{}", clean(self.name.as_deref().unwrap_or("")), clean(&self.id))
+impl Row for LibraryRow {
+    const HEADER: &'static [&'static str] = &["NAME", "TYPE", "ID"];
+    fn cells(&self) -> Vec<String> {
+        vec![text(&self.name), text(&self.r#type), clean(&self.id).into_owned()]
     }
 }
 
@@ -211,10 +239,11 @@ struct ItemRow {
     size: Option<i64>,
 }
 
-impl Report for ItemRow {
-    fn text(&self) -> String {
-        let size = self.size.map_or_else(|| "null".to_owned(), |s| s.to_string());
-        format!("{}\t{size}\t{}", clean(self.name.as_deref().unwrap_or("")), clean(&self.id))
+impl Row for ItemRow {
+    const HEADER: &'static [&'static str] = &["NAME", "TYPE", "SIZE", "ID"];
+    fn cells(&self) -> Vec<String> {
+        let size = self.size.and_then(|s| u64::try_from(s).ok()).map_or_else(|| "-".to_owned(), human);
+        vec![text(&self.name), text(&self.r#type), size, clean(&self.id).into_owned()]
     }
 }
 
@@ -230,14 +259,34 @@ struct ItemInfo {
 
 impl Report for ItemInfo {
     fn text(&self) -> String {
-        let name = clean(self.name.as_deref().unwrap_or("?"));
-        let version = clean(self.content_version.as_deref().unwrap_or("?"));
-        let mut out = format!("{name} ({}), content version {version}\n", clean(&self.id));
-        for f in &self.files {
-            let sum = clean(f.checksum_info.as_ref().map(|c| c.checksum.as_str()).unwrap_or("-"));
-            out.push_str(&format!("  {}\t{}\t{sum}\n", clean(&f.name), f.size.unwrap_or(0)));
-        }
-        out.trim_end().to_owned()
+        let size = self.size.and_then(|s| u64::try_from(s).ok()).map_or_else(|| "-".to_owned(), human);
+        let mut out = format!(
+            "{} ({}), {}, {size}, content version {}\n",
+            text(&self.name),
+            clean(&self.id),
+            text(&self.r#type),
+            text(&self.content_version)
+        );
+        let rows: Vec<FileRow> = self.files.iter().map(FileRow).collect();
+        out.push_str(&rows.text());
+        out
+    }
+}
+
+/// One file of an item, in `clx item info`.
+#[derive(Serialize)]
+struct FileRow<'a>(&'a cl_sdk::types::ItemFileInfo);
+
+impl Row for FileRow<'_> {
+    const HEADER: &'static [&'static str] = &["FILE", "SIZE", "CHECKSUM"];
+    fn cells(&self) -> Vec<String> {
+        let size = self.0.size.and_then(|s| u64::try_from(s).ok()).map_or_else(|| "-".to_owned(), human);
+        let sum = self
+            .0
+            .checksum_info
+            .as_ref()
+            .map(|c| format!("{}:{}", text(&c.algorithm.as_ref().map(|a| a.to_string())), c.checksum));
+        vec![clean(&self.0.name).into_owned(), size, clean(&sum.unwrap_or_else(|| "-".into())).into_owned()]
     }
 }
 
@@ -247,10 +296,26 @@ struct SessionRow {
     kind: &'static str,
     item: Option<String>,
     state: Option<String>,
+    progress: Option<i64>,
+    expires: Option<String>,
 }
 
-impl Report for SessionRow {
-    fn text(&self) -> String {
-        format!("{}\t{}\t{}", self.kind, clean(self.state.as_deref().unwrap_or("")), clean(&self.id))
+impl Row for SessionRow {
+    const HEADER: &'static [&'static str] = &["KIND", "STATE", "ITEM", "PROGRESS", "EXPIRES", "ID"];
+    fn cells(&self) -> Vec<String> {
+        let progress = self.progress.map_or_else(|| "-".to_owned(), |p| format!("{p}%"));
+        vec![
+            self.kind.to_owned(),
+            text(&self.state),
+            text(&self.item),
+            progress,
+            text(&self.expires),
+            clean(&self.id).into_owned(),
+        ]
     }
+}
+
+/// Optional server text for a table cell: cleaned, `-` when absent.
+fn text(value: &Option<String>) -> String {
+    value.as_deref().map_or_else(|| "-".to_owned(), |v| clean(v).into_owned())
 }

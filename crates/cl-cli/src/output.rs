@@ -6,14 +6,18 @@ use std::time::Duration;
 use cl_sdk::ErrorKind;
 use serde::Serialize;
 
-/// Exit codes: usage errors are clap's 2.
+/// Exit codes (usage errors, clap's and ours, are 2).
 pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_SERVER: u8 = 3;
 pub const EXIT_VERIFICATION: u8 = 4;
 pub const EXIT_CANCELED: u8 = 130;
 
 /// An error worth a sentence and an exit code.
+#[derive(Debug)]
 pub struct Failure {
+    /// What kind of failure, for `--json` (`usage`, or the SDK's error kind, e.g. `NotFound`).
+    pub kind: String,
     pub message: String,
     pub code: u8,
 }
@@ -23,23 +27,52 @@ impl From<cl_sdk::Error> for Failure {
         let hint = match e.kind() {
             ErrorKind::Unauthenticated => " Check the user name and password (CLX_USERNAME, CLX_PASSWORD).",
             ErrorKind::Tls => " Pass --ca-cert or --thumbprint to trust this server (or --insecure for a test server).",
-            ErrorKind::Transport => " Check the URL and that the server is reachable.",
-            ErrorKind::NotFound => " Check the names with `clx library ls` and `clx item ls`.",
+            ErrorKind::Transport => " Check the URL, and that the server is reachable and speaks that scheme.",
             ErrorKind::ResourceBusy => " Another update of this item is running; try again when it is done.",
+            ErrorKind::RedirectRefused => " The server sent the request elsewhere; no credentials went with it.",
             _ => "",
         };
         let code = match e.kind() {
             ErrorKind::Verification | ErrorKind::UnsafePath => EXIT_VERIFICATION,
             ErrorKind::Canceled => EXIT_CANCELED,
-            ErrorKind::InvalidInput | ErrorKind::Io => EXIT_FAILURE,
+            ErrorKind::InvalidInput => EXIT_USAGE,
+            ErrorKind::Io => EXIT_FAILURE,
             _ => EXIT_SERVER,
         };
-        Failure { message: format!("{e}.{hint}"), code }
+        // The SDK's words become the CLI's.
+        let message = describe(&e).replace("choose Overwrite::Always to replace it", "pass --overwrite to replace it");
+        Failure { kind: format!("{:?}", e.kind()), message: format!("{message}.{hint}"), code }
+    }
+}
+
+/// An SDK error as a sentence: the server's message first, then its type and status, then the
+/// cause; without the operation id the SDK prefixes.
+fn describe(e: &cl_sdk::Error) -> String {
+    let text = e.to_string();
+    match e.operation() {
+        Some(op) => text.strip_prefix(&format!("{op}: ")).unwrap_or(&text).to_owned(),
+        None => text,
     }
 }
 
 pub fn fail(message: impl Into<String>) -> Failure {
-    Failure { message: message.into(), code: EXIT_FAILURE }
+    Failure { kind: "failure".into(), message: message.into(), code: EXIT_FAILURE }
+}
+
+/// A mistake in what the user asked for: exit 2.
+pub fn usage(message: impl Into<String>) -> Failure {
+    Failure { kind: "usage".into(), message: message.into(), code: EXIT_USAGE }
+}
+
+/// Prints a failure on stderr: a sentence, or under `--json` one object
+/// `{"error": {"kind", "message", "exit_code"}}`.
+pub fn print_failure(json_out: bool, failure: &Failure, code: u8) {
+    if json_out {
+        let error = serde_json::json!({"error": {"kind": failure.kind, "message": failure.message, "exit_code": code}});
+        eprintln!("{error}");
+    } else {
+        eprintln!("clx: {}", clean(&failure.message));
+    }
 }
 
 /// Something clx reports: serialized under `--json`, as a line (or lines) of text otherwise.
@@ -55,11 +88,44 @@ pub fn print<R: Report>(json_out: bool, report: &R) {
     }
 }
 
-/// Rows print as a JSON array, or one line each.
-impl<R: Report> Report for Vec<R> {
+/// A row of a listing: its columns' headers and its cells (server text already cleaned).
+pub trait Row: Serialize {
+    const HEADER: &'static [&'static str];
+    fn cells(&self) -> Vec<String>;
+}
+
+/// Rows print as a JSON array, or as a table with a header.
+impl<R: Row> Report for Vec<R> {
     fn text(&self) -> String {
-        self.iter().map(Report::text).collect::<Vec<_>>().join("\n")
+        if self.is_empty() {
+            return String::new();
+        }
+        let rows: Vec<Vec<String>> = self.iter().map(Row::cells).collect();
+        let widths: Vec<usize> = (0..R::HEADER.len())
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([R::HEADER[i].len()]).max().unwrap_or(0))
+            .collect();
+        let line = |cells: Vec<String>| {
+            let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            padded.join("  ").trim_end().to_owned()
+        };
+        let header = line(R::HEADER.iter().map(|h| (*h).to_owned()).collect());
+        std::iter::once(header).chain(rows.into_iter().map(line)).collect::<Vec<_>>().join("\n")
     }
+}
+
+/// A byte count for people: `512 B`, `1.5 KiB`, `4.0 GiB`.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// Server text made safe for a terminal: control characters (C0, DEL, C1) and bidirectional
@@ -85,6 +151,15 @@ pub fn summary(what: &str, files: usize, bytes: u64, elapsed: Duration) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_for_people() {
+        assert_eq!(human(0), "0 B");
+        assert_eq!(human(1023), "1023 B");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(4 << 30), "4.0 GiB");
+        assert_eq!(human(u64::MAX), "16384.0 PiB");
+    }
 
     #[test]
     fn server_text_cannot_drive_the_terminal() {

@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
+use cl_sdk::Client;
 use cl_sdk::transfer::{DownloadOptions, Overwrite, TransferControl, UploadFile, UploadOptions};
 use cl_sdk::types::{ChecksumAlgorithm, ChecksumInfo};
-use cl_sdk::{Client, ErrorKind};
 use serde::Serialize;
 
 use crate::args::{ChecksumArg, TransferArgs};
-use crate::output::{EXIT_SERVER, Failure, Report, fail, summary};
+use crate::output::{Failure, Report, clean, fail, summary, usage};
 use crate::progress;
 
 /// What an upload or a download did.
@@ -58,23 +58,47 @@ impl Report for TransferReport {
     }
 }
 
-/// Expands folders into their files.
+/// Expands folders into their files, checking every local input before anything is created
+/// on the server: each path must exist, and a folder may hold only files (an OVF folder).
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
     let mut files = Vec::new();
     for path in paths {
-        if path.is_dir() {
-            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
-                .collect();
-            inside.sort();
-            files.extend(inside);
-        } else {
+        let meta = std::fs::metadata(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+        if !meta.is_dir() {
             files.push(path.clone());
+            continue;
         }
+        let mut inside = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))? {
+            let entry = entry.map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?.path();
+            if entry.is_dir() {
+                return Err(usage(format!(
+                    "{} is a folder inside {}; clx uploads the files of a folder, not its subfolders",
+                    entry.display(),
+                    path.display()
+                )));
+            }
+            inside.push(entry);
+        }
+        if inside.is_empty() {
+            return Err(usage(format!("{} holds no files", path.display())));
+        }
+        inside.sort();
+        files.extend(inside);
     }
     Ok(files)
+}
+
+/// The item type an upload creates: `ovf` for OVF sets and OVAs, `iso` for ISOs, `file` else.
+fn item_type(paths: &[PathBuf]) -> &'static str {
+    let lower = |p: &PathBuf| p.to_string_lossy().to_ascii_lowercase();
+    if paths.iter().any(|p| lower(p).ends_with(".ovf") || lower(p).ends_with(".ova") || p.is_dir()) {
+        "ovf"
+    } else if paths.iter().all(|p| lower(p).ends_with(".iso")) {
+        "iso"
+    } else {
+        "file"
+    }
 }
 
 pub async fn upload(
@@ -87,31 +111,35 @@ pub async fn upload(
     json_out: bool,
 ) -> Result<TransferReport, Failure> {
     let files: Vec<UploadFile> = expand(paths)?.into_iter().map(UploadFile::path).collect();
-    let library_id = client.find_library(library).await?;
-    let item_type = if paths.iter().any(|p| {
-        let name = p.to_string_lossy().to_ascii_lowercase();
-        name.ends_with(".ovf") || name.ends_with(".ova") || p.is_dir()
-    }) {
-        "ovf"
-    } else if paths.iter().all(|p| p.to_string_lossy().to_ascii_lowercase().ends_with(".iso")) {
-        "iso"
+    let library_id = crate::resolve::library(client, library).await?;
+    let existing = if client.items(&library_id).await?.iter().any(|id| id == item) {
+        Some(item.to_owned())
     } else {
-        "file"
+        let ids = client.find_items(&library_id, item).await?;
+        if ids.len() > 1 {
+            return Err(usage(format!(
+                "{} items are named {:?}: {}; give the id",
+                ids.len(),
+                clean(item),
+                ids.join(", ")
+            )));
+        }
+        ids.into_iter().next()
     };
+    if existing.is_none() && !create {
+        return Err(usage(format!(
+            "library {:?} has no item {:?}; pass --create to create it",
+            clean(library),
+            clean(item)
+        )));
+    }
     let control = TransferControl::new();
     crate::signals::watch(&control);
     let bars = progress::show(&control, json_out);
     let options = options.control(control);
-    let result = match client.find_item(&library_id, item).await {
-        Ok(id) => client.upload_item(&id, files, options).await,
-        Err(e) if e.kind() == ErrorKind::NotFound && create => {
-            client.upload_new_item(&library_id, item, item_type, files, options).await
-        }
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            bars.finish().await;
-            return Err(Failure { message: format!("{e}. Pass --create to create the item."), code: EXIT_SERVER });
-        }
-        Err(e) => Err(e),
+    let result = match existing {
+        Some(id) => client.upload_item(&id, files, options).await,
+        None => client.upload_new_item(&library_id, item, item_type(paths), files, options).await,
     };
     bars.finish().await;
     let report = result?;
@@ -136,23 +164,35 @@ pub async fn upload(
     })
 }
 
+/// What a download asks for.
+pub struct DownloadRequest<'a> {
+    pub only: &'a [String],
+    pub overwrite: bool,
+    pub resume: bool,
+}
+
 /// Downloads an item into `to` (created when missing).
 pub async fn download(
     client: &Client,
     item_id: &str,
     to: &Path,
-    overwrite: bool,
-    resume: bool,
+    request: &DownloadRequest<'_>,
     knobs: &TransferArgs,
     json_out: bool,
 ) -> Result<TransferReport, Failure> {
-    std::fs::create_dir_all(to).map_err(|e| fail(format!("cannot create {}: {e}", to.display())))?;
+    std::fs::create_dir_all(to).map_err(|e| usage(format!("cannot create {}: {e}", to.display())))?;
+    if !to.is_dir() {
+        return Err(usage(format!("--to {} is a file; give a folder (or - for stdout)", to.display())));
+    }
     let control = TransferControl::new();
     crate::signals::watch(&control);
     let bars = progress::show(&control, json_out);
-    let mut options = download_options(knobs).resume(resume).control(control);
-    if overwrite {
+    let mut options = download_options(knobs).resume(request.resume).control(control);
+    if request.overwrite {
         options = options.overwrite(Overwrite::Always);
+    }
+    if !request.only.is_empty() {
+        options = options.only(request.only.iter().cloned());
     }
     let report = client.download_item(item_id, to, options).await;
     bars.finish().await;
@@ -179,6 +219,42 @@ pub async fn download(
         seconds: report.elapsed.as_secs_f64(),
         verb: "downloaded",
     })
+}
+
+/// Downloads one file of an item and writes it to stdout, progress on stderr. The bytes are
+/// verified in a private folder first, so stdout never receives a byte that was not.
+pub async fn download_to_stdout(
+    client: &Client,
+    item_id: &str,
+    request: &DownloadRequest<'_>,
+    knobs: &TransferArgs,
+) -> Result<(), Failure> {
+    let name = match request.only {
+        [one] => one.clone(),
+        [] => {
+            let files = client.item_files(item_id).await?;
+            match files.as_slice() {
+                [one] => one.name.clone(),
+                _ => {
+                    return Err(usage(format!(
+                        "the item holds {} files; pick one with --only NAME to write it to stdout",
+                        files.len()
+                    )));
+                }
+            }
+        }
+        _ => return Err(usage("--to - writes one file: give --only once")),
+    };
+    let work = tempfile::tempdir().map_err(|e| fail(format!("cannot make a work folder: {e}")))?;
+    let one = [name];
+    let request = DownloadRequest { only: &one, overwrite: true, resume: false };
+    let report = download(client, item_id, work.path(), &request, knobs, false).await?;
+    let path = report.files.first().and_then(|f| f.path.clone()).ok_or_else(|| fail("nothing was downloaded"))?;
+    let mut file = std::fs::File::open(&path).map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+    std::io::copy(&mut file, &mut std::io::stdout().lock())
+        .map_err(|e| fail(format!("cannot write to stdout: {e}")))?;
+    eprintln!("{}", report.text());
+    Ok(())
 }
 
 /// Download options as the flags set them.

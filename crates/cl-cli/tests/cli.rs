@@ -50,9 +50,17 @@ fn demo_and_login_on_the_embedded_simulator() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.matches("built-in simulator").count(), 1, "says so in one line: {stderr}");
 
+    // Only the demo uses the built-in simulator on its own: other commands need a server.
     let login = run(clx().arg("login"));
-    assert!(login.status.success());
-    assert!(String::from_utf8_lossy(&login.stdout).contains("logged in to https://127.0.0.1"));
+    assert_eq!(login.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&login.stderr);
+    for named in ["--url", "CLX_URL", "GOVC_URL", "clx sim"] {
+        assert!(stderr.contains(named), "names {named}: {stderr}");
+    }
+    let json_error = run(clx().args(["--json", "library", "ls"]));
+    let error: Value = serde_json::from_slice(&json_error.stderr).unwrap();
+    assert_eq!(error["error"]["kind"], "usage");
+    assert_eq!(error["error"]["exit_code"], 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -81,7 +89,7 @@ async fn libraries_items_upload_download_and_sessions() {
     std::fs::write(src.join("readme.txt"), b"hello").unwrap();
     // Without --create a missing item is an error that says what to do.
     let missing = run(against(&sim, &ca).args(["upload", "--library", "images", "--item", "photon"]).arg(&src));
-    assert_eq!(missing.status.code(), Some(3));
+    assert_eq!(missing.status.code(), Some(2), "a user's mistake");
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--create"));
     let uploaded = json(&run(against(&sim, &ca)
         .args(["--json", "upload", "--library", "images", "--item", "photon", "--create", "--checksum", "sha512"])
@@ -104,7 +112,8 @@ async fn libraries_items_upload_download_and_sessions() {
     assert_eq!(downloaded["files"][0]["checksum"]["algorithm"], "SHA1");
     // A second download into the same folder is refused, with a clean exit code.
     let again = run(against(&sim, &ca).args(["download", "images/photon", "--to"]).arg(&dest));
-    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("pass --overwrite"), "CLI words");
     assert!(
         run(against(&sim, &ca).args(["download", "images/photon", "--overwrite", "--to"]).arg(&dest)).status.success()
     );
@@ -127,7 +136,7 @@ async fn libraries_items_upload_download_and_sessions() {
     json(&run(against(&sim, &ca).args(["--json", "session", "rm", session.id()])));
     assert_eq!(json(&run(against(&sim, &ca).args(["--json", "session", "ls"]))), serde_json::json!([]));
     let none = run(against(&sim, &ca).args(["session", "rm", "no-such-session"]));
-    assert_eq!(none.status.code(), Some(3));
+    assert_eq!(none.status.code(), Some(2), "a session id that does not exist is the user's mistake");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -164,7 +173,7 @@ async fn trust_and_credentials_errors_read_like_sentences() {
 
     // Usage errors are clap's exit code 2.
     assert_eq!(run(clx().args(["upload"])).status.code(), Some(2));
-    assert_eq!(run(clx().args(["download", "no-slash", "--to", "/tmp/x"])).status.code(), Some(1));
+    assert_eq!(run(clx().args(["download", "no-slash", "--to", "/tmp/x"])).status.code(), Some(2));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,9 +10,13 @@ impl Client {
     /// The id of the library with this name (names compare case-insensitively, as on vCenter).
     /// `NotFound` when there is none, `InvalidArgument` when several share the name.
     pub async fn find_library(&self, name: &str) -> Result<String> {
+        single(self.find_libraries(name).await?, || format!("library {name:?}"))
+    }
+
+    /// The ids of every library with this name (case-insensitively).
+    pub async fn find_libraries(&self, name: &str) -> Result<Vec<String>> {
         let spec = LibraryFindSpec { name: Some(name.to_owned()), type_: None };
-        let ids = self.call(ops::library_find(spec)).await?;
-        single(ids, || format!("library {name:?}"))
+        self.call(ops::library_find(spec)).await
     }
 
     /// A library of any type.
@@ -47,10 +51,14 @@ impl Client {
 
     /// The id of the item with this name in a library.
     pub async fn find_item(&self, library_id: &str, name: &str) -> Result<String> {
+        single(self.find_items(library_id, name).await?, || format!("item {name:?} in library {library_id}"))
+    }
+
+    /// The ids of every item with this name in a library.
+    pub async fn find_items(&self, library_id: &str, name: &str) -> Result<Vec<String>> {
         let spec =
             ItemFindSpec { name: Some(name.to_owned()), library_id: Some(library_id.to_owned()), ..Default::default() };
-        let ids = self.call(ops::item_find(spec)).await?;
-        single(ids, || format!("item {name:?} in library {library_id}"))
+        self.call(ops::item_find(spec)).await
     }
 
     /// An item, with its size and content version.

@@ -104,6 +104,7 @@ impl UploadFile {
 pub struct UploadOptions {
     checksum: Option<ChecksumAlgorithm>,
     ignore_warnings: Vec<WarningType>,
+    replace: bool,
     settle_timeout: Duration,
     common: Common,
 }
@@ -113,6 +114,7 @@ impl Default for UploadOptions {
         Self {
             checksum: Some(ChecksumAlgorithm::Sha256),
             ignore_warnings: Vec::new(),
+            replace: false,
             settle_timeout: Duration::from_secs(3600),
             common: Common::default(),
         }
@@ -131,6 +133,12 @@ impl UploadOptions {
     /// Preview warnings of signed content to accept (all others fail the upload before complete).
     pub fn ignore_warnings(mut self, warnings: impl IntoIterator<Item = WarningType>) -> Self {
         self.ignore_warnings = warnings.into_iter().collect();
+        self
+    }
+    /// Make the item's file set exactly the uploaded files: files the item holds that are not
+    /// among them are removed in the same update session (default: kept).
+    pub fn replace(mut self, replace: bool) -> Self {
+        self.replace = replace;
         self
     }
     /// How long the server may take to verify, preview and commit (default 1 h).
@@ -208,9 +216,16 @@ impl Client {
         let started = Instant::now();
         options.common.control.check()?;
         let planned = plan(files, &options).await?;
+        let removals: Vec<String> = if options.replace {
+            let kept: Vec<&str> = planned.iter().map(|p| p.name.as_str()).collect();
+            let files = self.item_files(item_id).await?;
+            files.into_iter().map(|f| f.name).filter(|name| !kept.contains(&name.as_str())).collect()
+        } else {
+            Vec::new()
+        };
         let session = self.create_update_session(item_id).await?;
         let result = tokio::select! {
-            result = self.upload_in(&session, planned, &options) => result,
+            result = self.upload_in(&session, planned, &removals, &options) => result,
             error = options.common.stopped() => Err(error),
         };
         match result {
@@ -251,6 +266,7 @@ impl Client {
         &self,
         session: &UpdateSession,
         planned: Vec<Planned>,
+        removals: &[String],
         options: &UploadOptions,
     ) -> Result<(Vec<UploadedFile>, Option<PreviewInfo>)> {
         let control = &options.common.control;
@@ -290,6 +306,9 @@ impl Client {
         let sizes: Vec<u64> =
             futures_util::stream::iter(jobs).buffered(options.common.concurrency).try_collect().await?;
 
+        for name in removals {
+            session.remove_file(name).await?;
+        }
         let validation = session.validate().await?.unwrap_or_else(|| {
             tracing::warn!(
                 session = session.id(),

@@ -1,0 +1,76 @@
+//! Libraries and items as users name them: by name, by id, or by govc-style path
+//! (`/library/item` or `library/item`). An ambiguous name lists the candidates with their ids.
+
+use cl_sdk::{Client, ErrorKind};
+
+use crate::output::{Failure, clean, usage};
+
+/// The id of the library `spec` names (an id or a name).
+pub async fn library(client: &Client, spec: &str) -> Result<String, Failure> {
+    let spec = spec.trim_matches('/');
+    if spec.is_empty() {
+        return Err(usage("give a library name or id"));
+    }
+    if client.libraries().await?.iter().any(|id| id == spec) {
+        return Ok(spec.to_owned());
+    }
+    let ids = client.find_libraries(spec).await?;
+    match ids.as_slice() {
+        [id] => Ok(id.clone()),
+        [] => Err(usage(format!("there is no library {:?} (by name or id); `clx library ls` lists them", clean(spec)))),
+        _ => {
+            let mut candidates = Vec::new();
+            for id in &ids {
+                let name = client.library(id).await.ok().and_then(|l| l.name).unwrap_or_default();
+                candidates.push(format!("{} ({id})", clean(&name)));
+            }
+            Err(usage(format!(
+                "{} libraries are named {:?}: {}; give the id",
+                ids.len(),
+                clean(spec),
+                candidates.join(", ")
+            )))
+        }
+    }
+}
+
+/// The id and name of the item `spec` names: `LIBRARY/ITEM` (either part a name or an id,
+/// a leading `/` allowed) or an item id.
+pub async fn item(client: &Client, spec: &str) -> Result<(String, String), Failure> {
+    let trimmed = spec.trim_start_matches('/');
+    let Some((library_spec, item_spec)) = trimmed.split_once('/') else {
+        return match client.item(trimmed).await {
+            Ok(model) => Ok((trimmed.to_owned(), model.name.unwrap_or_default())),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidArgument) => Err(usage(format!(
+                "{:?} is not an item id; give LIBRARY/ITEM (names or ids) or an item id",
+                clean(spec)
+            ))),
+            Err(e) => Err(e.into()),
+        };
+    };
+    if item_spec.is_empty() || item_spec.contains('/') {
+        return Err(usage(format!("{:?}: give LIBRARY/ITEM", clean(spec))));
+    }
+    let library_id = library(client, library_spec).await?;
+    if client.items(&library_id).await?.iter().any(|id| id == item_spec) {
+        let name = client.item(item_spec).await?.name.unwrap_or_default();
+        return Ok((item_spec.to_owned(), name));
+    }
+    let ids = client.find_items(&library_id, item_spec).await?;
+    match ids.as_slice() {
+        [id] => Ok((id.clone(), item_spec.to_owned())),
+        [] => Err(usage(format!(
+            "library {:?} has no item {:?}; `clx item ls {}` lists them",
+            clean(library_spec),
+            clean(item_spec),
+            clean(library_spec)
+        ))),
+        _ => Err(usage(format!(
+            "{} items are named {:?} in {:?}: {}; give the id",
+            ids.len(),
+            clean(item_spec),
+            clean(library_spec),
+            ids.join(", ")
+        ))),
+    }
+}

@@ -1,0 +1,140 @@
+//! `clx` as a govc user expects it: libraries and items by name, id or path, ambiguity listed,
+//! lifecycle commands, `--replace`, `--only`, `--to -`, tables with headers, completions, local
+//! inputs checked before the server is touched, and a demo that tidies up.
+
+mod common;
+
+use std::process::Output;
+
+use common::{clx, sim_with};
+use serde_json::Value;
+
+fn ok(output: Output) -> String {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn json(output: Output) -> Value {
+    serde_json::from_str(&ok(output)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_ids_and_paths_address_the_same_item() {
+    let (sim, client) = sim_with(&[("a.bin", vec![1u8; 3000])]).await;
+    let library = client.find_library("lib").await.unwrap();
+    let item = client.find_item(&library, "item").await.unwrap();
+    for spec in ["lib/item", "/lib/item", &format!("{library}/item"), &format!("lib/{item}"), item.as_str()] {
+        let info = json(clx(&sim).args(["--json", "item", "info", spec]).output().unwrap());
+        assert_eq!(info["id"], item.as_str(), "{spec}");
+    }
+    let listed = json(clx(&sim).args(["--json", "item", "ls", &library]).output().unwrap());
+    assert_eq!(listed[0]["id"], item.as_str());
+
+    // Two libraries of one name: the error lists both with their ids, and the id works.
+    let twin = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let ambiguous = clx(&sim).args(["item", "ls", "lib"]).output().unwrap();
+    assert_eq!(ambiguous.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&ambiguous.stderr);
+    assert!(stderr.contains(&library) && stderr.contains(&twin), "{stderr}");
+    ok(clx(&sim).args(["item", "ls", &twin]).output().unwrap());
+
+    let missing = clx(&sim).args(["item", "info", "lib-nope/item"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("clx library ls"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tables_have_headers_and_human_sizes() {
+    let (sim, _client) = sim_with(&[("a.bin", vec![1u8; 3 << 20])]).await;
+    let libraries = ok(clx(&sim).args(["library", "ls"]).output().unwrap());
+    assert!(libraries.lines().next().unwrap().starts_with("NAME"), "{libraries}");
+    let items = ok(clx(&sim).args(["item", "ls", "lib"]).output().unwrap());
+    assert!(items.starts_with("NAME") && items.contains("3.0 MiB"), "{items}");
+    let info = ok(clx(&sim).args(["item", "info", "lib/item"]).output().unwrap());
+    assert!(info.contains("FILE") && info.contains("a.bin") && info.contains("SHA1:"), "{info}");
+    let sessions = ok(clx(&sim).args(["session", "ls"]).output().unwrap());
+    assert!(sessions.is_empty(), "{sessions}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_replace_only_and_stdout() {
+    let (sim, client) = sim_with(&[("old.bin", vec![9u8; 100]), ("keep.txt", b"k".to_vec())]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("new.bin");
+    std::fs::write(&new, vec![7u8; 5000]).unwrap();
+
+    // --replace: the item holds exactly the uploaded files afterwards.
+    ok(clx(&sim).args(["upload", "--library", "lib", "--item", "item", "--replace"]).arg(&new).output().unwrap());
+    let info = json(clx(&sim).args(["--json", "item", "info", "lib/item"]).output().unwrap());
+    let names: Vec<&str> = info["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["new.bin"]);
+    // Without it, files add up.
+    let other = dir.path().join("other.txt");
+    std::fs::write(&other, b"other").unwrap();
+    ok(clx(&sim).args(["upload", "--library", "lib", "--item", "item"]).arg(&other).output().unwrap());
+
+    // --only and --to -: one verified file on stdout, nothing else there.
+    let out = clx(&sim).args(["download", "lib/item", "--only", "new.bin", "--to", "-"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, vec![7u8; 5000]);
+    let two = clx(&sim).args(["download", "lib/item", "--to", "-"]).output().unwrap();
+    assert_eq!(two.status.code(), Some(2), "two files cannot go to stdout");
+    let dest = dir.path().join("only");
+    ok(clx(&sim).args(["download", "lib/item", "--only", "other.txt", "--to"]).arg(&dest).output().unwrap());
+    assert_eq!(std::fs::read_dir(&dest).unwrap().count(), 1);
+
+    // rm: the item, then the library (which needs --force while it holds items).
+    let library = client.find_library("lib").await.unwrap();
+    let second = client.create_item(&library, "second", "file").await.unwrap();
+    let refused = clx(&sim).args(["library", "rm", "lib"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    ok(clx(&sim).args(["item", "rm", "lib/item"]).output().unwrap());
+    assert_eq!(client.items(&library).await.unwrap(), [second]);
+    ok(clx(&sim).args(["library", "rm", "lib", "--force"]).output().unwrap());
+    assert!(client.libraries().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn local_inputs_are_checked_before_the_server_is_touched() {
+    let (sim, client) = sim_with(&[("a.bin", vec![1u8; 10])]).await;
+    let library = client.find_library("lib").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = clx(&sim)
+        .args(["upload", "--library", "lib", "--item", "fresh", "--create"])
+        .arg(dir.path().join("nope.iso"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.iso"));
+    let folder = dir.path().join("ovf");
+    std::fs::create_dir_all(folder.join("nested")).unwrap();
+    std::fs::write(folder.join("a.ovf"), b"<Envelope/>").unwrap();
+    let nested =
+        clx(&sim).args(["upload", "--library", "lib", "--item", "fresh", "--create"]).arg(&folder).output().unwrap();
+    assert_eq!(nested.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&nested.stderr).contains("nested"));
+    assert_eq!(client.items(&library).await.unwrap().len(), 1, "no item was created");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_tidies_up_unless_kept() {
+    let (sim, client) = sim_with(&[("a.bin", vec![1u8; 10])]).await;
+    ok(clx(&sim).args(["demo", "--disk-mib", "1"]).output().unwrap());
+    assert!(client.find_library("clx-demo").await.is_err(), "the demo library is gone");
+    ok(clx(&sim).args(["demo", "--disk-mib", "1", "--keep"]).output().unwrap());
+    let demo = client.find_library("clx-demo").await.unwrap();
+    assert_eq!(client.items(&demo).await.unwrap().len(), 1);
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let output =
+            std::process::Command::new(env!("CARGO_BIN_EXE_clx")).args(["completions", shell]).output().unwrap();
+        let script = ok(output);
+        assert!(script.contains("clx") && script.contains("download"), "{shell}");
+    }
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_clx")).arg("--help").output().unwrap();
+    assert!(ok(help).contains("CLX_LOG"));
+}
