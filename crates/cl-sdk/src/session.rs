@@ -165,6 +165,16 @@ impl Session<Download> {
     /// Waits until a file is PREPARED (with backoff, up to `deadline`) and returns it with its
     /// download endpoint. A file that ends in ERROR fails with [`ErrorKind::SessionFailed`].
     pub async fn wait_prepared(&self, name: &str, deadline: Duration) -> Result<DownloadFileInfo> {
+        self.wait_prepared_observed(name, deadline, &|_| {}).await
+    }
+
+    /// [`wait_prepared`](Self::wait_prepared), showing each status the server reports meanwhile.
+    pub(crate) async fn wait_prepared_observed(
+        &self,
+        name: &str,
+        deadline: Duration,
+        observe: &(dyn Fn(&PrepareStatus) + Send + Sync),
+    ) -> Result<DownloadFileInfo> {
         let mut waiter = Waiter::new(format!("{name} to be prepared"), deadline);
         loop {
             let file = self.file(name).await?;
@@ -174,7 +184,10 @@ impl Session<Download> {
                     let why = reason(file.error_message);
                     return Err(Error::new(ErrorKind::SessionFailed, format!("preparing {name} failed: {why}")));
                 }
-                status => waiter.pause(status).await?,
+                status => {
+                    observe(status);
+                    waiter.pause(status).await?
+                }
             }
         }
     }

@@ -202,6 +202,23 @@ async fn a_download_stops_at_its_declared_size() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 9. No silent waits
+
+#[tokio::test]
+async fn a_state_that_never_ends_is_shown_and_bounded() {
+    let server =
+        vcenter(Plan { stuck_status: Some("WARMING_UP".into()), ..plan(vec![FilePlan::new("x", b"x")]) }).await;
+    let dest = tempfile::tempdir().unwrap();
+    let control = cl_sdk::transfer::TransferControl::new();
+    let progress = control.progress();
+    let options = DownloadOptions::default().prepare_timeout(Duration::from_millis(400)).control(control);
+    let error = download_with(&server, dest.path(), options).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::WaitTimedOut, "{error}");
+    assert!(error.to_string().contains("WARMING_UP"), "says what the server reports: {error}");
+    assert_eq!(progress.borrow().files[0].server_status.as_deref(), Some("WARMING_UP"));
+}
+
+// ---------------------------------------------------------------------------------------------
 // 8. Nothing left behind
 
 #[tokio::test]

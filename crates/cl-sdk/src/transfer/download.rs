@@ -202,15 +202,7 @@ impl Client {
         }
         let control = &options.common.control;
         control.start(
-            files
-                .iter()
-                .map(|f| FileProgress {
-                    name: f.name.clone(),
-                    size: f.size.and_then(|s| u64::try_from(s).ok()),
-                    done: 0,
-                    state: FileState::Waiting,
-                })
-                .collect(),
+            files.iter().map(|f| FileProgress::waiting(&f.name, f.size.and_then(|s| u64::try_from(s).ok()))).collect(),
         );
 
         let keep_alive = keep_alive(session, control, options.common.keep_alive_every);
@@ -243,7 +235,10 @@ impl Client {
         let control = &options.common.control;
         control.update(index, |p| p.state = FileState::Preparing);
         session.prepare(&file.name).await?;
-        let prepared = session.wait_prepared(&file.name, options.prepare_timeout).await?;
+        let show = |status: &cl_api::types::PrepareStatus| {
+            control.update(index, |p| p.server_status = Some(status.to_string()));
+        };
+        let prepared = session.wait_prepared_observed(&file.name, options.prepare_timeout, &show).await?;
         let endpoint = prepared.download_endpoint.clone().ok_or_else(|| {
             Error::new(ErrorKind::Decode, format!("{} is PREPARED without a download endpoint", file.name))
         })?;

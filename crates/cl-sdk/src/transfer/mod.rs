@@ -42,6 +42,15 @@ pub struct FileProgress {
     pub done: u64,
     /// Where it stands.
     pub state: FileState,
+    /// What the server last reported for the file while the SDK waits on it (e.g. `PREPARING`,
+    /// or a state this SDK does not know), so a long wait is never silent.
+    pub server_status: Option<String>,
+}
+
+impl FileProgress {
+    pub(crate) fn waiting(name: &str, size: Option<u64>) -> Self {
+        Self { name: name.to_owned(), size, done: 0, state: FileState::Waiting, server_status: None }
+    }
 }
 
 /// Where one file of a transfer stands.

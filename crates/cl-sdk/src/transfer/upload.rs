@@ -270,12 +270,7 @@ impl Client {
         options: &UploadOptions,
     ) -> Result<(Vec<UploadedFile>, Option<PreviewInfo>)> {
         let control = &options.common.control;
-        control.start(
-            planned
-                .iter()
-                .map(|p| FileProgress { name: p.name.clone(), size: p.size, done: 0, state: FileState::Waiting })
-                .collect(),
-        );
+        control.start(planned.iter().map(|p| FileProgress::waiting(&p.name, p.size)).collect());
         let _keep_alive = keep_alive(session, control, options.common.keep_alive_every);
 
         // Adds go one by one, in order: the service wants OVF metadata before the descriptor.
@@ -407,7 +402,10 @@ impl Client {
                 }
                 // Servers that never advance the status (vcsim) still have the bytes.
                 TransferStatus::WaitingForTransfer if !matches!(p.source, Source::Pull(_)) => break file,
-                status => waiter.pause(status).await?,
+                status => {
+                    control.update(index, |f| f.server_status = Some(status.to_string()));
+                    waiter.pause(status).await?
+                }
             }
         };
         Ok(file.size.map(|s| s as u64).or(p.size).unwrap_or(0))

@@ -25,11 +25,13 @@ pub struct Plan {
     pub api_redirect: Option<String>,
     /// The file list is answered with this many bytes of whitespace.
     pub huge_list: Option<usize>,
+    /// Files never get PREPARED: the server keeps reporting this status.
+    pub stuck_status: Option<String>,
 }
 
 impl Default for Plan {
     fn default() -> Self {
-        Self { token: "good-token".into(), files: Vec::new(), api_redirect: None, huge_list: None }
+        Self { token: "good-token".into(), files: Vec::new(), api_redirect: None, huge_list: None, stuck_status: None }
     }
 }
 
@@ -183,6 +185,11 @@ async fn answer(State(shared): State<Shared>, request: Request) -> Response {
         ("POST", p) if p == format!("{sessions}/ds-1") => StatusCode::NO_CONTENT.into_response(),
         ("GET", p) if p == format!("{sessions}/ds-1/file") => match query.get("file_name") {
             Some(name) => match find(name) {
+                Some(i) if plan.stuck_status.is_some() => {
+                    let mut stuck = info(i, &plan.files[i], false);
+                    stuck["status"] = json!(plan.stuck_status);
+                    json_reply(StatusCode::OK, stuck)
+                }
                 Some(i) => json_reply(StatusCode::OK, info(i, &plan.files[i], true)),
                 None => StatusCode::NOT_FOUND.into_response(),
             },
