@@ -81,11 +81,26 @@ pub enum Command {
     /// Items.
     #[command(subcommand)]
     Item(ItemCommand),
-    /// Upload files (or an OVF folder, or an .ova) into an item.
+    /// Upload files (or an OVF folder, or an .ova) into an item, or have the server pull one.
     Upload {
         /// Files, folders (their files) or .ova archives.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "pull", conflicts_with = "pull")]
         paths: Vec<PathBuf>,
+        /// Have the server fetch the file itself from this http(s) URL (named after its last segment).
+        #[arg(long, value_name = "URL")]
+        pull: Option<String>,
+        /// The pulled source's certificate thumbprint (SHA-1, as vCenter 7 and 8 take it).
+        #[arg(long, value_name = "THUMBPRINT", requires = "pull", conflicts_with = "source_cert")]
+        source_thumbprint: Option<String>,
+        /// The pulled source's certificate, a PEM file (vSphere 9 and later).
+        #[arg(long, value_name = "PEM", requires = "pull")]
+        source_cert: Option<PathBuf>,
+        /// The pulled file's checksum, ALGORITHM:HEX (e.g. sha256:ab12…), checked by the server.
+        #[arg(long, value_name = "ALG:HEX", requires = "pull")]
+        source_checksum: Option<String>,
+        /// Accept this preview warning of signed content (repeatable), e.g. self-signed-certificate.
+        #[arg(long, value_name = "TYPE")]
+        ignore_warning: Vec<String>,
         /// Library name or id.
         #[arg(long)]
         library: String,

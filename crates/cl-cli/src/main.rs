@@ -125,9 +125,32 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             client.delete_item(&id).await?;
             print(json_out, &Done { id, name, kind: "item", done: "deleted" });
         }
-        Command::Upload { paths, library, item, create, replace, checksum } => {
-            let options = transfers::upload_options(&cli.transfer, *checksum).replace(*replace);
-            let report = transfers::upload(client, paths, library, item, *create, options, json_out).await?;
+        Command::Upload {
+            paths,
+            pull,
+            source_thumbprint,
+            source_cert,
+            source_checksum,
+            ignore_warning,
+            library,
+            item,
+            create,
+            replace,
+            checksum,
+        } => {
+            let warnings = transfers::warnings(ignore_warning)?;
+            let options =
+                transfers::upload_options(&cli.transfer, *checksum).replace(*replace).ignore_warnings(warnings);
+            let sources = match pull {
+                Some(url) => transfers::Sources::Pull(transfers::pull_file(
+                    url,
+                    source_thumbprint.as_deref(),
+                    source_cert.as_deref(),
+                    source_checksum.as_deref(),
+                )?),
+                None => transfers::Sources::Paths(paths),
+            };
+            let report = transfers::upload(client, sources, library, item, *create, options, json_out).await?;
             print(json_out, &report);
         }
         Command::Download { target: spec, to, only, overwrite, no_resume } => {

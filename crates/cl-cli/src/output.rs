@@ -30,6 +30,9 @@ impl From<cl_sdk::Error> for Failure {
             ErrorKind::Transport => " Check the URL, and that the server is reachable and speaks that scheme.",
             ErrorKind::ResourceBusy => " Another update of this item is running; try again when it is done.",
             ErrorKind::RedirectRefused => " The server sent the request elsewhere; no credentials went with it.",
+            ErrorKind::Verification if e.message().contains("not chosen to be ignored") => {
+                " Review them; pass --ignore-warning TYPE for each to accept it."
+            }
             _ => "",
         };
         let code = match e.kind() {

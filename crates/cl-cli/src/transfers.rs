@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use cl_sdk::Client;
 use cl_sdk::transfer::{DownloadOptions, Overwrite, TransferControl, UploadFile, UploadOptions};
-use cl_sdk::types::{ChecksumAlgorithm, ChecksumInfo};
+use cl_sdk::types::{ChecksumAlgorithm, ChecksumInfo, WarningType};
 use serde::Serialize;
 
 use crate::args::{ChecksumArg, TransferArgs};
@@ -18,8 +18,19 @@ pub struct TransferReport {
     files: Vec<FileRow>,
     bytes: u64,
     seconds: f64,
+    /// Signed content's certificate and the preview warnings accepted, for uploads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signed: Option<Signed>,
     #[serde(skip)]
     verb: &'static str,
+}
+
+#[derive(Serialize)]
+struct Signed {
+    subject: String,
+    issuer: String,
+    self_signed: bool,
+    warnings_accepted: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -51,6 +62,14 @@ impl Report for TransferReport {
             }
             if f.started_over {
                 lines.push(format!("{name} changed on the server since the interrupted download; started over"));
+            }
+        }
+        if let Some(signed) = &self.signed {
+            let how = if signed.self_signed { "self-signed" } else { "issued by" };
+            let by = if signed.self_signed { String::new() } else { format!(" {}", clean(&signed.issuer)) };
+            lines.push(format!("signed content: {} ({how}{by})", clean(&signed.subject)));
+            if !signed.warnings_accepted.is_empty() {
+                lines.push(format!("accepted warnings: {}", signed.warnings_accepted.join(", ")));
             }
         }
         lines.push(summary(self.verb, self.files.len(), self.bytes, std::time::Duration::from_secs_f64(self.seconds)));
@@ -101,16 +120,98 @@ fn item_type(paths: &[PathBuf]) -> &'static str {
     }
 }
 
+/// What an upload sends: local paths, or one file the server pulls.
+pub enum Sources<'a> {
+    Paths(&'a [PathBuf]),
+    Pull(UploadFile),
+}
+
+/// A file the server pulls from `url`, named after the URL's last segment.
+pub fn pull_file(
+    url: &str,
+    thumbprint: Option<&str>,
+    cert: Option<&Path>,
+    checksum: Option<&str>,
+) -> Result<UploadFile, Failure> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| usage(format!("--pull {url:?} is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(usage(format!("--pull takes an http or https URL, not {}:", parsed.scheme())));
+    }
+    let segment = parsed.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default();
+    let name = percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned();
+    if name.is_empty() {
+        return Err(usage(format!("--pull {url:?} names no file: its path must end in the file's name")));
+    }
+    let pem = match cert {
+        Some(path) => {
+            Some(std::fs::read_to_string(path).map_err(|e| usage(format!("--source-cert {}: {e}", path.display())))?)
+        }
+        None => None,
+    };
+    let file = UploadFile::pull(&name, url, thumbprint, pem.as_deref());
+    match checksum {
+        Some(spec) => {
+            let (algorithm, hex) = spec
+                .split_once(':')
+                .ok_or_else(|| usage(format!("--source-checksum {spec:?}: give ALGORITHM:HEX, e.g. sha256:ab12…")))?;
+            let algorithm = match algorithm.to_ascii_lowercase().as_str() {
+                "md5" => ChecksumAlgorithm::Md5,
+                "sha1" => ChecksumAlgorithm::Sha1,
+                "sha256" => ChecksumAlgorithm::Sha256,
+                "sha512" => ChecksumAlgorithm::Sha512,
+                other => return Err(usage(format!("--source-checksum: {other:?} is not md5, sha1, sha256 or sha512"))),
+            };
+            if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(usage(format!("--source-checksum: {hex:?} is not hexadecimal")));
+            }
+            Ok(file.with_checksum(algorithm, hex))
+        }
+        None => Ok(file),
+    }
+}
+
+/// The preview warnings to accept, from `--ignore-warning` (any case, `-` or `_`).
+pub fn warnings(names: &[String]) -> Result<Vec<WarningType>, Failure> {
+    names
+        .iter()
+        .map(|name| {
+            let canonical = name.to_ascii_uppercase().replace('-', "_");
+            match WarningType::from(canonical.as_str()) {
+                WarningType::Unknown(_) => Err(usage(format!(
+                    "--ignore-warning {name:?}: give self-signed-certificate, expired-certificate, \
+                     not-yet-valid-certificate or untrusted-certificate"
+                ))),
+                known => Ok(known),
+            }
+        })
+        .collect()
+}
+
+/// The item type for a pulled file, by its name.
+fn pulled_type(files: &[UploadFile]) -> &'static str {
+    let name = files.first().map(|f| f.name().to_ascii_lowercase()).unwrap_or_default();
+    if name.ends_with(".iso") {
+        "iso"
+    } else if name.ends_with(".ova") || name.ends_with(".ovf") {
+        "ovf"
+    } else {
+        "file"
+    }
+}
+
 pub async fn upload(
     client: &Client,
-    paths: &[PathBuf],
+    sources: Sources<'_>,
     library: &str,
     item: &str,
     create: bool,
     options: UploadOptions,
     json_out: bool,
 ) -> Result<TransferReport, Failure> {
-    let files: Vec<UploadFile> = expand(paths)?.into_iter().map(UploadFile::path).collect();
+    let (files, paths): (Vec<UploadFile>, &[PathBuf]) = match sources {
+        Sources::Paths(paths) => (expand(paths)?.into_iter().map(UploadFile::path).collect(), paths),
+        Sources::Pull(file) => (vec![file], &[]),
+    };
     let library_id = crate::resolve::library(client, library).await?;
     let existing = if client.items(&library_id).await?.iter().any(|id| id == item) {
         Some(item.to_owned())
@@ -139,7 +240,10 @@ pub async fn upload(
     let options = options.control(control);
     let result = match existing {
         Some(id) => client.upload_item(&id, files, options).await,
-        None => client.upload_new_item(&library_id, item, item_type(paths), files, options).await,
+        None => {
+            let kind = if paths.is_empty() { pulled_type(&files) } else { item_type(paths) };
+            client.upload_new_item(&library_id, item, kind, files, options).await
+        }
     };
     bars.finish().await;
     let report = result?;
@@ -160,6 +264,15 @@ pub async fn upload(
         files,
         bytes: report.bytes(),
         seconds: report.elapsed.as_secs_f64(),
+        signed: report.preview.as_ref().and_then(|p| {
+            let cert = p.certificate_info.as_ref()?;
+            Some(Signed {
+                subject: cert.subject.clone(),
+                issuer: cert.issuer.clone(),
+                self_signed: cert.self_signed,
+                warnings_accepted: p.warnings.iter().map(|w| w.type_.to_string()).collect(),
+            })
+        }),
         verb: "uploaded",
     })
 }
@@ -217,6 +330,7 @@ pub async fn download(
         files,
         bytes: report.bytes(),
         seconds: report.elapsed.as_secs_f64(),
+        signed: None,
         verb: "downloaded",
     })
 }

@@ -138,3 +138,70 @@ fn completions_for_every_shell() {
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_clx")).arg("--help").output().unwrap();
     assert!(ok(help).contains("CLX_LOG"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pull_from_a_url_with_its_checksum() {
+    use sha2::Digest;
+    let (sim, client) = sim_with(&[("a.bin", vec![1u8; 10])]).await;
+    let bytes = vec![42u8; 70_000];
+    let sum = hex::encode(sha2::Sha256::digest(&bytes));
+    let served = bytes.clone();
+    let app = axum::Router::new().route("/files/disk.iso", axum::routing::get(move || async move { served }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let source = format!("http://{}/files/disk.iso", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let bad = clx(&sim)
+        .args(["upload", "--library", "lib", "--item", "pulled", "--create", "--pull", &source])
+        .args(["--source-checksum", &format!("sha256:{}", "0".repeat(64))])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(4), "{}", String::from_utf8_lossy(&bad.stderr));
+    let library = client.find_library("lib").await.unwrap();
+    assert!(client.find_item(&library, "pulled").await.is_err(), "the failed pull left no item");
+
+    let good = clx(&sim)
+        .args(["--json", "upload", "--library", "lib", "--item", "pulled", "--create", "--pull", &source])
+        .args(["--source-checksum", &format!("SHA256:{sum}")])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_str(&ok(good)).unwrap();
+    assert_eq!(report["files"][0]["name"], "disk.iso");
+    let out = clx(&sim).args(["download", "lib/pulled", "--to", "-"]).output().unwrap();
+    assert_eq!(out.stdout, bytes);
+
+    let usage =
+        clx(&sim).args(["upload", "--library", "lib", "--item", "x", "--pull", "ftp://h/x.iso"]).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_content_needs_its_warnings_accepted() {
+    let (sim, _client) = sim_with(&[("a.bin", vec![1u8; 10])]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("app");
+    std::fs::create_dir(&set).unwrap();
+    std::fs::write(
+        set.join("app.ovf"),
+        br#"<Envelope><References><File ovf:href="disk.vmdk"/></References></Envelope>"#,
+    )
+    .unwrap();
+    std::fs::write(set.join("disk.vmdk"), vec![3u8; 4096]).unwrap();
+    std::fs::write(set.join("app.cert"), b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").unwrap();
+    let upload = |extra: &[&str]| {
+        clx(&sim)
+            .args(["upload", "--library", "lib", "--item", "signed", "--create"])
+            .args(extra)
+            .arg(&set)
+            .output()
+            .unwrap()
+    };
+    let refused = upload(&[]);
+    assert_eq!(refused.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("SELF_SIGNED_CERTIFICATE") && stderr.contains("--ignore-warning"), "{stderr}");
+    let accepted = ok(upload(&["--ignore-warning", "self-signed-certificate"]));
+    assert!(accepted.contains("signed content") && accepted.contains("SELF_SIGNED_CERTIFICATE"), "{accepted}");
+    let bad = upload(&["--ignore-warning", "sketchy"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
