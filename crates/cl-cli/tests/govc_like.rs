@@ -205,3 +205,29 @@ async fn signed_content_needs_its_warnings_accepted() {
     let bad = upload(&["--ignore-warning", "sketchy"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manifest_that_does_not_match_its_files_fails_before_the_upload() {
+    use sha2::Digest;
+    let (sim, client) = sim_with(&[("a.bin", vec![1u8; 10])]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("app");
+    std::fs::create_dir(&set).unwrap();
+    let ovf = br#"<Envelope><References><File ovf:href="disk.vmdk"/></References></Envelope>"#;
+    std::fs::write(set.join("app.ovf"), ovf).unwrap();
+    std::fs::write(set.join("disk.vmdk"), vec![3u8; 4096]).unwrap();
+    let wrong = hex::encode(sha2::Sha256::digest(b"something else"));
+    let ovf_sum = hex::encode(sha2::Sha256::digest(ovf));
+    std::fs::write(set.join("app.mf"), format!("SHA256(app.ovf)= {ovf_sum}\nSHA256(disk.vmdk)= {wrong}\n")).unwrap();
+    // A trap: the item create would meet this fault if it were ever called.
+    sim.faults().fail_calls("item_create", 1, cl_sim::CallFault::Status(500));
+    let output =
+        clx(&sim).args(["upload", "--library", "lib", "--item", "app", "--create"]).arg(&set).output().unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("disk.vmdk") && stderr.contains(&wrong), "{stderr}");
+    let library = client.find_library("lib").await.unwrap();
+    assert!(client.find_item(&library, "app").await.is_err(), "nothing was created");
+    assert!(client.update_sessions(None).await.unwrap().is_empty());
+    assert!(sim.faults().call_faults_hit().is_empty(), "the item create was never called");
+}

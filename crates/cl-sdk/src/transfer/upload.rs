@@ -216,6 +216,17 @@ impl Client {
         let started = Instant::now();
         options.common.control.check()?;
         let planned = plan(files, &options).await?;
+        self.upload_planned(item_id, planned, options, started).await
+    }
+
+    /// Uploads files already checked, ordered and checksummed by [`plan`].
+    async fn upload_planned(
+        &self,
+        item_id: &str,
+        planned: Vec<Planned>,
+        options: UploadOptions,
+        started: Instant,
+    ) -> Result<UploadReport> {
         let removals: Vec<String> = if options.replace {
             let kept: Vec<&str> = planned.iter().map(|p| p.name.as_str()).collect();
             let files = self.item_files(item_id).await?;
@@ -252,8 +263,12 @@ impl Client {
         files: Vec<UploadFile>,
         options: UploadOptions,
     ) -> Result<UploadReport> {
+        // Local files are checked (and hashed) before anything exists on the server.
+        let started = Instant::now();
+        options.common.control.check()?;
+        let planned = plan(files, &options).await?;
         let item = self.create_item(library_id, name, item_type).await?;
-        let result = self.upload_item(&item, files, options).await;
+        let result = self.upload_planned(&item, planned, options, started).await;
         if result.is_err()
             && let Err(e) = self.delete_item(&item).await
         {
@@ -616,5 +631,67 @@ async fn plan(files: Vec<UploadFile>, options: &UploadOptions) -> Result<Vec<Pla
             planned[index].checksum = Some(ChecksumInfo { algorithm: Some(algorithm.clone()), checksum: sum });
         }
     }
+    check_manifests(&planned).await?;
     Ok(planned)
+}
+
+/// Checks every OVF manifest among the files against the local files it lists, before anything
+/// is sent: a manifest that does not match its files would only fail on the server, after the
+/// whole upload. Lines read `SHA256(disk-0.vmdk)= 9f86…` (SHA1, SHA256 or SHA512).
+async fn check_manifests(planned: &[Planned]) -> Result<()> {
+    for manifest in planned.iter().filter(|p| p.name.to_ascii_lowercase().ends_with(".mf")) {
+        let Source::Path { path, offset, len } = &manifest.source else { continue };
+        let text = read_small(path, *offset, len.unwrap_or(0)).await?;
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let Some((algorithm, name, digest)) = manifest_line(line) else {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("{}: {line:?} is not a manifest line (ALGORITHM(file)= hex)", manifest.name),
+                ));
+            };
+            // Files not in this upload may already be in the item; the server checks those.
+            let Some(file) = planned.iter().find(|p| p.name == name) else { continue };
+            let Source::Path { path, offset, len } = &file.source else { continue };
+            // The pre-pass may have computed this very digest already.
+            let actual = match &file.checksum {
+                Some(ChecksumInfo { algorithm: Some(a), checksum }) if *a == algorithm => checksum.clone(),
+                _ => checksum::of_file(path, &algorithm, *offset, len.unwrap_or(0)).await?,
+            };
+            if !actual.eq_ignore_ascii_case(digest) {
+                return Err(Error::new(
+                    ErrorKind::Verification,
+                    format!(
+                        "{}: the manifest gives {algorithm} {digest} for {name}, the file has {actual}",
+                        manifest.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `SHA256(name)= hex` → (algorithm, name, hex).
+fn manifest_line(line: &str) -> Option<(ChecksumAlgorithm, &str, &str)> {
+    let (head, digest) = line.split_once(")=")?;
+    let (algorithm, name) = head.split_once('(')?;
+    let algorithm = match algorithm.trim().to_ascii_uppercase().as_str() {
+        "SHA1" => ChecksumAlgorithm::Sha1,
+        "SHA256" => ChecksumAlgorithm::Sha256,
+        "SHA512" => ChecksumAlgorithm::Sha512,
+        _ => return None,
+    };
+    Some((algorithm, name.trim(), digest.trim()))
+}
+
+/// A small file (a manifest) read whole: at most 1 MiB.
+async fn read_small(path: &Path, offset: u64, len: u64) -> Result<String> {
+    if len > 1 << 20 {
+        return Err(Error::new(ErrorKind::InvalidInput, format!("{} is too large for a manifest", path.display())));
+    }
+    let mut file = tokio::fs::File::open(path).await.map_err(io_at("read", path))?;
+    file.seek(std::io::SeekFrom::Start(offset)).await.map_err(io_at("read", path))?;
+    let mut text = String::new();
+    file.take(len).read_to_string(&mut text).await.map_err(io_at("read", path))?;
+    Ok(text)
 }
