@@ -230,6 +230,18 @@ impl ClientBuilder {
             }
             None => client.settle_dialect(self.dialect, |c| async move { c.login().await }).await,
         };
+        let settled = match settled {
+            // Say which certificate was refused, so the user can decide to pin it.
+            Err(e) if e.kind() == ErrorKind::Tls && self.trust.pins.is_empty() => {
+                match probe_thumbprint(&client.inner.url, self.connect_timeout).await {
+                    Some(thumbprint) => Err(e.with_detail(format!(
+                        "the server's certificate has the SHA-1 thumbprint {thumbprint}; if you trust it, pin it"
+                    ))),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        };
         match settled {
             // A PEM holding the server's own self-signed certificate is the usual mistake.
             Err(e) if e.kind() == ErrorKind::Tls && !self.trust.ca_pems.is_empty() => Err(Error::new(
@@ -241,6 +253,24 @@ impl ClientBuilder {
             other => other.map(|()| client),
         }
     }
+}
+
+/// The SHA-1 thumbprint of the certificate a server presents, read by a handshake that trusts
+/// nothing (so no request, and no credential, is ever sent).
+async fn probe_thumbprint(url: &str, connect_timeout: Duration) -> Option<String> {
+    let zero = cl_tls::Pin::Thumbprint("00".repeat(20).parse().ok()?);
+    let probe = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .timeout(connect_timeout)
+        .tls_backend_preconfigured(cl_tls::PinnedVerifier::client_config(vec![zero]))
+        .build()
+        .ok()?;
+    let error = probe.get(url).send().await.err()?;
+    crate::error::tls_refusals(&error).find_map(|text| {
+        let start = text.find("SHA-1 ")? + "SHA-1 ".len();
+        let thumbprint: String = text[start..].chars().take_while(|c| c.is_ascii_hexdigit() || *c == ':').collect();
+        (thumbprint.len() == 59).then_some(thumbprint)
+    })
 }
 
 struct Inner {

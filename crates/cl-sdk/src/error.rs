@@ -145,6 +145,15 @@ impl Error {
         self
     }
 
+    /// Adds a sentence to the message (what the user can do about it, what was seen).
+    pub(crate) fn with_detail(mut self, detail: String) -> Self {
+        if let Some(first) = self.messages.first_mut() {
+            first.push_str("; ");
+            first.push_str(&detail);
+        }
+        self
+    }
+
     pub(crate) fn in_operation(mut self, operation: &str) -> Self {
         if self.operation.is_none() {
             self.operation = Some(operation.to_owned());
@@ -328,9 +337,33 @@ fn chain<'a>(
     })
 }
 
+/// The texts of the rustls errors in a failure's source chain.
+pub(crate) fn tls_refusals(error: &reqwest::Error) -> impl Iterator<Item = String> + '_ {
+    chain(Some(error)).filter_map(|e| e.downcast_ref::<rustls::Error>()).map(ToString::to_string)
+}
+
+/// What actually went wrong at the bottom of a failure's source chain ("Connection refused (os
+/// error 111)", "failed to lookup address information", "connection reset by peer"), which
+/// reqwest's own message leaves out.
+fn root_cause(error: &reqwest::Error) -> Option<String> {
+    let last = chain(Some(error)).last()?;
+    let text = last.to_string();
+    (!text.is_empty() && !std::ptr::addr_eq(last, error as &dyn std::error::Error)).then_some(text)
+}
+
 /// A transport-level failure of reqwest: unreachable, reset, timed out, TLS. TLS failures are
 /// recognized by the rustls error in the source chain.
 pub(crate) fn transport(error: reqwest::Error) -> Error {
+    let host = error.url().and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)));
+    let to = host.map(|h| format!(" to {h}")).unwrap_or_default();
+    // A TLS client meeting a plain-http server sees a record that is not TLS.
+    let not_tls = chain(Some(&error))
+        .any(|e| matches!(e.downcast_ref::<rustls::Error>(), Some(rustls::Error::InvalidMessage(_))));
+    if not_tls {
+        let message =
+            format!("the connection{to} failed: the server does not speak TLS there (try http:// instead of https://)");
+        return Error::new(ErrorKind::Transport, message).with_source(error);
+    }
     let tls = chain(Some(&error)).any(|e| e.is::<rustls::Error>());
     let refused = chain(Some(&error)).find_map(|e| e.downcast_ref::<crate::origin::RedirectRefused>());
     if let Some(message) = refused.map(ToString::to_string) {
@@ -353,9 +386,14 @@ pub(crate) fn transport(error: reqwest::Error) -> Error {
     } else {
         ErrorKind::Transport
     };
-    let message = match &kind {
-        ErrorKind::Tls => "the server's TLS certificate is not trusted".to_owned(),
-        _ => "the request did not complete".to_owned(),
+    let message = match (kind, root_cause(&error)) {
+        (ErrorKind::Tls, _) => format!("the server's TLS certificate{} is not trusted", to.replace(" to ", " at ")),
+        // A plain-http client meeting a TLS server gets bytes that are not HTTP.
+        (_, Some(c)) if c.contains("invalid HTTP") => {
+            format!("the connection{to} failed: the server does not answer in plain HTTP there (try https://)")
+        }
+        (_, Some(c)) => format!("the request{to} failed: {c}"),
+        (_, None) => format!("the request{to} did not complete"),
     };
     Error::new(kind, message).with_source(error)
 }

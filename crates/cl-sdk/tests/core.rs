@@ -266,9 +266,11 @@ async fn tls_trust_by_ca_by_thumbprint_or_not_at_all() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let builder = || Client::builder(sim.url()).credentials(sim.username(), sim.password());
 
-    // A certificate from an unknown CA is refused by default, before any request is sent.
+    // A certificate from an unknown CA is refused by default, before any request is sent; the
+    // error names the certificate's thumbprint, for a user who decides to pin it.
     let error = builder().connect().await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Tls, "{error}");
+    assert!(error.to_string().contains(&sim.thumbprint_sha1().unwrap()), "{error}");
     assert_eq!(sim.requests_served(), 0);
 
     // A wrong thumbprint is refused before any request (and any credentials) are sent.
@@ -293,6 +295,27 @@ async fn tls_trust_by_ca_by_thumbprint_or_not_at_all() {
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
     let error = builder().add_ca_pem("not a pem").connect().await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn unreachable_servers_say_why() {
+    let connect = |url: String| async move {
+        Client::builder(&url).credentials("u", "p").retry(RetryPolicy::none()).connect().await.unwrap_err()
+    };
+    // Nothing listens: refused, with the address.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let error = connect(format!("http://127.0.0.1:{port}")).await;
+    assert_eq!(error.kind(), ErrorKind::Transport);
+    let text = error.to_string().to_lowercase();
+    assert!(text.contains("refused") && text.contains(&format!("127.0.0.1:{port}")), "{error}");
+
+    // The wrong scheme either way round.
+    let tls = Simulator::start(SimConfig::default()).await.unwrap();
+    let error = connect(tls.url().replace("https://", "http://")).await;
+    assert!(error.to_string().contains("try https://"), "{error}");
+    let plain = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
+    let error = connect(plain.url().replace("http://", "https://")).await;
+    assert!(error.to_string().contains("try http://"), "{error}");
 }
 
 /// Every SDK future can be spawned onto a multi-threaded runtime.
