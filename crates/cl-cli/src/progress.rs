@@ -24,6 +24,31 @@ impl Display {
     }
 }
 
+/// The bars being drawn, so notices print above them instead of being erased by a redraw.
+static ACTIVE: std::sync::Mutex<Option<MultiProgress>> = std::sync::Mutex::new(None);
+
+/// Prints a line on stderr without disturbing (or being erased by) the progress bars.
+pub fn notice(text: &str) {
+    let active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    match active {
+        Some(multi) if multi.println(text).is_ok() => {}
+        _ => eprintln!("{text}"),
+    }
+}
+
+/// What a file's bar says beside its bytes.
+fn status(f: &cl_sdk::transfer::FileProgress) -> String {
+    match f.state {
+        FileState::Hashing => "hashing".into(),
+        FileState::Preparing => {
+            f.server_status.as_deref().map_or("preparing".into(), |s| crate::output::clean(s).to_lowercase())
+        }
+        FileState::Done => "done".into(),
+        FileState::Failed => "failed".into(),
+        _ => String::new(),
+    }
+}
+
 /// Shows `control`'s progress until finished. Quiet with `--json` (stdout stays machine-readable).
 pub fn show(control: &TransferControl, json: bool) -> Display {
     if json {
@@ -31,13 +56,17 @@ pub fn show(control: &TransferControl, json: bool) -> Display {
     }
     let (stop, mut stopped) = oneshot::channel();
     let mut progress = control.progress();
+    let control = control.clone();
     let terminal = std::io::stderr().is_terminal();
     let task = tokio::spawn(async move {
         let multi = MultiProgress::new();
+        if terminal {
+            *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(multi.clone());
+        }
         let style = ProgressStyle::with_template(
-            "{prefix:>24} {bar:30} {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} {eta:>4}",
+            "{prefix:>24} {bar:30} {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} {eta:>4} {msg}",
         )
-        .expect("a valid template");
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
         let mut bars: Vec<ProgressBar> = Vec::new();
         let mut total: Option<ProgressBar> = None;
         let mut reported: Vec<bool> = Vec::new();
@@ -61,8 +90,16 @@ pub fn show(control: &TransferControl, json: bool) -> Display {
                     multi.add(ProgressBar::new(0).with_style(style.clone()).with_prefix("total"))
                 });
                 for (bar, f) in bars.iter().zip(&p.files) {
+                    // A finished file keeps its final figures (its rate does not decay).
+                    if bar.is_finished() {
+                        continue;
+                    }
                     bar.set_length(f.size.unwrap_or(f.done));
                     bar.set_position(f.done);
+                    bar.set_message(status(f));
+                    if f.state == FileState::Done {
+                        bar.finish();
+                    }
                 }
                 overall.set_length(p.total().unwrap_or(p.done()));
                 overall.set_position(p.done());
@@ -77,9 +114,18 @@ pub fn show(control: &TransferControl, json: bool) -> Display {
                 }
             }
             if stopping {
+                // A canceled or failed transfer's bars say so, where they stopped.
+                let outcome = if control.is_canceled() { "canceled" } else { "failed" };
                 for bar in bars.iter().chain(total.iter()) {
-                    bar.finish();
+                    if !bar.is_finished() {
+                        if p.files.iter().all(|f| f.state == FileState::Done) {
+                            bar.finish();
+                        } else {
+                            bar.abandon_with_message(outcome);
+                        }
+                    }
                 }
+                *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 return;
             }
         }

@@ -19,7 +19,9 @@ pub fn install() {
             let current = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
             match current {
                 Some(control) if first && !control.is_canceled() => {
-                    eprintln!("clx: interrupted; canceling and cleaning up (interrupt again to exit at once)");
+                    crate::progress::notice(
+                        "clx: interrupted; canceling and cleaning up (interrupt again to exit at once)",
+                    );
                     control.cancel();
                 }
                 _ => {

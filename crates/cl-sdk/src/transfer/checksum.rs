@@ -55,6 +55,18 @@ pub(crate) async fn of_file(
     offset: u64,
     len: u64,
 ) -> Result<String> {
+    of_file_watched(path, algorithm, offset, len, |_| true).await
+}
+
+/// [`of_file`], telling `watch` the bytes hashed so far after each buffer; it returns false to
+/// stop (the transfer was canceled).
+pub(crate) async fn of_file_watched(
+    path: &std::path::Path,
+    algorithm: &ChecksumAlgorithm,
+    offset: u64,
+    len: u64,
+    watch: impl Fn(u64) -> bool + Send + 'static,
+) -> Result<String> {
     let mut hasher = Hasher::new(algorithm)?;
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || -> Result<String> {
@@ -63,12 +75,17 @@ pub(crate) async fn of_file(
         file.seek(SeekFrom::Start(offset)).map_err(io_at("read", &path))?;
         let mut reader = file.take(len);
         let mut buf = vec![0u8; 1 << 20];
+        let mut done = 0u64;
         loop {
             let n = reader.read(&mut buf).map_err(io_at("read", &path))?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
+            done += n as u64;
+            if !watch(done) {
+                return Err(Error::new(ErrorKind::Canceled, "the transfer was canceled"));
+            }
         }
         Ok(hasher.hex())
     })

@@ -59,6 +59,8 @@ impl FileProgress {
 pub enum FileState {
     /// Not started.
     Waiting,
+    /// Its checksum is being computed before the upload (`done` counts the bytes hashed).
+    Hashing,
     /// The server is preparing it (downloads).
     Preparing,
     /// Bytes are moving.

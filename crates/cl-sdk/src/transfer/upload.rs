@@ -215,7 +215,10 @@ impl Client {
     ) -> Result<UploadReport> {
         let started = Instant::now();
         options.common.control.check()?;
-        let planned = plan(files, &options).await?;
+        let planned = tokio::select! {
+            planned = plan(files, &options) => planned?,
+            error = options.common.stopped() => return Err(error),
+        };
         self.upload_planned(item_id, planned, options, started).await
     }
 
@@ -266,7 +269,10 @@ impl Client {
         // Local files are checked (and hashed) before anything exists on the server.
         let started = Instant::now();
         options.common.control.check()?;
-        let planned = plan(files, &options).await?;
+        let planned = tokio::select! {
+            planned = plan(files, &options) => planned?,
+            error = options.common.stopped() => return Err(error),
+        };
         let item = self.create_item(library_id, name, item_type).await?;
         let result = self.upload_planned(&item, planned, options, started).await;
         if result.is_err()
@@ -616,13 +622,29 @@ async fn plan(files: Vec<UploadFile>, options: &UploadOptions) -> Result<Vec<Pla
     });
 
     if let Some(algorithm) = &options.checksum {
+        // Hashing a large OVA takes minutes: it shows as its own state, and cancel reaches it.
+        let control = &options.common.control;
+        control.start(planned.iter().map(|p| FileProgress::waiting(&p.name, p.size)).collect());
         let mut jobs: Vec<BoxFuture<'_, Result<(usize, String)>>> = Vec::new();
         for (index, p) in planned.iter().enumerate() {
             if let (None, Source::Path { path, offset, len }) = (&p.checksum, &p.source) {
                 let (path, offset, len) = (path.clone(), *offset, len.unwrap_or(0));
-                jobs.push(Box::pin(
-                    async move { Ok((index, checksum::of_file(&path, algorithm, offset, len).await?)) },
-                ));
+                let watcher = control.clone();
+                let watch = move |done| {
+                    watcher.update(index, |f| {
+                        f.state = FileState::Hashing;
+                        f.done = done;
+                    });
+                    !watcher.is_canceled()
+                };
+                jobs.push(Box::pin(async move {
+                    let sum = checksum::of_file_watched(&path, algorithm, offset, len, watch).await?;
+                    control.update(index, |f| {
+                        f.state = FileState::Waiting;
+                        f.done = 0;
+                    });
+                    Ok((index, sum))
+                }));
             }
         }
         let sums: Vec<(usize, String)> =
