@@ -267,3 +267,42 @@ async fn rest_success_bodies_decode_whatever_their_content_type() {
     let id = w.client.rest_download_session_create(&create).await.unwrap().into_inner();
     assert_eq!(id.value, "ds-1");
 }
+
+#[tokio::test]
+async fn the_datastore_listing_in_both_dialects() {
+    let w = Wire::start().await;
+    let c = &w.client;
+    let summary = r#"{"datastore":"datastore-11","name":"ds 1","type":"VMFS","free_space":1024,"capacity":4096}"#;
+    let found: Vec<t::DatastoreSummary> = w
+        .ok(
+            (200, &format!("[{summary}]")),
+            c.datastore_list(Some("ds 1")),
+            "GET /api/vcenter/datastore?names=ds+1",
+            None,
+        )
+        .await;
+    assert_eq!((found[0].datastore.as_str(), found[0].name.as_str()), ("datastore-11", "ds 1"));
+    assert_eq!(found[0].type_, t::DatastoreType::Vmfs);
+    w.ok((200, "[]"), c.datastore_list(None), "GET /api/vcenter/datastore", None).await;
+    let rest = w
+        .ok(
+            (200, &format!("{{\"value\":[{summary}]}}")),
+            c.rest_datastore_list(Some("ds 1")),
+            "GET /rest/vcenter/datastore?filter.names=ds+1",
+            None,
+        )
+        .await;
+    assert_eq!(rest.value.unwrap()[0].capacity, Some(4096));
+    // A newer type is not a failed listing; vcsim's `null` list is an empty one.
+    let newer = w
+        .ok(
+            (200, r#"[{"datastore":"d","name":"n","type":"PMEM"}]"#),
+            c.datastore_list(None),
+            "GET /api/vcenter/datastore",
+            None,
+        )
+        .await;
+    assert_eq!(newer[0].type_, t::DatastoreType::Unknown("PMEM".into()));
+    let none = w.ok((200, "{\"value\":null}"), c.rest_datastore_list(None), "GET /rest/vcenter/datastore", None).await;
+    assert!(none.value.is_none());
+}

@@ -137,6 +137,9 @@ pub enum Command {
     /// Transfer sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Datastores (where local libraries keep their files).
+    #[command(subcommand)]
+    Datastore(DatastoreCommand),
     /// Run the simulator in the foreground.
     Sim(cl_sim::serve::ServeArgs),
     /// Upload a generated OVF set to the target (the built-in simulator without --url), download it back and verify every byte.
@@ -147,6 +150,9 @@ pub enum Command {
         /// Keep the demo's item (and a library it created) instead of removing them.
         #[arg(long)]
         keep: bool,
+        /// Datastore name or id for the demo's library (the only one when there is one).
+        #[arg(long)]
+        datastore: Option<String>,
     },
     /// Print a shell completion script.
     Completions {
@@ -162,7 +168,7 @@ pub enum LibraryCommand {
     /// Create a local library.
     Create {
         name: String,
-        /// Datastore id (required on vCenter; any id works on the simulator).
+        /// Datastore name or id (`clx datastore ls` lists them); the only one when there is one.
         #[arg(long)]
         datastore: Option<String>,
     },
@@ -193,6 +199,12 @@ pub enum ItemCommand {
         /// LIBRARY/ITEM (names or ids), or an item id.
         target: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DatastoreCommand {
+    /// List datastores.
+    Ls,
 }
 
 #[derive(Subcommand, Debug)]

@@ -11,7 +11,6 @@ pub struct Target {
     pub client: Client,
     /// Keeps the embedded simulator running.
     _sim: Option<cl_sim::Simulator>,
-    pub simulated: bool,
 }
 
 fn env_any(names: &[&str]) -> Option<String> {
@@ -41,7 +40,7 @@ pub async fn connect(cli: &Cli, builtin: bool) -> Result<Target, Failure> {
             builder = builder.add_ca_pem(ca);
         }
         let client = builder.connect().await?;
-        return Ok(Target { client, _sim: Some(sim), simulated: true });
+        return Ok(Target { client, _sim: Some(sim) });
     };
     let mut parsed =
         reqwest::Url::parse(if url.contains("://") { url.clone() } else { format!("https://{url}") }.as_str())
@@ -77,7 +76,7 @@ pub async fn connect(cli: &Cli, builtin: bool) -> Result<Target, Failure> {
         DialectArg::Api => builder.dialect(Dialect::Api),
         DialectArg::Rest => builder.dialect(Dialect::Rest),
     };
-    Ok(Target { client: builder.connect().await?, _sim: None, simulated: false })
+    Ok(Target { client: builder.connect().await?, _sim: None })
 }
 
 /// The transfer knobs that live on the client: retries and the stall timeout.

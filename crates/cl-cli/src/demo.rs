@@ -35,6 +35,7 @@ fn generate_ovf_set(dir: &Path, disk_mib: u64) -> std::io::Result<()> {
 /// The demo, then (unless `keep`) removing the item it made and a library it created.
 pub async fn demo(
     client: &Client,
+    datastore: &str,
     disk_mib: u64,
     keep: bool,
     knobs: &TransferArgs,
@@ -42,9 +43,7 @@ pub async fn demo(
 ) -> Result<(), Failure> {
     let (library, created) = match client.find_library("clx-demo").await {
         Ok(id) => (id, false),
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            (client.create_local_library("clx-demo", cl_sim::DATASTORE_ID).await?, true)
-        }
+        Err(e) if e.kind() == ErrorKind::NotFound => (client.create_local_library("clx-demo", datastore).await?, true),
         Err(e) => return Err(e.into()),
     };
     let mut made_item = None;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde::Serialize;
 
-use args::{Cli, Command, ItemCommand, LibraryCommand, SessionCommand};
+use args::{Cli, Command, DatastoreCommand, ItemCommand, LibraryCommand, SessionCommand};
 use output::{Failure, Report, Row, clean, fail, human, print, usage};
 
 mod args;
@@ -75,11 +75,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print(json_out, &rows);
         }
         Command::Library(LibraryCommand::Create { name, datastore }) => {
-            let datastore = match (datastore, target.simulated) {
-                (Some(d), _) => d.clone(),
-                (None, true) => cl_sim::DATASTORE_ID.to_owned(),
-                (None, false) => return Err(usage("give --datastore: the id of the datastore to back the library")),
-            };
+            let datastore = resolve::datastore(client, datastore.as_deref()).await?;
             let id = client.create_local_library(name, &datastore).await?;
             print(json_out, &Done { id, name: name.clone(), kind: "library", done: "created" });
         }
@@ -203,7 +199,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let done = if cancel { "canceled" } else { "deleted" };
             print(json_out, &Done { id: id.clone(), name: String::new(), kind, done });
         }
-        Command::Demo { disk_mib, keep } => demo::demo(client, *disk_mib, *keep, &cli.transfer, json_out).await?,
+        Command::Datastore(DatastoreCommand::Ls) => {
+            let rows: Vec<DatastoreRow> = client.datastores(None).await?.into_iter().map(DatastoreRow).collect();
+            print(json_out, &rows);
+        }
+        Command::Demo { disk_mib, keep, datastore } => {
+            let datastore = resolve::datastore(client, datastore.as_deref()).await?;
+            demo::demo(client, &datastore, *disk_mib, *keep, &cli.transfer, json_out).await?
+        }
         Command::Sim(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
     Ok(())
@@ -334,6 +337,25 @@ impl Row for SessionRow {
             progress,
             text(&self.expires),
             clean(&self.id).into_owned(),
+        ]
+    }
+}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+struct DatastoreRow(cl_sdk::types::DatastoreSummary);
+
+impl Row for DatastoreRow {
+    const HEADER: &'static [&'static str] = &["NAME", "TYPE", "FREE", "CAPACITY", "ID"];
+    fn cells(&self) -> Vec<String> {
+        let bytes = |b: Option<i64>| b.and_then(|b| u64::try_from(b).ok()).map_or_else(|| "-".to_owned(), human);
+        let d = &self.0;
+        vec![
+            clean(&d.name).into_owned(),
+            clean(&d.type_.to_string()).into_owned(),
+            bytes(d.free_space),
+            bytes(d.capacity),
+            clean(&d.datastore).into_owned(),
         ]
     }
 }

@@ -74,3 +74,39 @@ pub async fn item(client: &Client, spec: &str) -> Result<(String, String), Failu
         ))),
     }
 }
+
+/// The id of the datastore `spec` names (a name or an id), or the only datastore when none is
+/// named. A server without the datastore listing (govmomi's vcsim) takes `spec` as an id.
+pub async fn datastore(client: &Client, spec: Option<&str>) -> Result<String, Failure> {
+    let all = match client.datastores(None).await {
+        Ok(all) => all,
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::OperationNotFound) => {
+            return spec
+                .map(str::to_owned)
+                .ok_or_else(|| usage("this server cannot list datastores: give --datastore with the datastore's id"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let listing = || {
+        let names: Vec<String> = all.iter().map(|d| format!("{} ({})", clean(&d.name), clean(&d.datastore))).collect();
+        names.join(", ")
+    };
+    match spec {
+        Some(spec) => {
+            if let Some(d) = all.iter().find(|d| d.datastore == spec) {
+                return Ok(d.datastore.clone());
+            }
+            let named: Vec<_> = all.iter().filter(|d| d.name == spec).collect();
+            match named.as_slice() {
+                [one] => Ok(one.datastore.clone()),
+                [] => Err(usage(format!("there is no datastore {:?}; the datastores are: {}", clean(spec), listing()))),
+                _ => Err(usage(format!("several datastores are named {:?}: {}; give the id", clean(spec), listing()))),
+            }
+        }
+        None => match all.as_slice() {
+            [one] => Ok(one.datastore.clone()),
+            [] => Err(usage("the server lists no datastore to keep a library on")),
+            _ => Err(usage(format!("give --datastore: one of {}", listing()))),
+        },
+    }
+}

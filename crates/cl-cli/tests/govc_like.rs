@@ -231,3 +231,27 @@ async fn a_manifest_that_does_not_match_its_files_fails_before_the_upload() {
     assert!(client.update_sessions(None).await.unwrap().is_empty());
     assert!(sim.faults().call_faults_hit().is_empty(), "the item create was never called");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn datastores_by_name_or_id() {
+    let (sim, client) = sim_with(&[("a.bin", vec![1u8; 10])]).await;
+    let table = ok(clx(&sim).args(["datastore", "ls"]).output().unwrap());
+    assert!(
+        table.starts_with("NAME") && table.contains(cl_sim::DATASTORE_NAME) && table.contains("4.0 TiB"),
+        "{table}"
+    );
+    let listed = json(clx(&sim).args(["--json", "datastore", "ls"]).output().unwrap());
+    assert_eq!(listed[0]["datastore"], cl_sim::DATASTORE_ID);
+
+    for (name, datastore) in [("by-name", cl_sim::DATASTORE_NAME), ("by-id", cl_sim::DATASTORE_ID)] {
+        ok(clx(&sim).args(["library", "create", name, "--datastore", datastore]).output().unwrap());
+        let id = client.find_library(name).await.unwrap();
+        let backing = &client.library(&id).await.unwrap().storage_backings[0];
+        assert_eq!(backing.datastore_id.as_deref(), Some(cl_sim::DATASTORE_ID));
+    }
+    // The only datastore is taken when none is named.
+    ok(clx(&sim).args(["library", "create", "implied"]).output().unwrap());
+    let unknown = clx(&sim).args(["library", "create", "x", "--datastore", "nope"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains(cl_sim::DATASTORE_NAME), "lists the datastores");
+}

@@ -29,6 +29,12 @@ impl Client {
         self.call(ops::library_list()).await
     }
 
+    /// The datastores the user can see, all or those of one name (at most 2500, as vCenter
+    /// lists them), with their ids for [`create_local_library`](Self::create_local_library).
+    pub async fn datastores(&self, name: Option<&str>) -> Result<Vec<DatastoreSummary>> {
+        self.call(ops::datastore_list(name)).await
+    }
+
     /// Creates a local library on a datastore and returns its id.
     pub async fn create_local_library(&self, name: &str, datastore_id: &str) -> Result<String> {
         let spec = LibraryModel {

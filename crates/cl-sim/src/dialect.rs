@@ -34,6 +34,7 @@ enum Op {
     LocalLibraryGet(String),
     LocalLibraryDelete(String),
     LibraryList,
+    DatastoreList(Option<String>),
     LibraryGet(String),
     LibraryFind,
     ItemCreate,
@@ -81,6 +82,7 @@ impl Op {
             Op::LocalLibraryGet(_) => "local_library_get",
             Op::LocalLibraryDelete(_) => "local_library_delete",
             Op::LibraryList => "library_list",
+            Op::DatastoreList(_) => "datastore_list",
             Op::LibraryGet(_) => "library_get",
             Op::LibraryFind => "library_find",
             Op::ItemCreate => "item_create",
@@ -164,6 +166,9 @@ fn route(dialect: Dialect, method: &Method, segments: &[String], query: &HashMap
             M::DELETE => Op::LocalLibraryDelete(id(lib)?),
             _ => return None,
         },
+        (_, ["vcenter", "datastore"]) if m == M::GET => {
+            Op::DatastoreList(q(if dialect == Dialect::Api { "names" } else { "filter.names" }))
+        }
         (_, ["content", "library"]) => match (m, action) {
             (M::GET, None) => Op::LibraryList,
             (M::POST, Some("find")) => Op::LibraryFind,
@@ -419,6 +424,7 @@ fn execute(svc: &Arc<Service>, req: &Request<'_>, op: Op) -> SimResult<Reply> {
             Reply::Void
         }
         Op::LibraryList => Reply::Ok(json(svc.library_list())),
+        Op::DatastoreList(name) => Reply::Ok(json(svc.datastore_list(name.as_deref()))),
         Op::LibraryGet(id) => Reply::Ok(json(svc.library_get(&id, false)?)),
         Op::LibraryFind => {
             let spec: LibraryFindSpec = if rest { body::<RestLibraryFind>(b)?.spec } else { body(b)? };

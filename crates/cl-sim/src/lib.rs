@@ -44,6 +44,9 @@ use crate::service::Service;
 /// The datastore id a local library can be created on (the simulator accepts any id).
 pub const DATASTORE_ID: &str = "datastore-sim";
 
+/// The name the simulator's one datastore is listed under.
+pub const DATASTORE_NAME: &str = "sim-datastore";
+
 /// How to run the simulator.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -280,11 +283,12 @@ async fn dispatch(service: Arc<Service>, request: Request<Body>) -> Response {
         let token = rest.split('/').next().unwrap_or_default().to_owned();
         return transfer::handle(service, &token, request).await;
     }
-    let prefix = match dialect {
-        Dialect::Rest => "/rest/com/vmware/",
-        Dialect::Api => "/api/",
+    // `/rest/com/vmware/content/…` and `/rest/vcenter/…` alike route by what follows.
+    let tail = match dialect {
+        Dialect::Rest => path.strip_prefix("/rest/com/vmware/").or_else(|| path.strip_prefix("/rest/")),
+        Dialect::Api => path.strip_prefix("/api/"),
     };
-    let Some(tail) = path.strip_prefix(prefix) else {
+    let Some(tail) = tail else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
     let segments: Vec<String> =

@@ -122,6 +122,12 @@ pub(crate) fn item_file_list(id: &str) -> Op<'_, Vec<ItemFileInfo>> {
         rest: api(c.rest_item_file_list(id)).await.map(|v| v.value.unwrap_or_default()))
 }
 
+pub(crate) fn datastore_list(name: Option<&str>) -> Op<'_, Vec<DatastoreSummary>> {
+    op!("datastore_list", Safe, |c|
+        api: api(c.datastore_list(name)).await,
+        rest: api(c.rest_datastore_list(name)).await.map(|v| v.value.unwrap_or_default()))
+}
+
 // --- the operations both session kinds have
 
 /// What each session kind sends for the lifecycle both kinds share. Sealed: implemented for

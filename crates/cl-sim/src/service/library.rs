@@ -3,6 +3,18 @@
 use super::*;
 
 impl Service {
+    /// The one datastore the simulator has, when `name` (if given) is its name.
+    pub fn datastore_list(&self, name: Option<&str>) -> Vec<DatastoreSummary> {
+        let datastore = DatastoreSummary {
+            datastore: crate::DATASTORE_ID.to_owned(),
+            name: crate::DATASTORE_NAME.to_owned(),
+            type_: DatastoreType::Vmfs,
+            free_space: Some(3 << 40),
+            capacity: Some(4 << 40),
+        };
+        name.is_none_or(|n| n == datastore.name).then_some(datastore).into_iter().collect()
+    }
+
     pub fn library_create(&self, spec: LibraryModel, client_token: Option<String>) -> SimResult<String> {
         let mut state = self.state();
         if let Some(id) = state.remembered("library", &client_token) {
