@@ -293,10 +293,10 @@ pub async fn download(
     knobs: &TransferArgs,
     json_out: bool,
 ) -> Result<TransferReport, Failure> {
-    std::fs::create_dir_all(to).map_err(|e| usage(format!("cannot create {}: {e}", to.display())))?;
-    if !to.is_dir() {
-        return Err(usage(format!("--to {} is a file; give a folder (or - for stdout)", to.display())));
+    if to.exists() && !to.is_dir() {
+        return Err(usage(format!("--to {} is a file, not a folder; give a folder (or - for stdout)", to.display())));
     }
+    std::fs::create_dir_all(to).map_err(|e| usage(format!("cannot create the folder {}: {e}", to.display())))?;
     let control = TransferControl::new();
     crate::signals::watch(&control);
     let bars = progress::show(&control, json_out);

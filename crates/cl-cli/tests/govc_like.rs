@@ -77,6 +77,12 @@ async fn lifecycle_replace_only_and_stdout() {
     let out = clx(&sim).args(["download", "lib/item", "--only", "new.bin", "--to", "-"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.stdout, vec![7u8; 5000]);
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let onto_file = clx(&sim).args(["download", "lib/item", "--to"]).arg(&file).output().unwrap();
+    assert_eq!(onto_file.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&onto_file.stderr);
+    assert!(stderr.contains("is a file, not a folder") && !stderr.contains("os error"), "{stderr}");
     let two = clx(&sim).args(["download", "lib/item", "--to", "-"]).output().unwrap();
     assert_eq!(two.status.code(), Some(2), "two files cannot go to stdout");
     let dest = dir.path().join("only");
