@@ -261,3 +261,30 @@ async fn datastores_by_name_or_id() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains(cl_sim::DATASTORE_NAME), "lists the datastores");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transfer_knobs_reach_the_transfer() {
+    let (sim, client) = sim_with(&[("a.bin", vec![1u8; 1 << 20])]).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The transfer stalls; the deadline ends it, cleanly.
+    sim.faults().stall_next_transfer(1000, std::time::Duration::from_secs(20));
+    let late = clx(&sim)
+        .args(["--deadline", "700ms", "--concurrency", "2", "--retries", "1", "download", "lib/item", "--to"])
+        .arg(dir.path().join("late"))
+        .output()
+        .unwrap();
+    assert_eq!(late.status.code(), Some(3), "{}", String::from_utf8_lossy(&late.stderr));
+    assert!(String::from_utf8_lossy(&late.stderr).contains("deadline of 700ms"));
+    assert!(client.download_sessions(None).await.unwrap().is_empty());
+    // A stall longer than --stall-timeout is resumed.
+    sim.faults().stall_next_transfer(1000, std::time::Duration::from_secs(20));
+    let resumed = clx(&sim)
+        .args(["--stall-timeout", "300ms", "--json", "download", "lib/item", "--to"])
+        .arg(dir.path().join("resumed"))
+        .output()
+        .unwrap();
+    let report = json(resumed);
+    assert_eq!(report["bytes"], 1 << 20);
+    let bad = clx(&sim).args(["--prepare-timeout", "soon", "login"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
