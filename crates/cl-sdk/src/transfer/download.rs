@@ -5,14 +5,14 @@ use std::time::{Duration, Instant};
 
 use cl_api::types::{ChecksumAlgorithm, DownloadFileInfo};
 use futures_util::{StreamExt, TryStreamExt};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
-use super::checksum::{self, Hasher};
+use super::checksum;
 use super::names::{check_distinct, safe_file_name};
+use super::sink::Sink;
 use super::staging::{Partial, Sidecar, Staging, exists, finalize};
 use super::{Common, FileProgress, FileState, keep_alive, transfer_retries};
 use crate::client::Client;
-use crate::error::{Error, ErrorKind, Result, io_at, transport};
+use crate::error::{Error, ErrorKind, Result, transport};
 use crate::origin;
 use crate::retry::Repeat;
 use crate::session::DownloadSession;
@@ -293,8 +293,7 @@ impl Client {
         options: &DownloadOptions,
     ) -> Result<(u64, String, u32)> {
         let http = self.transfer_http(endpoint)?;
-        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, kept.file);
-        let mut hasher = kept.hasher;
+        let mut out = Sink::start(kept.file.into_std().await, kept.hasher, partial);
         let mut written = kept.kept;
         let mut retries = transfer_retries(self, options.common.retries);
         let mut resumed = 0u32;
@@ -331,10 +330,7 @@ impl Client {
                     if written > 0 {
                         // The server ignored Range: start over.
                         tracing::info!(uri = %endpoint.uri, "server ignored Range; restarting the file");
-                        out.flush().await.map_err(io_at("write", partial))?;
-                        out.get_mut().set_len(0).await.map_err(io_at("truncate", partial))?;
-                        out.get_mut().seek(std::io::SeekFrom::Start(0)).await.map_err(io_at("rewind", partial))?;
-                        hasher = Hasher::new(&ChecksumAlgorithm::Sha1)?;
+                        out.restart().await?;
                         written = 0;
                         options.common.control.update(index, |p| p.done = 0);
                     }
@@ -355,9 +351,8 @@ impl Client {
                             format!("{name}: the server sent more than the {expected} bytes it declared"),
                         ));
                     }
-                    hasher.update(&chunk);
-                    out.write_all(&chunk).await.map_err(io_at("write", partial))?;
                     written += chunk.len() as u64;
+                    out.write(chunk).await?;
                     options.common.control.update(index, |p| p.done = written);
                 }
                 Ok(())
@@ -377,9 +372,7 @@ impl Client {
             tracing::warn!(uri = %endpoint.uri, written, resumed, %error, "download broke off; resuming");
             tokio::time::sleep(pause).await;
         }
-        out.flush().await.map_err(io_at("write", partial))?;
-        out.get_mut().sync_all().await.map_err(io_at("sync", partial))?;
-        Ok((written, hasher.hex(), resumed))
+        Ok((written, out.finish().await?, resumed))
     }
 
     /// Checks size, then the checksum the server reports once the download is complete.

@@ -23,6 +23,7 @@ mod checksum;
 mod download;
 mod names;
 mod ova;
+mod sink;
 mod staging;
 mod upload;
 
