@@ -97,14 +97,12 @@ impl Staging {
             tracing::warn!(file = meta.file_name, "the item changed since the interrupted download; starting over");
         }
         let keep = if matches { meta.size.map_or(kept_len, |size| kept_len.min(size)) } else { 0 };
-        let mut file = tokio::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&partial)
-            .await
-            .map_err(io_at("create", &partial))?;
+        let mut options = tokio::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        // A partial is never a link: what it points to is not ours to write.
+        #[cfg(unix)]
+        options.custom_flags(libc::O_NOFOLLOW);
+        let mut file = options.open(&partial).await.map_err(io_at("create", &partial))?;
         file.set_len(keep).await.map_err(io_at("truncate", &partial))?;
         let hasher = prefix_sha1(&partial, keep).await?;
         file.seek(std::io::SeekFrom::Start(keep)).await.map_err(io_at("seek in", &partial))?;
@@ -240,6 +238,18 @@ mod tests {
         staging.begin(&meta("1")).await.unwrap().file.write_all(b"x").await.unwrap();
         staging.close(false).await;
         assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_partial_that_is_a_link_is_not_followed() {
+        let dest = tempfile::tempdir().unwrap();
+        let victim = dest.path().join("victim.txt");
+        std::fs::write(&victim, b"precious").unwrap();
+        let staging = Staging::open(dest.path(), "item", true).await.unwrap();
+        std::os::unix::fs::symlink(&victim, staging.partial("a.bin")).unwrap();
+        assert!(staging.begin(&meta("1")).await.is_err());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     }
 
     #[tokio::test]
