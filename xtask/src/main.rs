@@ -4,6 +4,7 @@
 //!   generator as cl-api's build.rs and print what changed; `--check` changes nothing and fails
 //!   when the snapshot is stale.
 //! * `validate-spec`: validate the spec with a real OpenAPI 3.0 validator (openapi-spec-validator).
+//! * `bench`: the SDK side by side with curl (release builds; see `bench.rs`).
 //! * `ci`: everything CI checks, in order, installing what it needs first (the OpenAPI validator
 //!   from PyPI, govmomi's vcsim from Debian's packages).
 
@@ -12,7 +13,9 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | ci>";
+mod bench;
+
+const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | bench | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,6 +25,7 @@ fn main() -> ExitCode {
         ["gen", "--check"] => generate(true),
         ["validate-spec"] => validate_spec(),
         ["ci"] => ci(),
+        ["bench"] => bench::bench(&root()),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -1,0 +1,149 @@
+//! The SDK's side of `cargo xtask bench`: one measured action per run, against a simulator (or a
+//! vCenter) at `URL`, printing `key=value` lines. Not meant for people; `cargo xtask bench` drives it.
+//!
+//! ```text
+//! bench_tool URL setup NAME FILE…           # an item NAME holding the files; prints item=ID
+//! bench_tool URL download ITEM DIR          # download_item into DIR; prints seconds= rss_mib=
+//! bench_tool URL upload ITEM FILE none|sha256   # upload_item; prints seconds= rss_mib=
+//! bench_tool URL get-endpoint ITEM          # a prepared download URI for curl; prints uri=
+//! bench_tool URL put-endpoint NAME FILE     # a fresh item's upload URI for curl; prints uri=
+//! bench_tool URL first-byte ITEM DIR        # prepared-to-first-request delay; prints ms=
+//! bench_tool - hash FILE                    # SHA-1 and SHA-256 speed; prints sha1_gbps= sha256_gbps=
+//! ```
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cl_sdk::transfer::{DownloadOptions, UploadFile, UploadOptions};
+use cl_sdk::types::{ChecksumAlgorithm, SourceType, UpdateFileAddSpec};
+use cl_sdk::{Client, Result};
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(f64::NAN);
+    kib / 1024.0
+}
+
+async fn connect(url: &str) -> Result<Client> {
+    let user = std::env::var("CL_SIM_USERNAME").unwrap_or_else(|_| "administrator@vsphere.local".into());
+    let password = std::env::var("CL_SIM_PASSWORD").unwrap_or_else(|_| "cl-sim-password".into());
+    Client::builder(url).credentials(&user, &password).connect().await
+}
+
+async fn library(client: &Client) -> Result<String> {
+    match client.find_library("bench").await {
+        Ok(id) => Ok(id),
+        Err(_) => client.create_local_library("bench", "datastore-sim").await,
+    }
+}
+
+fn hash_speed(path: &Path) {
+    use sha1::Digest;
+    let bytes = std::fs::read(path).expect("the file to hash");
+    let gbps = |seconds: f64| bytes.len() as f64 / seconds / 1e9;
+    let started = Instant::now();
+    std::hint::black_box(sha1::Sha1::digest(&bytes));
+    let sha1 = gbps(started.elapsed().as_secs_f64());
+    let started = Instant::now();
+    std::hint::black_box(sha2::Sha256::digest(&bytes));
+    println!("sha1_gbps={sha1:.3}\nsha256_gbps={:.3}", gbps(started.elapsed().as_secs_f64()));
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let ["-", "hash", file] = args.as_slice() {
+        hash_speed(Path::new(file));
+        return Ok(());
+    }
+    let Some((url, command)) = args.split_first() else {
+        eprintln!("usage: bench_tool URL COMMAND …");
+        std::process::exit(2);
+    };
+    let client = connect(url).await?;
+    match command {
+        ["setup", name, files @ ..] => {
+            let library = library(&client).await?;
+            let options = UploadOptions::default().checksum(None);
+            let files = files.iter().map(UploadFile::path).collect();
+            let report = client.upload_new_item(&library, name, "file", files, options).await?;
+            println!("item={}", report.item_id);
+        }
+        ["download", item, dir] => {
+            let concurrency = std::env::var("CL_BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
+            let started = Instant::now();
+            let options = DownloadOptions::default().resume(false).concurrency(concurrency);
+            client.download_item(item, Path::new(dir), options).await?;
+            println!("seconds={:.4}\nrss_mib={:.1}", started.elapsed().as_secs_f64(), peak_rss_mib());
+        }
+        ["upload", item, file, checksum] => {
+            let algorithm = (*checksum == "sha256").then_some(ChecksumAlgorithm::Sha256);
+            let started = Instant::now();
+            let options = UploadOptions::default().checksum(algorithm);
+            client.upload_item(item, vec![UploadFile::path(file)], options).await?;
+            println!("seconds={:.4}\nrss_mib={:.1}", started.elapsed().as_secs_f64(), peak_rss_mib());
+        }
+        ["get-endpoint", item] => {
+            let session = client.create_download_session(item).await?;
+            let name = session.files().await?.into_iter().next().map(|f| f.name).unwrap_or_default();
+            session.prepare(&name).await?;
+            let file = session.wait_prepared(&name, Duration::from_secs(600)).await?;
+            println!("uri={}", file.download_endpoint.map(|e| e.uri).unwrap_or_default());
+        }
+        ["put-endpoint", name, file] => {
+            let library = library(&client).await?;
+            let item = client.create_item(&library, name, "file").await?;
+            let session = client.create_update_session(&item).await?;
+            let size = std::fs::metadata(file).map(|m| m.len() as i64).ok();
+            let spec = UpdateFileAddSpec {
+                name: "data.bin".into(),
+                source_type: SourceType::Push,
+                source_endpoint: None,
+                size,
+                checksum_info: None,
+            };
+            let added = session.add_file(&spec).await?;
+            println!("uri={}", added.upload_endpoint.map(|e| e.uri).unwrap_or_default());
+        }
+        ["first-byte", item, dir] => {
+            // The SDK polls until PREPARED; the delay is how long after that it starts fetching,
+            // taken as the wait beyond the simulator's prepare delay.
+            let delay: f64 = std::env::var("CL_BENCH_PREPARE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(300.0);
+            let control = cl_sdk::transfer::TransferControl::new();
+            let mut progress = control.progress();
+            let options = DownloadOptions::default().resume(false).control(control);
+            let download = tokio::spawn({
+                let (client, item, dir) = (client.clone(), item.to_string(), dir.to_string());
+                async move { client.download_item(&item, Path::new(&dir), options).await }
+            });
+            let mut preparing = None;
+            let mut first = None;
+            while progress.changed().await.is_ok() {
+                let p = progress.borrow().clone();
+                let Some(f) = p.files.first() else { continue };
+                if preparing.is_none() && f.state == cl_sdk::transfer::FileState::Preparing {
+                    preparing = Some(Instant::now());
+                }
+                if first.is_none() && f.state == cl_sdk::transfer::FileState::Transferring {
+                    first = Some(Instant::now());
+                }
+            }
+            download.await.expect("the download task")?;
+            let waited = match (preparing, first) {
+                (Some(a), Some(b)) => b.duration_since(a).as_secs_f64() * 1000.0,
+                _ => f64::NAN,
+            };
+            println!("ms={:.1}", (waited - delay).max(0.0));
+        }
+        _ => {
+            eprintln!("unknown command {command:?}");
+            std::process::exit(2);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! `cargo xtask bench`: the SDK side by side with curl against the same `cl-sim` binary on
+//! loopback, in interleaved pairs (SDK, curl, SDK, curl, …), medians of 5. Release builds; files
+//! in `CL_BENCH_DIR` (a tmpfs is best) or a temporary folder. Writes `target/bench/results.json`
+//! and `target/bench/results.md`. Ratios are throughput SDK / curl (above 1: the SDK is faster).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+const PAIRS: usize = 5;
+
+struct Sim {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sim(root: &Path, prepare_delay: &str) -> Result<Sim> {
+    let mut child = Command::new(root.join("target/release/cl-sim"))
+        .args(["--listen", "127.0.0.1:0", "--http", "--prepare-delay", prepare_delay])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting cl-sim")?;
+    let stdout = child.stdout.take().context("cl-sim's stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        if let Some(url) = line?.strip_prefix("CL_SIM_URL=") {
+            // Keep reading: a closed pipe would end the simulator at its next line.
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok(Sim { child, url: url.to_owned() });
+        }
+    }
+    bail!("cl-sim printed no URL")
+}
+
+/// Runs the SDK's bench tool; its `key=value` lines.
+fn tool(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<BTreeMap<String, String>> {
+    let output = Command::new(root.join("target/release/examples/bench_tool"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .context("running bench_tool")?;
+    if !output.status.success() {
+        bail!("bench_tool {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    Ok(text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+}
+
+fn number(values: &BTreeMap<String, String>, key: &str) -> Result<f64> {
+    values.get(key).and_then(|v| v.parse().ok()).with_context(|| format!("bench_tool gave no {key}"))
+}
+
+/// Seconds a curl command takes.
+fn curl(args: &[&str]) -> Result<f64> {
+    let started = Instant::now();
+    let status = Command::new("curl").args(["-sS", "--fail"]).args(args).status().context("running curl")?;
+    if !status.success() {
+        bail!("curl {args:?} failed");
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+fn generate(path: &Path, mib: u64) -> Result<()> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut chunk = vec![0u8; 1 << 20];
+    for i in 0..mib {
+        for (j, b) in chunk.iter_mut().enumerate() {
+            *b = (i as usize).wrapping_mul(131).wrapping_add(j / 3) as u8;
+        }
+        file.write_all(&chunk)?;
+    }
+    file.flush()?;
+    Ok(())
+}
+
+pub fn bench(root: &Path) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("==> release build of cl-sim and the SDK's bench tool");
+    let built = Command::new(&cargo)
+        .args(["build", "--release", "-p", "cl-sim", "--bin", "cl-sim", "-p", "cl-sdk", "--example", "bench_tool"])
+        .current_dir(root)
+        .status()?;
+    if !built.success() {
+        bail!("the release build failed");
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("cl-bench-")
+        .tempdir_in(std::env::var_os("CL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir))?;
+    let dir = scratch.path();
+    let mib: u64 = std::env::var("CL_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let large_mib: u64 = std::env::var("CL_BENCH_LARGE_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(4096);
+    let mut results: BTreeMap<&str, f64> = BTreeMap::new();
+
+    let sim = start_sim(root, "100ms")?;
+    let url = sim.url.as_str();
+    let source = dir.join("source.bin");
+    generate(&source, mib)?;
+    let source_text = source.to_string_lossy().into_owned();
+    let item = tool(root, &[url, "setup", "one", &source_text], &[])?["item"].clone();
+
+    println!("==> download, {mib} MiB: SDK (verified) and curl, {PAIRS} pairs");
+    let (mut sdk, mut theirs, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    for pair in 0..PAIRS {
+        let out = dir.join(format!("sdk-{pair}"));
+        std::fs::create_dir(&out)?;
+        let run = tool(root, &[url, "download", &item, &out.to_string_lossy()], &[])?;
+        sdk.push(number(&run, "seconds")?);
+        rss.push(number(&run, "rss_mib")?);
+        std::fs::remove_dir_all(&out)?;
+        let uri = tool(root, &[url, "get-endpoint", &item], &[])?["uri"].clone();
+        let target = dir.join("curl.bin");
+        theirs.push(curl(&["-o", &target.to_string_lossy(), &uri])?);
+        std::fs::remove_file(&target)?;
+    }
+    let download = median(theirs.clone()) / median(sdk);
+    results.insert("download_vs_curl", download);
+    // The SDK verifies every download (SHA-1): both figures are the same run.
+    results.insert("download_verified_vs_curl", download);
+
+    for (key, checksum) in [("upload_vs_curl", "none"), ("upload_sha256_vs_curl", "sha256")] {
+        println!("==> upload, {mib} MiB, checksum {checksum}: SDK and curl -T, {PAIRS} pairs");
+        let (mut sdk, mut theirs) = (Vec::new(), Vec::new());
+        for pair in 0..PAIRS {
+            let run = tool(root, &[url, "upload", &item, &source_text, checksum], &[])?;
+            sdk.push(number(&run, "seconds")?);
+            rss.push(number(&run, "rss_mib")?);
+            let name = format!("curl-{key}-{pair}");
+            let uri = tool(root, &[url, "put-endpoint", &name, &source_text], &[])?["uri"].clone();
+            theirs.push(curl(&["-T", &source_text, &uri, "-o", "/dev/null"])?);
+        }
+        results.insert(key, median(theirs) / median(sdk));
+    }
+    results.insert("rss_mib_1g", rss.iter().copied().fold(0.0, f64::max));
+
+    println!("==> peak RSS at {large_mib} MiB");
+    let large = dir.join("large.bin");
+    generate(&large, large_mib)?;
+    let large_item = tool(root, &[url, "setup", "large", &large.to_string_lossy()], &[])?["item"].clone();
+    std::fs::remove_file(&large)?;
+    let out = dir.join("large-out");
+    std::fs::create_dir(&out)?;
+    let run = tool(root, &[url, "download", &large_item, &out.to_string_lossy()], &[])?;
+    let upload_back = out.join("large.bin");
+    let run_up = tool(root, &[url, "upload", &large_item, &upload_back.to_string_lossy(), "none"], &[])?;
+    results.insert("rss_mib_4g", number(&run, "rss_mib")?.max(number(&run_up, "rss_mib")?));
+    std::fs::remove_dir_all(&out)?;
+
+    println!("==> 4 × 256 MiB at concurrency 4 and 1");
+    let parts: Vec<PathBuf> = (0..4).map(|i| dir.join(format!("part-{i}.bin"))).collect();
+    for part in &parts {
+        generate(part, 256)?;
+    }
+    let mut setup = vec![url.to_owned(), "setup".into(), "parts".into()];
+    setup.extend(parts.iter().map(|p| p.to_string_lossy().into_owned()));
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    let parts_item = tool(root, &setup, &[])?["item"].clone();
+    let (mut four, mut one) = (Vec::new(), Vec::new());
+    for pair in 0..PAIRS {
+        for (concurrency, times) in [("4", &mut four), ("1", &mut one)] {
+            let out = dir.join(format!("parts-{pair}-{concurrency}"));
+            std::fs::create_dir(&out)?;
+            let run = tool(
+                root,
+                &[url, "download", &parts_item, &out.to_string_lossy()],
+                &[("CL_BENCH_CONCURRENCY", concurrency)],
+            )?;
+            times.push(number(&run, "seconds")?);
+            std::fs::remove_dir_all(&out)?;
+        }
+    }
+    results.insert("parallel_4x256_vs_sequential", median(four) / median(one));
+    drop(sim);
+
+    println!("==> prepare to first byte, the server taking 300 ms to prepare");
+    let slow = start_sim(root, "300ms")?;
+    let small = dir.join("small.bin");
+    generate(&small, 1)?;
+    let small_item = tool(root, &[&slow.url, "setup", "small", &small.to_string_lossy()], &[])?["item"].clone();
+    let mut delays = Vec::new();
+    for pair in 0..PAIRS {
+        let out = dir.join(format!("first-{pair}"));
+        std::fs::create_dir(&out)?;
+        delays.push(number(&tool(root, &[&slow.url, "first-byte", &small_item, &out.to_string_lossy()], &[])?, "ms")?);
+    }
+    results.insert("prepare_to_first_byte_ms", median(delays));
+    drop(slow);
+
+    println!("==> cargo xtask gen --check, warm");
+    let started = Instant::now();
+    let checked = Command::new(&cargo).args(["xtask", "gen", "--check"]).current_dir(root).status()?;
+    if !checked.success() {
+        bail!("gen --check failed");
+    }
+    results.insert("gen_check_s", started.elapsed().as_secs_f64());
+
+    let hashes = tool(root, &["-", "hash", &source_text], &[])?;
+    write_results(root, &results, &hashes)
+}
+
+fn write_results(root: &Path, results: &BTreeMap<&str, f64>, hashes: &BTreeMap<String, String>) -> Result<()> {
+    let text = |args: &[&str]| {
+        Command::new(args[0]).args(&args[1..]).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_default();
+    let machine = format!("{} cores, {cpu}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    let curl_version = text(&["curl", "--version"])?.lines().next().unwrap_or_default().to_owned();
+    let date = text(&["date", "-u", "+%Y-%m-%dT%H:%M:%SZ"])?;
+    let mut json = serde_json::Map::new();
+    for (key, value) in results {
+        json.insert((*key).to_owned(), serde_json::json!((value * 1000.0).round() / 1000.0));
+    }
+    for key in ["sha1_gbps", "sha256_gbps"] {
+        if let Some(v) = hashes.get(key).and_then(|v| v.parse::<f64>().ok()) {
+            json.insert(key.to_owned(), serde_json::json!(v));
+        }
+    }
+    json.insert("machine".into(), machine.clone().into());
+    json.insert("date".into(), date.clone().into());
+    json.insert("curl_version".into(), curl_version.clone().into());
+    let out = root.join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&json)?)?;
+    let mut md = format!("Machine: {machine}. Date: {date}. {curl_version}.\n\n| figure | value |\n|---|---|\n");
+    for (key, value) in &json {
+        if let Some(v) = value.as_f64() {
+            md.push_str(&format!("| `{key}` | {v} |\n"));
+        }
+    }
+    std::fs::write(out.join("results.md"), &md)?;
+    println!("\n{md}\nwrote target/bench/results.json and target/bench/results.md");
+    Ok(())
+}
