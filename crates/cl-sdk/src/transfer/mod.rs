@@ -23,6 +23,7 @@ mod checksum;
 mod download;
 mod names;
 mod ova;
+mod read_ahead;
 mod sink;
 mod staging;
 mod upload;

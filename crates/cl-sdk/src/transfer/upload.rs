@@ -453,24 +453,23 @@ impl Client {
         index: usize,
         control: &TransferControl,
     ) -> Result<()> {
-        let (reader, size): (BoxReader, u64) = match &p.source {
+        type Chunks = futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>;
+        let (chunks, size): (Chunks, u64) = match &p.source {
             Source::Path { path, offset, len } => {
-                let mut file = tokio::fs::File::open(path).await.map_err(io_at("read", path))?;
-                file.seek(std::io::SeekFrom::Start(*offset)).await.map_err(io_at("read", path))?;
                 let size = p.size.or(*len).unwrap_or(0);
-                (Box::new(file.take(size)), size)
+                (super::read_ahead::file(path, *offset, size), size)
             }
             Source::Reader { size, reader } => {
                 let reader = reader.lock().unwrap_or_else(|e| e.into_inner()).take();
                 let reader =
                     reader.ok_or_else(|| Error::new(ErrorKind::InvalidInput, "a reader can be uploaded only once"))?;
-                (Box::new(reader.take(*size)), *size)
+                (Box::pin(tokio_util::io::ReaderStream::with_capacity(reader.take(*size), 256 * 1024)), *size)
             }
-            Source::Pull(_) => unreachable!("PULL files have no upload endpoint"),
+            Source::Pull(_) => return Err(Error::new(ErrorKind::InvalidInput, "a PULL file has no upload endpoint")),
         };
         let control = control.clone();
         let mut sent = 0u64;
-        let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024).inspect(move |chunk| {
+        let stream = chunks.inspect(move |chunk| {
             if let Ok(chunk) = chunk {
                 sent += chunk.len() as u64;
                 control.update(index, |f| f.done = sent);
