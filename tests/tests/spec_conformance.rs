@@ -261,6 +261,13 @@ fn each_rule_catches_its_mistake() {
         r##"/api/a: {get: {operationId: a, responses: {"200": {description: ok, content: {application/json: {schema: {type: object, additionalProperties: false}}}}, "404": ERR}}}"##,
         "additionalProperties",
     );
+    // A comma in an unquoted flow-mapping description splits it into a stray key.
+    let stray = BASE.replace("PATHS", "{}").replace(
+        "  schemas:\n",
+        "  schemas:\n    S: {type: object, properties: {n: {type: integer, description: Bytes, when known.}}}\n",
+    );
+    let found = cl_codegen::lint::check(&cl_codegen::parse(&stray).unwrap().tree);
+    assert!(found.iter().any(|f| f.contains("\"when known.\" is not a schema keyword")), "{found:?}");
     let version = BASE.replace("3.0.3", "3.1.0").replace("PATHS", "{}");
     let found = cl_codegen::lint::check(&cl_codegen::parse(&version).unwrap().tree);
     assert!(found.iter().any(|f| f.contains("3.0.x")), "{found:?}");

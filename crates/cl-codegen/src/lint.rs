@@ -174,7 +174,75 @@ fn check_schemas(tree: &Value, out: &mut Vec<String>) {
     walk(&tree["paths"], "#/paths", false, out);
     if let Some(schemas) = tree["components"]["schemas"].as_object() {
         for (name, schema) in schemas {
-            walk(schema, &format!("#/components/schemas/{name}"), true, out);
+            let at = format!("#/components/schemas/{name}");
+            walk(schema, &at, true, out);
+            keywords(schema, &at, out);
+        }
+    }
+}
+
+/// The keywords of an OpenAPI 3.0 Schema Object.
+const SCHEMA_KEYWORDS: [&str; 36] = [
+    "title",
+    "multipleOf",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "maxProperties",
+    "minProperties",
+    "required",
+    "enum",
+    "type",
+    "allOf",
+    "oneOf",
+    "anyOf",
+    "not",
+    "items",
+    "properties",
+    "additionalProperties",
+    "description",
+    "format",
+    "default",
+    "nullable",
+    "discriminator",
+    "readOnly",
+    "writeOnly",
+    "xml",
+    "externalDocs",
+    "example",
+    "deprecated",
+    "$ref",
+];
+
+/// Every key of a schema (and of its nested schemas) must be a schema keyword: a stray key is
+/// usually text cut off by an unquoted comma in a YAML flow mapping (`{description: a, b}`).
+fn keywords(schema: &Value, at: &str, out: &mut Vec<String>) {
+    let Some(map) = schema.as_object() else { return };
+    for key in map.keys() {
+        if !SCHEMA_KEYWORDS.contains(&key.as_str()) && !key.starts_with("x-") {
+            out.push(format!("{at}: {key:?} is not a schema keyword (an unquoted comma in a flow mapping?)"));
+        }
+    }
+    if let Some(properties) = map.get("properties").and_then(Value::as_object) {
+        for (name, property) in properties {
+            keywords(property, &format!("{at}/properties/{name}"), out);
+        }
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(child) = map.get(key).filter(|c| c.is_object()) {
+            keywords(child, &format!("{at}/{key}"), out);
+        }
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        for (i, child) in map.get(key).and_then(Value::as_array).into_iter().flatten().enumerate() {
+            keywords(child, &format!("{at}/{key}/{i}"), out);
         }
     }
 }
