@@ -11,16 +11,6 @@ use std::time::Instant;
 use cl_sdk::Client;
 use cl_sdk::transfer::{DownloadOptions, UploadFile, UploadOptions};
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM");
-    kib / 1024.0
-}
-
 fn generate(path: &std::path::Path, mib: u64) {
     let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut chunk = vec![0u8; 1 << 20];
@@ -69,9 +59,9 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
 
     round_trip(&client, &library, dir.path(), "warm-up", 1).await;
-    let baseline = peak_rss_mib();
+    let baseline = cl_testkit::peak_rss_mib(None).expect("VmHWM in /proc/self/status");
     round_trip(&client, &library, dir.path(), "large", mib).await;
-    let peak = peak_rss_mib();
+    let peak = cl_testkit::peak_rss_mib(None).expect("VmHWM in /proc/self/status");
     println!(
         "process peak RSS (SDK client and simulator): {baseline:.1} MiB after 1 MiB, {peak:.1} MiB after {mib} MiB up and down (ratio {:.2})",
         peak / baseline

@@ -18,16 +18,6 @@ use cl_sdk::transfer::{DownloadOptions, UploadFile, UploadOptions};
 use cl_sdk::types::{ChecksumAlgorithm, SourceType, UpdateFileAddSpec};
 use cl_sdk::{Client, Result};
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(f64::NAN);
-    kib / 1024.0
-}
-
 async fn connect(url: &str) -> Result<Client> {
     let user = std::env::var("CL_SIM_USERNAME").unwrap_or_else(|_| "administrator@vsphere.local".into());
     let password = std::env::var("CL_SIM_PASSWORD").unwrap_or_else(|_| "cl-sim-password".into());
@@ -79,14 +69,22 @@ async fn main() -> Result<()> {
             let started = Instant::now();
             let options = DownloadOptions::default().resume(false).concurrency(concurrency);
             client.download_item(item, Path::new(dir), options).await?;
-            println!("seconds={:.4}\nrss_mib={:.1}", started.elapsed().as_secs_f64(), peak_rss_mib());
+            println!(
+                "seconds={:.4}\nrss_mib={:.1}",
+                started.elapsed().as_secs_f64(),
+                cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN)
+            );
         }
         ["upload", item, file, checksum] => {
             let algorithm = (*checksum == "sha256").then_some(ChecksumAlgorithm::Sha256);
             let started = Instant::now();
             let options = UploadOptions::default().checksum(algorithm);
             client.upload_item(item, vec![UploadFile::path(file)], options).await?;
-            println!("seconds={:.4}\nrss_mib={:.1}", started.elapsed().as_secs_f64(), peak_rss_mib());
+            println!(
+                "seconds={:.4}\nrss_mib={:.1}",
+                started.elapsed().as_secs_f64(),
+                cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN)
+            );
         }
         ["get-endpoint", item] => {
             let session = client.create_download_session(item).await?;

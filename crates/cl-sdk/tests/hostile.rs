@@ -236,13 +236,6 @@ async fn a_failing_file_takes_its_siblings_partials_with_it() {
     }
 }
 
-/// Peak RSS of this process, MiB.
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap();
-    line.trim().trim_end_matches("kB").trim().parse::<f64>().unwrap() / 1024.0
-}
-
 /// Run in a child process of its own (so the figure is not another test's): a 1 GiB API body and
 /// two endless error bodies at once, then the peak RSS on stdout.
 #[tokio::test]
@@ -257,7 +250,7 @@ async fn huge_bodies_in_a_fresh_process() {
     let server = vcenter(plan(vec![endless("a.bin"), endless("b.bin")])).await;
     let error = download_with(&server, dest.path(), DownloadOptions::default().concurrency(2)).await.unwrap_err();
     assert_eq!(error.status(), Some(500));
-    println!("\nPEAK_RSS_MIB={:.1}", peak_rss_mib());
+    println!("\nPEAK_RSS_MIB={:.1}", cl_testkit::peak_rss_mib(None).expect("VmHWM in /proc/self/status"));
 }
 
 #[test]

@@ -32,13 +32,6 @@ async fn round_trip(client: &Client, library: &str, n: usize) -> Result<(), Stri
     if back != bytes { Err(format!("round trip {n}: bytes differ")) } else { Ok(()) }
 }
 
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 =
-        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_round_trips_at_once() {
     let mut config = SimConfig::default().plain_http();
@@ -64,6 +57,6 @@ async fn fifty_round_trips_at_once() {
         "load: {ROUND_TRIPS} round trips of {} KiB at once in {:.2} s; peak RSS {:.1} MiB (client and simulator)",
         SIZE >> 10,
         started.elapsed().as_secs_f64(),
-        peak_rss_mib().unwrap_or(f64::NAN)
+        cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN)
     );
 }

@@ -25,16 +25,6 @@ fn chunk(i: u64) -> Bytes {
     Bytes::from(buf)
 }
 
-fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("Linux /proc");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM");
-    kib / 1024.0
-}
-
 async fn round_trip(client: &cl_api::Client, http: &reqwest::Client, lib: &str, name: &str, mib: u64) -> f64 {
     let mut sha = sha1::Sha1::new();
     for i in 0..mib {
@@ -138,9 +128,9 @@ async fn main() {
         .into_inner();
 
     round_trip(&client, &http, &lib, "warm-up", 1).await;
-    let baseline = peak_rss_mib(pid);
+    let baseline = cl_testkit::peak_rss_mib(Some(pid)).expect("VmHWM of the simulator");
     round_trip(&client, &http, &lib, "large", mib).await;
-    let peak = peak_rss_mib(pid);
+    let peak = cl_testkit::peak_rss_mib(Some(pid)).expect("VmHWM of the simulator");
     println!(
         "server peak RSS: {baseline:.1} MiB after 1 MiB, {peak:.1} MiB after {mib} MiB up and down (ratio {:.2})",
         peak / baseline
