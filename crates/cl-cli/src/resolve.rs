@@ -52,27 +52,29 @@ pub async fn item(client: &Client, spec: &str) -> Result<(String, String), Failu
         return Err(usage(format!("{:?}: give LIBRARY/ITEM", clean(spec))));
     }
     let library_id = library(client, library_spec).await?;
-    if client.items(&library_id).await?.iter().any(|id| id == item_spec) {
-        let name = client.item(item_spec).await?.name.unwrap_or_default();
-        return Ok((item_spec.to_owned(), name));
-    }
-    let ids = client.find_items(&library_id, item_spec).await?;
-    match ids.as_slice() {
-        [id] => Ok((id.clone(), item_spec.to_owned())),
-        [] => Err(usage(format!(
+    match item_in(client, &library_id, item_spec).await? {
+        Some(id) if id == item_spec => Ok((id, client.item(item_spec).await?.name.unwrap_or_default())),
+        Some(id) => Ok((id, item_spec.to_owned())),
+        None => Err(usage(format!(
             "library {:?} has no item {:?}; `clx item ls {}` lists them",
             clean(library_spec),
             clean(item_spec),
             clean(library_spec)
         ))),
-        _ => Err(usage(format!(
-            "{} items are named {:?} in {:?}: {}; give the id",
-            ids.len(),
-            clean(item_spec),
-            clean(library_spec),
-            ids.join(", ")
-        ))),
     }
+}
+
+/// The id of the item `spec` names (an id or a name) in a library; `None` when there is none.
+/// A name several items share lists them with their ids.
+pub async fn item_in(client: &Client, library_id: &str, spec: &str) -> Result<Option<String>, Failure> {
+    if client.items(library_id).await?.iter().any(|id| id == spec) {
+        return Ok(Some(spec.to_owned()));
+    }
+    let ids = client.find_items(library_id, spec).await?;
+    if ids.len() > 1 {
+        return Err(usage(format!("{} items are named {:?}: {}; give the id", ids.len(), clean(spec), ids.join(", "))));
+    }
+    Ok(ids.into_iter().next())
 }
 
 /// The id of the datastore `spec` names (a name or an id), or the only datastore when none is

@@ -213,20 +213,7 @@ pub async fn upload(
         Sources::Pull(file) => (vec![file], &[]),
     };
     let library_id = crate::resolve::library(client, library).await?;
-    let existing = if client.items(&library_id).await?.iter().any(|id| id == item) {
-        Some(item.to_owned())
-    } else {
-        let ids = client.find_items(&library_id, item).await?;
-        if ids.len() > 1 {
-            return Err(usage(format!(
-                "{} items are named {:?}: {}; give the id",
-                ids.len(),
-                clean(item),
-                ids.join(", ")
-            )));
-        }
-        ids.into_iter().next()
-    };
+    let existing = crate::resolve::item_in(client, &library_id, item).await?;
     if existing.is_none() && !create {
         return Err(usage(format!(
             "library {:?} has no item {:?}; pass --create to create it",
