@@ -252,9 +252,8 @@ impl Client {
             p.done = resumed_from;
         });
 
-        let partial_path = staging.partial(&file.name);
-        let fetched =
-            self.fetch(&endpoint, &url, &file.name, partial, &partial_path, expected_size, index, options).await;
+        let partial_path = partial.path.clone();
+        let fetched = self.fetch(&endpoint, &url, &file.name, partial, expected_size, index, options).await;
         let (size, sha1, retries) = fetched.map_err(|e| e.in_operation("download"))?;
         let verified = self.verify_download(session, &file.name, &partial_path, size, expected_size, sha1).await;
         let verified = match verified {
@@ -287,13 +286,12 @@ impl Client {
         url: &reqwest::Url,
         name: &str,
         kept: Partial,
-        partial: &Path,
         expected_size: Option<u64>,
         index: usize,
         options: &DownloadOptions,
     ) -> Result<(u64, String, u32)> {
         let http = self.transfer_http(endpoint)?;
-        let mut out = Sink::start(kept.file.into_std().await, kept.hasher, partial);
+        let mut out = Sink::start(kept.file.into_std().await, kept.hasher, &kept.path);
         let mut written = kept.kept;
         let mut retries = transfer_retries(self, options.common.retries);
         let mut resumed = 0u32;

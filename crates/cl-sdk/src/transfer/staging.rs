@@ -33,6 +33,8 @@ pub(crate) struct Sidecar {
 /// A partial file ready to be appended to.
 pub(crate) struct Partial {
     pub file: tokio::fs::File,
+    /// Where it is.
+    pub path: PathBuf,
     /// Bytes kept from an earlier run (already hashed).
     pub kept: u64,
     /// SHA-1 of the kept bytes, to be continued.
@@ -111,7 +113,7 @@ impl Staging {
         if keep > 0 {
             tracing::info!(file = meta.file_name, bytes = keep, "resuming from an interrupted download");
         }
-        Ok(Partial { file, kept: keep, hasher, started_over })
+        Ok(Partial { file, path: partial, kept: keep, hasher, started_over })
     }
 
     /// Forgets one file's bytes (they failed verification: resuming them would fail again).
