@@ -4,44 +4,19 @@
 //! and `target/bench/results.md`. Ratios are throughput SDK / curl (above 1: the SDK is faster).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::sim::{self, Sim};
+
 const PAIRS: usize = 5;
 
-struct Sim {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_sim(root: &Path, prepare_delay: &str) -> Result<Sim> {
-    let mut child = Command::new(root.join("target/release/cl-sim"))
-        .args(["--listen", "127.0.0.1:0", "--http", "--prepare-delay", prepare_delay])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting cl-sim")?;
-    let stdout = child.stdout.take().context("cl-sim's stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        if let Some(url) = line?.strip_prefix("CL_SIM_URL=") {
-            // Keep reading: a closed pipe would end the simulator at its next line.
-            std::thread::spawn(move || lines.for_each(drop));
-            return Ok(Sim { child, url: url.to_owned() });
-        }
-    }
-    bail!("cl-sim printed no URL")
+    sim::start(&root.join("target/release/cl-sim"), &["--http", "--prepare-delay", prepare_delay])
 }
 
 /// Runs the SDK's bench tool; its `key=value` lines.

@@ -5,8 +5,10 @@
 //!   when the snapshot is stale.
 //! * `validate-spec`: validate the spec with a real OpenAPI 3.0 validator (openapi-spec-validator).
 //! * `bench`: the SDK side by side with curl (release builds; see `bench.rs`).
+//! * `official-sdk`: VMware's official Python SDK against the `cl-sim` binary, in JSON-RPC and both
+//!   REST dialects (see `official_sdk.rs`).
 //! * `ci`: everything CI checks, in order, installing what it needs first (the OpenAPI validator
-//!   from PyPI, govmomi's vcsim from Debian's packages).
+//!   and the official Python SDK from PyPI, govmomi's vcsim from Debian's packages).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -14,8 +16,10 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod official_sdk;
+mod sim;
 
-const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | bench | ci>";
+const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | bench | official-sdk | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +30,7 @@ fn main() -> ExitCode {
         ["validate-spec"] => validate_spec(),
         ["ci"] => ci(),
         ["bench"] => bench::bench(&root()),
+        ["official-sdk"] => official_sdk::official_sdk(&root()),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -105,6 +110,8 @@ fn ci() -> Result<()> {
         test.env("CL_VCSIM", vcsim);
     }
     run(&mut test)?;
+    step("the official Python SDK against cl-sim (JSON-RPC, /api, /rest)");
+    official_sdk::official_sdk(&root())?;
     Ok(())
 }
 

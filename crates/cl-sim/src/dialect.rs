@@ -5,6 +5,9 @@
 //!   errors as `{error_type, messages, data}`.
 //! * `/rest`: request wrappers (`create_spec`, `file_spec`, `update_spec`, `spec`); every success is
 //!   200 with `{"value": …}` or an empty body; errors as `{type, value}`.
+//!
+//! The third wire form, vAPI JSON-RPC (`crate::jsonrpc`), decodes its calls into the same [`Op`]s
+//! with `/api`-shaped bodies and runs them through [`perform`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,7 +28,7 @@ pub use cl_api::Dialect;
 
 /// Every operation, whichever dialect asked for it. `None` file names come from the /rest body.
 #[derive(Debug)]
-enum Op {
+pub(crate) enum Op {
     Login,
     SessionInfo,
     Logout,
@@ -121,7 +124,7 @@ impl Op {
 }
 
 /// A successful result before the dialect encodes it.
-enum Reply {
+pub(crate) enum Reply {
     Created(Value),
     Ok(Value),
     Void,
@@ -324,25 +327,42 @@ pub fn handle(service: &Arc<Service>, req: Request<'_>) -> Response {
         );
         return error.into_response(dialect);
     };
-    let fault = service.faults.take_call(op.id());
-    match fault {
+    match perform(service, &req, op) {
+        Outcome::Done(Ok(reply)) => encode(dialect, reply),
+        Outcome::Done(Err(error)) => error.into_response(dialect),
+        Outcome::Proxy(code) => proxy_reply(code),
+        Outcome::Cut => crate::transfer::cut(),
+    }
+}
+
+/// What became of an operation once the injected faults had their say.
+pub(crate) enum Outcome {
+    Done(SimResult<Reply>),
+    /// An injected answer from a proxy in front of the service: a bare status and a text body.
+    Proxy(u16),
+    /// An injected connection drop, before the service acted or after (a lost reply).
+    Cut,
+}
+
+/// Runs one operation, applying the call faults injected for it. Every wire form goes through here.
+pub(crate) fn perform(service: &Arc<Service>, req: &Request<'_>, op: Op) -> Outcome {
+    match service.faults.take_call(op.id()) {
         Some(CallFault::Status(503)) => {
-            let error = SimError::new(ErrorType::ServiceUnavailable, "Injected: service unavailable.");
-            return error.into_response(dialect);
+            Outcome::Done(Err(SimError::new(ErrorType::ServiceUnavailable, "Injected: service unavailable.")))
         }
-        Some(CallFault::Status(code)) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
-            return (status, format!("Injected: HTTP {code} from a proxy")).into_response();
+        Some(CallFault::Status(code)) => Outcome::Proxy(code),
+        Some(CallFault::Reset) => Outcome::Cut,
+        Some(CallFault::LoseReply) => {
+            let _ = execute(service, req, op);
+            Outcome::Cut
         }
-        Some(CallFault::Reset) => return crate::transfer::cut(),
-        Some(CallFault::LoseReply) | None => {}
+        None => Outcome::Done(execute(service, req, op)),
     }
-    let result = execute(service, &req, op);
-    match result {
-        _ if fault == Some(CallFault::LoseReply) => crate::transfer::cut(),
-        Ok(reply) => encode(dialect, reply),
-        Err(error) => error.into_response(dialect),
-    }
+}
+
+pub(crate) fn proxy_reply(code: u16) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+    (status, format!("Injected: HTTP {code} from a proxy")).into_response()
 }
 
 fn encode(dialect: Dialect, reply: Reply) -> Response {

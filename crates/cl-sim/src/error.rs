@@ -49,7 +49,7 @@ impl SimError {
         }
     }
 
-    fn std_error(&self) -> StdError {
+    pub(crate) fn std_error(&self) -> StdError {
         let message = LocalizableMessage {
             id: format!("com.vmware.vdcs.cls-main.{}", self.kind.as_str().to_lowercase()),
             default_message: self.message.clone(),
@@ -65,6 +65,11 @@ impl SimError {
         }
     }
 
+    /// The error's canonical vAPI name, e.g. `com.vmware.vapi.std.errors.not_found`.
+    pub(crate) fn vapi_name(&self) -> String {
+        format!("com.vmware.vapi.std.errors.{}", self.kind.as_str().to_lowercase())
+    }
+
     pub fn into_response(self, dialect: Dialect) -> Response {
         let body = self.std_error();
         match dialect {
@@ -72,10 +77,7 @@ impl SimError {
                 (self.api_status.unwrap_or_else(|| self.default_status()), axum::Json(body)).into_response()
             }
             Dialect::Rest => {
-                let envelope = RestError {
-                    type_: format!("com.vmware.vapi.std.errors.{}", self.kind.as_str().to_lowercase()),
-                    value: body,
-                };
+                let envelope = RestError { type_: self.vapi_name(), value: body };
                 (self.default_status(), axum::Json(envelope)).into_response()
             }
         }

@@ -29,6 +29,7 @@ mod blob;
 mod dialect;
 mod error;
 mod faults;
+mod jsonrpc;
 mod pull;
 pub mod serve;
 mod service;
@@ -265,7 +266,14 @@ async fn serve(
     }
 }
 
-/// Routes one request: transfer URIs, then the two API dialects.
+/// The largest API request body the simulator reads.
+const API_BODY_LIMIT: usize = 4 << 20;
+
+fn too_large() -> Response {
+    (StatusCode::PAYLOAD_TOO_LARGE, "API request bodies are limited to 4 MiB").into_response()
+}
+
+/// Routes one request: transfer URIs, then JSON-RPC (`POST /api`), then the two REST dialects.
 async fn dispatch(service: Arc<Service>, request: Request<Body>) -> Response {
     service.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let latency = service.faults.latency();
@@ -283,13 +291,20 @@ async fn dispatch(service: Arc<Service>, request: Request<Body>) -> Response {
         let token = rest.split('/').next().unwrap_or_default().to_owned();
         return transfer::handle(service, &token, request).await;
     }
+    let json_rpc = path == "/api" && request.method() == axum::http::Method::POST;
     // `/rest/com/vmware/content/…` and `/rest/vcenter/…` alike route by what follows.
     let tail = match dialect {
         Dialect::Rest => path.strip_prefix("/rest/com/vmware/").or_else(|| path.strip_prefix("/rest/")),
         Dialect::Api => path.strip_prefix("/api/"),
     };
-    let Some(tail) = tail else {
-        return (StatusCode::NOT_FOUND, "not found").into_response();
+    let Some(tail) = tail.filter(|_| !json_rpc) else {
+        if !json_rpc {
+            return (StatusCode::NOT_FOUND, "not found").into_response();
+        }
+        return match axum::body::to_bytes(request.into_body(), API_BODY_LIMIT).await {
+            Ok(body) => jsonrpc::handle(&service, &body),
+            Err(_) => too_large(),
+        };
     };
     let segments: Vec<String> =
         tail.split('/').map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
@@ -298,9 +313,9 @@ async fn dispatch(service: Arc<Service>, request: Request<Body>) -> Response {
         .unwrap_or_default();
     let method = request.method().clone();
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, 4 << 20).await {
+    let body = match axum::body::to_bytes(body, API_BODY_LIMIT).await {
         Ok(body) => body,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "API request bodies are limited to 4 MiB").into_response(),
+        Err(_) => return too_large(),
     };
     let request = dialect::Request { dialect, method: &method, segments, query, headers: &parts.headers, body };
     dialect::handle(&service, request)

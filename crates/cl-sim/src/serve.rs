@@ -60,8 +60,8 @@ fn parse_stall(text: &str) -> Result<(u64, Duration), String> {
     Ok((bytes.parse().map_err(|_| format!("{bytes:?} is not a byte count"))?, parse_duration(pause)?))
 }
 
-/// Starts a simulator as `args` say, prints how to reach it (`CL_SIM_*` lines on stdout) and
-/// serves until Ctrl-C or SIGTERM.
+/// Starts a simulator as `args` say, prints how to reach it (`CL_SIM_*` lines on stdout, the URL
+/// last) and serves until Ctrl-C or SIGTERM.
 pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = crate::SimConfig { listen: args.listen, tls: !args.http, ..Default::default() };
     config.service.username = args.username;
@@ -88,7 +88,6 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         faults.stall_next_transfer(bytes, pause);
     }
 
-    println!("CL_SIM_URL={}", sim.url());
     println!("CL_SIM_USERNAME={}", sim.username());
     // The simulator's own test credentials: printing them is the point.
     println!("CL_SIM_PASSWORD={}", sim.password());
@@ -100,6 +99,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(path, pem)?;
         println!("CL_SIM_CA={}", path.display());
     }
+    // Last, so whoever waits for the URL has read every other line.
+    println!("CL_SIM_URL={}", sim.url());
     interrupted().await?;
     sim.shutdown().await;
     Ok(())
