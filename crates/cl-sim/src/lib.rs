@@ -1,7 +1,8 @@
 //! `cl-sim`: a faithful simulator of the vCenter Content Library item transfer service.
 //!
-//! Both dialects (`/api` and legacy `/rest`), all transfer operations plus the login, library and
-//! item operations a transfer needs, with the reference's state rules, checksum and size checks,
+//! Both REST dialects (`/api` and legacy `/rest`) and vAPI JSON-RPC (`POST /api`, what the
+//! official SDKs speak by default), all transfer operations plus the login, library and item
+//! operations a transfer needs, with the reference's state rules, checksum and size checks,
 //! `Range` downloads, session expiry and fault injection. It is the SDK's test bed, the
 //! benchmark target and the CLI's embedded default server.
 //!
