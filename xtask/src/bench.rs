@@ -123,6 +123,7 @@ pub fn bench(root: &Path) -> Result<()> {
         results.insert(key, median(theirs) / median(sdk));
     }
     results.insert("rss_mib_1g", rss.iter().copied().fold(0.0, f64::max));
+    results.insert("sim_rss_mib_1g", sim.peak_rss_mib()?);
 
     println!("==> peak RSS at {large_mib} MiB");
     let large = dir.join("large.bin");
@@ -135,6 +136,8 @@ pub fn bench(root: &Path) -> Result<()> {
     let upload_back = out.join("large.bin");
     let run_up = tool(root, &[url, "upload", &large_item, &upload_back.to_string_lossy(), "none"], &[])?;
     results.insert("rss_mib_4g", number(&run, "rss_mib")?.max(number(&run_up, "rss_mib")?));
+    // The same simulator process throughout: its peak after 4 GiB each way against after 1 GiB.
+    results.insert("sim_rss_mib_4g", sim.peak_rss_mib()?);
     std::fs::remove_dir_all(&out)?;
 
     println!("==> 4 × 256 MiB at concurrency 4 and 1");
@@ -163,6 +166,12 @@ pub fn bench(root: &Path) -> Result<()> {
     results.insert("parallel_4x256_vs_sequential", median(four) / median(one));
     drop(sim);
 
+    println!("==> 200 files of 64 KiB: SDK and a curl loop of the same session calls, {PAIRS} pairs");
+    // No prepare delay here: the figure is the per-file overhead of the calls themselves.
+    let fast = start_sim(root, "0ms")?;
+    results.insert("small_files_vs_curl", small_files(root, &fast, dir)?);
+    drop(fast);
+
     println!("==> prepare to first byte, the server taking 300 ms to prepare");
     let slow = start_sim(root, "300ms")?;
     let small = dir.join("small.bin");
@@ -187,6 +196,81 @@ pub fn bench(root: &Path) -> Result<()> {
 
     let hashes = tool(root, &["-", "hash", &source_text], &[])?;
     write_results(root, &results, &hashes)
+}
+
+/// SDK download of an item of 200 small files against a curl loop making the same session calls
+/// (create, list, then per file prepare, poll, GET; delete), a process per call as a script would.
+/// Throughput ratio curl time / SDK time.
+fn small_files(root: &Path, sim: &Sim, dir: &Path) -> Result<f64> {
+    let files: Vec<PathBuf> = (0..200).map(|i| dir.join(format!("small-{i:03}.bin"))).collect();
+    for (i, file) in files.iter().enumerate() {
+        let chunk: Vec<u8> = (0..64 * 1024).map(|j| (i * 31 + j / 7) as u8).collect();
+        std::fs::write(file, chunk)?;
+    }
+    let mut setup = vec![sim.url.clone(), "setup".into(), "small-files".into()];
+    setup.extend(files.iter().map(|p| p.to_string_lossy().into_owned()));
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    let item = tool(root, &setup, &[])?["item"].clone();
+    for file in &files {
+        std::fs::remove_file(file)?;
+    }
+    let api = format!("{}/api", sim.url);
+    let credentials = format!("{}:{}", sim.vars["CL_SIM_USERNAME"], sim.vars["CL_SIM_PASSWORD"]);
+    let token = curl_json(&["-X", "POST", "-u", &credentials, &format!("{api}/session")])?;
+    let header = format!("vmware-api-session-id: {}", token.as_str().context("a token")?);
+    let call = |args: &[&str]| -> Result<serde_json::Value> {
+        let mut all = vec!["-H", header.as_str(), "-H", "content-type: application/json"];
+        all.extend_from_slice(args);
+        curl_json(&all)
+    };
+    let (mut sdk, mut theirs) = (Vec::new(), Vec::new());
+    for pair in 0..PAIRS {
+        let out = dir.join(format!("small-sdk-{pair}"));
+        std::fs::create_dir(&out)?;
+        sdk.push(number(&tool(root, &[&sim.url, "download", &item, &out.to_string_lossy()], &[])?, "seconds")?);
+        std::fs::remove_dir_all(&out)?;
+
+        let out = dir.join(format!("small-curl-{pair}"));
+        std::fs::create_dir(&out)?;
+        let started = Instant::now();
+        let spec = serde_json::json!({ "library_item_id": item }).to_string();
+        let session = call(&["-X", "POST", "-d", &spec, &format!("{api}/content/library/item/download-session")])?;
+        let session = format!("{api}/content/library/item/download-session/{}", session.as_str().context("an id")?);
+        let listed = call(&[&format!("{session}/file")])?;
+        for file in listed.as_array().context("a file list")? {
+            let name = file["name"].as_str().context("a file name")?;
+            let prepare = serde_json::json!({ "file_name": name }).to_string();
+            call(&["-X", "POST", "-d", &prepare, &format!("{session}/file?action=prepare")])?;
+            let mut polls = 0;
+            let uri = loop {
+                let info = call(&[&format!("{session}/file?file_name={name}")])?;
+                if info["status"] == "PREPARED" {
+                    break info["download_endpoint"]["uri"].as_str().context("a download URI")?.to_owned();
+                }
+                polls += 1;
+                if polls > 1000 {
+                    bail!("{name} never became PREPARED");
+                }
+            };
+            curl(&["-o", &out.join(name).to_string_lossy(), &uri])?;
+        }
+        call(&["-X", "DELETE", &session])?;
+        theirs.push(started.elapsed().as_secs_f64());
+        std::fs::remove_dir_all(&out)?;
+    }
+    Ok(median(theirs) / median(sdk))
+}
+
+/// A curl call's JSON answer (`null` for an empty body).
+fn curl_json(args: &[&str]) -> Result<serde_json::Value> {
+    let output = Command::new("curl").args(["-sS", "--fail"]).args(args).output().context("running curl")?;
+    if !output.status.success() {
+        bail!("curl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    if output.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_slice(&output.stdout).context("curl's answer is not JSON")
 }
 
 fn write_results(root: &Path, results: &BTreeMap<&str, f64>, hashes: &BTreeMap<String, String>) -> Result<()> {

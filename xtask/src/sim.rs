@@ -21,6 +21,13 @@ impl Drop for Sim {
     }
 }
 
+impl Sim {
+    /// The simulator process's peak resident memory so far, MiB.
+    pub fn peak_rss_mib(&self) -> Result<f64> {
+        cl_testkit::peak_rss_mib(Some(self.child.id())).context("reading the simulator's peak RSS (Linux only)")
+    }
+}
+
 /// Starts `binary` on 127.0.0.1 (port 0) with `args` and waits for its URL line.
 pub fn start(binary: &Path, args: &[&str]) -> Result<Sim> {
     let mut child = Command::new(binary)
