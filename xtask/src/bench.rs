@@ -117,8 +117,9 @@ pub fn bench(root: &Path) -> Result<()> {
             sdk.push(number(&run, "seconds")?);
             rss.push(number(&run, "rss_mib")?);
             let name = format!("curl-{key}-{pair}");
-            let uri = tool(root, &[url, "put-endpoint", &name, &source_text], &[])?["uri"].clone();
-            theirs.push(curl(&["-T", &source_text, &uri, "-o", "/dev/null"])?);
+            let put = tool(root, &[url, "put-endpoint", &name, &source_text], &[])?;
+            theirs.push(curl(&["-T", &source_text, &put["uri"], "-o", "/dev/null"])?);
+            tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
         }
         results.insert(key, median(theirs) / median(sdk));
     }

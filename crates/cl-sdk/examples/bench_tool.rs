@@ -6,7 +6,8 @@
 //! bench_tool URL download ITEM DIR          # download_item into DIR; prints seconds= rss_mib=
 //! bench_tool URL upload ITEM FILE none|sha256   # upload_item; prints seconds= rss_mib=
 //! bench_tool URL get-endpoint ITEM          # a prepared download URI for curl; prints uri=
-//! bench_tool URL put-endpoint NAME FILE     # a fresh item's upload URI for curl; prints uri=
+//! bench_tool URL put-endpoint NAME FILE     # a fresh item's upload URI for curl; prints uri= session= item=
+//! bench_tool URL drop-upload SESSION ITEM    # cancels and deletes that session and item
 //! bench_tool URL first-byte ITEM DIR        # prepared-to-first-request delay; prints ms=
 //! bench_tool - hash FILE                    # SHA-1 and SHA-256 speed; prints sha1_gbps= sha256_gbps=
 //! ```
@@ -45,6 +46,11 @@ fn hash_speed(path: &Path) {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // RUST_LOG=cl_sdk=debug shows where a run spends its time.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     if let ["-", "hash", file] = args.as_slice() {
@@ -107,6 +113,14 @@ async fn main() -> Result<()> {
             };
             let added = session.add_file(&spec).await?;
             println!("uri={}", added.upload_endpoint.map(|e| e.uri).unwrap_or_default());
+            println!("session={}\nitem={item}", session.id());
+        }
+        ["drop-upload", session, item] => {
+            // What curl sent is discarded at once, so runs do not pile up content in the server.
+            let session = client.update_session(session);
+            session.cancel().await?;
+            session.delete().await?;
+            client.delete_item(item).await?;
         }
         ["first-byte", item, dir] => {
             // The SDK polls until PREPARED; the delay is how long after that it starts fetching,

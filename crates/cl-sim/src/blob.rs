@@ -5,8 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use cl_api::types::ChecksumAlgorithm;
+use std::io::Write as _;
+
+use bytes::Bytes;
 use sha1::Digest as _;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::sync::{mpsc, oneshot};
 
 /// Immutable content of one file.
 #[derive(Debug)]
@@ -32,62 +35,104 @@ impl Blob {
 
 impl Drop for Blob {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        // Freeing a large file's pages takes a while (about 0.1 s per GiB on tmpfs), and the
+        // last holder often lets go under the service's lock (a commit replacing content).
+        if self.size >= 64 << 20 {
+            let path = std::mem::take(&mut self.path);
+            std::thread::spawn(move || std::fs::remove_file(path));
+        } else {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
-/// Streams content into a new blob file while hashing it.
+/// Streams content into a new blob file while hashing it. Hashing and writing run on a thread of
+/// their own, fed through a short queue, so receiving the next bytes overlaps with both (and no
+/// write is a round trip through tokio's blocking pool).
 pub struct BlobWriter {
-    path: PathBuf,
-    file: BufWriter<tokio::fs::File>,
+    send: mpsc::Sender<Bytes>,
+    done: oneshot::Receiver<std::io::Result<Blob>>,
+    /// Tells the thread the content is complete; a writer dropped without it leaves no file.
+    finish: oneshot::Sender<()>,
     size: u64,
-    sha1: sha1::Sha1,
-    extra: Option<(ChecksumAlgorithm, Box<dyn sha2::digest::DynDigest + Send>)>,
 }
+
+/// Chunks queued between the receiving task and the writer thread.
+const QUEUE: usize = 8;
 
 impl BlobWriter {
     /// A writer into a fresh file under `dir`, also hashing with `algorithm` when it is not SHA-1.
     pub async fn create(dir: &Path, algorithm: Option<&ChecksumAlgorithm>) -> std::io::Result<Self> {
         let path = dir.join(uuid::Uuid::new_v4().to_string());
-        let file = BufWriter::with_capacity(256 * 1024, tokio::fs::File::create(&path).await?);
+        let file = std::fs::File::create_new(&path)?;
         let extra: Option<(ChecksumAlgorithm, Box<dyn sha2::digest::DynDigest + Send>)> = match algorithm {
             Some(a @ ChecksumAlgorithm::Md5) => Some((a.clone(), Box::new(md5::Md5::new()))),
             Some(a @ ChecksumAlgorithm::Sha256) => Some((a.clone(), Box::new(sha2::Sha256::new()))),
             Some(a @ ChecksumAlgorithm::Sha512) => Some((a.clone(), Box::new(sha2::Sha512::new()))),
             _ => None,
         };
-        Ok(Self { path, file, size: 0, sha1: sha1::Sha1::new(), extra })
+        let (send, receive) = mpsc::channel(QUEUE);
+        let (finish, finished) = oneshot::channel();
+        let (report, done) = oneshot::channel();
+        std::thread::spawn(move || {
+            let result = store(file, &path, extra, receive, finished);
+            if result.is_err() {
+                let _ = std::fs::remove_file(&path);
+            }
+            let _ = report.send(result);
+        });
+        Ok(Self { send, done, finish, size: 0 })
     }
 
-    pub async fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
-        self.sha1.update(chunk);
-        if let Some((_, digest)) = &mut self.extra {
-            digest.update(chunk);
+    pub async fn write(&mut self, chunk: Bytes) -> std::io::Result<()> {
+        let len = chunk.len() as u64;
+        if self.send.send(chunk).await.is_err() {
+            // The thread stopped: it failed, and says why.
+            return Err(match (&mut self.done).await {
+                Ok(Err(e)) => e,
+                _ => std::io::Error::other("the blob writer stopped"),
+            });
         }
-        self.size += chunk.len() as u64;
-        self.file.write_all(chunk).await
+        self.size += len;
+        Ok(())
     }
 
     pub fn written(&self) -> u64 {
         self.size
     }
 
-    pub async fn finish(mut self) -> std::io::Result<Blob> {
-        self.file.flush().await?;
-        let declared = self.extra.take().map(|(a, mut d)| {
-            let sum = hex::encode(d.finalize_reset());
-            (a, sum)
-        });
-        let path = std::mem::take(&mut self.path);
-        Ok(Blob { path, size: self.size, sha1: hex::encode(self.sha1.clone().finalize()), declared })
+    pub async fn finish(self) -> std::io::Result<Blob> {
+        let Self { send, done, finish, .. } = self;
+        let _ = finish.send(());
+        drop(send); // the thread drains the queue, then sees the finish signal
+        done.await.unwrap_or_else(|_| Err(std::io::Error::other("the blob writer thread died")))
     }
 }
 
-impl Drop for BlobWriter {
-    fn drop(&mut self) {
-        // An unfinished writer (the upload broke off) leaves nothing behind.
-        if !self.path.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.path);
+/// The writer thread: hashes and writes every chunk, then, if the content was finished (not
+/// abandoned), returns the blob.
+fn store(
+    file: std::fs::File,
+    path: &Path,
+    mut extra: Option<(ChecksumAlgorithm, Box<dyn sha2::digest::DynDigest + Send>)>,
+    mut receive: mpsc::Receiver<Bytes>,
+    mut finished: oneshot::Receiver<()>,
+) -> std::io::Result<Blob> {
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut sha1 = sha1::Sha1::new();
+    let mut size = 0u64;
+    while let Some(chunk) = receive.blocking_recv() {
+        sha1.update(&chunk);
+        if let Some((_, digest)) = &mut extra {
+            digest.update(&chunk);
         }
+        file.write_all(&chunk)?;
+        size += chunk.len() as u64;
     }
+    if finished.try_recv().is_err() {
+        return Err(std::io::Error::other("the content was abandoned"));
+    }
+    file.flush()?;
+    let declared = extra.map(|(a, mut d)| (a, hex::encode(d.finalize_reset())));
+    Ok(Blob { path: path.to_owned(), size, sha1: hex::encode(sha1.finalize()), declared })
 }

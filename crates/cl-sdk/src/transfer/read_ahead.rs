@@ -27,16 +27,15 @@ pub(crate) fn file(path: &Path, offset: u64, len: u64) -> BoxStream<'static, std
             }
         };
         loop {
-            let mut buf = vec![0u8; CHUNK];
-            match file.read(&mut buf) {
+            // `read_to_end` fills spare capacity without zeroing it first.
+            let mut buf = Vec::with_capacity(CHUNK);
+            match (&mut file).take(CHUNK as u64).read_to_end(&mut buf) {
                 Ok(0) => return,
-                Ok(n) => {
-                    buf.truncate(n);
+                Ok(_) => {
                     if send.blocking_send(Ok(Bytes::from(buf))).is_err() {
                         return; // the upload stopped
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     let _ = send.blocking_send(Err(e));
                     return;
