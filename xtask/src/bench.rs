@@ -1,7 +1,9 @@
 //! `cargo xtask bench`: the SDK side by side with curl against the same `cl-sim` binary on
-//! loopback, in interleaved pairs (SDK, curl, SDK, curl, …), medians of 5. Release builds; files
+//! loopback, in interleaved pairs (SDK, curl, SDK, curl, …), medians of 7. Release builds; files
 //! in `CL_BENCH_DIR` (a tmpfs is best) or a temporary folder. Writes `target/bench/results.json`
-//! and `target/bench/results.md`. Ratios are throughput SDK / curl (above 1: the SDK is faster).
+//! and `target/bench/results.md`, the throughput-by-size curve in `throughput.json` and
+//! `throughput.png`; `--docs` copies the table and the plot into `docs/`. Ratios are throughput
+//! SDK / curl (above 1: the SDK is faster).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,9 +13,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::plot;
 use crate::sim::{self, Sim};
 
-const PAIRS: usize = 5;
+const PAIRS: usize = 7;
 
 fn start_sim(root: &Path, prepare_delay: &str) -> Result<Sim> {
     sim::start(&root.join("target/release/cl-sim"), &["--http", "--prepare-delay", prepare_delay])
@@ -65,7 +68,7 @@ fn generate(path: &Path, mib: u64) -> Result<()> {
     Ok(())
 }
 
-pub fn bench(root: &Path) -> Result<()> {
+pub fn bench(root: &Path, docs: bool) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     println!("==> release build of cl-sim and the SDK's bench tool");
     let built = Command::new(&cargo)
@@ -83,7 +86,9 @@ pub fn bench(root: &Path) -> Result<()> {
     let large_mib: u64 = std::env::var("CL_BENCH_LARGE_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(4096);
     let mut results: BTreeMap<&str, f64> = BTreeMap::new();
 
-    let sim = start_sim(root, "100ms")?;
+    // No prepare delay for the throughput figures: they measure the transfer engines, and curl's
+    // GET is of an endpoint prepared beforehand. The first-byte figure below has its own delay.
+    let sim = start_sim(root, "0ms")?;
     let url = sim.url.as_str();
     let source = dir.join("source.bin");
     generate(&source, mib)?;
@@ -187,16 +192,94 @@ pub fn bench(root: &Path) -> Result<()> {
     results.insert("prepare_to_first_byte_ms", median(delays));
     drop(slow);
 
-    println!("==> cargo xtask gen --check, warm");
-    let started = Instant::now();
-    let checked = Command::new(&cargo).args(["xtask", "gen", "--check"]).current_dir(root).status()?;
-    if !checked.success() {
-        bail!("gen --check failed");
+    println!("==> cargo xtask gen --check, warm (one untimed run, then the median of 3)");
+    let mut gen_times = Vec::new();
+    for run in 0..4 {
+        let started = Instant::now();
+        let checked = Command::new(&cargo).args(["xtask", "gen", "--check"]).current_dir(root).status()?;
+        if !checked.success() {
+            bail!("gen --check failed");
+        }
+        if run > 0 {
+            gen_times.push(started.elapsed().as_secs_f64());
+        }
     }
-    results.insert("gen_check_s", started.elapsed().as_secs_f64());
+    results.insert("gen_check_s", median(gen_times));
 
     let hashes = tool(root, &["-", "hash", &source_text], &[])?;
-    write_results(root, &results, &hashes)
+    std::fs::remove_file(&source)?;
+
+    let sim = start_sim(root, "0ms")?;
+    let curve = curve(root, &sim, dir, &[1, 16, 256, mib, large_mib])?;
+    drop(sim);
+    let md = write_results(root, &results, &hashes, &curve)?;
+    if docs {
+        update_docs(root, &md)?;
+    }
+    Ok(())
+}
+
+/// Pairs per size in the throughput-by-size curve.
+const CURVE_PAIRS: usize = 3;
+
+/// Throughput (MB/s) by file size of SDK and curl, download and upload (no checksum).
+fn curve(root: &Path, sim: &Sim, dir: &Path, sizes: &[u64]) -> Result<Vec<plot::Series>> {
+    let mut sizes = sizes.to_vec();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let names = ["SDK download", "curl download", "SDK upload", "curl -T upload"];
+    let mut series: Vec<plot::Series> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| plot::Series { label: (*name).into(), points: Vec::new(), color: i / 2, dashed: i % 2 == 1 })
+        .collect();
+    let url = sim.url.as_str();
+    for &mib in &sizes {
+        println!("==> throughput at {mib} MiB, {CURVE_PAIRS} pairs each way");
+        let source = dir.join(format!("curve-{mib}.bin"));
+        generate(&source, mib)?;
+        let source_text = source.to_string_lossy().into_owned();
+        let item = tool(root, &[url, "setup", &format!("curve-{mib}"), &source_text], &[])?["item"].clone();
+        let mut times: [Vec<f64>; 4] = Default::default();
+        for pair in 0..CURVE_PAIRS {
+            let out = dir.join(format!("curve-out-{pair}"));
+            std::fs::create_dir(&out)?;
+            times[0].push(number(&tool(root, &[url, "download", &item, &out.to_string_lossy()], &[])?, "seconds")?);
+            std::fs::remove_dir_all(&out)?;
+            let uri = tool(root, &[url, "get-endpoint", &item], &[])?["uri"].clone();
+            let target = dir.join("curve-curl.bin");
+            times[1].push(curl(&["-o", &target.to_string_lossy(), &uri])?);
+            std::fs::remove_file(&target)?;
+            times[2].push(number(&tool(root, &[url, "upload", &item, &source_text, "none"], &[])?, "seconds")?);
+            let put = tool(root, &[url, "put-endpoint", &format!("curve-curl-{mib}-{pair}"), &source_text], &[])?;
+            times[3].push(curl(&["-T", &source_text, &put["uri"], "-o", "/dev/null"])?);
+            tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
+        }
+        tool(root, &[url, "rm-item", &item], &[])?;
+        std::fs::remove_file(&source)?;
+        let bytes = (mib << 20) as f64;
+        for (line, runs) in series.iter_mut().zip(times) {
+            line.points.push((mib as f64, bytes / median(runs) / 1e6));
+        }
+    }
+    Ok(series)
+}
+
+/// Puts the last run's table and plot into `docs/benchmarks.md` (between its markers) and
+/// `docs/throughput.png`.
+fn update_docs(root: &Path, table: &str) -> Result<()> {
+    const START: &str = "<!-- last-run:start -->";
+    const END: &str = "<!-- last-run:end -->";
+    let path = root.join("docs/benchmarks.md");
+    let doc = std::fs::read_to_string(&path)?;
+    let (Some(start), Some(end)) = (doc.find(START), doc.find(END)) else {
+        bail!("docs/benchmarks.md lacks the {START} … {END} markers");
+    };
+    let updated = format!("{}{START}\n{table}\n{}", &doc[..start], &doc[end..]);
+    std::fs::write(&path, updated)?;
+    std::fs::copy(root.join("target/bench/throughput.png"), root.join("docs/throughput.png"))?;
+    println!("updated docs/benchmarks.md and docs/throughput.png");
+    Ok(())
 }
 
 /// SDK download of an item of 200 small files against a curl loop making the same session calls
@@ -274,7 +357,14 @@ fn curl_json(args: &[&str]) -> Result<serde_json::Value> {
     serde_json::from_slice(&output.stdout).context("curl's answer is not JSON")
 }
 
-fn write_results(root: &Path, results: &BTreeMap<&str, f64>, hashes: &BTreeMap<String, String>) -> Result<()> {
+/// Writes `results.json`, `results.md`, `throughput.json` and `throughput.png` under
+/// `target/bench`; returns the Markdown table.
+fn write_results(
+    root: &Path,
+    results: &BTreeMap<&str, f64>,
+    hashes: &BTreeMap<String, String>,
+    curve: &[plot::Series],
+) -> Result<String> {
     let text = |args: &[&str]| {
         Command::new(args[0]).args(&args[1..]).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
@@ -311,6 +401,11 @@ fn write_results(root: &Path, results: &BTreeMap<&str, f64>, hashes: &BTreeMap<S
         }
     }
     std::fs::write(out.join("results.md"), &md)?;
-    println!("\n{md}\nwrote target/bench/results.json and target/bench/results.md");
-    Ok(())
+    let points: serde_json::Map<String, serde_json::Value> =
+        curve.iter().map(|s| (s.label.clone(), serde_json::json!(s.points))).collect();
+    std::fs::write(out.join("throughput.json"), serde_json::to_string_pretty(&points)?)?;
+    let title = format!("cl-sdk and curl against cl-sim on loopback ({machine})");
+    plot::throughput_by_size(&out.join("throughput.png"), &title, curve)?;
+    println!("\n{md}\nwrote target/bench/results.json, results.md, throughput.json and throughput.png");
+    Ok(md)
 }

@@ -4,7 +4,8 @@
 //!   generator as cl-api's build.rs and print what changed; `--check` changes nothing and fails
 //!   when the snapshot is stale.
 //! * `validate-spec`: validate the spec with a real OpenAPI 3.0 validator (openapi-spec-validator).
-//! * `bench`: the SDK side by side with curl (release builds; see `bench.rs`).
+//! * `bench [--docs]`: the SDK side by side with curl (release builds; see `bench.rs`); `--docs`
+//!   also puts the table and the throughput plot into `docs/`.
 //! * `official-sdk`: VMware's official Python SDK against the `cl-sim` binary, in JSON-RPC and both
 //!   REST dialects (see `official_sdk.rs`).
 //! * `ci`: everything CI checks, in order, installing what it needs first (the OpenAPI validator
@@ -17,9 +18,10 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod official_sdk;
+mod plot;
 mod sim;
 
-const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | bench | official-sdk | ci>";
+const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | bench [--docs] | official-sdk | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,7 +31,8 @@ fn main() -> ExitCode {
         ["gen", "--check"] => generate(true),
         ["validate-spec"] => validate_spec(),
         ["ci"] => ci(),
-        ["bench"] => bench::bench(&root()),
+        ["bench"] => bench::bench(&root(), false),
+        ["bench", "--docs"] => bench::bench(&root(), true),
         ["official-sdk"] => official_sdk::official_sdk(&root()),
         _ => {
             eprintln!("{USAGE}");

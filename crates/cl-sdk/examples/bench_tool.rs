@@ -8,6 +8,7 @@
 //! bench_tool URL get-endpoint ITEM          # a prepared download URI for curl; prints uri=
 //! bench_tool URL put-endpoint NAME FILE     # a fresh item's upload URI for curl; prints uri= session= item=
 //! bench_tool URL drop-upload SESSION ITEM    # cancels and deletes that session and item
+//! bench_tool URL rm-item ITEM                # deletes an item
 //! bench_tool URL first-byte ITEM DIR        # prepared-to-first-request delay; prints ms=
 //! bench_tool - hash FILE                    # SHA-1 and SHA-256 speed; prints sha1_gbps= sha256_gbps=
 //! ```
@@ -115,6 +116,7 @@ async fn main() -> Result<()> {
             println!("uri={}", added.upload_endpoint.map(|e| e.uri).unwrap_or_default());
             println!("session={}\nitem={item}", session.id());
         }
+        ["rm-item", item] => client.delete_item(item).await?,
         ["drop-upload", session, item] => {
             // What curl sent is discarded at once, so runs do not pile up content in the server.
             let session = client.update_session(session);
