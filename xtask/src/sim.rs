@@ -15,7 +15,16 @@ pub struct Sim {
 }
 
 impl Drop for Sim {
+    /// SIGTERM first, so the simulator removes its store (gigabytes after a benchmark); SIGKILL
+    /// only when it has not exited within 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -320,7 +320,16 @@ pub(crate) static STD_ERROR: Struct = Struct {
 
 /// Encodes a plain (`/api`-shaped) JSON value as a tagged data value of type `ty`.
 pub(crate) fn tag(value: &Value, ty: Ty) -> Result<Value, Mismatch> {
-    let mismatch = |what: &str| Mismatch(format!("expected {what}, found {value}"));
+    // Names the JSON type only: the value may be a secret.
+    let found = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    };
+    let mismatch = |what: &str| Mismatch(format!("expected {what}, found {found}"));
     Ok(match ty {
         Ty::Void => Value::Null,
         Ty::Opt(inner) => json!({ "OPTIONAL": if value.is_null() { Value::Null } else { tag(value, *inner)? } }),
