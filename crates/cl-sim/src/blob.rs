@@ -114,25 +114,41 @@ impl BlobWriter {
 fn store(
     file: std::fs::File,
     path: &Path,
-    mut extra: Option<(ChecksumAlgorithm, Box<dyn sha2::digest::DynDigest + Send>)>,
+    extra: Option<(ChecksumAlgorithm, Box<dyn sha2::digest::DynDigest + Send>)>,
     mut receive: mpsc::Receiver<Bytes>,
     mut finished: oneshot::Receiver<()>,
 ) -> std::io::Result<Blob> {
     let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut sha1 = sha1::Sha1::new();
     let mut size = 0u64;
-    while let Some(chunk) = receive.blocking_recv() {
-        sha1.update(&chunk);
-        if let Some((_, digest)) = &mut extra {
-            digest.update(&chunk);
-        }
-        file.write_all(&chunk)?;
-        size += chunk.len() as u64;
-    }
+    // A declared checksum in another algorithm is computed on a second thread, beside SHA-1.
+    let (declared, result) = std::thread::scope(|scope| {
+        let (to_extra, extra_chunks) = std::sync::mpsc::sync_channel::<Bytes>(QUEUE);
+        let extra = extra.map(|(algorithm, mut digest)| {
+            scope.spawn(move || {
+                for chunk in extra_chunks {
+                    digest.update(&chunk);
+                }
+                (algorithm, hex::encode(digest.finalize_reset()))
+            })
+        });
+        let result = (|| {
+            while let Some(chunk) = receive.blocking_recv() {
+                if extra.is_some() {
+                    let _ = to_extra.send(chunk.clone());
+                }
+                sha1.update(&chunk);
+                file.write_all(&chunk)?;
+                size += chunk.len() as u64;
+            }
+            file.flush()
+        })();
+        drop(to_extra);
+        (extra.map(|handle| handle.join().expect("a digest does not panic")), result)
+    });
+    result?;
     if finished.try_recv().is_err() {
         return Err(std::io::Error::other("the content was abandoned"));
     }
-    file.flush()?;
-    let declared = extra.map(|(a, mut d)| (a, hex::encode(d.finalize_reset())));
     Ok(Blob { path: path.to_owned(), size, sha1: hex::encode(sha1.finalize()), declared })
 }
