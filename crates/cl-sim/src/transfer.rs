@@ -110,7 +110,9 @@ async fn download(service: Arc<Service>, token: &str, mut request: Request<Body>
     }
     // tower-http does Range, 206/416, Content-Length and Accept-Ranges; the body is wrapped for
     // faults and to notice a complete download.
-    let response = match tower_http::services::ServeFile::new(&blob.path).oneshot(request).await {
+    // 1 MiB reads: each one is a round trip through the blocking pool (the default is 64 KiB).
+    let serve = tower_http::services::ServeFile::new(&blob.path).with_buf_chunk_size(1 << 20);
+    let response = match serve.oneshot(request).await {
         Ok(response) => response,
         Err(error) => return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     };
