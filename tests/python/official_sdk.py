@@ -9,7 +9,8 @@ Three protocols of one third-party client, each running the same workflows:
 Workflows: a full upload (update session, add, PUT, validate, complete, wait for DONE) and a full
 download (download session, list, prepare, poll, GET, checksum compare), then error paths asserted
 by the SDK's exception classes. The simulator is reached as ``cl-sim`` prints it: the CL_SIM_URL,
-CL_SIM_USERNAME, CL_SIM_PASSWORD, CL_SIM_DATASTORE and CL_SIM_CA environment variables.
+CL_SIM_USERNAME, CL_SIM_PASSWORD, CL_SIM_DATASTORE, CL_SIM_DATASTORE_NAME and CL_SIM_CA environment
+variables.
 
 Usage: python official_sdk.py [jsonrpc|api|rest ...]   (all three when none is named)
 """
@@ -30,6 +31,7 @@ from com.vmware.content.library.item_client import (
     UpdateSessionModel)
 from com.vmware.content.library_client import Item, ItemModel, StorageBacking
 from com.vmware.content_client import Library, LibraryModel, LocalLibrary
+from com.vmware.vcenter_client import Datastore
 from com.vmware.vapi.std import errors_client as errors
 from vmware.vapi.bindings.converter import RestConverter
 from vmware.vapi.bindings.error import VapiError
@@ -339,6 +341,11 @@ def error_paths(sdk, env, protocol, item):
 def run(protocol, env):
     print(f"{protocol}:")
     sdk = CONNECT[protocol](env, env["user"], env["password"])
+    if protocol == "jsonrpc":
+        # As the SDK's own content-library samples find the datastore: by name.
+        found = sdk.client.vcenter.Datastore.list(Datastore.FilterSpec(names={env["datastore_name"]}))
+        assert [d.datastore for d in found] == [env["datastore"]], found
+        print(f"    ok  datastore {env['datastore_name']!r} found by name")
     backing = StorageBacking(type=StorageBacking.Type.DATASTORE, datastore_id=env["datastore"])
     library = sdk.local_library.create(
         LibraryModel(name=f"official-sdk-{protocol}", type=LibraryModel.LibraryType.LOCAL,
@@ -360,7 +367,7 @@ def run(protocol, env):
 
 
 def main():
-    env = {key: os.environ[f"CL_SIM_{key.upper()}"] for key in ("url", "ca", "datastore")}
+    env = {key: os.environ[f"CL_SIM_{key.upper()}"] for key in ("url", "ca", "datastore", "datastore_name")}
     env["user"] = os.environ["CL_SIM_USERNAME"]
     env["password"] = os.environ["CL_SIM_PASSWORD"]
     protocols = sys.argv[1:] or list(CONNECT)

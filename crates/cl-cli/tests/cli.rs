@@ -231,8 +231,16 @@ fn sim_serves_until_interrupted() {
     use std::io::{BufRead, BufReader};
     let mut child =
         clx().args(["sim", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    // The same lines as the `cl-sim` binary prints: user, password, datastore, thumbprint, URL.
-    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap()).lines().take(5).map(Result::unwrap).collect();
+    // The same lines as the `cl-sim` binary prints, the URL last.
+    let mut lines: Vec<String> = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines().take(10) {
+        let line = line.unwrap();
+        let last = line.starts_with("CL_SIM_URL=");
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
     let line = |key: &str| lines.iter().find_map(|l| l.strip_prefix(key)).unwrap_or_default().to_owned();
     let (url, thumbprint) = (line("CL_SIM_URL="), line("CL_SIM_THUMBPRINT_SHA1="));
     assert!(url.starts_with("https://127.0.0.1:"), "{lines:?}");

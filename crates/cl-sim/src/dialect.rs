@@ -37,7 +37,8 @@ pub(crate) enum Op {
     LocalLibraryGet(String),
     LocalLibraryDelete(String),
     LibraryList,
-    DatastoreList(Option<String>),
+    /// Only datastores with one of these names, when given.
+    DatastoreList(Option<Vec<String>>),
     LibraryGet(String),
     LibraryFind,
     ItemCreate,
@@ -170,7 +171,7 @@ fn route(dialect: Dialect, method: &Method, segments: &[String], query: &HashMap
             _ => return None,
         },
         (_, ["vcenter", "datastore"]) if m == M::GET => {
-            Op::DatastoreList(q(if dialect == Dialect::Api { "names" } else { "filter.names" }))
+            Op::DatastoreList(q(if dialect == Dialect::Api { "names" } else { "filter.names" }).map(|n| vec![n]))
         }
         (_, ["content", "library"]) => match (m, action) {
             (M::GET, None) => Op::LibraryList,
@@ -444,7 +445,7 @@ fn execute(svc: &Arc<Service>, req: &Request<'_>, op: Op) -> SimResult<Reply> {
             Reply::Void
         }
         Op::LibraryList => Reply::Ok(json(svc.library_list())),
-        Op::DatastoreList(name) => Reply::Ok(json(svc.datastore_list(name.as_deref()))),
+        Op::DatastoreList(names) => Reply::Ok(json(svc.datastore_list(names.as_deref()))),
         Op::LibraryGet(id) => Reply::Ok(json(svc.library_get(&id, false)?)),
         Op::LibraryFind => {
             let spec: LibraryFindSpec = if rest { body::<RestLibraryFind>(b)?.spec } else { body(b)? };

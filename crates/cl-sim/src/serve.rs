@@ -92,6 +92,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // The simulator's own test credentials: printing them is the point.
     println!("CL_SIM_PASSWORD={}", sim.password());
     println!("CL_SIM_DATASTORE={}", crate::DATASTORE_ID);
+    println!("CL_SIM_DATASTORE_NAME={}", crate::DATASTORE_NAME);
     if let Some(thumbprint) = sim.thumbprint_sha1() {
         println!("CL_SIM_THUMBPRINT_SHA1={thumbprint}");
     }

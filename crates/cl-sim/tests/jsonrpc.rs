@@ -140,6 +140,23 @@ async fn login_session_info_and_logout() {
 }
 
 #[tokio::test]
+async fn datastores_are_listed_as_the_samples_look_them_up() {
+    let sim = common::sim().await;
+    let rpc = Rpc::login(&sim).await;
+    const DATASTORE: &str = "com.vmware.vcenter.datastore";
+    let by_name = |names: Value| json!({"filter": opt(structure("com.vmware.vcenter.datastore.filter_spec", json!({"names": opt(names)})))});
+    let listed = rpc.output(DATASTORE, "list", by_name(json!([cl_sim::DATASTORE_NAME, "other"]))).await;
+    let summary = fields(&listed[0], "com.vmware.vcenter.datastore.summary");
+    assert_eq!(summary["datastore"], cl_sim::DATASTORE_ID);
+    assert_eq!(summary["type"], "VMFS");
+    assert!(summary["free_space"]["OPTIONAL"].is_u64());
+    assert_eq!(rpc.output(DATASTORE, "list", by_name(json!(["other"]))).await, json!([]));
+    assert_eq!(rpc.output(DATASTORE, "list", json!({"filter": opt(Value::Null)})).await.as_array().unwrap().len(), 1);
+    let (name, _) = rpc.error(DATASTORE, "list", by_name(json!("not a set"))).await;
+    assert_eq!(name, "com.vmware.vapi.std.errors.invalid_argument");
+}
+
+#[tokio::test]
 async fn a_wrong_password_or_no_context_is_unauthenticated() {
     let sim = common::sim().await;
     let rpc = Rpc::new(&sim);

@@ -22,6 +22,7 @@ const IDS: Ty = Ty::List(&Ty::Str);
 const ITEM_FILES: Ty = Ty::List(&Ty::Struct(&ITEM_FILE_INFO));
 const DOWNLOAD_FILES: Ty = Ty::List(&Ty::Struct(&DOWNLOAD_FILE_INFO));
 const UPDATE_FILES: Ty = Ty::List(&Ty::Struct(&UPDATE_FILE_INFO));
+const DATASTORES: Ty = Ty::List(&Ty::Struct(&DATASTORE_SUMMARY));
 
 /// The operation input (already untagged) as a bag of named fields.
 struct Input {
@@ -64,6 +65,20 @@ pub(crate) fn decode(service: &str, operation: &str, input: Map<String, Value>) 
         ("com.vmware.cis.session", "create") => (Op::Login, Ty::Secret),
         ("com.vmware.cis.session", "get") => (Op::SessionInfo, Ty::Struct(&SESSION_INFO)),
         ("com.vmware.cis.session", "delete") => (Op::Logout, Ty::Void),
+
+        ("com.vmware.vcenter.datastore", "list") => {
+            let names = match i.take("filter") {
+                Value::Null => Value::Null,
+                Value::Object(mut filter) => filter.remove("names").unwrap_or(Value::Null),
+                _ => return Err(SimError::invalid_argument("filter must be a filter_spec structure.")),
+            };
+            let names = match names {
+                Value::Null => None,
+                Value::Array(names) => Some(names.into_iter().filter_map(|n| n.as_str().map(str::to_owned)).collect()),
+                _ => return Err(SimError::invalid_argument("filter.names must be a set of names.")),
+            };
+            (Op::DatastoreList(names), DATASTORES)
+        }
 
         ("com.vmware.content.library", "get") => (Op::LibraryGet(i.str("library_id")?), Ty::Struct(&LIBRARY_MODEL)),
         ("com.vmware.content.library", "list") => (Op::LibraryList, IDS),

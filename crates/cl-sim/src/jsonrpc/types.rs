@@ -84,6 +84,11 @@ pub(crate) static SESSION_INFO: Struct = Struct {
     fields: &[("user", STR), ("created_time", Ty::DateTime), ("last_accessed_time", Ty::DateTime)],
 };
 
+pub(crate) static DATASTORE_SUMMARY: Struct = Struct {
+    name: "com.vmware.vcenter.datastore.summary",
+    fields: &[("datastore", STR), ("name", STR), ("type", STR), ("free_space", OPT_INT), ("capacity", OPT_INT)],
+};
+
 pub(crate) static LIBRARY_MODEL: Struct = Struct {
     name: "com.vmware.content.library_model",
     fields: &[

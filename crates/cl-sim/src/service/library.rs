@@ -4,7 +4,7 @@ use super::*;
 
 impl Service {
     /// The one datastore the simulator has, when `name` (if given) is its name.
-    pub fn datastore_list(&self, name: Option<&str>) -> Vec<DatastoreSummary> {
+    pub fn datastore_list(&self, names: Option<&[String]>) -> Vec<DatastoreSummary> {
         let datastore = DatastoreSummary {
             datastore: crate::DATASTORE_ID.to_owned(),
             name: crate::DATASTORE_NAME.to_owned(),
@@ -12,7 +12,7 @@ impl Service {
             free_space: Some(3 << 40),
             capacity: Some(4 << 40),
         };
-        name.is_none_or(|n| n == datastore.name).then_some(datastore).into_iter().collect()
+        names.is_none_or(|n| n.contains(&datastore.name)).then_some(datastore).into_iter().collect()
     }
 
     pub fn library_create(&self, spec: LibraryModel, client_token: Option<String>) -> SimResult<String> {
