@@ -97,17 +97,11 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
 
     println!("==> download, {mib} MiB: SDK (verified) and curl, {PAIRS} pairs");
     let (mut sdk, mut theirs, mut rss) = (Vec::new(), Vec::new(), Vec::new());
-    for pair in 0..PAIRS {
-        let out = dir.join(format!("sdk-{pair}"));
-        std::fs::create_dir(&out)?;
-        let run = tool(root, &[url, "download", &item, &out.to_string_lossy()], &[])?;
-        sdk.push(number(&run, "seconds")?);
-        rss.push(number(&run, "rss_mib")?);
-        std::fs::remove_dir_all(&out)?;
-        let uri = tool(root, &[url, "get-endpoint", &item], &[])?["uri"].clone();
-        let target = dir.join("curl.bin");
-        theirs.push(curl(&["-o", &target.to_string_lossy(), &uri])?);
-        std::fs::remove_file(&target)?;
+    for _ in 0..PAIRS {
+        let pair = download_pair(root, url, &item, dir)?;
+        sdk.push(pair.sdk);
+        theirs.push(pair.curl);
+        rss.push(pair.rss_mib);
     }
     let download = median(theirs.clone()) / median(sdk);
     results.insert("download_vs_curl", download);
@@ -118,13 +112,10 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
         println!("==> upload, {mib} MiB, checksum {checksum}: SDK and curl -T, {PAIRS} pairs");
         let (mut sdk, mut theirs) = (Vec::new(), Vec::new());
         for pair in 0..PAIRS {
-            let run = tool(root, &[url, "upload", &item, &source_text, checksum], &[])?;
-            sdk.push(number(&run, "seconds")?);
-            rss.push(number(&run, "rss_mib")?);
-            let name = format!("curl-{key}-{pair}");
-            let put = tool(root, &[url, "put-endpoint", &name, &source_text], &[])?;
-            theirs.push(curl(&["-T", &source_text, &put["uri"], "-o", "/dev/null"])?);
-            tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
+            let pair = upload_pair(root, url, &item, &source_text, checksum, &format!("curl-{key}-{pair}"))?;
+            sdk.push(pair.sdk);
+            theirs.push(pair.curl);
+            rss.push(pair.rss_mib);
         }
         results.insert(key, median(theirs) / median(sdk));
     }
@@ -233,6 +224,36 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     Ok(())
 }
 
+/// Seconds of one SDK run and one curl run side by side, and the SDK process's peak RSS.
+struct Pair {
+    sdk: f64,
+    curl: f64,
+    rss_mib: f64,
+}
+
+/// The SDK's `download_item` of `item`, then curl's GET of a download endpoint prepared beforehand.
+fn download_pair(root: &Path, url: &str, item: &str, dir: &Path) -> Result<Pair> {
+    let out = dir.join("sdk-out");
+    std::fs::create_dir(&out)?;
+    let run = tool(root, &[url, "download", item, &out.to_string_lossy()], &[])?;
+    std::fs::remove_dir_all(&out)?;
+    let uri = tool(root, &[url, "get-endpoint", item], &[])?["uri"].clone();
+    let target = dir.join("curl.bin");
+    let curl = curl(&["-o", &target.to_string_lossy(), &uri])?;
+    std::fs::remove_file(&target)?;
+    Ok(Pair { sdk: number(&run, "seconds")?, curl, rss_mib: number(&run, "rss_mib")? })
+}
+
+/// The SDK's `upload_item` of `source` into `item`, then `curl -T` to an upload endpoint of a fresh
+/// item `name`, whose session and item are discarded right after.
+fn upload_pair(root: &Path, url: &str, item: &str, source: &str, checksum: &str, name: &str) -> Result<Pair> {
+    let run = tool(root, &[url, "upload", item, source, checksum], &[])?;
+    let put = tool(root, &[url, "put-endpoint", name, source], &[])?;
+    let curl = curl(&["-T", source, &put["uri"], "-o", "/dev/null"])?;
+    tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
+    Ok(Pair { sdk: number(&run, "seconds")?, curl, rss_mib: number(&run, "rss_mib")? })
+}
+
 /// Pairs per size in the throughput-by-size curve.
 const CURVE_PAIRS: usize = 3;
 
@@ -256,18 +277,11 @@ fn curve(root: &Path, sim: &Sim, dir: &Path, sizes: &[u64]) -> Result<Vec<plot::
         let item = tool(root, &[url, "setup", &format!("curve-{mib}"), &source_text], &[])?["item"].clone();
         let mut times: [Vec<f64>; 4] = Default::default();
         for pair in 0..CURVE_PAIRS {
-            let out = dir.join(format!("curve-out-{pair}"));
-            std::fs::create_dir(&out)?;
-            times[0].push(number(&tool(root, &[url, "download", &item, &out.to_string_lossy()], &[])?, "seconds")?);
-            std::fs::remove_dir_all(&out)?;
-            let uri = tool(root, &[url, "get-endpoint", &item], &[])?["uri"].clone();
-            let target = dir.join("curve-curl.bin");
-            times[1].push(curl(&["-o", &target.to_string_lossy(), &uri])?);
-            std::fs::remove_file(&target)?;
-            times[2].push(number(&tool(root, &[url, "upload", &item, &source_text, "none"], &[])?, "seconds")?);
-            let put = tool(root, &[url, "put-endpoint", &format!("curve-curl-{mib}-{pair}"), &source_text], &[])?;
-            times[3].push(curl(&["-T", &source_text, &put["uri"], "-o", "/dev/null"])?);
-            tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
+            let down = download_pair(root, url, &item, dir)?;
+            let up = upload_pair(root, url, &item, &source_text, "none", &format!("curve-curl-{mib}-{pair}"))?;
+            for (runs, seconds) in times.iter_mut().zip([down.sdk, down.curl, up.sdk, up.curl]) {
+                runs.push(seconds);
+            }
         }
         tool(root, &[url, "rm-item", &item], &[])?;
         std::fs::remove_file(&source)?;

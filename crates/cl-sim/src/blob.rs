@@ -2,12 +2,11 @@
 //! an update session's staged files all hold `Arc<Blob>`s, and the file is deleted when the last
 //! holder lets go. Content is streamed through [`BlobWriter`] and never held whole in memory.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use cl_api::types::ChecksumAlgorithm;
-use std::io::Write as _;
-
 use bytes::Bytes;
+use cl_api::types::ChecksumAlgorithm;
 use sha1::Digest as _;
 use tokio::sync::{mpsc, oneshot};
 

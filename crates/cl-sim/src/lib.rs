@@ -292,20 +292,19 @@ async fn dispatch(service: Arc<Service>, request: Request<Body>) -> Response {
         let token = rest.split('/').next().unwrap_or_default().to_owned();
         return transfer::handle(service, &token, request).await;
     }
-    let json_rpc = path == "/api" && request.method() == axum::http::Method::POST;
+    if path == "/api" && request.method() == axum::http::Method::POST {
+        return match axum::body::to_bytes(request.into_body(), API_BODY_LIMIT).await {
+            Ok(body) => jsonrpc::handle(&service, &body),
+            Err(_) => too_large(),
+        };
+    }
     // `/rest/com/vmware/content/…` and `/rest/vcenter/…` alike route by what follows.
     let tail = match dialect {
         Dialect::Rest => path.strip_prefix("/rest/com/vmware/").or_else(|| path.strip_prefix("/rest/")),
         Dialect::Api => path.strip_prefix("/api/"),
     };
-    let Some(tail) = tail.filter(|_| !json_rpc) else {
-        if !json_rpc {
-            return (StatusCode::NOT_FOUND, "not found").into_response();
-        }
-        return match axum::body::to_bytes(request.into_body(), API_BODY_LIMIT).await {
-            Ok(body) => jsonrpc::handle(&service, &body),
-            Err(_) => too_large(),
-        };
+    let Some(tail) = tail else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
     };
     let segments: Vec<String> =
         tail.split('/').map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();

@@ -127,9 +127,7 @@ pub(crate) fn decode(service: &str, operation: &str, input: Map<String, Value>) 
                 }
                 "get" => (Op::DownloadGet(sid(&mut i)?), Ty::Struct(&DOWNLOAD_SESSION_MODEL)),
                 "list" => {
-                    if let Some(item) = i.opt_str("library_item_id")? {
-                        query.insert("library_item_id".to_owned(), item);
-                    }
+                    item_filter(&mut i, &mut query)?;
                     (Op::DownloadList, IDS)
                 }
                 "keep_alive" => {
@@ -169,9 +167,7 @@ pub(crate) fn decode(service: &str, operation: &str, input: Map<String, Value>) 
                 }
                 "get" => (Op::UpdateGet(sid(&mut i)?), Ty::Struct(&UPDATE_SESSION_MODEL)),
                 "list" => {
-                    if let Some(item) = i.opt_str("library_item_id")? {
-                        query.insert("library_item_id".to_owned(), item);
-                    }
+                    item_filter(&mut i, &mut query)?;
                     (Op::UpdateList, IDS)
                 }
                 "update" => {
@@ -220,6 +216,14 @@ fn create(i: &mut Input, query: &mut HashMap<String, String>) -> SimResult<Value
         query.insert("client_token".to_owned(), token);
     }
     i.structure("create_spec")
+}
+
+/// Session lists take an optional item filter, in the query as on `/api`.
+fn item_filter(i: &mut Input, query: &mut HashMap<String, String>) -> SimResult<()> {
+    if let Some(item) = i.opt_str("library_item_id")? {
+        query.insert("library_item_id".to_owned(), item);
+    }
+    Ok(())
 }
 
 fn not_found(service: &str, operation: &str) -> SimError {
