@@ -350,7 +350,7 @@ impl Client {
                         ));
                     }
                     written += chunk.len() as u64;
-                    out.write(chunk).await?;
+                    out.write(&chunk).await?;
                     options.common.control.update(index, |p| p.done = written);
                 }
                 Ok(())
