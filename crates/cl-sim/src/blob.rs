@@ -48,16 +48,46 @@ impl Drop for Blob {
 /// Streams content into a new blob file while hashing it. Hashing and writing run on a thread of
 /// their own, fed through a short queue, so receiving the next bytes overlaps with both (and no
 /// write is a round trip through tokio's blocking pool).
+///
+/// Received chunks are copied into a few recycled buffers and dropped at once: queuing hyper's
+/// own chunks kept its receive buffers alive, so it allocated a fresh one for every read and the
+/// kernel zero-filled each page of it (a page fault per 4 KiB received).
 pub struct BlobWriter {
     send: mpsc::Sender<Bytes>,
     done: oneshot::Receiver<std::io::Result<Blob>>,
     /// Tells the thread the content is complete; a writer dropped without it leaves no file.
     finish: oneshot::Sender<()>,
+    filling: Vec<u8>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    give_back: std::sync::mpsc::Sender<Vec<u8>>,
     size: u64,
 }
 
-/// Chunks queued between the receiving task and the writer thread.
-const QUEUE: usize = 8;
+/// Buffers queued between the receiving task and the writer thread (and again between it and a
+/// second digest's thread).
+const QUEUE: usize = 4;
+/// Size of one buffer.
+const BUFFER: usize = 1 << 20;
+
+/// A buffer that goes back to its writer's spares when the last `Bytes` of it is dropped.
+struct Recycled {
+    buffer: Vec<u8>,
+    home: std::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl AsRef<[u8]> for Recycled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buffer
+    }
+}
+
+impl Drop for Recycled {
+    fn drop(&mut self) {
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.clear();
+        let _ = self.home.send(buffer);
+    }
+}
 
 impl BlobWriter {
     /// A writer into a fresh file under `dir`, also hashing with `algorithm` when it is not SHA-1.
@@ -80,11 +110,32 @@ impl BlobWriter {
             }
             let _ = report.send(result);
         });
-        Ok(Self { send, done, finish, size: 0 })
+        let (give_back, spare) = std::sync::mpsc::channel();
+        Ok(Self { send, done, finish, filling: Vec::with_capacity(BUFFER), spare, give_back, size: 0 })
     }
 
-    pub async fn write(&mut self, chunk: Bytes) -> std::io::Result<()> {
-        let len = chunk.len() as u64;
+    pub async fn write(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            let n = (BUFFER - self.filling.len()).min(bytes.len());
+            self.filling.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            self.size += n as u64;
+            if self.filling.len() == BUFFER {
+                self.hand_over().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues the buffer being filled and takes a spare one (a new one while none is back yet:
+    /// the queue's bound limits how many exist).
+    async fn hand_over(&mut self) -> std::io::Result<()> {
+        if self.filling.is_empty() {
+            return Ok(());
+        }
+        let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BUFFER));
+        let buffer = std::mem::replace(&mut self.filling, next);
+        let chunk = Bytes::from_owner(Recycled { buffer, home: self.give_back.clone() });
         if self.send.send(chunk).await.is_err() {
             // The thread stopped: it failed, and says why.
             return Err(match (&mut self.done).await {
@@ -92,7 +143,6 @@ impl BlobWriter {
                 _ => std::io::Error::other("the blob writer stopped"),
             });
         }
-        self.size += len;
         Ok(())
     }
 
@@ -100,7 +150,8 @@ impl BlobWriter {
         self.size
     }
 
-    pub async fn finish(self) -> std::io::Result<Blob> {
+    pub async fn finish(mut self) -> std::io::Result<Blob> {
+        self.hand_over().await?;
         let Self { send, done, finish, .. } = self;
         let _ = finish.send(());
         drop(send); // the thread drains the queue, then sees the finish signal
@@ -111,13 +162,12 @@ impl BlobWriter {
 /// The writer thread: hashes and writes every chunk, then, if the content was finished (not
 /// abandoned), returns the blob.
 fn store(
-    file: std::fs::File,
+    mut file: std::fs::File,
     path: &Path,
     extra: Option<(ChecksumAlgorithm, Box<dyn sha2::digest::DynDigest + Send>)>,
     mut receive: mpsc::Receiver<Bytes>,
     mut finished: oneshot::Receiver<()>,
 ) -> std::io::Result<Blob> {
-    let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut sha1 = sha1::Sha1::new();
     let mut size = 0u64;
     // A declared checksum in another algorithm is computed on a second thread, beside SHA-1.
@@ -131,7 +181,7 @@ fn store(
                 (algorithm, hex::encode(digest.finalize_reset()))
             })
         });
-        let result = (|| {
+        let result = (|| -> std::io::Result<()> {
             while let Some(chunk) = receive.blocking_recv() {
                 if extra.is_some() {
                     let _ = to_extra.send(chunk.clone());
@@ -140,7 +190,7 @@ fn store(
                 file.write_all(&chunk)?;
                 size += chunk.len() as u64;
             }
-            file.flush()
+            Ok(())
         })();
         drop(to_extra);
         (extra.map(|handle| handle.join().expect("a digest does not panic")), result)
@@ -150,4 +200,47 @@ fn store(
         return Err(std::io::Error::other("the content was abandoned"));
     }
     Ok(Blob { path: path.to_owned(), size, sha1: hex::encode(sha1.finalize()), declared })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn content_arrives_whole_and_hashed_in_both_algorithms() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..BUFFER * 3 + 777).map(|i| (i * 13 + i / 1021) as u8).collect();
+        let mut writer = BlobWriter::create(dir.path(), Some(&ChecksumAlgorithm::Sha256)).await.unwrap();
+        // Chunks smaller than, equal to and larger than a buffer, crossing its edges.
+        let mut rest = &data[..];
+        for size in [5, BUFFER, BUFFER - 3, 2 * BUFFER + 1].iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (chunk, tail) = rest.split_at((*size).min(rest.len()));
+            writer.write(chunk).await.unwrap();
+            rest = tail;
+        }
+        assert_eq!(writer.written(), data.len() as u64);
+        let blob = writer.finish().await.unwrap();
+        assert_eq!(std::fs::read(&blob.path).unwrap(), data);
+        assert_eq!((blob.size, blob.sha1.clone()), (data.len() as u64, hex::encode(sha1::Sha1::digest(&data))));
+        let sha256 = hex::encode(sha2::Sha256::digest(&data));
+        assert_eq!(blob.checksum(&ChecksumAlgorithm::Sha256), Some(sha256.as_str()));
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_writer_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = BlobWriter::create(dir.path(), None).await.unwrap();
+        writer.write(&vec![1; BUFFER + 1]).await.unwrap();
+        drop(writer);
+        for _ in 0..100 {
+            if std::fs::read_dir(dir.path()).unwrap().count() == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the abandoned content is still on disk");
+    }
 }

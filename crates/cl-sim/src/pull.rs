@@ -39,7 +39,7 @@ async fn pull(service: &Service, job: &PullJob) -> Result<blob::Blob, String> {
     let mut reported = std::time::Instant::now();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| format!("fetching {}: {e}", job.endpoint.uri))?;
-        writer.write(chunk).await.map_err(|e| e.to_string())?;
+        writer.write(&chunk).await.map_err(|e| e.to_string())?;
         if reported.elapsed() >= Duration::from_millis(250) {
             reported = std::time::Instant::now();
             service.transfer_progress(&job.session, &job.name, job.generation, writer.written());

@@ -73,7 +73,7 @@ async fn upload(service: Arc<Service>, token: &str, body: Body, faults: Transfer
             Some(limit) if at + chunk.len() as u64 > limit => (chunk.slice(..(limit - at) as usize), true),
             _ => (chunk, false),
         };
-        if let Err(e) = writer.write(chunk).await {
+        if let Err(e) = writer.write(&chunk).await {
             break Err(format!("the server could not store the upload: {e}"));
         }
         if let Some((after, pause)) = stall
