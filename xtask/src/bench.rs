@@ -18,8 +18,10 @@ use crate::sim::{self, Sim};
 
 const PAIRS: usize = 7;
 
-fn start_sim(root: &Path, prepare_delay: &str) -> Result<Sim> {
-    sim::start(&root.join("target/release/cl-sim"), &["--http", "--prepare-delay", prepare_delay])
+/// The simulator, its store beside the benchmark's files: on a tmpfs both sides are measured
+/// without the machine's disk (whose write-back made uploads vary by 3×).
+fn start_sim(root: &Path, dir: &Path, prepare_delay: &str) -> Result<Sim> {
+    sim::start(&root.join("target/release/cl-sim"), &["--http", "--prepare-delay", prepare_delay], Some(dir))
 }
 
 /// Runs the SDK's bench tool; its `key=value` lines.
@@ -88,7 +90,7 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
 
     // No prepare delay for the throughput figures: they measure the transfer engines, and curl's
     // GET is of an endpoint prepared beforehand. The first-byte figure below has its own delay.
-    let sim = start_sim(root, "0ms")?;
+    let sim = start_sim(root, dir, "0ms")?;
     let url = sim.url.as_str();
     let source = dir.join("source.bin");
     generate(&source, mib)?;
@@ -151,7 +153,7 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
         [("100ms", "parallel_4x256_vs_sequential"), ("0ms", "parallel_4x256_vs_sequential_no_prepare_delay")]
     {
         println!("==> 4 × 256 MiB at concurrency 4 and 1, prepare delay {delay}, {PAIRS} pairs");
-        let sim = start_sim(root, delay)?;
+        let sim = start_sim(root, dir, delay)?;
         let url = sim.url.as_str();
         let mut setup = vec![url.to_owned(), "setup".into(), "parts".into()];
         setup.extend(parts.iter().map(|p| p.to_string_lossy().into_owned()));
@@ -179,12 +181,12 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
 
     println!("==> 200 files of 64 KiB: SDK and a curl loop of the same session calls, {PAIRS} pairs");
     // No prepare delay here: the figure is the per-file overhead of the calls themselves.
-    let fast = start_sim(root, "0ms")?;
+    let fast = start_sim(root, dir, "0ms")?;
     results.insert("small_files_vs_curl", small_files(root, &fast, dir)?);
     drop(fast);
 
     println!("==> prepare to first byte, the server taking 300 ms to prepare");
-    let slow = start_sim(root, "300ms")?;
+    let slow = start_sim(root, dir, "300ms")?;
     let small = dir.join("small.bin");
     generate(&small, 1)?;
     let small_item = tool(root, &[&slow.url, "setup", "small", &small.to_string_lossy()], &[])?["item"].clone();
@@ -214,7 +216,7 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     let hashes = tool(root, &["-", "hash", &source_text], &[])?;
     std::fs::remove_file(&source)?;
 
-    let sim = start_sim(root, "0ms")?;
+    let sim = start_sim(root, dir, "0ms")?;
     let curve = curve(root, &sim, dir, &[1, 16, 256, mib, large_mib])?;
     drop(sim);
     let md = write_results(root, &results, &hashes, &curve)?;

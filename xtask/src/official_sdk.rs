@@ -25,7 +25,7 @@ pub fn official_sdk(root: &Path) -> Result<()> {
     run(Command::new(cargo).args(["build", "--quiet", "-p", "cl-sim", "--bin", "cl-sim"]))?;
     let ca = work.join("ca.pem");
     let ca = ca.to_str().context("a UTF-8 target path")?;
-    let sim = sim::start(&root.join("target/debug/cl-sim"), &["--ca-out", ca])?;
+    let sim = sim::start(&root.join("target/debug/cl-sim"), &["--ca-out", ca], None)?;
     // The script reads the simulator's CL_SIM_* lines from its environment.
     run(Command::new(&python).arg(root.join("tests/python/official_sdk.py")).envs(&sim.vars))
 }

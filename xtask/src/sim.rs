@@ -37,9 +37,14 @@ impl Sim {
     }
 }
 
-/// Starts `binary` on 127.0.0.1 (port 0) with `args` and waits for its URL line.
-pub fn start(binary: &Path, args: &[&str]) -> Result<Sim> {
-    let mut child = Command::new(binary)
+/// Starts `binary` on 127.0.0.1 (port 0) with `args` and waits for its URL line. Its store (a
+/// temporary folder) goes under `store_in` when given.
+pub fn start(binary: &Path, args: &[&str], store_in: Option<&Path>) -> Result<Sim> {
+    let mut command = Command::new(binary);
+    if let Some(dir) = store_in {
+        command.env("TMPDIR", dir);
+    }
+    let mut child = command
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
         .stdout(Stdio::piped())
