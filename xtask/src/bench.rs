@@ -239,10 +239,12 @@ fn download_pair(root: &Path, url: &str, item: &str, dir: &Path) -> Result<Pair>
     std::fs::create_dir(&out)?;
     let run = tool(root, &[url, "download", item, &out.to_string_lossy()], &[])?;
     std::fs::remove_dir_all(&out)?;
-    let uri = tool(root, &[url, "get-endpoint", item], &[])?["uri"].clone();
+    let get = tool(root, &[url, "get-endpoint", item], &[])?;
     let target = dir.join("curl.bin");
-    let curl = curl(&["-o", &target.to_string_lossy(), &uri])?;
+    let curl = curl(&["-o", &target.to_string_lossy(), &get["uri"]])?;
     std::fs::remove_file(&target)?;
+    // Else the session would keep the content it served alive after an upload replaces it.
+    tool(root, &[url, "drop-download", &get["session"]], &[])?;
     Ok(Pair { sdk: number(&run, "seconds")?, curl, rss_mib: number(&run, "rss_mib")? })
 }
 

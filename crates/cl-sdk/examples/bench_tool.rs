@@ -5,7 +5,8 @@
 //! bench_tool URL setup NAME FILE…           # an item NAME holding the files; prints item=ID
 //! bench_tool URL download ITEM DIR          # download_item into DIR; prints seconds= rss_mib=
 //! bench_tool URL upload ITEM FILE none|sha256   # upload_item; prints seconds= rss_mib=
-//! bench_tool URL get-endpoint ITEM          # a prepared download URI for curl; prints uri=
+//! bench_tool URL get-endpoint ITEM          # a prepared download URI for curl; prints uri= session=
+//! bench_tool URL drop-download SESSION      # deletes that download session
 //! bench_tool URL put-endpoint NAME FILE     # a fresh item's upload URI for curl; prints uri= session= item=
 //! bench_tool URL drop-upload SESSION ITEM    # cancels and deletes that session and item
 //! bench_tool URL rm-item ITEM                # deletes an item
@@ -99,6 +100,7 @@ async fn main() -> Result<()> {
             session.prepare(&name).await?;
             let file = session.wait_prepared(&name, Duration::from_secs(600)).await?;
             println!("uri={}", file.download_endpoint.map(|e| e.uri).unwrap_or_default());
+            println!("session={}", session.id());
         }
         ["put-endpoint", name, file] => {
             let library = library(&client).await?;
@@ -117,6 +119,8 @@ async fn main() -> Result<()> {
             println!("session={}\nitem={item}", session.id());
         }
         ["rm-item", item] => client.delete_item(item).await?,
+        // The session holds the content it serves: an item's replaced content stays until it goes.
+        ["drop-download", session] => client.download_session(session).delete().await?,
         ["drop-upload", session, item] => {
             // What curl sent is discarded at once, so runs do not pile up content in the server.
             let session = client.update_session(session);
