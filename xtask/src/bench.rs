@@ -97,29 +97,39 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     let source_text = source.to_string_lossy().into_owned();
     let item = tool(root, &[url, "setup", "one", &source_text], &[])?["item"].clone();
 
-    println!("==> download, {mib} MiB: SDK (verified) and curl, {PAIRS} pairs");
-    let (mut sdk, mut theirs, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    println!("==> download, {mib} MiB: SDK (verified) and curl (and curl + sha1sum), {PAIRS} pairs");
+    let (mut sdk, mut theirs, mut scripted, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..PAIRS {
         let pair = download_pair(root, url, &item, dir)?;
         sdk.push(pair.sdk);
         theirs.push(pair.curl);
+        scripted.extend(pair.scripted);
         rss.push(pair.rss_mib);
     }
-    let download = median(theirs.clone()) / median(sdk);
+    let sdk = median(sdk);
+    let download = median(theirs) / sdk;
     results.insert("download_vs_curl", download);
     // The SDK verifies every download (SHA-1): both figures are the same run.
     results.insert("download_verified_vs_curl", download);
+    results.insert("download_verified_vs_curl_then_sha1sum", median(scripted) / sdk);
 
     for (key, checksum) in [("upload_vs_curl", "none"), ("upload_sha256_vs_curl", "sha256")] {
-        println!("==> upload, {mib} MiB, checksum {checksum}: SDK and curl -T, {PAIRS} pairs");
-        let (mut sdk, mut theirs) = (Vec::new(), Vec::new());
+        println!(
+            "==> upload, {mib} MiB, checksum {checksum}: SDK and curl -T (and sha256sum + curl -T), {PAIRS} pairs"
+        );
+        let (mut sdk, mut theirs, mut scripted) = (Vec::new(), Vec::new(), Vec::new());
         for pair in 0..PAIRS {
             let pair = upload_pair(root, url, &item, &source_text, checksum, &format!("curl-{key}-{pair}"))?;
             sdk.push(pair.sdk);
             theirs.push(pair.curl);
+            scripted.extend(pair.scripted);
             rss.push(pair.rss_mib);
         }
-        results.insert(key, median(theirs) / median(sdk));
+        let sdk = median(sdk);
+        results.insert(key, median(theirs) / sdk);
+        if !scripted.is_empty() {
+            results.insert("upload_sha256_vs_sha256sum_then_curl", median(scripted) / sdk);
+        }
     }
     results.insert("rss_mib_1g", rss.iter().copied().fold(0.0, f64::max));
     results.insert("sim_rss_mib_1g", sim.peak_rss_mib()?);
@@ -231,6 +241,20 @@ struct Pair {
     sdk: f64,
     curl: f64,
     rss_mib: f64,
+    /// What a script that checks as the SDK does takes: curl and `sha1sum` of what it got, or
+    /// `sha256sum` and `curl -T` to an endpoint that verifies that checksum.
+    scripted: Option<f64>,
+}
+
+/// Seconds `sha1sum`/`sha256sum` takes over `file`, and the hex digest it printed.
+fn digest(tool: &str, file: &Path) -> Result<(f64, String)> {
+    let started = Instant::now();
+    let output = Command::new(tool).arg(file).output().with_context(|| format!("running {tool}"))?;
+    if !output.status.success() {
+        bail!("{tool} {} failed", file.display());
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    Ok((started.elapsed().as_secs_f64(), text.split_whitespace().next().unwrap_or_default().to_owned()))
 }
 
 /// The SDK's `download_item` of `item`, then curl's GET of a download endpoint prepared beforehand.
@@ -242,10 +266,11 @@ fn download_pair(root: &Path, url: &str, item: &str, dir: &Path) -> Result<Pair>
     let get = tool(root, &[url, "get-endpoint", item], &[])?;
     let target = dir.join("curl.bin");
     let curl = curl(&["-o", &target.to_string_lossy(), &get["uri"]])?;
+    let (sha1sum, _) = digest("sha1sum", &target)?;
     std::fs::remove_file(&target)?;
     // Else the session would keep the content it served alive after an upload replaces it.
     tool(root, &[url, "drop-download", &get["session"]], &[])?;
-    Ok(Pair { sdk: number(&run, "seconds")?, curl, rss_mib: number(&run, "rss_mib")? })
+    Ok(Pair { sdk: number(&run, "seconds")?, curl, rss_mib: number(&run, "rss_mib")?, scripted: Some(curl + sha1sum) })
 }
 
 /// The SDK's `upload_item` of `source` into `item`, then `curl -T` to an upload endpoint of a fresh
@@ -253,9 +278,19 @@ fn download_pair(root: &Path, url: &str, item: &str, dir: &Path) -> Result<Pair>
 fn upload_pair(root: &Path, url: &str, item: &str, source: &str, checksum: &str, name: &str) -> Result<Pair> {
     let run = tool(root, &[url, "upload", item, source, checksum], &[])?;
     let put = tool(root, &[url, "put-endpoint", name, source], &[])?;
-    let curl = curl(&["-T", source, &put["uri"], "-o", "/dev/null"])?;
+    let curl_time = curl(&["-T", source, &put["uri"], "-o", "/dev/null"])?;
     tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
-    Ok(Pair { sdk: number(&run, "seconds")?, curl, rss_mib: number(&run, "rss_mib")? })
+    let scripted = if checksum == "sha256" {
+        let (hashing, sum) = digest("sha256sum", Path::new(source))?;
+        let put =
+            tool(root, &[url, "put-endpoint", &format!("{name}-checked"), source, &format!("sha256:{sum}")], &[])?;
+        let sending = curl(&["-T", source, &put["uri"], "-o", "/dev/null"])?;
+        tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
+        Some(hashing + sending)
+    } else {
+        None
+    };
+    Ok(Pair { sdk: number(&run, "seconds")?, curl: curl_time, rss_mib: number(&run, "rss_mib")?, scripted })
 }
 
 /// Pairs per size in the throughput-by-size curve.

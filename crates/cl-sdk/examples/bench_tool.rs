@@ -7,7 +7,7 @@
 //! bench_tool URL upload ITEM FILE none|sha256   # upload_item; prints seconds= rss_mib=
 //! bench_tool URL get-endpoint ITEM          # a prepared download URI for curl; prints uri= session=
 //! bench_tool URL drop-download SESSION      # deletes that download session
-//! bench_tool URL put-endpoint NAME FILE     # a fresh item's upload URI for curl; prints uri= session= item=
+//! bench_tool URL put-endpoint NAME FILE [sha256:HEX]  # a fresh item's upload URI for curl; prints uri= session= item=
 //! bench_tool URL drop-upload SESSION ITEM    # cancels and deletes that session and item
 //! bench_tool URL rm-item ITEM                # deletes an item
 //! bench_tool URL first-byte ITEM DIR        # prepared-to-first-request delay; prints ms=
@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cl_sdk::transfer::{DownloadOptions, UploadFile, UploadOptions};
-use cl_sdk::types::{ChecksumAlgorithm, SourceType, UpdateFileAddSpec};
+use cl_sdk::types::{ChecksumAlgorithm, ChecksumInfo, SourceType, UpdateFileAddSpec};
 use cl_sdk::{Client, Result};
 
 async fn connect(url: &str) -> Result<Client> {
@@ -102,7 +102,7 @@ async fn main() -> Result<()> {
             println!("uri={}", file.download_endpoint.map(|e| e.uri).unwrap_or_default());
             println!("session={}", session.id());
         }
-        ["put-endpoint", name, file] => {
+        ["put-endpoint", name, file, checksum @ ..] => {
             let library = library(&client).await?;
             let item = client.create_item(&library, name, "file").await?;
             let session = client.create_update_session(&item).await?;
@@ -112,7 +112,11 @@ async fn main() -> Result<()> {
                 source_type: SourceType::Push,
                 source_endpoint: None,
                 size,
-                checksum_info: None,
+                // `sha256:HEX`: the server verifies what curl sends.
+                checksum_info: checksum
+                    .first()
+                    .and_then(|c| c.strip_prefix("sha256:"))
+                    .map(|sum| ChecksumInfo { algorithm: Some(ChecksumAlgorithm::Sha256), checksum: sum.to_owned() }),
             };
             let added = session.add_file(&spec).await?;
             println!("uri={}", added.upload_endpoint.map(|e| e.uri).unwrap_or_default());
