@@ -62,10 +62,7 @@ impl Client {
     async fn send<'a, T>(&'a self, op: &Op<'a, T>) -> Result<T> {
         let mut retries = self.retry_policy().start();
         loop {
-            let started = std::time::Instant::now();
-            let outcome = (op.send)(self.raw(), self.dialect()).await;
-            tracing::debug!(operation = op.id, ok = outcome.is_ok(), elapsed = ?started.elapsed(), "API call");
-            let error = match outcome {
+            let error = match (op.send)(self.raw(), self.dialect()).await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
