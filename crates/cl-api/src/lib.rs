@@ -28,6 +28,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, HeaderValue};
+use tracing::Instrument;
 
 include!(concat!(env!("OUT_DIR"), "/cl_api.rs"));
 
@@ -202,18 +203,23 @@ impl ClientHooks<Hooks> for Client {
             method = %request.method(),
             path = request.url().path(),
         );
-        let _entered = span.enter();
-        let started = Instant::now();
-        let result = self.client.execute(request).await.map(|r| limit_body(r, self.inner.body_limit()));
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        match &result {
-            Ok(response) => {
-                let _ = STATUS.try_with(|s| s.set(Some(response.status().as_u16())));
-                tracing::debug!(status = response.status().as_u16(), elapsed_ms, "response")
+        // Instrumented, not entered: a span entered across an await would also cover whatever
+        // else the thread runs meanwhile.
+        async {
+            let started = Instant::now();
+            let result = self.client.execute(request).await.map(|r| limit_body(r, self.inner.body_limit()));
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            match &result {
+                Ok(response) => {
+                    let _ = STATUS.try_with(|s| s.set(Some(response.status().as_u16())));
+                    tracing::debug!(status = response.status().as_u16(), elapsed_ms, "response")
+                }
+                Err(error) => tracing::debug!(%error, elapsed_ms, "transport error"),
             }
-            Err(error) => tracing::debug!(%error, elapsed_ms, "transport error"),
+            result
         }
-        result
+        .instrument(span)
+        .await
     }
 }
 
