@@ -1,5 +1,5 @@
 //! `cargo xtask bench`: the SDK side by side with curl against the same `cl-sim` binary on
-//! loopback, in interleaved pairs (SDK, curl, SDK, curl, …), medians of 7. Release builds; files
+//! loopback, in interleaved pairs (SDK, curl, SDK, curl, …), medians of 9. Release builds; files
 //! in `CL_BENCH_DIR` (a tmpfs is best) or a temporary folder. Writes `target/bench/results.json`
 //! and `target/bench/results.md`, the throughput-by-size curve in `throughput.json` and
 //! `throughput.png`; `--docs` copies the table and the plot into `docs/`. Ratios are throughput
@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use crate::plot;
 use crate::sim::{self, Sim};
 
-const PAIRS: usize = 7;
+const PAIRS: usize = 9;
 
 /// The simulator, its store beside the benchmark's files: on a tmpfs both sides are measured
 /// without the machine's disk (whose write-back made uploads vary by 3×).
@@ -55,6 +55,12 @@ fn curl(args: &[&str]) -> Result<f64> {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values[values.len() / 2]
+}
+
+/// Prints the spread of one side's times (the log shows how noisy the machine was).
+fn spread(label: &str, values: &[f64]) {
+    let (low, high) = values.iter().fold((f64::MAX, 0f64), |(l, h), v| (l.min(*v), h.max(*v)));
+    println!("    {label}: median {:.3} s, {low:.3} to {high:.3} s", median(values.to_vec()));
 }
 
 fn generate(path: &Path, mib: u64) -> Result<()> {
@@ -96,39 +102,43 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     generate(&source, mib)?;
     let source_text = source.to_string_lossy().into_owned();
     let item = tool(root, &[url, "setup", "one", &source_text], &[])?["item"].clone();
+    let server = Server { url, ca: None };
 
-    println!("==> download, {mib} MiB: SDK (verified) and curl (and curl + sha1sum), {PAIRS} pairs");
+    println!("==> download, {mib} MiB: SDK (verified) and curl (and curl, then openssl dgst -sha1), {PAIRS} pairs");
     let (mut sdk, mut theirs, mut scripted, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..PAIRS {
-        let pair = download_pair(root, url, &item, dir)?;
+        let pair = download_pair(root, &server, &item, dir)?;
         sdk.push(pair.sdk);
         theirs.push(pair.curl);
         scripted.extend(pair.scripted);
         rss.push(pair.rss_mib);
     }
+    spread("SDK", &sdk);
+    spread("curl", &theirs);
     let sdk = median(sdk);
     let download = median(theirs) / sdk;
     results.insert("download_vs_curl", download);
     // The SDK verifies every download (SHA-1): both figures are the same run.
     results.insert("download_verified_vs_curl", download);
-    results.insert("download_verified_vs_curl_then_sha1sum", median(scripted) / sdk);
+    results.insert("download_verified_vs_curl_then_openssl_sha1", median(scripted) / sdk);
 
     for (key, checksum) in [("upload_vs_curl", "none"), ("upload_sha256_vs_curl", "sha256")] {
-        println!(
-            "==> upload, {mib} MiB, checksum {checksum}: SDK and curl -T (and sha256sum + curl -T), {PAIRS} pairs"
-        );
+        let also = if checksum == "sha256" { " (and openssl dgst -sha256, then curl -T verified)" } else { "" };
+        println!("==> upload, {mib} MiB, checksum {checksum}: SDK and curl -T{also}, {PAIRS} pairs");
         let (mut sdk, mut theirs, mut scripted) = (Vec::new(), Vec::new(), Vec::new());
         for pair in 0..PAIRS {
-            let pair = upload_pair(root, url, &item, &source_text, checksum, &format!("curl-{key}-{pair}"))?;
+            let pair = upload_pair(root, &server, &item, &source_text, checksum, &format!("curl-{key}-{pair}"))?;
             sdk.push(pair.sdk);
             theirs.push(pair.curl);
             scripted.extend(pair.scripted);
             rss.push(pair.rss_mib);
         }
+        spread("SDK", &sdk);
+        spread("curl", &theirs);
         let sdk = median(sdk);
         results.insert(key, median(theirs) / sdk);
         if !scripted.is_empty() {
-            results.insert("upload_sha256_vs_sha256sum_then_curl", median(scripted) / sdk);
+            results.insert("upload_sha256_vs_openssl_sha256_then_curl", median(scripted) / sdk);
         }
     }
     results.insert("rss_mib_1g", rss.iter().copied().fold(0.0, f64::max));
@@ -150,6 +160,29 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     std::fs::remove_dir_all(&out)?;
 
     drop(sim);
+
+    println!("==> over HTTPS, {mib} MiB: download and upload, SDK (rustls) and curl (OpenSSL), {PAIRS} pairs each");
+    let ca = dir.join("ca.pem");
+    let ca = ca.to_str().context("a UTF-8 bench folder")?;
+    let binary = root.join("target/release/cl-sim");
+    let tls = sim::start(&binary, &["--prepare-delay", "0ms", "--ca-out", ca], Some(dir))?;
+    let server = Server { url: &tls.url, ca: Some(ca) };
+    let item = tool(root, &[&tls.url, "setup", "one", &source_text], &server.env())?["item"].clone();
+    let mut times: [Vec<f64>; 4] = Default::default();
+    for pair in 0..PAIRS {
+        let down = download_pair(root, &server, &item, dir)?;
+        let up = upload_pair(root, &server, &item, &source_text, "none", &format!("curl-https-{pair}"))?;
+        for (runs, seconds) in times.iter_mut().zip([down.sdk, down.curl, up.sdk, up.curl]) {
+            runs.push(seconds);
+        }
+    }
+    drop(tls);
+    for (label, runs) in ["SDK download", "curl download", "SDK upload", "curl -T upload"].iter().zip(&times) {
+        spread(label, runs);
+    }
+    let [down_sdk, down_curl, up_sdk, up_curl] = times.map(median);
+    results.insert("download_https_vs_curl", down_curl / down_sdk);
+    results.insert("upload_https_vs_curl", up_curl / up_sdk);
 
     // Concurrency hides the server's preparation and each file's start-up, and, with cores to
     // spare, overlaps hashing and writing. Measured with the simulator's default 100 ms prepare
@@ -241,51 +274,77 @@ struct Pair {
     sdk: f64,
     curl: f64,
     rss_mib: f64,
-    /// What a script that checks as the SDK does takes: curl and `sha1sum` of what it got, or
-    /// `sha256sum` and `curl -T` to an endpoint that verifies that checksum.
+    /// What a script that checks as the SDK does takes: curl, then SHA-1 of what it got; or
+    /// SHA-256 of the file, then `curl -T` to an endpoint that verifies it.
     scripted: Option<f64>,
 }
 
-/// Seconds `sha1sum`/`sha256sum` takes over `file`, and the hex digest it printed.
-fn digest(tool: &str, file: &Path) -> Result<(f64, String)> {
+/// A simulator as both clients reach it: its URL and, over HTTPS, the CA both trust.
+struct Server<'a> {
+    url: &'a str,
+    ca: Option<&'a str>,
+}
+
+impl Server<'_> {
+    fn env(&self) -> Vec<(&str, &str)> {
+        self.ca.map(|ca| ("CL_BENCH_CA", ca)).into_iter().collect()
+    }
+
+    /// curl's arguments, trusting the CA over HTTPS (where both clients negotiate HTTP/2).
+    fn curl<'b>(&'b self, args: &[&'b str]) -> Vec<&'b str> {
+        let mut all: Vec<&str> = self.ca.map(|ca| vec!["--cacert", ca]).unwrap_or_default();
+        all.extend_from_slice(args);
+        all
+    }
+}
+
+/// Seconds `openssl dgst` takes to hash `file` in `algorithm` (`sha1`, `sha256`), and the hex
+/// digest. OpenSSL, not coreutils: it uses the CPU's SHA extensions, as the SDK does.
+fn digest(algorithm: &str, file: &Path) -> Result<(f64, String)> {
     let started = Instant::now();
-    let output = Command::new(tool).arg(file).output().with_context(|| format!("running {tool}"))?;
+    let output = Command::new("openssl")
+        .args(["dgst", &format!("-{algorithm}"), "-r"])
+        .arg(file)
+        .output()
+        .context("running openssl dgst")?;
     if !output.status.success() {
-        bail!("{tool} {} failed", file.display());
+        bail!("openssl dgst -{algorithm} {} failed", file.display());
     }
     let text = String::from_utf8_lossy(&output.stdout);
     Ok((started.elapsed().as_secs_f64(), text.split_whitespace().next().unwrap_or_default().to_owned()))
 }
 
 /// The SDK's `download_item` of `item`, then curl's GET of a download endpoint prepared beforehand.
-fn download_pair(root: &Path, url: &str, item: &str, dir: &Path) -> Result<Pair> {
+fn download_pair(root: &Path, server: &Server, item: &str, dir: &Path) -> Result<Pair> {
+    let (url, env) = (server.url, &server.env());
     let out = dir.join("sdk-out");
     std::fs::create_dir(&out)?;
-    let run = tool(root, &[url, "download", item, &out.to_string_lossy()], &[])?;
+    let run = tool(root, &[url, "download", item, &out.to_string_lossy()], env)?;
     std::fs::remove_dir_all(&out)?;
-    let get = tool(root, &[url, "get-endpoint", item], &[])?;
+    let get = tool(root, &[url, "get-endpoint", item], env)?;
     let target = dir.join("curl.bin");
-    let curl = curl(&["-o", &target.to_string_lossy(), &get["uri"]])?;
-    let (sha1sum, _) = digest("sha1sum", &target)?;
+    let curl = curl(&server.curl(&["-o", &target.to_string_lossy(), &get["uri"]]))?;
+    let (hashing, _) = digest("sha1", &target)?;
     std::fs::remove_file(&target)?;
     // Else the session would keep the content it served alive after an upload replaces it.
-    tool(root, &[url, "drop-download", &get["session"]], &[])?;
-    Ok(Pair { sdk: number(&run, "seconds")?, curl, rss_mib: number(&run, "rss_mib")?, scripted: Some(curl + sha1sum) })
+    tool(root, &[url, "drop-download", &get["session"]], env)?;
+    Ok(Pair { sdk: number(&run, "seconds")?, curl, rss_mib: number(&run, "rss_mib")?, scripted: Some(curl + hashing) })
 }
 
 /// The SDK's `upload_item` of `source` into `item`, then `curl -T` to an upload endpoint of a fresh
 /// item `name`, whose session and item are discarded right after.
-fn upload_pair(root: &Path, url: &str, item: &str, source: &str, checksum: &str, name: &str) -> Result<Pair> {
-    let run = tool(root, &[url, "upload", item, source, checksum], &[])?;
-    let put = tool(root, &[url, "put-endpoint", name, source], &[])?;
-    let curl_time = curl(&["-T", source, &put["uri"], "-o", "/dev/null"])?;
-    tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
+fn upload_pair(root: &Path, server: &Server, item: &str, source: &str, checksum: &str, name: &str) -> Result<Pair> {
+    let (url, env) = (server.url, &server.env());
+    let run = tool(root, &[url, "upload", item, source, checksum], env)?;
+    let put = tool(root, &[url, "put-endpoint", name, source], env)?;
+    let curl_time = curl(&server.curl(&["-T", source, &put["uri"], "-o", "/dev/null"]))?;
+    tool(root, &[url, "drop-upload", &put["session"], &put["item"]], env)?;
     let scripted = if checksum == "sha256" {
-        let (hashing, sum) = digest("sha256sum", Path::new(source))?;
+        let (hashing, sum) = digest("sha256", Path::new(source))?;
         let put =
-            tool(root, &[url, "put-endpoint", &format!("{name}-checked"), source, &format!("sha256:{sum}")], &[])?;
-        let sending = curl(&["-T", source, &put["uri"], "-o", "/dev/null"])?;
-        tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
+            tool(root, &[url, "put-endpoint", &format!("{name}-checked"), source, &format!("sha256:{sum}")], env)?;
+        let sending = curl(&server.curl(&["-T", source, &put["uri"], "-o", "/dev/null"]))?;
+        tool(root, &[url, "drop-upload", &put["session"], &put["item"]], env)?;
         Some(hashing + sending)
     } else {
         None
@@ -308,6 +367,7 @@ fn curve(root: &Path, sim: &Sim, dir: &Path, sizes: &[u64]) -> Result<Vec<plot::
         .map(|(i, name)| plot::Series { label: (*name).into(), points: Vec::new(), color: i / 2, dashed: i % 2 == 1 })
         .collect();
     let url = sim.url.as_str();
+    let server = Server { url, ca: None };
     for &mib in &sizes {
         println!("==> throughput at {mib} MiB, {CURVE_PAIRS} pairs each way");
         let source = dir.join(format!("curve-{mib}.bin"));
@@ -316,8 +376,8 @@ fn curve(root: &Path, sim: &Sim, dir: &Path, sizes: &[u64]) -> Result<Vec<plot::
         let item = tool(root, &[url, "setup", &format!("curve-{mib}"), &source_text], &[])?["item"].clone();
         let mut times: [Vec<f64>; 4] = Default::default();
         for pair in 0..CURVE_PAIRS {
-            let down = download_pair(root, url, &item, dir)?;
-            let up = upload_pair(root, url, &item, &source_text, "none", &format!("curve-curl-{mib}-{pair}"))?;
+            let down = download_pair(root, &server, &item, dir)?;
+            let up = upload_pair(root, &server, &item, &source_text, "none", &format!("curve-curl-{mib}-{pair}"))?;
             for (runs, seconds) in times.iter_mut().zip([down.sdk, down.curl, up.sdk, up.curl]) {
                 runs.push(seconds);
             }

@@ -1,5 +1,6 @@
 //! The SDK's side of `cargo xtask bench`: one measured action per run, against a simulator (or a
-//! vCenter) at `URL`, printing `key=value` lines. Not meant for people; `cargo xtask bench` drives it.
+//! vCenter) at `URL`, printing `key=value` lines; `CL_BENCH_CA` names a PEM CA to trust for HTTPS.
+//! Not meant for people; `cargo xtask bench` drives it.
 //!
 //! ```text
 //! bench_tool URL setup NAME FILE…           # an item NAME holding the files; prints item=ID
@@ -24,7 +25,12 @@ use cl_sdk::{Client, Result};
 async fn connect(url: &str) -> Result<Client> {
     let user = std::env::var("CL_SIM_USERNAME").unwrap_or_else(|_| "administrator@vsphere.local".into());
     let password = std::env::var("CL_SIM_PASSWORD").unwrap_or_else(|_| "cl-sim-password".into());
-    Client::builder(url).credentials(&user, &password).connect().await
+    let mut builder = Client::builder(url).credentials(&user, &password);
+    // An HTTPS simulator's CA (written by `cl-sim --ca-out`): TLS stays verified.
+    if let Ok(ca) = std::env::var("CL_BENCH_CA") {
+        builder = builder.add_ca_pem(&std::fs::read_to_string(&ca).expect("the CA file"));
+    }
+    builder.connect().await
 }
 
 async fn library(client: &Client) -> Result<String> {
