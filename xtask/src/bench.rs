@@ -18,6 +18,20 @@ use crate::sim::{self, Sim};
 
 const PAIRS: usize = 9;
 
+/// The figures every run must produce (what readers of `results.json` rely on).
+const REQUIRED: &[&str] = &[
+    "download_vs_curl",
+    "upload_vs_curl",
+    "download_verified_vs_curl",
+    "upload_sha256_vs_curl",
+    "rss_mib_1g",
+    "rss_mib_4g",
+    "parallel_4x256_vs_sequential",
+    "prepare_to_first_byte_ms",
+    "small_files_vs_curl",
+    "gen_check_s",
+];
+
 /// The simulator, its store beside the benchmark's files: on a tmpfs both sides are measured
 /// without the machine's disk (whose write-back made uploads vary by 3×).
 fn start_sim(root: &Path, dir: &Path, prepare_delay: &str) -> Result<Sim> {
@@ -492,6 +506,9 @@ fn write_results(
     hashes: &BTreeMap<String, String>,
     curve: &[plot::Series],
 ) -> Result<String> {
+    if let Some(missing) = REQUIRED.iter().find(|key| !results.contains_key(*key)) {
+        bail!("the run produced no {missing}");
+    }
     let text = |args: &[&str]| {
         Command::new(args[0]).args(&args[1..]).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
