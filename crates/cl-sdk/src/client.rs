@@ -196,7 +196,11 @@ impl ClientBuilder {
         let origin = origin::parse_base(&self.url)?;
         let url = origin.as_str().trim_end_matches('/').to_owned();
         let api_http = self.http(&self.trust)?.timeout(self.request_timeout).build().map_err(transport)?;
-        let transfer_http = self.http(&self.trust)?.read_timeout(self.stall_timeout).build().map_err(transport)?;
+        // Transfers go over HTTP/1.1, a connection per file: with HTTP/2 all of a client's files
+        // would share one TCP connection and one flow-control window, which over a long round
+        // trip caps them together (the official samples' clients speak HTTP/1.1 only).
+        let transfer_http =
+            self.http(&self.trust)?.read_timeout(self.stall_timeout).http1_only().build().map_err(transport)?;
         let hooks = Hooks::default();
         hooks.set_body_limit(self.max_response_bytes);
         let credentials = match (&self.username, &self.password) {
@@ -399,6 +403,7 @@ impl Client {
             .user_agent(self.inner.user_agent.clone())
             .redirect(origin::redirect_policy())
             .tls_backend_preconfigured(cl_tls::PinnedVerifier::client_config(pins))
+            .http1_only()
             .build()
             .map_err(transport)?;
         cache.insert(key, client.clone());

@@ -442,3 +442,40 @@ async fn server_file_names_never_escape_the_destination() {
         assert!(deleted.load(std::sync::atomic::Ordering::SeqCst), "{hostile:?}: the session is still deleted");
     }
 }
+
+#[tokio::test]
+async fn transfers_go_over_http1_where_the_server_offers_http2() {
+    // Over HTTPS the simulator offers HTTP/2 (ALPN); API calls may take it, transfers must not.
+    // Endpoints without a thumbprint: the transfers use the client's own trust, not a pin.
+    let mut config = SimConfig::default();
+    config.service.prepare_delay = Duration::from_millis(20);
+    config.service.endpoint_thumbprints = false;
+    let sim = Simulator::start(config).await.unwrap();
+    let ca = sim.ca_pem().unwrap().to_owned();
+    let client =
+        Client::builder(sim.url()).credentials(sim.username(), sim.password()).add_ca_pem(&ca).connect().await.unwrap();
+    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let bytes = content(300_000, 7);
+    let file = write(src.path(), "a.bin", &bytes);
+    let options = UploadOptions::default();
+    let item = client.upload_new_item(&library, "item", "file", vec![UploadFile::path(&file)], options).await.unwrap();
+    let out = tempfile::tempdir().unwrap();
+    client.download_item(&item.item_id, out.path(), DownloadOptions::default()).await.unwrap();
+    assert_eq!(std::fs::read(out.path().join("a.bin")).unwrap(), bytes);
+    assert_eq!(sim.http2_transfers(), 0, "a transfer went over HTTP/2");
+
+    // The control: a client that takes HTTP/2 is counted.
+    let session = client.create_download_session(&item.item_id).await.unwrap();
+    session.prepare("a.bin").await.unwrap();
+    let prepared = session.wait_prepared("a.bin", Duration::from_secs(10)).await.unwrap();
+    let uri = prepared.download_endpoint.unwrap().uri;
+    let h2 = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let response = h2.get(&uri).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.bytes().await.unwrap().len(), bytes.len());
+    assert_eq!(sim.http2_transfers(), 1);
+}

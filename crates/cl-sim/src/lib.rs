@@ -71,6 +71,7 @@ impl Default for SimConfig {
                 prepare_delay: Duration::from_millis(100),
                 session_timeout: Duration::from_secs(300),
                 api_session_timeout: Duration::from_secs(1800),
+                endpoint_thumbprints: true,
             },
         }
     }
@@ -188,6 +189,11 @@ impl Simulator {
     /// How many bytes downloads have sent so far (all transfer URIs).
     pub fn bytes_served(&self) -> u64 {
         self.service.bytes_served.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many transfer requests (uploads and downloads) came over HTTP/2.
+    pub fn http2_transfers(&self) -> u64 {
+        self.service.http2_transfers.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Makes a download or update session expire now; false if there is no such session.

@@ -41,6 +41,9 @@ pub(crate) fn cut() -> Response {
 }
 
 pub async fn handle(service: Arc<Service>, token: &str, request: Request<Body>) -> Response {
+    if request.version() == axum::http::Version::HTTP_2 {
+        service.http2_transfers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let faults = service.faults.take_transfer(request.method() == Method::GET);
     match *request.method() {
         Method::PUT | Method::POST => upload(service, token, request.into_body(), faults).await,

@@ -35,6 +35,9 @@ pub struct ServiceConfig {
     pub session_timeout: Duration,
     /// Idle lifetime of API sessions.
     pub api_session_timeout: Duration,
+    /// Whether HTTPS transfer endpoints carry the certificate's thumbprint (as vCenter's may);
+    /// without it clients trust the transfer host as they trust the API.
+    pub endpoint_thumbprints: bool,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -45,6 +48,7 @@ impl std::fmt::Debug for ServiceConfig {
             .field("prepare_delay", &self.prepare_delay)
             .field("session_timeout", &self.session_timeout)
             .field("api_session_timeout", &self.api_session_timeout)
+            .field("endpoint_thumbprints", &self.endpoint_thumbprints)
             .finish()
     }
 }
@@ -62,6 +66,8 @@ pub struct Service {
     pub requests: std::sync::atomic::AtomicU64,
     /// Bytes sent by downloads, for tests that must show a resume fetched only the rest.
     pub bytes_served: Arc<std::sync::atomic::AtomicU64>,
+    /// Transfer requests that came over HTTP/2.
+    pub http2_transfers: std::sync::atomic::AtomicU64,
     state: Mutex<State>,
 }
 
@@ -278,6 +284,7 @@ impl Service {
             thumbprint,
             requests: Default::default(),
             bytes_served: Default::default(),
+            http2_transfers: Default::default(),
             state: Mutex::new(State::default()),
         }
     }
@@ -292,7 +299,7 @@ impl Service {
         let encoded = url_segment(name);
         TransferEndpoint {
             uri: format!("{}/cls/data/{token}/{encoded}", self.base_url),
-            ssl_certificate_thumbprint: self.thumbprint.clone(),
+            ssl_certificate_thumbprint: self.thumbprint.clone().filter(|_| self.config.endpoint_thumbprints),
             ssl_certificate: None,
         }
     }
