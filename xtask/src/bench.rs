@@ -304,7 +304,8 @@ impl Server<'_> {
         self.ca.map(|ca| ("CL_BENCH_CA", ca)).into_iter().collect()
     }
 
-    /// curl's arguments, trusting the CA over HTTPS (where both clients negotiate HTTP/2).
+    /// curl's arguments, trusting the CA over HTTPS (where curl negotiates HTTP/2 with its
+    /// defaults, as a user running it gets; the SDK's transfers use HTTP/1.1).
     fn curl<'b>(&'b self, args: &[&'b str]) -> Vec<&'b str> {
         let mut all: Vec<&str> = self.ca.map(|ca| vec!["--cacert", ca]).unwrap_or_default();
         all.extend_from_slice(args);
