@@ -14,7 +14,6 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::sync::mpsc;
 
@@ -63,6 +62,7 @@ pub(crate) fn file(path: &Path, offset: u64, len: u64) -> BoxStream<'static, std
 /// the rest comes from [`threaded`].
 #[cfg(target_os = "linux")]
 fn cached_first(path: PathBuf, offset: u64, len: u64) -> BoxStream<'static, std::io::Result<Bytes>> {
+    use futures_util::StreamExt;
     use rustix::io::{Errno, ReadWriteFlags};
 
     enum State {
