@@ -67,6 +67,7 @@ fn cached_first(path: PathBuf, offset: u64, len: u64) -> BoxStream<'static, std:
 
     enum State {
         Cached {
+            path: PathBuf,
             file: std::fs::File,
             flags: ReadWriteFlags,
             at: u64,
@@ -83,17 +84,16 @@ fn cached_first(path: PathBuf, offset: u64, len: u64) -> BoxStream<'static, std:
             let in_memory = rustix::fs::fstatfs(&file).is_ok_and(|fs| fs.f_type as i64 == TMPFS_MAGIC);
             let flags = if in_memory { ReadWriteFlags::empty() } else { ReadWriteFlags::NOWAIT };
             let (at, end, pool) = (offset, offset.saturating_add(len), std::sync::mpsc::channel());
-            State::Cached { file, flags, at, end, pool }
+            State::Cached { path, file, flags, at, end, pool }
         }
         Err(e) => return Box::pin(futures_util::stream::once(async move { Err(e) })),
     };
-    Box::pin(futures_util::stream::unfold(start, move |state| {
-        let path = path.clone();
+    Box::pin(futures_util::stream::unfold(start, |state| {
         async move {
             match state {
                 State::Done => None,
                 State::Threaded(mut rest) => rest.next().await.map(|item| (item, State::Threaded(rest))),
-                State::Cached { file, flags, at, end, pool } => {
+                State::Cached { path, file, flags, at, end, pool } => {
                     if at >= end {
                         return None;
                     }
@@ -111,7 +111,7 @@ fn cached_first(path: PathBuf, offset: u64, len: u64) -> BoxStream<'static, std:
                         Ok(n) => {
                             let chunk = Bytes::from_owner(Recycled { buffer, home: pool.0.clone() }).slice(..n);
                             let at = at + n as u64;
-                            Some((Ok(chunk), State::Cached { file, flags, at, end, pool }))
+                            Some((Ok(chunk), State::Cached { path, file, flags, at, end, pool }))
                         }
                         // Not in the page cache (or no RWF_NOWAIT here): a thread reads the rest.
                         Err(_) => {
@@ -132,7 +132,7 @@ fn threaded(path: PathBuf, offset: u64, len: u64) -> BoxStream<'static, std::io:
         let (home, spare) = std::sync::mpsc::channel::<Vec<u8>>();
         let opened = std::fs::File::open(&path).and_then(|mut f| f.seek(SeekFrom::Start(offset)).map(|_| f));
         let mut file = match opened {
-            Ok(file) => file.take(len),
+            Ok(file) => file,
             Err(e) => {
                 let _ = send.blocking_send(Err(e));
                 return;
@@ -144,7 +144,7 @@ fn threaded(path: PathBuf, offset: u64, len: u64) -> BoxStream<'static, std::io:
             // `read_to_end` fills spare capacity without zeroing it first.
             let mut buffer = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
             buffer.clear();
-            let item = match (&mut file).take(CHUNK as u64).read_to_end(&mut buffer) {
+            let item = match (&mut file).take(left.min(CHUNK as u64)).read_to_end(&mut buffer) {
                 Ok(0) => Err(ended_early(&path)),
                 Ok(n) => {
                     left -= n as u64;
