@@ -119,44 +119,33 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     let server = Server { url, ca: None };
 
     println!("==> download, {mib} MiB: SDK (verified) and curl (and curl, then openssl dgst -sha1), {PAIRS} pairs");
-    let (mut sdk, mut theirs, mut scripted, mut rss) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut runs = Runs::default();
     for _ in 0..PAIRS {
-        let pair = download_pair(root, &server, &item, dir)?;
-        sdk.push(pair.sdk);
-        theirs.push(pair.curl);
-        scripted.extend(pair.scripted);
-        rss.push(pair.rss_mib);
+        runs.push(download_pair(root, &server, &item, dir, true)?);
     }
-    spread("SDK", &sdk);
-    spread("curl", &theirs);
-    let sdk = median(sdk);
-    let download = median(theirs) / sdk;
-    results.insert("download_vs_curl", download);
+    runs.show("");
+    let mut rss = runs.rss_mib.clone();
     // The SDK verifies every download (SHA-1): both figures are the same run.
-    results.insert("download_verified_vs_curl", download);
-    if scripted.is_empty() {
-        println!("    (no openssl: no scripted figures)");
+    results.insert("download_vs_curl", runs.ratio());
+    results.insert("download_verified_vs_curl", runs.ratio());
+    if let Some(ratio) = runs.scripted_ratio() {
+        results.insert("download_verified_vs_curl_then_openssl_sha1", ratio);
     } else {
-        results.insert("download_verified_vs_curl_then_openssl_sha1", median(scripted) / sdk);
+        println!("    (no openssl: no scripted figures)");
     }
 
     for (key, checksum) in [("upload_vs_curl", "none"), ("upload_sha256_vs_curl", "sha256")] {
         let also = if checksum == "sha256" { " (and openssl dgst -sha256, then curl -T verified)" } else { "" };
         println!("==> upload, {mib} MiB, checksum {checksum}: SDK and curl -T{also}, {PAIRS} pairs");
-        let (mut sdk, mut theirs, mut scripted) = (Vec::new(), Vec::new(), Vec::new());
+        let mut runs = Runs::default();
         for pair in 0..PAIRS {
-            let pair = upload_pair(root, &server, &item, &source_text, checksum, &format!("curl-{key}-{pair}"))?;
-            sdk.push(pair.sdk);
-            theirs.push(pair.curl);
-            scripted.extend(pair.scripted);
-            rss.push(pair.rss_mib);
+            runs.push(upload_pair(root, &server, &item, &source_text, checksum, &format!("curl-{key}-{pair}"))?);
         }
-        spread("SDK", &sdk);
-        spread("curl", &theirs);
-        let sdk = median(sdk);
-        results.insert(key, median(theirs) / sdk);
-        if !scripted.is_empty() {
-            results.insert("upload_sha256_vs_openssl_sha256_then_curl", median(scripted) / sdk);
+        runs.show("");
+        rss.extend(&runs.rss_mib);
+        results.insert(key, runs.ratio());
+        if let Some(ratio) = runs.scripted_ratio() {
+            results.insert("upload_sha256_vs_openssl_sha256_then_curl", ratio);
         }
     }
     results.insert("rss_mib_1g", rss.iter().copied().fold(0.0, f64::max));
@@ -186,21 +175,12 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     let tls = sim::start(&binary, &["--prepare-delay", "0ms", "--ca-out", ca], Some(dir))?;
     let server = Server { url: &tls.url, ca: Some(ca) };
     let item = tool(root, &[&tls.url, "setup", "one", &source_text], &server.env())?["item"].clone();
-    let mut times: [Vec<f64>; 4] = Default::default();
-    for pair in 0..PAIRS {
-        let down = download_pair(root, &server, &item, dir)?;
-        let up = upload_pair(root, &server, &item, &source_text, "none", &format!("curl-https-{pair}"))?;
-        for (runs, seconds) in times.iter_mut().zip([down.sdk, down.curl, up.sdk, up.curl]) {
-            runs.push(seconds);
-        }
-    }
+    let (down, up) = both_ways(root, &server, &item, &source_text, dir, PAIRS, "curl-https")?;
     drop(tls);
-    for (label, runs) in ["SDK download", "curl download", "SDK upload", "curl -T upload"].iter().zip(&times) {
-        spread(label, runs);
-    }
-    let [down_sdk, down_curl, up_sdk, up_curl] = times.map(median);
-    results.insert("download_https_vs_curl", down_curl / down_sdk);
-    results.insert("upload_https_vs_curl", up_curl / up_sdk);
+    down.show(" download");
+    up.show(" upload");
+    results.insert("download_https_vs_curl", down.ratio());
+    results.insert("upload_https_vs_curl", up.ratio());
 
     // Concurrency hides the server's preparation and each file's start-up, and, with cores to
     // spare, overlaps hashing and writing. Measured with the simulator's default 100 ms prepare
@@ -297,6 +277,59 @@ struct Pair {
     scripted: Option<f64>,
 }
 
+/// The pairs of one figure, side by side.
+#[derive(Default)]
+struct Runs {
+    sdk: Vec<f64>,
+    curl: Vec<f64>,
+    scripted: Vec<f64>,
+    rss_mib: Vec<f64>,
+}
+
+impl Runs {
+    fn push(&mut self, pair: Pair) {
+        self.sdk.push(pair.sdk);
+        self.curl.push(pair.curl);
+        self.scripted.extend(pair.scripted);
+        self.rss_mib.push(pair.rss_mib);
+    }
+
+    /// Prints each side's spread (the log shows how noisy the machine was).
+    fn show(&self, what: &str) {
+        spread(&format!("SDK{what}"), &self.sdk);
+        spread(&format!("curl{what}"), &self.curl);
+    }
+
+    /// Throughput SDK / curl: curl's median time over the SDK's.
+    fn ratio(&self) -> f64 {
+        median(self.curl.clone()) / median(self.sdk.clone())
+    }
+
+    /// The same against the scripted runs, when there were any.
+    fn scripted_ratio(&self) -> Option<f64> {
+        (!self.scripted.is_empty()).then(|| median(self.scripted.clone()) / median(self.sdk.clone()))
+    }
+}
+
+/// `pairs` download pairs and upload pairs (no checksum) of `item`, alternating; curl's uploads go
+/// to fresh items named after `name`.
+fn both_ways(
+    root: &Path,
+    server: &Server,
+    item: &str,
+    source: &str,
+    dir: &Path,
+    pairs: usize,
+    name: &str,
+) -> Result<(Runs, Runs)> {
+    let (mut down, mut up) = (Runs::default(), Runs::default());
+    for pair in 0..pairs {
+        down.push(download_pair(root, server, item, dir, false)?);
+        up.push(upload_pair(root, server, item, source, "none", &format!("{name}-{pair}"))?);
+    }
+    Ok((down, up))
+}
+
 /// A simulator as both clients reach it: its URL and, over HTTPS, the CA both trust.
 struct Server<'a> {
     url: &'a str,
@@ -337,8 +370,9 @@ fn digest(algorithm: &str, file: &Path) -> Result<(f64, String)> {
     Ok((started.elapsed().as_secs_f64(), hex.to_owned()))
 }
 
-/// The SDK's `download_item` of `item`, then curl's GET of a download endpoint prepared beforehand.
-fn download_pair(root: &Path, server: &Server, item: &str, dir: &Path) -> Result<Pair> {
+/// The SDK's `download_item` of `item`, then curl's GET of a download endpoint prepared beforehand
+/// (and, when `scripted`, a SHA-1 pass over what curl got).
+fn download_pair(root: &Path, server: &Server, item: &str, dir: &Path, scripted: bool) -> Result<Pair> {
     let (url, env) = (server.url, &server.env());
     let out = dir.join("sdk-out");
     std::fs::create_dir(&out)?;
@@ -348,7 +382,7 @@ fn download_pair(root: &Path, server: &Server, item: &str, dir: &Path) -> Result
     let target = dir.join("curl.bin");
     let curl = curl(&server.curl(&["-o", &target.to_string_lossy(), &get["uri"]]))?;
     // Without openssl there is no scripted figure; the rest still runs.
-    let hashing = digest("sha1", &target).map(|(seconds, _)| seconds).ok();
+    let hashing = if scripted { digest("sha1", &target).map(|(seconds, _)| seconds).ok() } else { None };
     std::fs::remove_file(&target)?;
     // Else the session would keep the content it served alive after an upload replaces it.
     tool(root, &[url, "drop-download", &get["session"]], env)?;
@@ -403,18 +437,11 @@ fn curve(root: &Path, sim: &Sim, dir: &Path, sizes: &[u64]) -> Result<Vec<plot::
         generate(&source, mib)?;
         let source_text = source.to_string_lossy().into_owned();
         let item = tool(root, &[url, "setup", &format!("curve-{mib}"), &source_text], &[])?["item"].clone();
-        let mut times: [Vec<f64>; 4] = Default::default();
-        for pair in 0..CURVE_PAIRS {
-            let down = download_pair(root, &server, &item, dir)?;
-            let up = upload_pair(root, &server, &item, &source_text, "none", &format!("curve-curl-{mib}-{pair}"))?;
-            for (runs, seconds) in times.iter_mut().zip([down.sdk, down.curl, up.sdk, up.curl]) {
-                runs.push(seconds);
-            }
-        }
+        let (down, up) = both_ways(root, &server, &item, &source_text, dir, CURVE_PAIRS, &format!("curve-curl-{mib}"))?;
         tool(root, &[url, "rm-item", &item], &[])?;
         std::fs::remove_file(&source)?;
         let bytes = (mib << 20) as f64;
-        for (line, runs) in series.iter_mut().zip(times) {
+        for (line, runs) in series.iter_mut().zip([down.sdk, down.curl, up.sdk, up.curl]) {
             line.points.push((mib as f64, bytes / median(runs) / 1e6));
         }
     }
