@@ -294,3 +294,16 @@ fn generation_is_deterministic() {
     let spec = spec();
     assert_eq!(cl_codegen::generate(&spec).unwrap(), cl_codegen::generate(&spec).unwrap());
 }
+
+/// `cl-api` builds from the copy of the spec in its package; it must be the hand-curated spec.
+#[test]
+fn the_spec_packaged_in_cl_api_is_the_curated_spec() {
+    let curated = std::fs::read_to_string(root().join(cl_codegen::SPEC_PATH)).unwrap();
+    let packaged = std::fs::read_to_string(root().join(cl_codegen::PACKAGED_SPEC_PATH)).unwrap();
+    assert!(
+        curated == packaged,
+        "{} differs from {}: run `cargo xtask gen`",
+        cl_codegen::PACKAGED_SPEC_PATH,
+        cl_codegen::SPEC_PATH
+    );
+}

@@ -15,8 +15,14 @@ use sha2::{Digest, Sha256};
 pub mod lint;
 mod open_enum;
 
-/// Where the spec lives, relative to the workspace root.
+/// Where the spec lives, relative to the workspace root: the one hand-curated source of truth.
 pub const SPEC_PATH: &str = "openapi/cl-transfer.yaml";
+/// The copy of the spec that ships inside `cl-api`'s package, relative to the workspace root, so a
+/// packaged `cl-api` generates its bindings without the workspace. `cargo xtask gen` keeps it
+/// identical to [`SPEC_PATH`]; `gen --check` fails when they differ.
+pub const PACKAGED_SPEC_PATH: &str = "crates/cl-api/spec/cl-transfer.yaml";
+/// The same copy, relative to `cl-api`'s own folder (what its `build.rs` reads).
+pub const PACKAGED_SPEC_IN_CRATE: &str = "spec/cl-transfer.yaml";
 /// Where the reviewed snapshot of the generated code lives, relative to the workspace root.
 pub const SNAPSHOT_PATH: &str = "crates/cl-api/generated/cl_api.rs";
 
@@ -127,12 +133,4 @@ fn types_module(file: &mut syn::File) -> Result<&mut Vec<syn::Item>> {
             _ => None,
         })
         .context("progenitor's `types` module was not found")
-}
-
-/// The workspace root, found from a crate directory inside it.
-pub fn workspace_root(crate_dir: &Path) -> Result<&Path> {
-    crate_dir
-        .ancestors()
-        .find(|dir| dir.join(SPEC_PATH).is_file())
-        .with_context(|| format!("no {SPEC_PATH} above {}", crate_dir.display()))
 }
