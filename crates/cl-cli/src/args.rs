@@ -140,8 +140,8 @@ pub enum Command {
     /// Datastores (where local libraries keep their files).
     #[command(subcommand)]
     Datastore(DatastoreCommand),
-    /// Run the simulator in the foreground.
-    Sim(cl_sim::serve::ServeArgs),
+    /// Run the simulator in the foreground (needs the default `sim` feature).
+    Sim(crate::builtin::SimArgs),
     /// Upload a generated OVF set to the target (the built-in simulator without --url), download it back and verify every byte.
     Demo {
         /// Size of each generated disk, MiB.

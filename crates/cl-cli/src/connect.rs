@@ -4,13 +4,13 @@
 use cl_sdk::{Client, Dialect};
 
 use crate::args::{Cli, DialectArg};
-use crate::output::{Failure, fail, usage};
+use crate::output::{Failure, usage};
 
 /// The server clx talks to: a configured vCenter, or the simulator it started.
 pub struct Target {
     pub client: Client,
     /// Keeps the embedded simulator running.
-    _sim: Option<cl_sim::Simulator>,
+    _sim: Option<crate::builtin::Simulator>,
 }
 
 fn env_any(names: &[&str]) -> Option<String> {
@@ -28,19 +28,7 @@ pub async fn connect(cli: &Cli, builtin: bool) -> Result<Target, Failure> {
                  and point --url at the URL it prints, or run `clx demo`",
             ));
         }
-        let sim = cl_sim::Simulator::start(cl_sim::SimConfig::default())
-            .await
-            .map_err(|e| fail(format!("could not start the built-in simulator: {e}")))?;
-        eprintln!(
-            "clx: no vCenter configured (--url, CLX_URL or GOVC_URL); using the built-in simulator at {}",
-            sim.url()
-        );
-        let mut builder = settings(Client::builder(sim.url()), cli).credentials(sim.username(), sim.password());
-        if let Some(ca) = sim.ca_pem() {
-            builder = builder.add_ca_pem(ca);
-        }
-        let client = builder.connect().await?;
-        return Ok(Target { client, _sim: Some(sim) });
+        return connect_builtin(cli).await;
     };
     let mut parsed =
         reqwest::Url::parse(if url.contains("://") { url.clone() } else { format!("https://{url}") }.as_str())
@@ -77,6 +65,27 @@ pub async fn connect(cli: &Cli, builtin: bool) -> Result<Target, Failure> {
         DialectArg::Rest => builder.dialect(Dialect::Rest),
     };
     Ok(Target { client: builder.connect().await?, _sim: None })
+}
+
+/// Starts the built-in simulator in-process and connects to it.
+#[cfg(feature = "sim")]
+async fn connect_builtin(cli: &Cli) -> Result<Target, Failure> {
+    let sim = cl_sim::Simulator::start(cl_sim::SimConfig::default())
+        .await
+        .map_err(|e| crate::output::fail(format!("could not start the built-in simulator: {e}")))?;
+    eprintln!("clx: no vCenter configured (--url, CLX_URL or GOVC_URL); using the built-in simulator at {}", sim.url());
+    let mut builder = settings(Client::builder(sim.url()), cli).credentials(sim.username(), sim.password());
+    if let Some(ca) = sim.ca_pem() {
+        builder = builder.add_ca_pem(ca);
+    }
+    let client = builder.connect().await?;
+    Ok(Target { client, _sim: Some(sim) })
+}
+
+/// Without the `sim` feature there is no built-in simulator: say how to get one.
+#[cfg(not(feature = "sim"))]
+async fn connect_builtin(_cli: &Cli) -> Result<Target, Failure> {
+    Err(usage(crate::builtin::MISSING))
 }
 
 /// The transfer knobs that live on the client: retries and the stall timeout.

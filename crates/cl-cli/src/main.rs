@@ -10,9 +10,10 @@ use clap::Parser;
 use serde::Serialize;
 
 use args::{Cli, Command, DatastoreCommand, ItemCommand, LibraryCommand, SessionCommand};
-use output::{Failure, Report, Row, clean, fail, human, print, usage};
+use output::{Failure, Report, Row, clean, human, print, usage};
 
 mod args;
+mod builtin;
 mod connect;
 mod demo;
 mod output;
@@ -46,8 +47,7 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Sim(args) => {
-            let served = cl_sim::serve::serve(args.clone()).await;
-            return served.map_err(|e| fail(format!("the simulator failed: {e}")));
+            return builtin::serve(args.clone()).await;
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;
