@@ -1,13 +1,16 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! * `gen [--check]`: regenerate `crates/cl-api/generated/cl_api.rs` from the spec with the same
-//!   generator as cl-api's build.rs and print what changed; `--check` changes nothing and fails
-//!   when the snapshot is stale.
+//!   generator as cl-api's build.rs, copy the spec into `crates/cl-api/spec/` (what the packaged
+//!   crate builds from) and print what changed; `--check` changes nothing and fails when either
+//!   is stale.
 //! * `validate-spec`: validate the spec with a real OpenAPI 3.0 validator (openapi-spec-validator).
 //! * `bench [--docs]`: the SDK side by side with curl (release builds; see `bench.rs`); `--docs`
 //!   also puts the table and the throughput plot into `docs/`.
 //! * `official-sdk`: VMware's official Python SDK against the `cl-sim` binary, in JSON-RPC and both
 //!   REST dialects (see `official_sdk.rs`).
+//! * `package`: every crate meant for users packages and builds from its own archive (`cargo
+//!   package` with verification), and `clx` without the `sim` feature links no server crates.
 //! * `ci`: everything CI checks, in order, installing what it needs first (the OpenAPI validator
 //!   and the official Python SDK from PyPI, govmomi's vcsim from Debian's packages).
 
@@ -18,10 +21,11 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod official_sdk;
+mod package;
 mod plot;
 mod sim;
 
-const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | bench [--docs] | official-sdk | ci>";
+const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | bench [--docs] | official-sdk | package | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
         ["bench"] => bench::bench(&root(), false),
         ["bench", "--docs"] => bench::bench(&root(), true),
         ["official-sdk"] => official_sdk::official_sdk(&root()),
+        ["package"] => package::package(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -52,30 +57,43 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
 }
 
-/// Regenerates the snapshot (or, with `check`, only compares) and prints a unified diff.
+/// Regenerates what is derived from the spec (or, with `check`, only compares) and prints a
+/// unified diff of each: the bindings' snapshot, and the spec's copy inside `cl-api`'s package.
 fn generate(check: bool) -> Result<()> {
     let root = root();
     let spec = cl_codegen::load(&root.join(cl_codegen::SPEC_PATH))?;
-    let fresh = cl_codegen::generate(&spec)?;
-    let path = root.join(cl_codegen::SNAPSHOT_PATH);
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current == fresh {
-        println!("{} is up to date", cl_codegen::SNAPSHOT_PATH);
-        return Ok(());
+    let outputs = [
+        (cl_codegen::SNAPSHOT_PATH, cl_codegen::generate(&spec)?),
+        (cl_codegen::PACKAGED_SPEC_PATH, spec.text.clone()),
+    ];
+    let mut stale = Vec::new();
+    for (relative, fresh) in outputs {
+        let path = root.join(relative);
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current == fresh {
+            println!("{relative} is up to date");
+            continue;
+        }
+        let diff = similar::TextDiff::from_lines(&current, &fresh);
+        print!(
+            "{}",
+            diff.unified_diff()
+                .context_radius(3)
+                .header(&format!("a/{relative}"), &format!("b/{relative} (from {})", cl_codegen::SPEC_PATH))
+        );
+        if check {
+            stale.push(relative);
+            continue;
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&path, fresh).with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {relative}");
     }
-    let diff = similar::TextDiff::from_lines(&current, &fresh);
-    print!(
-        "{}",
-        diff.unified_diff().context_radius(3).header(
-            &format!("a/{}", cl_codegen::SNAPSHOT_PATH),
-            &format!("b/{} (from {})", cl_codegen::SNAPSHOT_PATH, cl_codegen::SPEC_PATH)
-        )
-    );
-    if check {
-        bail!("{} is stale relative to {}: run `cargo xtask gen`", cl_codegen::SNAPSHOT_PATH, cl_codegen::SPEC_PATH);
+    if !stale.is_empty() {
+        bail!("{} stale relative to {}: run `cargo xtask gen`", stale.join(" and "), cl_codegen::SPEC_PATH);
     }
-    std::fs::write(&path, fresh).with_context(|| format!("writing {}", path.display()))?;
-    println!("wrote {}", cl_codegen::SNAPSHOT_PATH);
     Ok(())
 }
 
@@ -104,6 +122,8 @@ fn ci() -> Result<()> {
     validate_spec()?;
     step("cargo clippy");
     run(Command::new(&cargo).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    step("packages build from their own archives; a lean clx");
+    package::package()?;
     step("govmomi's vcsim for the interoperability tests");
     let vcsim = build_vcsim()?;
     step("cargo test");

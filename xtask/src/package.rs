@@ -1,0 +1,120 @@
+//! `cargo xtask package`: every crate meant for users packages and builds from its own archive,
+//! and `clx` without its default `sim` feature links no server crates.
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{root, run};
+
+/// The crates a registry would hold, in dependency order. `xtask`, `cl-tests` and `cl-testkit`
+/// are `publish = false`.
+pub const PUBLISHED: &[&str] = &["cl-codegen", "cl-tls", "cl-api", "cl-sim", "cl-sdk", "cl-cli"];
+
+/// Crates that serve HTTP (or make certificates for a server); none may be in a client's tree.
+/// (tower-http stays: reqwest uses its client-side redirect middleware.)
+const SERVER_CRATES: &[&str] = &["axum", "rcgen"];
+/// Server halves of the HTTP crates a client does need.
+const SERVER_FEATURES: &[&str] = &["hyper feature \"server\"", "hyper-util feature \"server"];
+
+pub fn package() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Verification unpacks each `.crate` and builds it alone; unpublished siblings resolve from
+    // the archives packaged in the same run. `--allow-dirty` so a developer's uncommitted
+    // change is what gets checked.
+    let mut package = Command::new(&cargo);
+    package.args(["package", "--allow-dirty"]);
+    for name in PUBLISHED {
+        package.args(["-p", name]);
+    }
+    run(&mut package)?;
+    lean_client(&cargo)?;
+    run(Command::new(&cargo).args(["clippy", "-p", "cl-cli", "--no-default-features", "--", "-D", "warnings"]))?;
+    lean_clx_says_how_to_get_the_simulator(&cargo)
+}
+
+/// `clx sim` and `clx demo` (without --url) of a lean build exit 2 and name the missing feature.
+fn lean_clx_says_how_to_get_the_simulator(cargo: &str) -> Result<()> {
+    for command in [&["sim", "--http"][..], &["demo"][..]] {
+        let output = Command::new(cargo)
+            .current_dir(root())
+            .args(["run", "--quiet", "-p", "cl-cli", "--no-default-features", "--"])
+            .args(command)
+            .env_remove("CLX_URL")
+            .env_remove("GOVC_URL")
+            .output()
+            .context("running a lean clx")?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.code() != Some(2) || !stderr.contains("the `sim` feature") {
+            bail!(
+                "lean `clx {}` should exit 2 naming the `sim` feature; got {}: {stderr}",
+                command.join(" "),
+                output.status
+            );
+        }
+    }
+    println!("cl-cli --no-default-features: `clx sim` and `clx demo` say how to get the simulator");
+    Ok(())
+}
+
+/// `cargo tree` of `clx` without `sim`, and of `cl-sdk`: no server crates, no hyper server.
+fn lean_client(cargo: &str) -> Result<()> {
+    for (package, flags) in [("cl-cli", &["--no-default-features"][..]), ("cl-sdk", &[][..])] {
+        let output = Command::new(cargo)
+            .current_dir(root())
+            .args(["tree", "-e", "normal,features", "--prefix", "none", "-p", package])
+            .args(flags)
+            .output()
+            .with_context(|| format!("running cargo tree for {package}"))?;
+        if !output.status.success() {
+            bail!("cargo tree -p {package} failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let tree = String::from_utf8(output.stdout)?;
+        let found = server_crates(&tree);
+        if !found.is_empty() {
+            bail!("{package} {} links server crates: {}", flags.join(" "), found.join(", "));
+        }
+        println!("{package} {}: no server crates in its tree", flags.join(" "));
+    }
+    Ok(())
+}
+
+/// The server crates (and hyper's server feature) named in `cargo tree --prefix none` output.
+fn server_crates(tree: &str) -> Vec<String> {
+    let mut found: Vec<String> = tree
+        .lines()
+        .filter_map(|line| {
+            let name = line.split_whitespace().next()?;
+            if SERVER_CRATES.contains(&name) || SERVER_FEATURES.iter().any(|f| line.starts_with(f)) {
+                Some(line.trim().to_owned())
+            } else {
+                None
+            }
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_crates_are_found_in_tree_output() {
+        let tree = "cl-cli v0.1.0 (/w)\nreqwest v0.13.5\nhyper v1.12.0\naxum v0.8.1\nhyper feature \"client\"\n\
+                    hyper feature \"server\"\nrcgen v0.14.10\naxum v0.8.1 (*)\nhyper-util feature \"server-auto\"\n";
+        assert_eq!(
+            server_crates(tree),
+            [
+                "axum v0.8.1",
+                "axum v0.8.1 (*)",
+                "hyper feature \"server\"",
+                "hyper-util feature \"server-auto\"",
+                "rcgen v0.14.10"
+            ]
+        );
+        assert!(server_crates("cl-sdk v0.1.0\nhyper v1.12.0\nhyper feature \"client\"\naxum-like v1\n").is_empty());
+    }
+}
