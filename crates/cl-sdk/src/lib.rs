@@ -44,7 +44,7 @@
 //! use cl_sdk::transfer::DownloadOptions;
 //! let library = client.find_library("templates").await?;
 //! let item = client.find_item(&library, "photon-5").await?;
-//! let report = client.download_item(&item, "/var/tmp/photon".as_ref(), DownloadOptions::default()).await?;
+//! let report = client.download_item(&item, "/var/tmp/photon", DownloadOptions::default()).await?;
 //! println!("{} files, {} bytes, all verified", report.files.len(), report.bytes());
 //! # Ok(()) }
 //! ```
@@ -89,7 +89,7 @@ pub use cl_api as api;
 pub use cl_api::Dialect;
 pub use cl_api::types;
 pub use client::{Client, ClientBuilder};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Detail, Error, ErrorKind, Result};
 pub use origin::redact as redact_url;
 pub use retry::RetryPolicy;
 pub use session::{Download, DownloadSession, Session, SessionKind, Update, UpdateSession};

@@ -17,14 +17,17 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::session::{Session, SessionKind};
 
 mod checksum;
+mod disk_writer;
 mod download;
+mod endpoint;
 mod names;
 mod ova;
 mod read_ahead;
+mod runner;
 mod sink;
+mod source;
 mod staging;
 mod upload;
 
@@ -122,7 +125,7 @@ impl Progress {
 ///     }
 /// });
 /// let options = DownloadOptions::default().control(control.clone());
-/// client.download_item("item-id", "/tmp/out".as_ref(), options).await?;
+/// client.download_item("item-id", "/tmp/out", options).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -277,51 +280,3 @@ pub(crate) use common_setters;
 /// How often the background task keeps sessions alive by default: well inside vCenter's
 /// 5-minute idle timeout for transfer sessions and its API session timeout.
 pub(crate) const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(60);
-
-/// Keeps a transfer session (and with it the API session) alive every `every`, reporting the
-/// transfer's progress, until the returned guard is dropped. One task for both session kinds.
-pub(crate) fn keep_alive<K: SessionKind>(
-    session: &Session<K>,
-    control: &TransferControl,
-    every: Duration,
-) -> KeepAlive {
-    let stop = CancellationToken::new();
-    let (stopped, session, control) = (stop.clone(), session.clone(), control.clone());
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(every);
-        interval.tick().await; // the first tick is immediate
-        loop {
-            tokio::select! {
-                _ = stopped.cancelled() => return,
-                _ = interval.tick() => {
-                    if let Err(error) = session.keep_alive(control.percent()).await {
-                        tracing::warn!(session = session.id(), %error, "keep-alive failed");
-                    }
-                }
-            }
-        }
-    });
-    KeepAlive { stop }
-}
-
-/// Stops the keep-alive task when dropped.
-pub(crate) struct KeepAlive {
-    stop: CancellationToken,
-}
-
-impl Drop for KeepAlive {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-/// The retries of one transfer loop: the client's policy, with the attempts the transfer's
-/// options set when they set them.
-pub(crate) fn transfer_retries(client: &crate::Client, retries: Option<u32>) -> crate::retry::Retries {
-    let policy = client.retry_policy().clone();
-    match retries {
-        Some(retries) => policy.max_attempts(retries.saturating_add(1)),
-        None => policy,
-    }
-    .start()
-}

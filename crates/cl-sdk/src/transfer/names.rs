@@ -14,7 +14,8 @@ use crate::error::{Error, ErrorKind, Result};
 /// assert_eq!(cl_sdk::transfer::safe_file_name(dir, "disk-0.vmdk").unwrap(), dir.join("disk-0.vmdk"));
 /// assert!(cl_sdk::transfer::safe_file_name(dir, "../../etc/passwd").is_err());
 /// ```
-pub fn safe_file_name(dir: &Path, name: &str) -> Result<PathBuf> {
+pub fn safe_file_name(dir: impl AsRef<Path>, name: &str) -> Result<PathBuf> {
+    let dir = dir.as_ref();
     let refuse =
         |why: &str| Err(Error::new(ErrorKind::UnsafePath, format!("refusing server file name {name:?}: {why}")));
     if name.is_empty() || name == "." || name == ".." {

@@ -1,180 +1,128 @@
-//! Where a download's bytes go: a blocking thread that hashes and writes them, fed through a
-//! bounded channel, so receiving from the network, hashing and writing to disk overlap instead
-//! of taking turns on the async task (each `tokio::fs` write is a blocking-pool round trip).
-//!
-//! The receiving side copies each network chunk into one of a few recycled buffers and drops
-//! the chunk at once. Holding the chunks until written instead made the HTTP client allocate a
-//! fresh receive buffer for every read, which the allocator handed back to the kernel and took
-//! again: a page fault per 4 KiB received, doubling the kernel time of a download (measured with
-//! `perf`). The copy is of bytes still in cache and costs far less.
+//! Where a file's bytes go. A sink verifies what it can while the bytes stream, stages them,
+//! and is committed or discarded by its route. The download's sink is here: a partial file in
+//! the destination's staging folder, hashed as it is written, checked against the server's size
+//! and checksum, and only then renamed into place. (The upload's sink, an update session's
+//! upload endpoint, lives with the upload.)
 
-use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc as std_mpsc;
 
-use tokio::sync::{mpsc, oneshot};
+use cl_api::types::{ChecksumAlgorithm, ChecksumInfo};
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 
-use super::checksum::Hasher;
-use crate::error::{Error, ErrorKind, Result, io_at};
-use cl_api::types::ChecksumAlgorithm;
+use super::checksum;
+use super::disk_writer::DiskWriter;
+use super::endpoint::Opened;
+use super::runner::FileHandle;
+use super::staging::Partial;
+use crate::error::{Error, Result};
 
-/// Size of one buffer: written and hashed in one go.
-const BUFFER: usize = 1 << 20;
-/// Full buffers queued for the writer; with the one being filled and the one being written,
-/// at most `DEPTH + 2` buffers (2.5 MiB) exist per file.
-const DEPTH: usize = 4;
-
-enum Command {
-    Data(Vec<u8>),
-    /// The server ignored a Range: start the file over.
-    Restart,
+/// Where one file's bytes go: it verifies what it can as they stream and stages them until the
+/// route commits (or discards) them.
+pub(crate) trait Sink: Send {
+    /// The bytes it holds and keeps: where the next attempt starts.
+    fn offset(&self) -> u64;
+    /// Takes one attempt's bytes; they start at `opened.start`, at or before [`offset`](Self::offset)
+    /// (a source that could not resume starts over, and the sink drops what it held).
+    fn take(&mut self, opened: Opened) -> BoxFuture<'_, Result<()>>;
+    /// Asked after a failed attempt, before the next: whether the whole file arrived after all
+    /// (the answer was lost, not the bytes).
+    fn arrived(&mut self) -> BoxFuture<'_, bool> {
+        Box::pin(std::future::ready(false))
+    }
 }
 
-/// The writing end; [`finish`](Self::finish) it to learn the SHA-1 of everything written.
-pub(crate) struct Sink {
-    commands: Option<mpsc::Sender<Command>>,
-    /// Buffers the writer is done with.
-    spare: std_mpsc::Receiver<Vec<u8>>,
-    filling: Vec<u8>,
-    done: Option<oneshot::Receiver<Result<String>>>,
+/// A staged local file being written.
+pub(crate) struct StagedFile {
+    writer: DiskWriter,
+    path: PathBuf,
+    written: u64,
+    handle: FileHandle,
 }
 
-impl Sink {
-    /// Starts writing to `file` (positioned after the bytes `hasher` has already seen).
-    pub fn start(file: std::fs::File, hasher: Hasher, path: &Path) -> Self {
-        let (commands, mut receive) = mpsc::channel::<Command>(DEPTH);
-        let (give_back, spare) = std_mpsc::channel();
-        let (report, done) = oneshot::channel();
-        let path: PathBuf = path.to_owned();
-        std::thread::spawn(move || {
-            let (mut out, mut hasher) = (file, hasher);
-            let result = (|| -> Result<String> {
-                while let Some(command) = receive.blocking_recv() {
-                    match command {
-                        Command::Data(mut buffer) => {
-                            hasher.update(&buffer);
-                            out.write_all(&buffer).map_err(io_at("write", &path))?;
-                            buffer.clear();
-                            let _ = give_back.send(buffer);
-                        }
-                        Command::Restart => {
-                            out.set_len(0).map_err(io_at("truncate", &path))?;
-                            out.rewind().map_err(io_at("rewind", &path))?;
-                            hasher = Hasher::new(&ChecksumAlgorithm::Sha1)?;
-                        }
-                    }
-                }
-                out.sync_all().map_err(io_at("sync", &path))?;
-                Ok(hasher.hex())
-            })();
-            let _ = report.send(result);
-        });
-        Self { commands: Some(commands), spare, filling: Vec::with_capacity(BUFFER), done: Some(done) }
+/// What a finished staged file holds.
+pub(crate) struct Staged {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha1: String,
+}
+
+impl StagedFile {
+    /// Continues `partial` after the bytes it kept.
+    pub async fn open(partial: Partial, handle: FileHandle) -> Self {
+        let writer = DiskWriter::start(partial.file.into_std().await, partial.hasher, &partial.path);
+        Self { writer, path: partial.path, written: partial.kept, handle }
     }
 
-    /// Queues bytes; waits while the disk is behind. A write that failed shows up here.
-    pub async fn write(&mut self, mut bytes: &[u8]) -> Result<()> {
-        while !bytes.is_empty() {
-            let n = (BUFFER - self.filling.len()).min(bytes.len());
-            self.filling.extend_from_slice(&bytes[..n]);
-            bytes = &bytes[n..];
-            if self.filling.len() == BUFFER {
-                self.hand_over().await?;
+    /// Waits for every byte to be written and synced.
+    pub async fn finish(self) -> Result<Staged> {
+        Ok(Staged { size: self.written, sha1: self.writer.finish().await?, path: self.path })
+    }
+}
+
+impl Sink for StagedFile {
+    fn offset(&self) -> u64 {
+        self.written
+    }
+
+    fn take(&mut self, opened: Opened) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            if opened.start < self.written {
+                // The source could not resume: start the file over.
+                self.writer.restart().await?;
+                self.written = 0;
+                self.handle.done(0);
             }
+            let mut bytes = opened.bytes;
+            while let Some(chunk) = bytes.next().await {
+                let chunk = chunk?;
+                self.written += chunk.len() as u64;
+                self.writer.write(&chunk).await?;
+                self.handle.done(self.written);
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Staged {
+    /// Checks the size, then the checksum the server reports (SHA-1 from the write's own pass;
+    /// another algorithm costs a read of the file). Returns the checksum matched.
+    pub async fn verify(
+        &self,
+        name: &str,
+        expected_size: Option<u64>,
+        server: Option<ChecksumInfo>,
+    ) -> Result<Option<(ChecksumAlgorithm, String)>> {
+        if let Some(expected) = expected_size
+            && expected != self.size
+        {
+            return Err(Error::verification(
+                name,
+                format!("{name}: received {} bytes, the server said {expected}", self.size),
+            ));
         }
-        Ok(())
-    }
-
-    /// Starts the file over.
-    pub async fn restart(&mut self) -> Result<()> {
-        self.filling.clear();
-        self.send(Command::Restart).await
-    }
-
-    /// Sends the buffer being filled to the writer and takes a spare one (or a new one while
-    /// fewer than `DEPTH + 2` exist: the channel's bound holds the rest back).
-    async fn hand_over(&mut self) -> Result<()> {
-        if self.filling.is_empty() {
-            return Ok(());
-        }
-        let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BUFFER));
-        let full = std::mem::replace(&mut self.filling, next);
-        self.send(Command::Data(full)).await
-    }
-
-    async fn send(&mut self, command: Command) -> Result<()> {
-        let sent = match &self.commands {
-            Some(commands) => commands.send(command).await.is_ok(),
-            None => false,
+        let Some(sum) = server else { return Ok(None) };
+        let algorithm = sum.algorithm.unwrap_or(ChecksumAlgorithm::Sha1);
+        let actual = if algorithm == ChecksumAlgorithm::Sha1 {
+            self.sha1.clone()
+        } else {
+            checksum::of_file(&self.path, &algorithm, 0, self.size).await?
         };
-        if sent { Ok(()) } else { Err(self.failure().await) }
-    }
-
-    /// Waits for every queued byte to be written and synced; returns the SHA-1 of the file.
-    pub async fn finish(mut self) -> Result<String> {
-        self.hand_over().await?;
-        self.commands = None;
-        self.outcome().await
-    }
-
-    /// The writer stopped early: its error.
-    async fn failure(&mut self) -> Error {
-        self.commands = None;
-        match self.outcome().await {
-            Err(error) => error,
-            Ok(_) => Error::new(ErrorKind::Io, "the download's writer stopped"),
+        if !actual.eq_ignore_ascii_case(sum.checksum.trim()) {
+            return Err(Error::verification(
+                name,
+                format!(
+                    "{name}: {algorithm} checksum mismatch: the server says {}, the bytes give {actual}",
+                    sum.checksum
+                ),
+            ));
         }
+        Ok(Some((algorithm, actual)))
     }
 
-    async fn outcome(&mut self) -> Result<String> {
-        match self.done.take() {
-            Some(done) => done.await.unwrap_or_else(|_| Err(Error::new(ErrorKind::Io, "the download's writer failed"))),
-            None => Err(Error::new(ErrorKind::Io, "the download's writer already finished")),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sha1(bytes: &[u8]) -> String {
-        let mut hasher = Hasher::new(&ChecksumAlgorithm::Sha1).unwrap();
-        hasher.update(bytes);
-        hasher.hex()
-    }
-
-    #[tokio::test]
-    async fn chunks_of_any_size_arrive_whole_and_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out");
-        let data: Vec<u8> = (0..BUFFER * 5 + 12_345).map(|i| (i * 7 + i / 4099) as u8).collect();
-        let mut sink =
-            Sink::start(std::fs::File::create(&path).unwrap(), Hasher::new(&ChecksumAlgorithm::Sha1).unwrap(), &path);
-        // Chunks smaller than, equal to and larger than a buffer, crossing its edges.
-        let mut rest = &data[..];
-        for size in [1, BUFFER - 1, BUFFER, 2 * BUFFER + 3, 17].iter().cycle() {
-            if rest.is_empty() {
-                break;
-            }
-            let (chunk, tail) = rest.split_at((*size).min(rest.len()));
-            sink.write(chunk).await.unwrap();
-            rest = tail;
-        }
-        assert_eq!(sink.finish().await.unwrap(), sha1(&data));
-        assert_eq!(std::fs::read(&path).unwrap(), data);
-    }
-
-    #[tokio::test]
-    async fn a_restart_drops_everything_before_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out");
-        let mut sink =
-            Sink::start(std::fs::File::create(&path).unwrap(), Hasher::new(&ChecksumAlgorithm::Sha1).unwrap(), &path);
-        sink.write(&vec![1u8; BUFFER + 10]).await.unwrap(); // one buffer queued, ten bytes pending
-        sink.restart().await.unwrap();
-        sink.write(b"fresh").await.unwrap();
-        assert_eq!(sink.finish().await.unwrap(), sha1(b"fresh"));
-        assert_eq!(std::fs::read(&path).unwrap(), b"fresh");
+    /// Renames the verified file into place (see [`super::staging::finalize`]).
+    pub async fn commit(&self, target: &Path, replace: bool) -> Result<()> {
+        super::staging::finalize(&self.path, target, replace).await
     }
 }

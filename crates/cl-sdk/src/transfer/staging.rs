@@ -17,7 +17,7 @@ use tokio::io::AsyncSeekExt;
 
 use super::checksum::Hasher;
 use super::names::STAGING_PREFIX;
-use crate::error::{Error, ErrorKind, Result, io_at};
+use crate::error::{Detail, Error, ErrorKind, Result, io_at};
 use cl_api::types::ChecksumAlgorithm;
 
 /// What a partial file holds, written beside it.
@@ -196,6 +196,7 @@ pub(crate) async fn finalize(partial: &Path, path: &Path, replace: bool) -> Resu
 /// The error for a destination file that exists and may not be replaced.
 pub(crate) fn exists(path: &Path) -> Error {
     Error::new(ErrorKind::InvalidInput, format!("{} exists; choose Overwrite::Always to replace it", path.display()))
+        .with(Detail::TargetExists(path.to_owned()))
 }
 
 #[cfg(test)]
@@ -260,7 +261,9 @@ mod tests {
         let (a, taken) = (dest.path().join("a.partial"), dest.path().join("taken.bin"));
         std::fs::write(&a, b"new").unwrap();
         std::fs::write(&taken, b"the user's").unwrap();
-        assert_eq!(finalize(&a, &taken, false).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+        let refused = finalize(&a, &taken, false).await.unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::InvalidInput);
+        assert_eq!(refused.detail(), Some(&Detail::TargetExists(taken.clone())), "typed, for callers to react to");
         assert_eq!(std::fs::read(&taken).unwrap(), b"the user's");
         finalize(&a, &dest.path().join("free.bin"), false).await.unwrap();
         assert_eq!(std::fs::read(dest.path().join("free.bin")).unwrap(), b"new");

@@ -1,214 +1,14 @@
-//! The SDK's one error type.
-//!
-//! Server errors are decoded from the body, not the status (the two dialects give the same error
-//! different codes): `/api` sends `{error_type, messages, data}`, `/rest` sends
-//! `{"type": "com.vmware.vapi.std.errors.<name>", "value": {…}}`. A body that is neither (a
-//! proxy's HTML page, an old server's empty 404) falls back to the status. Which errors are worth
-//! retrying is decided once, by the retry module's classifier ([`Error::is_retryable`] asks it).
-
-use std::fmt;
+//! Errors from what the other side said: a server's error body in either dialect (`/api` sends
+//! `{error_type, messages, data}`, `/rest` sends `{"type": "com.vmware.vapi.std.errors.<name>",
+//! "value": {…}}`; anything else falls back to the status), a transfer endpoint's bare answer,
+//! a generated call's failure, and reqwest's transport failures (unreachable, reset, TLS).
 
 use cl_api::types::{ErrorType, RestError, StdError};
 use serde_json::Value;
 
-/// What went wrong, as something to `match` on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    // --- standard errors the server reported
-    /// The object (session, item, library, file) does not exist.
-    NotFound,
-    /// The operation is not allowed in the object's current state (e.g. completing a session
-    /// that is not ACTIVE, deleting an ACTIVE update session).
-    NotAllowedInCurrentState,
-    /// The resource is busy (e.g. the item already has an ACTIVE update session).
-    ResourceBusy,
-    /// Not logged in, or the API session expired.
-    Unauthenticated,
-    /// Logged in, but not allowed to do this.
-    Unauthorized,
-    /// An argument was invalid (a missing file name, a bad spec).
-    InvalidArgument,
-    /// The object already exists (e.g. an item name taken in its library).
-    AlreadyExists,
-    /// The object is of the wrong type (e.g. an item of a subscribed library).
-    InvalidElementType,
-    /// The service is (temporarily) unavailable.
-    ServiceUnavailable,
-    /// The server timed out.
-    TimedOut,
-    /// The server failed internally.
-    InternalServerError,
-    /// The server does not know this operation (an older vCenter, or the other dialect).
-    OperationNotFound,
-    /// Another standard error type this SDK knows by name (see [`Error::error_type`]).
-    OtherStd,
-    /// A standard error type this SDK does not know (a newer server's); [`Error::error_type`]
-    /// has it as sent.
-    UnknownStd,
-    /// An error response without a standard error body (a proxy, an old server).
-    Http,
-
-    // --- problems found on this side
-    /// The server could not be reached, or the connection broke.
-    Transport,
-    /// The server's certificate was not trusted (or did not match the pinned thumbprint).
-    Tls,
-    /// A response did not have the documented shape.
-    Decode,
-    /// A value given to the SDK was unusable.
-    InvalidInput,
-    /// A waiter's deadline passed before the awaited state was reached.
-    WaitTimedOut,
-    /// A session or file ended in ERROR (or CANCELED) while being waited on.
-    SessionFailed,
-    /// Transferred content did not match its declared size or checksum.
-    Verification,
-    /// A local file could not be read or written.
-    Io,
-    /// A server-supplied file name would write outside the destination folder.
-    UnsafePath,
-    /// The transfer was canceled by the caller.
-    Canceled,
-    /// The server redirected to another origin (another host or port, or from https to http);
-    /// the redirect was not followed, so no token or credentials left the API's origin.
-    RedirectRefused,
-}
-
-impl ErrorKind {
-    fn from_error_type(t: &ErrorType) -> Self {
-        match t {
-            ErrorType::NotFound => Self::NotFound,
-            ErrorType::NotAllowedInCurrentState => Self::NotAllowedInCurrentState,
-            ErrorType::ResourceBusy => Self::ResourceBusy,
-            ErrorType::Unauthenticated => Self::Unauthenticated,
-            ErrorType::Unauthorized => Self::Unauthorized,
-            ErrorType::InvalidArgument => Self::InvalidArgument,
-            ErrorType::AlreadyExists => Self::AlreadyExists,
-            ErrorType::InvalidElementType => Self::InvalidElementType,
-            ErrorType::ServiceUnavailable => Self::ServiceUnavailable,
-            ErrorType::TimedOut => Self::TimedOut,
-            ErrorType::InternalServerError => Self::InternalServerError,
-            ErrorType::OperationNotFound => Self::OperationNotFound,
-            ErrorType::Unknown(_) => Self::UnknownStd,
-            _ => Self::OtherStd,
-        }
-    }
-
-    /// The kind an error response without a standard body most likely is.
-    fn from_status(status: u16) -> Self {
-        match status {
-            401 => Self::Unauthenticated,
-            403 => Self::Unauthorized,
-            404 => Self::NotFound,
-            503 => Self::ServiceUnavailable,
-            504 => Self::TimedOut,
-            _ => Self::Http,
-        }
-    }
-}
-
-/// An error from the SDK: what kind, the operation, the HTTP status and the server's messages.
-///
-/// ```
-/// # fn handle(error: cl_sdk::Error) {
-/// use cl_sdk::ErrorKind;
-/// match error.kind() {
-///     ErrorKind::NotFound => println!("gone: {}", error.message()),
-///     ErrorKind::NotAllowedInCurrentState => println!("wrong state"),
-///     _ if error.is_retryable() => println!("try again later"),
-///     _ => println!("{error}"),
-/// }
-/// # }
-/// ```
-#[derive(Debug)]
-pub struct Error {
-    kind: ErrorKind,
-    operation: Option<String>,
-    status: Option<u16>,
-    error_type: Option<String>,
-    messages: Vec<String>,
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-/// The result of every fallible SDK call.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+use super::{Error, ErrorKind, chain};
 
 impl Error {
-    /// A new error of `kind` with a message.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, operation: None, status: None, error_type: None, messages: vec![message.into()], source: None }
-    }
-
-    pub(crate) fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
-        self
-    }
-
-    /// Adds a sentence to the message (what the user can do about it, what was seen).
-    pub(crate) fn with_detail(mut self, detail: String) -> Self {
-        if let Some(first) = self.messages.first_mut() {
-            first.push_str("; ");
-            first.push_str(&detail);
-        }
-        self
-    }
-
-    pub(crate) fn in_operation(mut self, operation: &str) -> Self {
-        if self.operation.is_none() {
-            self.operation = Some(operation.to_owned());
-        }
-        self
-    }
-
-    /// What went wrong.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
-    /// The operation that failed (the spec's operationId, e.g. `update_session_complete`).
-    pub fn operation(&self) -> Option<&str> {
-        self.operation.as_deref()
-    }
-
-    /// The HTTP status of the server's answer, if there was one.
-    pub fn status(&self) -> Option<u16> {
-        self.status
-    }
-
-    /// The standard error type as the server named it (e.g. `NOT_FOUND`), if it sent one.
-    pub fn error_type(&self) -> Option<&str> {
-        self.error_type.as_deref()
-    }
-
-    /// The server's messages, the error first and each cause after it; or this side's message.
-    pub fn messages(&self) -> &[String] {
-        &self.messages
-    }
-
-    /// The first message.
-    pub fn message(&self) -> &str {
-        self.messages.first().map(String::as_str).unwrap_or("")
-    }
-
-    /// Whether repeating the same request later may succeed: the service was unavailable, timed
-    /// out, or the connection failed (503, 502, 504, 429, 408, resets, refusals, timeouts).
-    /// Everything else, every other 4xx included, needs a change first.
-    pub fn is_retryable(&self) -> bool {
-        crate::retry::classify(self) != crate::retry::Class::Final
-    }
-
-    /// Whether the connection was refused: nothing reached the server.
-    pub(crate) fn connection_refused(&self) -> bool {
-        self.io_kinds().any(|k| k == std::io::ErrorKind::ConnectionRefused)
-    }
-
-    /// The kinds of the I/O errors in the source chain.
-    fn io_kinds(&self) -> impl Iterator<Item = std::io::ErrorKind> + '_ {
-        chain(self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static)))
-            .filter_map(|e| e.downcast_ref::<std::io::Error>().map(std::io::Error::kind))
-    }
-
     /// Decodes a server error from its status and body, whichever dialect sent it. Lenient on
     /// purpose: a `/rest` envelope without messages (as some servers send) still names its type.
     pub fn from_response(status: u16, body: &[u8]) -> Self {
@@ -252,7 +52,7 @@ impl Error {
         let messages =
             if messages.is_empty() { vec![format!("{error_type} (the server sent no message)")] } else { messages };
         let kind = ErrorKind::from_error_type(&ErrorType::from(error_type.as_str()));
-        Self { kind, operation: None, status: Some(status), error_type: Some(error_type), messages, source: None }
+        Self { status: Some(status), error_type: Some(error_type), messages, ..Self::new(kind, "") }
     }
 }
 
@@ -278,63 +78,6 @@ pub(crate) async fn from_transfer_response(mut response: reqwest::Response) -> E
         }
     }
     Error::from_response(status, &body)
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(operation) = &self.operation {
-            write!(f, "{operation}: ")?;
-        }
-        f.write_str(self.message())?;
-        if let Some(t) = &self.error_type {
-            write!(f, " ({t}")?;
-            if let Some(status) = self.status {
-                write!(f, ", HTTP {status}")?;
-            }
-            f.write_str(")")?;
-        }
-        for cause in self.messages.iter().skip(1) {
-            write!(f, "; caused by: {cause}")?;
-        }
-        // A source already quoted in the message is not repeated.
-        if let Some(source) = &self.source {
-            // Our own error as the source: its message is what ours was built from.
-            let inner = source.downcast_ref::<Error>().map_or_else(|| source.to_string(), |e| e.message().to_owned());
-            if !self.messages.iter().any(|m| m.contains(&inner)) {
-                write!(f, ": {source}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
-    }
-}
-
-/// An I/O error with what was being done and to which path, e.g. `cannot write /dl/x: No space
-/// left on device (os error 28)`.
-pub(crate) fn io_at<'a>(what: &'static str, path: &'a std::path::Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |e| Error::new(ErrorKind::Io, format!("cannot {what} {}: {e}", path.display())).with_source(e)
-}
-
-impl From<std::io::Error> for Error {
-    fn from(error: std::io::Error) -> Self {
-        Error::new(ErrorKind::Io, error.to_string()).with_source(error)
-    }
-}
-
-/// An error and its sources, looking inside I/O errors too (whose `source` skips the error they
-/// wrap, where TLS stacks put theirs).
-fn chain<'a>(
-    first: Option<&'a (dyn std::error::Error + 'static)>,
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(first, |e| match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
-        Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-        None => e.source(),
-    })
 }
 
 /// The texts of the rustls errors in a failure's source chain.
@@ -486,15 +229,6 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Http);
         assert!(e.is_retryable());
         assert!(Error::from_response(404, b"404 page not found").kind() == ErrorKind::NotFound);
-    }
-
-    #[test]
-    fn io_errors_name_the_path_once() {
-        let e = Error::from(std::io::Error::new(std::io::ErrorKind::NotFound, "gone"));
-        assert_eq!(e.to_string(), "gone");
-        let e = io_at("write", std::path::Path::new("/dl/x.bin"))(std::io::Error::other("No space left on device"));
-        assert_eq!(e.to_string(), "cannot write /dl/x.bin: No space left on device");
-        assert_eq!(e.kind(), ErrorKind::Io);
     }
 
     #[test]

@@ -1,0 +1,254 @@
+//! Upload files into an item through an update session: checksummed, streamed, all or nothing.
+//!
+//! `plan` checks and orders the files before the server is touched, `manifest` checks OVF
+//! manifests against them, `send` adds and streams them on the one runner, `commit` validates and
+//! completes the session (or fails it).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cl_api::types::*;
+use tokio::io::AsyncRead;
+
+use super::Common;
+use super::source::LocalSource;
+use crate::client::Client;
+use crate::error::Result;
+
+mod commit;
+mod manifest;
+mod plan;
+mod send;
+
+use commit::abandon;
+use plan::{Given, Planned, plan};
+use send::UploadJob;
+
+/// One file to upload: from a path, a reader, or a URL the server pulls from.
+///
+/// ```
+/// use cl_sdk::transfer::UploadFile;
+/// use cl_sdk::types::ChecksumAlgorithm;
+/// let iso = UploadFile::path("/images/photon.iso");
+/// let ovf = UploadFile::named("app.ovf", "/build/out/appliance.ovf");
+/// let declared = UploadFile::path("/images/disk.vmdk").with_checksum(ChecksumAlgorithm::Sha256, "ab12…");
+/// let from_memory = UploadFile::reader("notes.txt", 5, std::io::Cursor::new(b"hello".to_vec()));
+/// ```
+pub struct UploadFile {
+    name: String,
+    given: Given,
+    checksum: Option<ChecksumInfo>,
+}
+
+impl std::fmt::Debug for UploadFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let source = match &self.given {
+            Given::Path(path) => path.display().to_string(),
+            Given::Reader(local) => format!("reader of {} bytes", local.len()),
+            Given::Pull(endpoint) => crate::origin::redact(&endpoint.uri),
+        };
+        f.debug_struct("UploadFile").field("name", &self.name).field("source", &source).finish()
+    }
+}
+
+impl UploadFile {
+    /// The file at `path`, under its own file name. An `.ova` is uploaded member by member.
+    pub fn path(path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref().to_owned();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Self { name, given: Given::Path(path), checksum: None }
+    }
+
+    /// The file at `path`, under another name in the item.
+    pub fn named(name: impl Into<String>, path: impl AsRef<Path>) -> Self {
+        Self { name: name.into(), ..Self::path(path) }
+    }
+
+    /// `size` bytes read from `reader`. Without a declared checksum, only the size is checked.
+    pub fn reader(name: impl Into<String>, size: u64, reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
+        Self { name: name.into(), given: Given::Reader(LocalSource::reader(size, reader)), checksum: None }
+    }
+
+    /// A file the server fetches itself from `uri` (http or https). Pin the source's certificate
+    /// with a thumbprint (vCenter 7/8: SHA-1) or its PEM (vSphere 9+).
+    pub fn pull(name: impl Into<String>, uri: &str, thumbprint: Option<&str>, certificate_pem: Option<&str>) -> Self {
+        let endpoint = TransferEndpoint {
+            uri: uri.to_owned(),
+            ssl_certificate_thumbprint: thumbprint.map(str::to_owned),
+            ssl_certificate: certificate_pem.map(str::to_owned),
+        };
+        Self { name: name.into(), given: Given::Pull(endpoint), checksum: None }
+    }
+
+    /// Declares the file's checksum instead of having it computed; the server checks it.
+    pub fn with_checksum(mut self, algorithm: ChecksumAlgorithm, hex: &str) -> Self {
+        self.checksum = Some(ChecksumInfo { algorithm: Some(algorithm), checksum: hex.to_owned() });
+        self
+    }
+
+    /// The name the file gets in the item.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Options of [`Client::upload_item`].
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    checksum: Option<ChecksumAlgorithm>,
+    ignore_warnings: Vec<WarningType>,
+    replace: bool,
+    settle_timeout: Duration,
+    common: Common,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        Self {
+            checksum: Some(ChecksumAlgorithm::Sha256),
+            ignore_warnings: Vec::new(),
+            replace: false,
+            settle_timeout: Duration::from_secs(3600),
+            common: Common::default(),
+        }
+    }
+}
+
+super::common_setters!(UploadOptions);
+
+impl UploadOptions {
+    /// The algorithm of the checksums computed before upload (default SHA-256); `None` sends
+    /// sizes only.
+    pub fn checksum(mut self, algorithm: Option<ChecksumAlgorithm>) -> Self {
+        self.checksum = algorithm;
+        self
+    }
+    /// Preview warnings of signed content to accept (all others fail the upload before complete).
+    pub fn ignore_warnings(mut self, warnings: impl IntoIterator<Item = WarningType>) -> Self {
+        self.ignore_warnings = warnings.into_iter().collect();
+        self
+    }
+    /// Make the item's file set exactly the uploaded files: files the item holds that are not
+    /// among them are removed in the same update session (default: kept).
+    pub fn replace(mut self, replace: bool) -> Self {
+        self.replace = replace;
+        self
+    }
+    /// How long the server may take to verify, preview and commit (default 1 h).
+    pub fn settle_timeout(mut self, timeout: Duration) -> Self {
+        self.settle_timeout = timeout;
+        self
+    }
+}
+
+/// One uploaded file.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct UploadedFile {
+    /// The file's name in the item.
+    pub name: String,
+    /// Its size as the server received it.
+    pub size: u64,
+    /// The checksum sent with it, which the server verified, if any.
+    pub checksum: Option<ChecksumInfo>,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct UploadReport {
+    /// The item uploaded into.
+    pub item_id: String,
+    /// Each file as added, in the order they were added.
+    pub files: Vec<UploadedFile>,
+    /// The preview of signed content, when the server gave one.
+    pub preview: Option<PreviewInfo>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl UploadReport {
+    /// Bytes sent (PULL files count their size as the server reports it).
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+impl Client {
+    /// Uploads `files` into an existing item in one update session.
+    ///
+    /// Checksums are computed before the session opens (or taken as declared), files are added
+    /// with their size and checksum (OVF manifests and certificates before the descriptor, as
+    /// the service requires), streamed concurrently, validated, and the session is completed
+    /// and waited on. Signed content's preview warnings fail the upload unless ignored in the
+    /// options. On any failure or cancel the session is failed (or canceled) and deleted, so the
+    /// item keeps its previous content.
+    pub async fn upload_item(
+        &self,
+        item_id: &str,
+        files: Vec<UploadFile>,
+        options: UploadOptions,
+    ) -> Result<UploadReport> {
+        let started = Instant::now();
+        options.common.control.check()?;
+        let planned = options.common.run(plan(files, &options)).await?;
+        self.upload_planned(item_id, planned, options, started).await
+    }
+
+    /// Uploads files already checked, ordered and checksummed by [`plan`].
+    async fn upload_planned(
+        &self,
+        item_id: &str,
+        planned: Vec<Planned>,
+        options: UploadOptions,
+        started: Instant,
+    ) -> Result<UploadReport> {
+        let removals: Vec<String> = if options.replace {
+            let kept: Vec<&str> = planned.iter().map(|p| p.name.as_str()).collect();
+            let files = self.item_files(item_id).await?;
+            files.into_iter().map(|f| f.name).filter(|name| !kept.contains(&name.as_str())).collect()
+        } else {
+            Vec::new()
+        };
+        let session = self.create_update_session(item_id).await?;
+        let job = UploadJob { client: self, session, options: &options };
+        let result = options.common.run(job.run(planned, &removals)).await;
+        let session = job.session;
+        match result {
+            Ok((files, preview)) => {
+                if let Err(e) = session.delete().await {
+                    tracing::warn!(session = session.id(), error = %e, "could not delete the finished update session");
+                }
+                Ok(UploadReport { item_id: item_id.to_owned(), files, preview, elapsed: started.elapsed() })
+            }
+            Err(error) => {
+                abandon(&session, &error).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Creates an item and uploads `files` into it; when the upload fails the new item is
+    /// deleted again, so nothing half-made is left in the library.
+    pub async fn upload_new_item(
+        &self,
+        library_id: &str,
+        name: &str,
+        item_type: &str,
+        files: Vec<UploadFile>,
+        options: UploadOptions,
+    ) -> Result<UploadReport> {
+        // Local files are checked (and hashed) before anything exists on the server.
+        let started = Instant::now();
+        options.common.control.check()?;
+        let planned = options.common.run(plan(files, &options)).await?;
+        let item = self.create_item(library_id, name, item_type).await?;
+        let result = self.upload_planned(&item, planned, options, started).await;
+        if result.is_err()
+            && let Err(e) = self.delete_item(&item).await
+        {
+            tracing::warn!(item, error = %e, "could not delete the item created for a failed upload");
+        }
+        result
+    }
+}

@@ -1,0 +1,163 @@
+//! Planning an upload before the server is touched: files checked and expanded (an OVA into its
+//! members), named and ordered as the service wants them, checksums computed or taken as given,
+//! manifests checked against their files.
+
+use std::path::PathBuf;
+
+use cl_api::types::{ChecksumAlgorithm, ChecksumInfo, TransferEndpoint};
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt, TryStreamExt};
+
+use super::{UploadFile, UploadOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::transfer::source::LocalSource;
+use crate::transfer::{FileProgress, FileState, checksum, ova};
+
+/// Where an upload's file comes from, as given.
+pub(super) enum Given {
+    Path(PathBuf),
+    Reader(LocalSource),
+    Pull(TransferEndpoint),
+}
+
+/// Where a planned file's bytes come from.
+pub(super) enum Bytes {
+    /// This client sends them (PUSH).
+    Push(LocalSource),
+    /// The server fetches them itself (PULL).
+    Pull(TransferEndpoint),
+}
+
+/// A file ready to add: its final name, size and checksum known.
+pub(super) struct Planned {
+    pub name: String,
+    pub bytes: Bytes,
+    pub size: Option<u64>,
+    pub checksum: Option<ChecksumInfo>,
+}
+
+impl Planned {
+    pub fn local(&self) -> Option<&LocalSource> {
+        match &self.bytes {
+            Bytes::Push(local) => Some(local),
+            Bytes::Pull(_) => None,
+        }
+    }
+
+    fn push(name: String, local: LocalSource, checksum: Option<ChecksumInfo>) -> Self {
+        Self { name, size: Some(local.len()), bytes: Bytes::Push(local), checksum }
+    }
+}
+
+fn is_metadata(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".mf") || lower.ends_with(".cert")
+}
+
+fn is_descriptor(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".ovf")
+}
+
+/// Checks the files, expands OVAs, orders them for the service and computes checksums.
+pub(super) async fn plan(files: Vec<UploadFile>, options: &UploadOptions) -> Result<Vec<Planned>> {
+    if files.is_empty() {
+        return Err(Error::new(ErrorKind::InvalidInput, "no files to upload"));
+    }
+    let mut planned = Vec::new();
+    for file in files {
+        match file.given {
+            Given::Path(path) if file.name.to_ascii_lowercase().ends_with(".ova") => {
+                for member in ova::members(&path).await? {
+                    let local = LocalSource::Segment { path: path.clone(), offset: member.offset, len: member.size };
+                    planned.push(Planned::push(member.name, local, None));
+                }
+            }
+            Given::Path(path) => {
+                let meta = tokio::fs::metadata(&path).await.map_err(|e| {
+                    Error::new(ErrorKind::Io, format!("cannot read {}: {e}", path.display())).with_source(e)
+                })?;
+                if !meta.is_file() {
+                    return Err(Error::new(ErrorKind::InvalidInput, format!("{} is not a file", path.display())));
+                }
+                let local = LocalSource::Segment { path, offset: 0, len: meta.len() };
+                planned.push(Planned::push(file.name, local, file.checksum));
+            }
+            Given::Reader(local) => planned.push(Planned::push(file.name, local, file.checksum)),
+            Given::Pull(endpoint) => planned.push(Planned {
+                name: file.name,
+                bytes: Bytes::Pull(endpoint),
+                size: None,
+                checksum: file.checksum,
+            }),
+        }
+    }
+    check_names(&planned)?;
+    // Manifests and certificates, then descriptors, then the rest (stable within each group).
+    planned.sort_by_key(|p| {
+        if is_metadata(&p.name) {
+            0
+        } else if is_descriptor(&p.name) {
+            1
+        } else {
+            2
+        }
+    });
+    if let Some(algorithm) = &options.checksum {
+        hash(&mut planned, algorithm, options).await?;
+    }
+    super::manifest::check(&planned).await?;
+    Ok(planned)
+}
+
+/// Every name usable in an item, and given once.
+fn check_names(planned: &[Planned]) -> Result<()> {
+    for (i, p) in planned.iter().enumerate() {
+        if p.name.is_empty() || p.name.contains(['/', '\\']) || p.name.chars().any(char::is_control) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{:?} is not a usable file name in an item", p.name),
+            ));
+        }
+        if planned[..i].iter().any(|q| q.name == p.name) {
+            return Err(Error::new(ErrorKind::InvalidInput, format!("{:?} is given twice", p.name)));
+        }
+    }
+    Ok(())
+}
+
+/// Computes the checksum of every local file that has none, `concurrency` at once. Hashing a
+/// large OVA takes minutes: it shows as its own state, and cancel reaches it.
+async fn hash(planned: &mut [Planned], algorithm: &ChecksumAlgorithm, options: &UploadOptions) -> Result<()> {
+    let control = &options.common.control;
+    control.start(planned.iter().map(|p| FileProgress::waiting(&p.name, p.size)).collect());
+    let mut jobs: Vec<BoxFuture<'_, Result<(usize, String)>>> = Vec::new();
+    for (index, p) in planned.iter().enumerate() {
+        let (None, Some(LocalSource::Segment { path, offset, len })) = (&p.checksum, p.local()) else { continue };
+        let (path, offset, len) = (path.clone(), *offset, *len);
+        let watcher = control.clone();
+        let watch = move |done| {
+            watcher.update(index, |f| {
+                f.state = FileState::Hashing;
+                f.done = done;
+            });
+            !watcher.is_canceled()
+        };
+        jobs.push(
+            async move {
+                let sum = checksum::of_file_watched(&path, algorithm, offset, len, watch).await?;
+                control.update(index, |f| {
+                    f.state = FileState::Waiting;
+                    f.done = 0;
+                });
+                Ok((index, sum))
+            }
+            .boxed(),
+        );
+    }
+    let sums: Vec<(usize, String)> =
+        futures_util::stream::iter(jobs).buffer_unordered(options.common.concurrency).try_collect().await?;
+    for (index, sum) in sums {
+        planned[index].checksum = Some(ChecksumInfo { algorithm: Some(algorithm.clone()), checksum: sum });
+    }
+    Ok(())
+}
