@@ -82,58 +82,9 @@ pub enum Command {
     #[command(subcommand)]
     Item(ItemCommand),
     /// Upload files (or an OVF folder, or an .ova) into an item, or have the server pull one.
-    Upload {
-        /// Files, folders (their files) or .ova archives.
-        #[arg(required_unless_present = "pull", conflicts_with = "pull")]
-        paths: Vec<PathBuf>,
-        /// Have the server fetch the file itself from this http(s) URL (named after its last segment).
-        #[arg(long, value_name = "URL")]
-        pull: Option<String>,
-        /// The pulled source's certificate thumbprint (SHA-1, as vCenter 7 and 8 take it).
-        #[arg(long, value_name = "THUMBPRINT", requires = "pull", conflicts_with = "source_cert")]
-        source_thumbprint: Option<String>,
-        /// The pulled source's certificate, a PEM file (vSphere 9 and later).
-        #[arg(long, value_name = "PEM", requires = "pull")]
-        source_cert: Option<PathBuf>,
-        /// The pulled file's checksum, ALGORITHM:HEX (e.g. sha256:ab12…), checked by the server.
-        #[arg(long, value_name = "ALG:HEX", requires = "pull")]
-        source_checksum: Option<String>,
-        /// Accept this preview warning of signed content (repeatable), e.g. self-signed-certificate.
-        #[arg(long, value_name = "TYPE")]
-        ignore_warning: Vec<String>,
-        /// Library name or id.
-        #[arg(long)]
-        library: String,
-        /// Item name or id.
-        #[arg(long)]
-        item: String,
-        /// Create the item if it does not exist (removed again if the upload fails).
-        #[arg(long)]
-        create: bool,
-        /// Make the item's file set exactly these files (others it holds are removed).
-        #[arg(long)]
-        replace: bool,
-        /// Checksum algorithm computed and verified by the server.
-        #[arg(long, value_enum, default_value = "sha256")]
-        checksum: ChecksumArg,
-    },
+    Upload(UploadArgs),
     /// Download an item's files into a folder, or one file to stdout.
-    Download {
-        /// LIBRARY/ITEM (names or ids), or an item id.
-        target: String,
-        /// Destination folder (created if missing), or `-` for one file on stdout.
-        #[arg(long)]
-        to: PathBuf,
-        /// Only this file of the item (repeatable).
-        #[arg(long, value_name = "NAME")]
-        only: Vec<String>,
-        /// Replace files that already exist.
-        #[arg(long)]
-        overwrite: bool,
-        /// Start over instead of resuming what an interrupted download into this folder kept.
-        #[arg(long)]
-        no_resume: bool,
-    },
+    Download(DownloadArgs),
     /// Transfer sessions.
     #[command(subcommand)]
     Session(SessionCommand),
@@ -143,17 +94,7 @@ pub enum Command {
     /// Run the simulator in the foreground (needs the default `sim` feature).
     Sim(crate::builtin::SimArgs),
     /// Upload a generated OVF set to the target (the built-in simulator without --url), download it back and verify every byte.
-    Demo {
-        /// Size of each generated disk, MiB.
-        #[arg(long, default_value_t = 16)]
-        disk_mib: u64,
-        /// Keep the demo's item (and a library it created) instead of removing them.
-        #[arg(long)]
-        keep: bool,
-        /// Datastore name or id for the demo's library (the only one when there is one).
-        #[arg(long)]
-        datastore: Option<String>,
-    },
+    Demo(DemoArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -224,4 +165,75 @@ pub enum ChecksumArg {
     Sha1,
     Sha256,
     Sha512,
+}
+
+// The arguments of `clx upload`.
+#[derive(clap::Args, Debug)]
+pub struct UploadArgs {
+    /// Files, folders (their files) or .ova archives.
+    #[arg(required_unless_present = "pull", conflicts_with = "pull")]
+    pub paths: Vec<PathBuf>,
+    /// Have the server fetch the file itself from this http(s) URL (named after its last segment).
+    #[arg(long, value_name = "URL")]
+    pub pull: Option<String>,
+    /// The pulled source's certificate thumbprint (SHA-1, as vCenter 7 and 8 take it).
+    #[arg(long, value_name = "THUMBPRINT", requires = "pull", conflicts_with = "source_cert")]
+    pub source_thumbprint: Option<String>,
+    /// The pulled source's certificate, a PEM file (vSphere 9 and later).
+    #[arg(long, value_name = "PEM", requires = "pull")]
+    pub source_cert: Option<PathBuf>,
+    /// The pulled file's checksum, ALGORITHM:HEX (e.g. sha256:ab12…), checked by the server.
+    #[arg(long, value_name = "ALG:HEX", requires = "pull")]
+    pub source_checksum: Option<String>,
+    /// Accept this preview warning of signed content (repeatable), e.g. self-signed-certificate.
+    #[arg(long, value_name = "TYPE")]
+    pub ignore_warning: Vec<String>,
+    /// Library name or id.
+    #[arg(long)]
+    pub library: String,
+    /// Item name or id.
+    #[arg(long)]
+    pub item: String,
+    /// Create the item if it does not exist (removed again if the upload fails).
+    #[arg(long)]
+    pub create: bool,
+    /// Make the item's file set exactly these files (others it holds are removed).
+    #[arg(long)]
+    pub replace: bool,
+    /// Checksum algorithm computed and verified by the server.
+    #[arg(long, value_enum, default_value = "sha256")]
+    pub checksum: ChecksumArg,
+}
+
+// The arguments of `clx download`.
+#[derive(clap::Args, Debug)]
+pub struct DownloadArgs {
+    /// LIBRARY/ITEM (names or ids), or an item id.
+    pub target: String,
+    /// Destination folder (created if missing), or `-` for one file on stdout.
+    #[arg(long)]
+    pub to: PathBuf,
+    /// Only this file of the item (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// Replace files that already exist.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Start over instead of resuming what an interrupted download into this folder kept.
+    #[arg(long)]
+    pub no_resume: bool,
+}
+
+// The arguments of `clx demo`.
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Size of each generated disk, MiB.
+    #[arg(long, default_value_t = 16)]
+    pub disk_mib: u64,
+    /// Keep the demo's item (and a library it created) instead of removing them.
+    #[arg(long)]
+    pub keep: bool,
+    /// Datastore name or id for the demo's library (the only one when there is one).
+    #[arg(long)]
+    pub datastore: Option<String>,
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cl_sdk::ErrorKind;
+use cl_sdk::{Detail, ErrorKind};
 use serde::Serialize;
 
 /// Exit codes (usage errors, clap's and ours, are 2).
@@ -24,17 +24,6 @@ pub struct Failure {
 
 impl From<cl_sdk::Error> for Failure {
     fn from(e: cl_sdk::Error) -> Self {
-        let hint = match e.kind() {
-            ErrorKind::Unauthenticated => " Check the user name and password (CLX_USERNAME, CLX_PASSWORD).",
-            ErrorKind::Tls => " Pass --ca-cert or --thumbprint to trust this server (or --insecure for a test server).",
-            ErrorKind::Transport => " Check the URL, and that the server is reachable and speaks that scheme.",
-            ErrorKind::ResourceBusy => " Another update of this item is running; try again when it is done.",
-            ErrorKind::RedirectRefused => " The server sent the request elsewhere; no credentials went with it.",
-            ErrorKind::Verification if e.message().contains("not chosen to be ignored") => {
-                " Review them; pass --ignore-warning TYPE for each to accept it."
-            }
-            _ => "",
-        };
         let code = match e.kind() {
             ErrorKind::Verification | ErrorKind::UnsafePath => EXIT_VERIFICATION,
             ErrorKind::Canceled => EXIT_CANCELED,
@@ -42,19 +31,28 @@ impl From<cl_sdk::Error> for Failure {
             ErrorKind::Io => EXIT_FAILURE,
             _ => EXIT_SERVER,
         };
-        // The SDK's words become the CLI's.
-        let message = describe(&e).replace("choose Overwrite::Always to replace it", "pass --overwrite to replace it");
-        Failure { kind: format!("{:?}", e.kind()), message: format!("{message}.{hint}"), code }
+        let kind = e.kind().as_str().to_owned();
+        // What the CLI says is decided by the error's kind and typed detail, never by its text.
+        let message = match e.detail() {
+            Some(Detail::TargetExists(path)) => format!("{} exists; pass --overwrite to replace it.", path.display()),
+            Some(Detail::PreviewWarnings(_)) => {
+                format!("{e}. Review them; pass --ignore-warning TYPE for each to accept it.")
+            }
+            _ => format!("{e}.{}", hint(e.kind())),
+        };
+        Failure { kind, message, code }
     }
 }
 
-/// An SDK error as a sentence: the server's message first, then its type and status, then the
-/// cause; without the operation id the SDK prefixes.
-fn describe(e: &cl_sdk::Error) -> String {
-    let text = e.to_string();
-    match e.operation() {
-        Some(op) => text.strip_prefix(&format!("{op}: ")).unwrap_or(&text).to_owned(),
-        None => text,
+/// What the user can do about an error of this kind, when there is something to say.
+fn hint(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Unauthenticated => " Check the user name and password (CLX_USERNAME, CLX_PASSWORD).",
+        ErrorKind::Tls => " Pass --ca-cert or --thumbprint to trust this server (or --insecure for a test server).",
+        ErrorKind::Transport => " Check the URL, and that the server is reachable and speaks that scheme.",
+        ErrorKind::ResourceBusy => " Another update of this item is running; try again when it is done.",
+        ErrorKind::RedirectRefused => " The server sent the request elsewhere; no credentials went with it.",
+        _ => "",
     }
 }
 

@@ -6,10 +6,12 @@ use cl_sdk::transfer::{TransferControl, UploadFile};
 use cl_sdk::{Client, ErrorKind};
 use serde::Serialize;
 
-use crate::args::{ChecksumArg, TransferArgs};
+use super::Ctx;
+use super::download::download_options;
+use super::upload::{expand, upload_options};
+use crate::args::{ChecksumArg, DemoArgs, TransferArgs};
 use crate::output::{EXIT_VERIFICATION, Failure, Report, fail, print, summary};
 use crate::progress;
-use crate::transfers::{download_options, expand, upload_options};
 
 /// Writes a small OVF set: descriptor, manifest and two disks of `disk_mib` MiB.
 fn generate_ovf_set(dir: &Path, disk_mib: u64) -> std::io::Result<()> {
@@ -32,8 +34,13 @@ fn generate_ovf_set(dir: &Path, disk_mib: u64) -> std::io::Result<()> {
     std::fs::write(dir.join("demo.mf"), manifest)
 }
 
+pub async fn run(args: &DemoArgs, ctx: &Ctx<'_>) -> Result<(), Failure> {
+    let datastore = crate::resolve::datastore(ctx.client, args.datastore.as_deref()).await?;
+    demo(ctx.client, &datastore, args.disk_mib, args.keep, ctx.transfer, ctx.json).await
+}
+
 /// The demo, then (unless `keep`) removing the item it made and a library it created.
-pub async fn demo(
+async fn demo(
     client: &Client,
     datastore: &str,
     disk_mib: u64,

@@ -1,0 +1,100 @@
+//! `clx item`: list, show and delete items.
+
+use serde::Serialize;
+
+use super::{Ctx, Done, text};
+use crate::args::ItemCommand;
+use crate::output::{Failure, Report, Row, clean, human, print};
+
+pub async fn run(command: &ItemCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
+    match command {
+        ItemCommand::Ls { library } => {
+            let library_id = crate::resolve::library(ctx.client, library).await?;
+            let mut rows = Vec::new();
+            for id in ctx.client.items(&library_id).await? {
+                let item = ctx.client.item(&id).await?;
+                rows.push(ItemRow { name: item.name, r#type: item.type_, size: item.size, id });
+            }
+            print(ctx.json, &rows);
+        }
+        ItemCommand::Info { target: spec } => {
+            let (id, _) = crate::resolve::item(ctx.client, spec).await?;
+            let model = ctx.client.item(&id).await?;
+            let files = ctx.client.item_files(&id).await?;
+            let info = ItemInfo {
+                id,
+                name: model.name,
+                r#type: model.type_,
+                size: model.size,
+                content_version: model.content_version,
+                files,
+            };
+            print(ctx.json, &info);
+        }
+        ItemCommand::Rm { target: spec } => {
+            let (id, name) = crate::resolve::item(ctx.client, spec).await?;
+            ctx.client.delete_item(&id).await?;
+            print(ctx.json, &Done { id, name, kind: "item", done: "deleted" });
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ItemRow {
+    id: String,
+    name: Option<String>,
+    r#type: Option<String>,
+    size: Option<i64>,
+}
+
+impl Row for ItemRow {
+    const HEADER: &'static [&'static str] = &["NAME", "TYPE", "SIZE", "ID"];
+    fn cells(&self) -> Vec<String> {
+        let size = self.size.and_then(|s| u64::try_from(s).ok()).map_or_else(|| "-".to_owned(), human);
+        vec![text(&self.name), text(&self.r#type), size, clean(&self.id).into_owned()]
+    }
+}
+
+#[derive(Serialize)]
+struct ItemInfo {
+    id: String,
+    name: Option<String>,
+    r#type: Option<String>,
+    size: Option<i64>,
+    content_version: Option<String>,
+    files: Vec<cl_sdk::types::ItemFileInfo>,
+}
+
+impl Report for ItemInfo {
+    fn text(&self) -> String {
+        let size = self.size.and_then(|s| u64::try_from(s).ok()).map_or_else(|| "-".to_owned(), human);
+        let mut out = format!(
+            "{} ({}), {}, {size}, content version {}\n",
+            text(&self.name),
+            clean(&self.id),
+            text(&self.r#type),
+            text(&self.content_version)
+        );
+        let rows: Vec<FileRow> = self.files.iter().map(FileRow).collect();
+        out.push_str(&rows.text());
+        out
+    }
+}
+
+/// One file of an item, in `clx item info`.
+#[derive(Serialize)]
+struct FileRow<'a>(&'a cl_sdk::types::ItemFileInfo);
+
+impl Row for FileRow<'_> {
+    const HEADER: &'static [&'static str] = &["FILE", "SIZE", "CHECKSUM"];
+    fn cells(&self) -> Vec<String> {
+        let size = self.0.size.and_then(|s| u64::try_from(s).ok()).map_or_else(|| "-".to_owned(), human);
+        let sum = self
+            .0
+            .checksum_info
+            .as_ref()
+            .map(|c| format!("{}:{}", text(&c.algorithm.as_ref().map(|a| a.to_string())), c.checksum));
+        vec![clean(&self.0.name).into_owned(), size, clean(&sum.unwrap_or_else(|| "-".into())).into_owned()]
+    }
+}
