@@ -85,6 +85,8 @@ pub enum Command {
     Upload(UploadArgs),
     /// Download an item's files into a folder, or one file to stdout.
     Download(DownloadArgs),
+    /// Copy an item, or every item of a library, to another vCenter (or within this one): streamed, verified, no local disk.
+    Copy(CopyArgs),
     /// Transfer sessions.
     #[command(subcommand)]
     Session(SessionCommand),
@@ -236,4 +238,42 @@ pub struct DemoArgs {
     /// Datastore name or id for the demo's library (the only one when there is one).
     #[arg(long)]
     pub datastore: Option<String>,
+}
+
+// The arguments of `clx copy`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "The source is the usual target (--url, CLX_URL, ...). The destination is --to-url (CLX_TO_URL), \
+                        the source's vCenter when absent; its password is CLX_TO_PASSWORD or user:password@ in the URL. \
+                        An item that already holds the source's file names, sizes and checksums is left alone (up to date)."
+)]
+pub struct CopyArgs {
+    /// LIBRARY/ITEM (names or ids) or an item id to copy one item; LIBRARY to copy all its items.
+    pub source: String,
+    /// LIBRARY/ITEM, or LIBRARY (items keep their names).
+    pub dest: String,
+    /// The destination vCenter (https://host, may carry user:password@); the source's when absent.
+    #[arg(long, env = "CLX_TO_URL", value_name = "URL")]
+    pub to_url: Option<String>,
+    /// The destination's user name (also CLX_TO_USERNAME).
+    #[arg(long, env = "CLX_TO_USERNAME")]
+    pub to_username: Option<String>,
+    /// Also trust the CA certificates in this PEM file at the destination.
+    #[arg(long, value_name = "PEM")]
+    pub to_ca_cert: Option<PathBuf>,
+    /// Trust the destination iff its certificate has this SHA-1 or SHA-256 thumbprint.
+    #[arg(long, value_name = "THUMBPRINT")]
+    pub to_thumbprint: Option<String>,
+    /// Trust any certificate at the destination (test servers only).
+    #[arg(long)]
+    pub to_insecure: bool,
+    /// Create destination items that do not exist (removed again if their copy fails).
+    #[arg(long)]
+    pub create: bool,
+    /// Make each destination item's file set exactly the source's.
+    #[arg(long)]
+    pub replace: bool,
+    /// Accept this preview warning of signed content at the destination (repeatable).
+    #[arg(long, value_name = "TYPE")]
+    pub ignore_warning: Vec<String>,
 }

@@ -13,8 +13,22 @@ pub struct Target {
     _sim: Option<crate::builtin::Simulator>,
 }
 
-fn env_any(names: &[&str]) -> Option<String> {
+pub fn env_any(names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+}
+
+/// How to reach one vCenter: what the flags and variables say.
+pub struct Server<'a> {
+    /// The URL (may carry `user:password@`).
+    pub url: String,
+    pub username: Option<String>,
+    /// The password's variables, first found wins (before the URL's).
+    pub password_vars: &'a [&'a str],
+    pub insecure: bool,
+    pub ca_cert: Option<&'a std::path::Path>,
+    pub thumbprint: Option<&'a str>,
+    /// The flags' names, for messages (`--` or `--to-`).
+    pub flags: &'a str,
 }
 
 /// Connects to the configured vCenter; without one, starts the built-in simulator when
@@ -30,9 +44,26 @@ pub async fn connect(cli: &Cli, builtin: bool) -> Result<Target, Failure> {
         }
         return connect_builtin(cli).await;
     };
+    let insecure =
+        cli.insecure || env_any(&["GOVC_INSECURE"]).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    let server = Server {
+        url,
+        username: cli.username.clone().or_else(|| env_any(&["GOVC_USERNAME"])),
+        password_vars: &["CLX_PASSWORD", "GOVC_PASSWORD"],
+        insecure,
+        ca_cert: cli.ca_cert.as_deref(),
+        thumbprint: cli.thumbprint.as_deref(),
+        flags: "--",
+    };
+    Ok(Target { client: connect_to(&server, cli).await?, _sim: None })
+}
+
+/// Logs in to `server` with the transfer knobs and dialect of `cli`.
+pub async fn connect_to(server: &Server<'_>, cli: &Cli) -> Result<Client, Failure> {
+    let url = &server.url;
     let mut parsed =
         reqwest::Url::parse(if url.contains("://") { url.clone() } else { format!("https://{url}") }.as_str())
-            .map_err(|e| usage(format!("{:?} is not a URL: {e}", cl_sdk::redact_url(&url))))?;
+            .map_err(|e| usage(format!("{:?} is not a URL: {e}", cl_sdk::redact_url(url))))?;
     // user:password@ in a URL are percent-encoded (administrator%40vsphere.local).
     let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
     let url_user = (!parsed.username().is_empty()).then(|| decode(parsed.username()));
@@ -41,22 +72,25 @@ pub async fn connect(cli: &Cli, builtin: bool) -> Result<Target, Failure> {
     let _ = parsed.set_password(None);
     parsed.set_path("");
     let base = parsed.as_str().trim_end_matches('/').to_owned();
-    let username = cli.username.clone().or_else(|| env_any(&["GOVC_USERNAME"])).or(url_user);
-    let password = env_any(&["CLX_PASSWORD", "GOVC_PASSWORD"]).or(url_password);
+    let username = server.username.clone().or(url_user);
+    let password = env_any(server.password_vars).or(url_password);
     let (Some(username), Some(password)) = (username, password) else {
-        return Err(usage("give a user name (--username, CLX_USERNAME) and a password (CLX_PASSWORD)"));
+        let flags = server.flags;
+        let vars = server.password_vars.join(" or ");
+        return Err(usage(format!(
+            "give {base} a user name ({flags}username, or user@ in the URL) and a password ({vars})"
+        )));
     };
     let mut builder = settings(Client::builder(&base), cli).credentials(&username, &password);
-    let insecure =
-        cli.insecure || env_any(&["GOVC_INSECURE"]).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
-    if insecure {
+    if server.insecure {
         builder = builder.danger_accept_invalid_certificates(true);
     }
-    if let Some(path) = &cli.ca_cert {
-        let pem = std::fs::read_to_string(path).map_err(|e| usage(format!("--ca-cert {}: {e}", path.display())))?;
+    if let Some(path) = server.ca_cert {
+        let flag = format!("{}ca-cert", server.flags);
+        let pem = std::fs::read_to_string(path).map_err(|e| usage(format!("{flag} {}: {e}", path.display())))?;
         builder = builder.add_ca_pem(&pem);
     }
-    if let Some(thumbprint) = &cli.thumbprint {
+    if let Some(thumbprint) = server.thumbprint {
         builder = builder.pin_thumbprint(thumbprint);
     }
     builder = match cli.dialect {
@@ -64,7 +98,7 @@ pub async fn connect(cli: &Cli, builtin: bool) -> Result<Target, Failure> {
         DialectArg::Api => builder.dialect(Dialect::Api),
         DialectArg::Rest => builder.dialect(Dialect::Rest),
     };
-    Ok(Target { client: builder.connect().await?, _sim: None })
+    Ok(builder.connect().await?)
 }
 
 /// Starts the built-in simulator in-process and connects to it.

@@ -57,13 +57,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
     signals::install();
     let target = connect::connect(&cli, matches!(cli.command, Command::Demo(_))).await?;
-    let ctx = Ctx { client: &target.client, json: cli.json, transfer: &cli.transfer };
+    let ctx = Ctx { client: &target.client, cli: &cli, json: cli.json, transfer: &cli.transfer };
     match &cli.command {
         Command::Login => commands::login::run(&ctx).await,
         Command::Library(command) => commands::library::run(command, &ctx).await,
         Command::Item(command) => commands::item::run(command, &ctx).await,
         Command::Upload(args) => commands::upload::run(args, &ctx).await,
         Command::Download(args) => commands::download::run(args, &ctx).await,
+        Command::Copy(args) => commands::copy::run(args, &ctx).await,
         Command::Session(command) => commands::session::run(command, &ctx).await,
         Command::Datastore(command) => commands::datastore::run(command, &ctx).await,
         Command::Demo(args) => commands::demo::run(args, &ctx).await,

@@ -69,8 +69,17 @@ impl Client {
 
     /// Creates a session of either kind for an item.
     pub async fn create_session<K: SessionKind>(&self, item_id: &str) -> Result<Session<K>> {
-        let token = uuid::Uuid::new_v4().to_string();
-        let id = self.call(K::create(item_id, &token)).await?;
+        self.create_session_with_token(item_id, &uuid::Uuid::new_v4().to_string()).await
+    }
+
+    /// Creates a session with a client token of the caller's: the server answers a repeat of
+    /// the same token with the first session it made.
+    pub(crate) async fn create_session_with_token<K: SessionKind>(
+        &self,
+        item_id: &str,
+        token: &str,
+    ) -> Result<Session<K>> {
+        let id = self.call(K::create(item_id, token)).await?;
         Ok(self.session(&id))
     }
 

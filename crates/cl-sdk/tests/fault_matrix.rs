@@ -1,4 +1,4 @@
-//! The fault matrix: downloads and uploads against the simulator under every fault family users
+//! The fault matrix: downloads, uploads and copies against the simulator under every fault family users
 //! meet (broken connections at many offsets, 5xx bursts at each phase, expired sessions, corrupted
 //! bytes, stalls, a restarted server, Range misbehaviour, a competing uploader). Every case ends
 //! byte-identical, or with a typed error and then: no file under a final name, nothing left in
@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cl_sdk::transfer::{DownloadOptions, UploadFile, UploadOptions};
+use cl_sdk::transfer::{CopyOptions, DownloadOptions, TransferControl, UploadFile, UploadOptions};
 use cl_sdk::{Client, ErrorKind, RetryPolicy};
 use cl_sim::{CallFault, RangeFault, SimConfig, Simulator};
 
@@ -23,6 +23,10 @@ const SEED: u64 = 0x5eed_c0de;
 enum Kind {
     Download,
     Upload,
+    /// The item streamed into a new item of a second simulator; faults at the source.
+    Copy,
+    /// The same, with the faults at the destination.
+    CopyDest,
 }
 
 #[derive(Clone, Debug)]
@@ -49,6 +53,8 @@ enum Fault {
     Competitor,
     /// The destination's file system fills up (a 512 KiB tmpfs for a 1 MiB file).
     DiskFull,
+    /// The caller cancels mid-transfer.
+    Cancel,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -137,6 +143,23 @@ fn cases() -> Vec<Case> {
     cases.push(case(Kind::Upload, Fault::ExpireSession, Expect::Failed));
     cases.push(case(Kind::Upload, Fault::Restart, Expect::Failed));
     cases.push(case(Kind::Upload, Fault::Competitor, Expect::Either));
+
+    // Copies: a broken source resumes with Range into the same PUT; wrong source bytes never
+    // land; the destination's refusals, resets and lost answers are handled as uploads handle them.
+    for at in [0, 64 << 10, SIZE / 2, SIZE - 1] {
+        cases.push(case(Kind::Copy, Fault::Drop(at), Expect::Done));
+    }
+    cases.push(case(Kind::Copy, Fault::Corrupt(SIZE / 3), Expect::Failed));
+    cases.push(case(Kind::Copy, Fault::Range(RangeFault::Ignore), Expect::Done));
+    cases.push(case(
+        Kind::Copy,
+        Fault::Calls("download_session_file_prepare", 3, CallFault::Status(503)),
+        Expect::Done,
+    ));
+    cases.push(case(Kind::Copy, Fault::Cancel, Expect::Failed));
+    cases.push(case(Kind::CopyDest, Fault::Calls("update_session_file_add", 3, CallFault::Status(503)), Expect::Done));
+    cases.push(case(Kind::CopyDest, Fault::Drop(SIZE / 2), Expect::Done));
+    cases.push(case(Kind::CopyDest, Fault::Calls("update_session_complete", 1, CallFault::LoseReply), Expect::Done));
     cases
 }
 
@@ -156,7 +179,8 @@ struct Bed {
     work: tempfile::TempDir,
 }
 
-async fn bed() -> Bed {
+/// A simulator and a client of it.
+async fn server() -> (Arc<Simulator>, Client) {
     let mut config = SimConfig::default().plain_http();
     config.service.prepare_delay = Duration::from_millis(20);
     let sim = Arc::new(Simulator::start(config).await.unwrap());
@@ -167,6 +191,11 @@ async fn bed() -> Bed {
         .connect()
         .await
         .unwrap();
+    (sim, client)
+}
+
+async fn bed() -> Bed {
+    let (sim, client) = server().await;
     let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
     let old = content(7);
     let file = UploadFile::reader("data.bin", SIZE, std::io::Cursor::new(old.clone()));
@@ -174,9 +203,9 @@ async fn bed() -> Bed {
     Bed { sim, client, item: item.item_id, old, work: tempfile::tempdir().unwrap() }
 }
 
-/// Arms the fault; events "mid-transfer" run while a stall holds the transfer half-way.
-fn arm(bed: &Bed, fault: &Fault) {
-    let faults = bed.sim.faults();
+/// Arms the fault on `sim`; events "mid-transfer" run while a stall holds the transfer half-way.
+fn arm(bed: &Bed, sim: &Simulator, fault: &Fault) {
+    let faults = sim.faults();
     let mid_way = |event: fn(&Simulator, &Client)| {
         faults.stall_next_transfer(SIZE / 2, Duration::from_millis(1500));
         let (sim, client) = (bed.sim.clone(), bed.client.clone());
@@ -202,17 +231,23 @@ fn arm(bed: &Bed, fault: &Fault) {
             faults.stall_next_transfer(SIZE / 2, Duration::from_millis(300));
         }
         Fault::Calls(op, n, fault) => faults.fail_calls(op, *n, *fault),
-        Fault::WrongChecksum | Fault::Competitor | Fault::DiskFull => {}
+        Fault::WrongChecksum | Fault::Competitor | Fault::DiskFull | Fault::Cancel => {}
     }
 }
 
 /// Runs one case; `Err` says which promise broke.
 async fn run(case: &Case) -> Result<(), String> {
     let bed = bed().await;
-    arm(&bed, &case.fault);
     let outcome = match case.kind {
-        Kind::Download => download(&bed, matches!(case.fault, Fault::DiskFull)).await,
-        Kind::Upload => upload(&bed, &case.fault).await,
+        Kind::Download => {
+            arm(&bed, &bed.sim, &case.fault);
+            download(&bed, matches!(case.fault, Fault::DiskFull)).await
+        }
+        Kind::Upload => {
+            arm(&bed, &bed.sim, &case.fault);
+            upload(&bed, &case.fault).await
+        }
+        Kind::Copy | Kind::CopyDest => copy(&bed, case).await,
     };
     bed.sim.faults().clear();
     match (case.expect, &outcome) {
@@ -290,6 +325,47 @@ async fn upload(bed: &Bed, fault: &Fault) -> Result<(), String> {
         (Ok(()), _) => Ok(()),
         (Err(e), _) if now == bed.old => Err(typed(e)),
         (Err(e), _) => Err(format!("{e}; and the item's previous content was changed")),
+    }
+}
+
+/// Copies the item into a new item of a second simulator under the case's fault: after success
+/// the new item holds the item's bytes; after failure there is no new item and no session left
+/// at either end.
+async fn copy(bed: &Bed, case: &Case) -> Result<(), String> {
+    let (to_sim, to) = server().await;
+    let library = to.create_local_library("copies", cl_sim::DATASTORE_ID).await.unwrap();
+    arm(bed, if case.kind == Kind::Copy { &bed.sim } else { &to_sim }, &case.fault);
+    let control = TransferControl::new();
+    if matches!(case.fault, Fault::Cancel) {
+        bed.sim.faults().stall_next_transfer(SIZE / 2, Duration::from_secs(2));
+        let control = control.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            control.cancel();
+        });
+    }
+    let options = CopyOptions::default().create(true).keep_alive_every(Duration::from_millis(50)).control(control);
+    let work = bed.client.copy_item(&bed.item, &to, &library, options);
+    let result = tokio::time::timeout(Duration::from_secs(60), work).await.map_err(|_| "hung".to_string())?;
+    to_sim.faults().clear();
+    let left = to.items(&library).await.map_err(|e| e.to_string())?;
+    let sessions = to.update_sessions(None).await.map_err(|e| e.to_string())?;
+    if !sessions.is_empty() {
+        return Err(format!("update sessions left at the destination: {sessions:?}"));
+    }
+    match result {
+        Ok(report) => {
+            let dest = tempfile::tempdir().unwrap();
+            to.download_item(&report.item_id, dest.path(), DownloadOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if std::fs::read(dest.path().join("data.bin")).unwrap() != bed.old {
+                return Err("the copy's bytes differ from the source's".into());
+            }
+            Ok(())
+        }
+        Err(e) if left.is_empty() => Err(typed(e)),
+        Err(e) => Err(format!("{e}; and the destination kept items {left:?}")),
     }
 }
 

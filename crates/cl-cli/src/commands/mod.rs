@@ -3,9 +3,10 @@
 use cl_sdk::Client;
 use serde::Serialize;
 
-use crate::args::TransferArgs;
+use crate::args::{Cli, TransferArgs};
 use crate::output::{Report, clean};
 
+pub mod copy;
 pub mod datastore;
 pub mod demo;
 pub mod download;
@@ -18,6 +19,8 @@ pub mod upload;
 /// What every command that talks to a server has.
 pub struct Ctx<'a> {
     pub client: &'a Client,
+    /// The command line, for what a command connects to beyond the target (`clx copy --to-url`).
+    pub cli: &'a Cli,
     /// `--json`: results as JSON on stdout.
     pub json: bool,
     /// The knobs of every transfer.

@@ -124,9 +124,28 @@ impl Endpoint {
             .body(reqwest::Body::wrap_stream(body))
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(|e| refused_body(&e).unwrap_or_else(|| transport(e)))?;
         if response.status().is_success() { Ok(()) } else { Err(from_transfer_response(response).await) }
     }
+}
+
+/// A body that ended with a verification error (a source whose bytes did not match what it
+/// declared) fails the request with that error, not as a broken connection worth repeating.
+fn refused_body(error: &reqwest::Error) -> Option<Error> {
+    let mut cause = std::error::Error::source(error);
+    while let Some(e) = cause {
+        if let Some(ours) = e.downcast_ref::<Error>()
+            && ours.kind() == ErrorKind::Verification
+        {
+            let refused = Error::new(ErrorKind::Verification, ours.message());
+            return Some(match ours.detail() {
+                Some(detail) => refused.with(detail.clone()),
+                None => refused,
+            });
+        }
+        cause = e.source();
+    }
+    None
 }
 
 /// The first byte of a `Content-Range: bytes START-END/TOTAL` header.

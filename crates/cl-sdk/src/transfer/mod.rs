@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, ErrorKind, Result};
 
 mod checksum;
+mod copy;
 mod disk_writer;
 mod download;
 mod endpoint;
@@ -31,6 +32,7 @@ mod source;
 mod staging;
 mod upload;
 
+pub use copy::{CopyOptions, CopyOutcome, CopyReport, ItemCopy};
 pub use download::{DownloadOptions, DownloadReport, DownloadedFile, Overwrite};
 pub use names::safe_file_name;
 pub use upload::{UploadFile, UploadOptions, UploadReport, UploadedFile};
@@ -166,6 +168,13 @@ impl TransferControl {
     /// Whether [`cancel`](Self::cancel) was called.
     pub fn is_canceled(&self) -> bool {
         self.cancel.is_cancelled()
+    }
+
+    /// A control with progress of its own that a cancel of this one also cancels (one item of
+    /// a library copy).
+    pub(crate) fn child(&self) -> Self {
+        let (progress, _) = watch::channel(Progress { files: Vec::new(), started: Instant::now() });
+        Self { progress: Arc::new(progress), cancel: self.cancel.child_token() }
     }
 
     pub(crate) fn start(&self, files: Vec<FileProgress>) {

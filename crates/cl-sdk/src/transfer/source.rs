@@ -3,14 +3,20 @@
 //! any checksum already known travel beside it in the job that holds it.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use cl_api::types::{ChecksumAlgorithm, ChecksumInfo};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::OnceCell;
 
-use super::endpoint::{Endpoint, Opened};
+use super::checksum::Hasher;
+use super::endpoint::{ByteStream, Endpoint, Opened};
 use crate::error::{Error, ErrorKind, Result};
+use crate::retry::{Repeat, Retries, RetryPolicy};
+use crate::session::DownloadSession;
 
 /// One file's bytes, wherever they are.
 pub(crate) trait Source: Send + Sync {
@@ -85,4 +91,152 @@ impl Source for EndpointSource {
     fn open(&self, offset: u64) -> BoxFuture<'_, Result<Opened>> {
         self.endpoint.get(offset, self.size).boxed()
     }
+}
+
+/// A file of an item on a server (this one or another vCenter), prepared in that server's
+/// download session when first opened, then streamed from its download endpoint: a break
+/// resumes with `Range` inside the same stream (so whatever it feeds goes on), and the bytes
+/// are checked against the item's checksum as they pass, the last chunk held back until they
+/// match, so a consumer never receives a whole file that is wrong.
+pub(crate) struct ItemFileSource {
+    pub session: DownloadSession,
+    pub name: String,
+    pub size: u64,
+    pub checksum: Option<ChecksumInfo>,
+    pub prepare_timeout: Duration,
+    /// How breaks of the source are resumed.
+    pub retries: RetryPolicy,
+    pub prepared: OnceCell<Arc<Endpoint>>,
+}
+
+impl ItemFileSource {
+    /// The file's download endpoint, prepared once.
+    async fn endpoint(&self) -> Result<Arc<Endpoint>> {
+        let endpoint = self
+            .prepared
+            .get_or_try_init(|| async {
+                self.session.prepare(&self.name).await?;
+                let prepared = self.session.wait_prepared(&self.name, self.prepare_timeout).await?;
+                let endpoint = prepared.download_endpoint.ok_or_else(|| {
+                    Error::new(ErrorKind::Decode, format!("{} is PREPARED without a download endpoint", self.name))
+                })?;
+                Ok::<_, Error>(Arc::new(Endpoint::new(self.session.client(), &endpoint, &self.name)?))
+            })
+            .await?;
+        Ok(endpoint.clone())
+    }
+}
+
+impl Source for ItemFileSource {
+    fn open(&self, offset: u64) -> BoxFuture<'_, Result<Opened>> {
+        Box::pin(async move {
+            let endpoint = self.endpoint().await?;
+            let first = endpoint.get(offset, Some(self.size)).await?;
+            let bytes = resuming(endpoint, first, offset, self.size, self.retries.start());
+            let bytes = match &self.checksum {
+                // A digest covers the whole file; a stream that starts later is checked by the sink.
+                Some(sum) if offset == 0 => verified(bytes, sum, &self.name)?,
+                _ => bytes,
+            };
+            Ok(Opened { start: offset, bytes })
+        })
+    }
+}
+
+/// The bytes of `endpoint` from `position`, starting with `first`: a stream that breaks off is
+/// opened again with `Range` where it stopped, under `retries`; bytes a server resends from an
+/// earlier offset (it ignored `Range`) are skipped, never passed on twice.
+fn resuming(endpoint: Arc<Endpoint>, first: Opened, position: u64, size: u64, retries: Retries) -> ByteStream {
+    struct State {
+        endpoint: Arc<Endpoint>,
+        inner: Option<ByteStream>,
+        position: u64,
+        skip: u64,
+        size: u64,
+        moved: bool,
+        retries: Retries,
+    }
+    let skip = position.saturating_sub(first.start);
+    let state = State { endpoint, inner: Some(first.bytes), position, skip, size, moved: false, retries };
+    futures_util::stream::unfold(Some(state), |state| async move {
+        let mut s = state?;
+        loop {
+            let error = match s.inner.as_mut() {
+                Some(inner) => match inner.next().await {
+                    Some(Ok(mut chunk)) => {
+                        let dropped = s.skip.min(chunk.len() as u64);
+                        s.skip -= dropped;
+                        let chunk = chunk.split_off(dropped as usize);
+                        if chunk.is_empty() {
+                            continue;
+                        }
+                        s.position += chunk.len() as u64;
+                        s.moved = true;
+                        return Some((Ok(chunk), Some(s)));
+                    }
+                    None => return None,
+                    Some(Err(error)) => error,
+                },
+                None => unreachable!("a stream is always open here"),
+            };
+            if s.moved {
+                s.retries.progressed();
+                s.moved = false;
+            }
+            let mut error = error;
+            loop {
+                let Some(pause) = s.retries.next_pause(&error, Repeat::Safe) else { return Some((Err(error), None)) };
+                tracing::warn!(uri = %s.endpoint.shown(), position = s.position, %error, "source broke off; resuming");
+                tokio::time::sleep(pause).await;
+                match s.endpoint.get(s.position, Some(s.size)).await {
+                    Ok(opened) => {
+                        s.skip = s.position - opened.start;
+                        s.inner = Some(opened.bytes);
+                        break;
+                    }
+                    Err(e) => error = e,
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+/// `bytes`, hashed as they pass; the last chunk is held back until the whole digest matches
+/// `sum`, and replaced by a verification error when it does not.
+fn verified(bytes: ByteStream, sum: &ChecksumInfo, name: &str) -> Result<ByteStream> {
+    let algorithm = sum.algorithm.clone().unwrap_or(ChecksumAlgorithm::Sha1);
+    let hasher = Hasher::new(&algorithm)?;
+    let (expected, name) = (sum.checksum.trim().to_owned(), name.to_owned());
+    let state = (bytes, Some(hasher), None::<bytes::Bytes>);
+    Ok(futures_util::stream::unfold(Some(state), move |state| {
+        let (expected, name, algorithm) = (expected.clone(), name.clone(), algorithm.clone());
+        async move {
+            let (mut bytes, mut hasher, mut held) = state?;
+            loop {
+                match bytes.next().await {
+                    Some(Ok(chunk)) => {
+                        if let Some(h) = hasher.as_mut() {
+                            h.update(&chunk);
+                        }
+                        if let Some(previous) = held.replace(chunk) {
+                            return Some((Ok(previous), Some((bytes, hasher, held))));
+                        }
+                    }
+                    Some(Err(error)) => return Some((Err(error), None)),
+                    None => {
+                        let actual = hasher.take()?.hex();
+                        if !actual.eq_ignore_ascii_case(&expected) {
+                            let message = format!(
+                                "{name}: {algorithm} checksum mismatch: the source says {expected}, its bytes give {actual}"
+                            );
+                            return Some((Err(Error::verification(&name, message)), None));
+                        }
+                        return held.take().map(|last| (Ok(last), Some((bytes, None, None))));
+                    }
+                }
+            }
+        }
+    })
+    .boxed())
 }

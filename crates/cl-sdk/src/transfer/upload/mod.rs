@@ -14,6 +14,7 @@ use super::Common;
 use super::source::LocalSource;
 use crate::client::Client;
 use crate::error::Result;
+use crate::session::UpdateSession;
 
 mod commit;
 mod manifest;
@@ -21,7 +22,8 @@ mod plan;
 mod send;
 
 use commit::abandon;
-use plan::{Given, Planned, plan};
+pub(crate) use plan::{Bytes, Planned, check_names, in_service_order};
+use plan::{Given, plan};
 use send::UploadJob;
 
 /// One file to upload: from a path, a reader, or a URL the server pulls from.
@@ -192,40 +194,7 @@ impl Client {
         let started = Instant::now();
         options.common.control.check()?;
         let planned = options.common.run(plan(files, &options)).await?;
-        self.upload_planned(item_id, planned, options, started).await
-    }
-
-    /// Uploads files already checked, ordered and checksummed by [`plan`].
-    async fn upload_planned(
-        &self,
-        item_id: &str,
-        planned: Vec<Planned>,
-        options: UploadOptions,
-        started: Instant,
-    ) -> Result<UploadReport> {
-        let removals: Vec<String> = if options.replace {
-            let kept: Vec<&str> = planned.iter().map(|p| p.name.as_str()).collect();
-            let files = self.item_files(item_id).await?;
-            files.into_iter().map(|f| f.name).filter(|name| !kept.contains(&name.as_str())).collect()
-        } else {
-            Vec::new()
-        };
-        let session = self.create_update_session(item_id).await?;
-        let job = UploadJob { client: self, session, options: &options };
-        let result = options.common.run(job.run(planned, &removals)).await;
-        let session = job.session;
-        match result {
-            Ok((files, preview)) => {
-                if let Err(e) = session.delete().await {
-                    tracing::warn!(session = session.id(), error = %e, "could not delete the finished update session");
-                }
-                Ok(UploadReport { item_id: item_id.to_owned(), files, preview, elapsed: started.elapsed() })
-            }
-            Err(error) => {
-                abandon(&session, &error).await;
-                Err(error)
-            }
-        }
+        self.upload_planned(Destination::Item(item_id), planned, &options, started, None).await
     }
 
     /// Creates an item and uploads `files` into it; when the upload fails the new item is
@@ -242,13 +211,100 @@ impl Client {
         let started = Instant::now();
         options.common.control.check()?;
         let planned = options.common.run(plan(files, &options)).await?;
-        let item = self.create_item(library_id, name, item_type).await?;
-        let result = self.upload_planned(&item, planned, options, started).await;
+        let destination = Destination::New { library_id, name, item_type };
+        self.upload_planned(destination, planned, &options, started, None).await
+    }
+
+    /// Uploads files already checked and ordered into `destination` through one update session,
+    /// which is created with `token` when given (see [`Self::update_session_for`]).
+    pub(crate) async fn upload_planned(
+        &self,
+        destination: Destination<'_>,
+        planned: Vec<Planned>,
+        options: &UploadOptions,
+        started: Instant,
+        token: Option<&str>,
+    ) -> Result<UploadReport> {
+        let item_id = match destination {
+            Destination::Item(id) => return self.upload_into(id, planned, options, started, token).await,
+            Destination::New { library_id, name, item_type } => self.create_item(library_id, name, item_type).await?,
+        };
+        let result = self.upload_into(&item_id, planned, options, started, token).await;
         if result.is_err()
-            && let Err(e) = self.delete_item(&item).await
+            && let Err(e) = self.delete_item(&item_id).await
         {
-            tracing::warn!(item, error = %e, "could not delete the item created for a failed upload");
+            tracing::warn!(item = item_id, error = %e, "could not delete the item created for a failed upload");
         }
         result
+    }
+
+    async fn upload_into(
+        &self,
+        item_id: &str,
+        planned: Vec<Planned>,
+        options: &UploadOptions,
+        started: Instant,
+        token: Option<&str>,
+    ) -> Result<UploadReport> {
+        let removals: Vec<String> = if options.replace {
+            let kept: Vec<&str> = planned.iter().map(|p| p.name.as_str()).collect();
+            let files = self.item_files(item_id).await?;
+            files.into_iter().map(|f| f.name).filter(|name| !kept.contains(&name.as_str())).collect()
+        } else {
+            Vec::new()
+        };
+        let session = self.update_session_for(item_id, token).await?;
+        let job = UploadJob { client: self, session, options };
+        let result = options.common.run(job.run(planned, &removals)).await;
+        let session = job.session;
+        match result {
+            Ok((files, preview)) => {
+                if let Err(e) = session.delete().await {
+                    tracing::warn!(session = session.id(), error = %e, "could not delete the finished update session");
+                }
+                Ok(UploadReport { item_id: item_id.to_owned(), files, preview, elapsed: started.elapsed() })
+            }
+            Err(error) => {
+                abandon(&session, &error).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// An update session for `item_id`. With a `token` that names the transfer (the same
+    /// transfer run again gives the same token), a session an interrupted run of it left
+    /// ACTIVE, which would keep the item busy until it expires, is found through the token,
+    /// ended and replaced; a fresh session is used as it is.
+    async fn update_session_for(&self, item_id: &str, token: Option<&str>) -> Result<UpdateSession> {
+        let Some(token) = token else { return self.create_update_session(item_id).await };
+        let session: UpdateSession = self.create_session_with_token(item_id, token).await?;
+        let active = matches!(session.info().await, Ok(info) if info.state == Some(UpdateSessionState::Active));
+        if active && session.files().await.is_ok_and(|files| files.is_empty()) {
+            return Ok(session);
+        }
+        tracing::info!(session = session.id(), "ending the update session an interrupted run of this transfer left");
+        let _ = session.cancel().await;
+        let _ = session.delete().await;
+        self.create_update_session(item_id).await
+    }
+}
+
+/// Where an upload's files go.
+pub(crate) enum Destination<'a> {
+    /// An existing item.
+    Item(&'a str),
+    /// An item created for them, deleted again when the upload fails.
+    New { library_id: &'a str, name: &'a str, item_type: &'a str },
+}
+
+impl UploadOptions {
+    /// The options of a copy's upload: checksums come declared with the files.
+    pub(crate) fn declared(
+        replace: bool,
+        ignore_warnings: Vec<WarningType>,
+        settle_timeout: Duration,
+        common: Common,
+    ) -> Self {
+        Self { checksum: None, ignore_warnings, replace, settle_timeout, common }
     }
 }

@@ -10,7 +10,7 @@ use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
 use super::{UploadFile, UploadOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::transfer::source::LocalSource;
+use crate::transfer::source::{LocalSource, Source};
 use crate::transfer::{FileProgress, FileState, checksum, ova};
 
 /// Where an upload's file comes from, as given.
@@ -21,15 +21,17 @@ pub(super) enum Given {
 }
 
 /// Where a planned file's bytes come from.
-pub(super) enum Bytes {
-    /// This client sends them (PUSH).
-    Push(LocalSource),
+pub(crate) enum Bytes {
+    /// This client sends them from this machine (PUSH).
+    Local(LocalSource),
+    /// This client streams them from elsewhere (PUSH): another item, another server.
+    Remote(Box<dyn Source>),
     /// The server fetches them itself (PULL).
     Pull(TransferEndpoint),
 }
 
 /// A file ready to add: its final name, size and checksum known.
-pub(super) struct Planned {
+pub(crate) struct Planned {
     pub name: String,
     pub bytes: Bytes,
     pub size: Option<u64>,
@@ -39,13 +41,22 @@ pub(super) struct Planned {
 impl Planned {
     pub fn local(&self) -> Option<&LocalSource> {
         match &self.bytes {
-            Bytes::Push(local) => Some(local),
+            Bytes::Local(local) => Some(local),
+            _ => None,
+        }
+    }
+
+    /// The source of the bytes this client sends (none for PULL).
+    pub fn source(&self) -> Option<&dyn Source> {
+        match &self.bytes {
+            Bytes::Local(local) => Some(local),
+            Bytes::Remote(remote) => Some(remote.as_ref()),
             Bytes::Pull(_) => None,
         }
     }
 
     fn push(name: String, local: LocalSource, checksum: Option<ChecksumInfo>) -> Self {
-        Self { name, size: Some(local.len()), bytes: Bytes::Push(local), checksum }
+        Self { name, size: Some(local.len()), bytes: Bytes::Local(local), checksum }
     }
 }
 
@@ -92,7 +103,17 @@ pub(super) async fn plan(files: Vec<UploadFile>, options: &UploadOptions) -> Res
         }
     }
     check_names(&planned)?;
-    // Manifests and certificates, then descriptors, then the rest (stable within each group).
+    in_service_order(&mut planned);
+    if let Some(algorithm) = &options.checksum {
+        hash(&mut planned, algorithm, options).await?;
+    }
+    super::manifest::check(&planned).await?;
+    Ok(planned)
+}
+
+/// Manifests and certificates, then descriptors, then the rest (stable within each group): the
+/// service wants OVF metadata before the descriptor.
+pub(crate) fn in_service_order(planned: &mut [Planned]) {
     planned.sort_by_key(|p| {
         if is_metadata(&p.name) {
             0
@@ -102,15 +123,10 @@ pub(super) async fn plan(files: Vec<UploadFile>, options: &UploadOptions) -> Res
             2
         }
     });
-    if let Some(algorithm) = &options.checksum {
-        hash(&mut planned, algorithm, options).await?;
-    }
-    super::manifest::check(&planned).await?;
-    Ok(planned)
 }
 
 /// Every name usable in an item, and given once.
-fn check_names(planned: &[Planned]) -> Result<()> {
+pub(crate) fn check_names(planned: &[Planned]) -> Result<()> {
     for (i, p) in planned.iter().enumerate() {
         if p.name.is_empty() || p.name.contains(['/', '\\']) || p.name.chars().any(char::is_control) {
             return Err(Error::new(

@@ -65,8 +65,8 @@ impl UploadJob<'_> {
     /// Adds one file to the session; returns its upload endpoint (none for PULL).
     async fn add(&self, p: &Planned) -> Result<Option<TransferEndpoint>> {
         let (source_type, source_endpoint) = match &p.bytes {
-            Bytes::Push(_) => (SourceType::Push, None),
             Bytes::Pull(endpoint) => (SourceType::Pull, Some(endpoint.clone())),
+            _ => (SourceType::Push, None),
         };
         let spec = UpdateFileAddSpec {
             name: p.name.clone(),
@@ -82,11 +82,11 @@ impl UploadJob<'_> {
     /// waits until the server has it; returns the size the server received.
     async fn send(&self, p: &Planned, endpoint: Option<TransferEndpoint>, handle: &FileHandle) -> Result<u64> {
         handle.state(FileState::Transferring);
-        if let (Some(endpoint), Bytes::Push(local)) = (endpoint, &p.bytes) {
+        if let (Some(endpoint), Some(source)) = (endpoint, p.source()) {
             let endpoint = Endpoint::new(self.client, &endpoint, &p.name)?;
-            let mut sink =
-                UploadTarget { endpoint, size: local.len(), handle: handle.clone(), job: self, name: &p.name };
-            if let Err(error) = copy(local, &mut sink, p.size, self.options.common.retries(self.client)).await {
+            let size = p.size.unwrap_or(0);
+            let mut sink = UploadTarget { endpoint, size, handle: handle.clone(), job: self, name: &p.name };
+            if let Err(error) = copy(source, &mut sink, p.size, self.options.common.retries(self.client)).await {
                 return Err(self.explain_refusal(&p.name, error).await.in_operation("upload"));
             }
         }

@@ -1,0 +1,368 @@
+//! Copy an item, or every item of a library, from one server to another (or within one): each
+//! file streams from the source's download endpoint into the destination's upload endpoint, with
+//! no local staging. The source's checksum is declared to the destination, which verifies it,
+//! and checked while the bytes pass; an item that already holds the same files is left alone.
+
+use std::time::{Duration, Instant};
+
+use cl_api::types::{ChecksumAlgorithm, ChecksumInfo, ItemFileInfo, WarningType};
+use futures_util::{StreamExt, stream};
+use sha2::Digest;
+use tokio::sync::OnceCell;
+
+use super::source::ItemFileSource;
+use super::upload::{Bytes, Destination, Planned, check_names, in_service_order};
+use super::{Common, UploadOptions, UploadedFile};
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Options of [`Client::copy_item`] and [`Client::copy_library`].
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    create: bool,
+    replace: bool,
+    ignore_warnings: Vec<WarningType>,
+    prepare_timeout: Duration,
+    settle_timeout: Duration,
+    items_at_once: usize,
+    common: Common,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        Self {
+            create: false,
+            replace: false,
+            ignore_warnings: Vec::new(),
+            prepare_timeout: Duration::from_secs(3600),
+            settle_timeout: Duration::from_secs(3600),
+            items_at_once: 2,
+            common: Common::default(),
+        }
+    }
+}
+
+super::common_setters!(CopyOptions);
+
+impl CopyOptions {
+    /// Create destination items that do not exist (removed again when their copy fails).
+    pub fn create(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+    /// Make each destination item's file set exactly the source's: files it holds that the
+    /// source item does not are removed in the same update session (default: kept).
+    pub fn replace(mut self, replace: bool) -> Self {
+        self.replace = replace;
+        self
+    }
+    /// Preview warnings of signed content to accept at the destination.
+    pub fn ignore_warnings(mut self, warnings: impl IntoIterator<Item = WarningType>) -> Self {
+        self.ignore_warnings = warnings.into_iter().collect();
+        self
+    }
+    /// How long the source may take to prepare a file (default 1 h).
+    pub fn prepare_timeout(mut self, timeout: Duration) -> Self {
+        self.prepare_timeout = timeout;
+        self
+    }
+    /// How long the destination may take to verify and commit (default 1 h).
+    pub fn settle_timeout(mut self, timeout: Duration) -> Self {
+        self.settle_timeout = timeout;
+        self
+    }
+    /// How many items of a library copy move at once (default 2; each moves `concurrency`
+    /// files at once).
+    pub fn items_at_once(mut self, items: usize) -> Self {
+        self.items_at_once = items.max(1);
+        self
+    }
+}
+
+/// What happened to one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CopyOutcome {
+    /// Its files were sent.
+    Copied,
+    /// The destination already held the same file names, sizes and checksums: nothing was sent
+    /// and its content version did not change.
+    UpToDate,
+}
+
+/// What copying one item did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CopyReport {
+    /// The source item.
+    pub source_item: String,
+    /// The item's name (the same at both ends).
+    pub name: String,
+    /// The destination item.
+    pub item_id: String,
+    /// Copied, or already up to date.
+    pub outcome: CopyOutcome,
+    /// The files sent, with the checksum the destination verified (none when up to date).
+    pub files: Vec<UploadedFile>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl CopyReport {
+    /// Bytes sent.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+/// One item of a library copy: its report, or why it failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ItemCopy {
+    /// The source item.
+    pub source_item: String,
+    /// Its name.
+    pub name: String,
+    /// What copying it did, or why it failed.
+    pub result: Result<CopyReport>,
+}
+
+impl Client {
+    /// Copies item `item_id` of this server into library `library_id` of `to` (which may be this
+    /// same client), as the item of the same name: created when missing and
+    /// [`CopyOptions::create`] allows, left alone when it already holds the same files.
+    ///
+    /// ```no_run
+    /// # async fn demo(lab: cl_sdk::Client, prod: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{CopyOptions, CopyOutcome};
+    /// let item = lab.find_item(&lab.find_library("templates").await?, "photon-5").await?;
+    /// let library = prod.find_library("templates").await?;
+    /// let report = lab.copy_item(&item, &prod, &library, CopyOptions::default().create(true)).await?;
+    /// if report.outcome == CopyOutcome::UpToDate {
+    ///     println!("nothing to send");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_item(
+        &self,
+        item_id: &str,
+        to: &Client,
+        library_id: &str,
+        options: CopyOptions,
+    ) -> Result<CopyReport> {
+        self.copy_one(item_id, to, library_id, None, options).await
+    }
+
+    /// [`copy_item`](Self::copy_item) into the item named `name` (another name than the source's).
+    pub async fn copy_item_as(
+        &self,
+        item_id: &str,
+        to: &Client,
+        library_id: &str,
+        name: &str,
+        options: CopyOptions,
+    ) -> Result<CopyReport> {
+        self.copy_one(item_id, to, library_id, Some(name), options).await
+    }
+
+    async fn copy_one(
+        &self,
+        item_id: &str,
+        to: &Client,
+        library_id: &str,
+        name: Option<&str>,
+        options: CopyOptions,
+    ) -> Result<CopyReport> {
+        let started = Instant::now();
+        options.common.control.check()?;
+        let model = self.item(item_id).await?;
+        let name =
+            name.map(str::to_owned).or_else(|| model.name.clone()).filter(|n| !n.is_empty()).ok_or_else(|| {
+                Error::new(ErrorKind::Decode, format!("the source item {item_id} has no name to copy it under"))
+            })?;
+        let files = self.item_files(item_id).await?;
+        let existing = match to.find_items(library_id, &name).await?.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            many => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("the destination library holds {} items named {name:?}; copy into one by id", many.len()),
+                ));
+            }
+        };
+        let source_item = item_id.to_owned();
+        let report = |item_id: String, outcome, files| CopyReport {
+            source_item: source_item.clone(),
+            name: name.clone(),
+            item_id,
+            outcome,
+            files,
+            elapsed: started.elapsed(),
+        };
+        if existing.as_deref() == Some(item_id) && to.url() == self.url() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{name:?} is both the source and the destination"),
+            ));
+        }
+        if let Some(dest) = &existing
+            && up_to_date(&files, &to.item_files(dest).await?, options.replace)
+        {
+            return Ok(report(dest.clone(), CopyOutcome::UpToDate, Vec::new()));
+        }
+        if existing.is_none() && !options.create {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("the destination library has no item {name:?}; allow creating it (create)"),
+            ));
+        }
+        let session = self.create_download_session(item_id).await?;
+        let result = async {
+            let _keep_alive = options.common.keep_alive(&session);
+            let mut planned = Vec::new();
+            for file in files {
+                let size = declared(&file)?;
+                let source = ItemFileSource {
+                    session: session.clone(),
+                    name: file.name.clone(),
+                    size,
+                    checksum: file.checksum_info.clone(),
+                    prepare_timeout: options.prepare_timeout,
+                    retries: self.retry_policy().clone(),
+                    prepared: OnceCell::new(),
+                };
+                planned.push(Planned {
+                    name: file.name,
+                    bytes: Bytes::Remote(Box::new(source)),
+                    size: Some(size),
+                    checksum: file.checksum_info,
+                });
+            }
+            check_names(&planned)?;
+            in_service_order(&mut planned);
+            let upload = UploadOptions::declared(
+                options.replace,
+                options.ignore_warnings.clone(),
+                options.settle_timeout,
+                options.common.clone(),
+            );
+            let item_type = model.type_.as_deref().unwrap_or("file");
+            let destination = match &existing {
+                Some(id) => Destination::Item(id),
+                None => Destination::New { library_id, name: &name, item_type },
+            };
+            let token = session_token(self, item_id, &model.content_version, to, library_id, &name);
+            to.upload_planned(destination, planned, &upload, started, Some(&token)).await
+        }
+        .await;
+        if let Err(e) = session.delete().await {
+            tracing::warn!(session = session.id(), error = %e, "could not delete the source's download session");
+        }
+        let uploaded = result?;
+        Ok(report(uploaded.item_id, CopyOutcome::Copied, uploaded.files))
+    }
+
+    /// Copies every item of library `library_id` into library `to_library` of `to`, a few items
+    /// at once ([`CopyOptions::items_at_once`]); items already up to date cost a listing each.
+    /// One item's failure does not stop the others: each has its own result.
+    pub async fn copy_library(
+        &self,
+        library_id: &str,
+        to: &Client,
+        to_library: &str,
+        options: CopyOptions,
+    ) -> Result<Vec<ItemCopy>> {
+        let items = self.items(library_id).await?;
+        let copies = items.into_iter().map(|item| {
+            // Each item has its own progress; cancel and deadline are shared.
+            let options = options.clone().control(options.common.control.child());
+            async move {
+                let name = self.item(&item).await.ok().and_then(|m| m.name).unwrap_or_default();
+                let result = self.copy_item(&item, to, to_library, options).await;
+                ItemCopy { source_item: item, name, result }
+            }
+        });
+        Ok(stream::iter(copies).buffered(options.items_at_once).collect().await)
+    }
+}
+
+/// A size the source declared: it must be there (the destination needs it) and not negative.
+fn declared(file: &ItemFileInfo) -> Result<u64> {
+    file.size.and_then(|s| u64::try_from(s).ok()).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Decode,
+            format!("the source reports no usable size for {} ({:?}); cannot copy it", file.name, file.size),
+        )
+    })
+}
+
+/// Whether `dest` already holds `source`'s files: the same names, sizes and checksums (a file
+/// without a checksum on either side is never taken as equal), and with `replace` nothing more.
+fn up_to_date(source: &[ItemFileInfo], dest: &[ItemFileInfo], replace: bool) -> bool {
+    let same = |s: &ItemFileInfo| {
+        dest.iter().any(|d| {
+            let sums = match (&s.checksum_info, &d.checksum_info) {
+                (Some(a), Some(b)) => {
+                    // The service's default algorithm is SHA-1.
+                    let algorithm = |s: &ChecksumInfo| s.algorithm.clone().unwrap_or(ChecksumAlgorithm::Sha1);
+                    algorithm(a) == algorithm(b)
+                        && !a.checksum.trim().is_empty()
+                        && a.checksum.trim().eq_ignore_ascii_case(b.checksum.trim())
+                }
+                _ => false,
+            };
+            d.name == s.name && d.size == s.size && s.size.is_some() && sums
+        })
+    };
+    !source.is_empty() && source.iter().all(same) && (!replace || dest.len() == source.len())
+}
+
+/// The client token of a copy's update session: the same copy (source server, item and content
+/// version; destination server, library and name) run again gives the same token, so a session an
+/// interrupted run left behind can be found and ended (see `Client::update_session_for`).
+fn session_token(
+    from: &Client,
+    item_id: &str,
+    version: &Option<String>,
+    to: &Client,
+    library_id: &str,
+    name: &str,
+) -> String {
+    let text = format!("{}\n{item_id}\n{version:?}\n{}\n{library_id}\n{name}", from.url(), to.url());
+    format!("cl-copy-{}", hex::encode(&sha2::Sha256::digest(text.as_bytes())[..16]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, size: i64, sum: Option<&str>) -> ItemFileInfo {
+        serde_json::from_value(serde_json::json!({
+            "name": name,
+            "size": size,
+            "cached": true,
+            "version": "1",
+            "checksum_info": sum.map(|s| ChecksumInfo { algorithm: Some(ChecksumAlgorithm::Sha1), checksum: s.into() }),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn up_to_date_needs_the_same_names_sizes_and_checksums() {
+        let source = [file("a.ovf", 10, Some("aa")), file("b.vmdk", 20, Some("bb"))];
+        assert!(up_to_date(&source, &source, true));
+        assert!(up_to_date(&source, &[file("a.ovf", 10, Some("AA")), file("b.vmdk", 20, Some("bb"))], false));
+        // Another size, another checksum, a missing file, a missing checksum: not up to date.
+        assert!(!up_to_date(&source, &[file("a.ovf", 11, Some("aa")), file("b.vmdk", 20, Some("bb"))], false));
+        assert!(!up_to_date(&source, &[file("a.ovf", 10, Some("ab")), file("b.vmdk", 20, Some("bb"))], false));
+        assert!(!up_to_date(&source, &[file("a.ovf", 10, Some("aa"))], false));
+        let unsummed = [file("a.ovf", 10, None), file("b.vmdk", 20, Some("bb"))];
+        assert!(!up_to_date(&unsummed, &unsummed, false), "no checksum, no proof");
+        // An extra file at the destination is fine unless the copy replaces.
+        let more = [file("a.ovf", 10, Some("aa")), file("b.vmdk", 20, Some("bb")), file("c.iso", 1, Some("cc"))];
+        assert!(up_to_date(&source, &more, false));
+        assert!(!up_to_date(&source, &more, true));
+        assert!(!up_to_date(&[], &[], false), "an empty source proves nothing");
+    }
+}
