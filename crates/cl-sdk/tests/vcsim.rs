@@ -117,3 +117,42 @@ async fn the_sdk_against_vcsim() {
     let error = session_only.libraries().await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unauthenticated);
 }
+
+/// A copy from cl-sim into vcsim and back: each server's download endpoints stream into the
+/// other's upload endpoints. vcsim reports no checksums, so a copy out of it cannot prove an
+/// item up to date and copies again; into it, the checksums cl-sim reports are declared (vcsim
+/// drops them, see its notes) and checked as the bytes pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_between_cl_sim_and_vcsim() {
+    use cl_sdk::transfer::{CopyOptions, CopyOutcome};
+    let Some(binary) = vcsim::binary() else { return };
+    let server = vcsim::start(&binary);
+    let vcsim = Client::builder(&server.url).add_ca_pem(&server.ca_pem).credentials("user", "pass").connect().await;
+    let vcsim = vcsim.unwrap();
+    let sim = cl_sim::Simulator::start(cl_sim::SimConfig::default().plain_http()).await.unwrap();
+    let ours = Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await.unwrap();
+
+    let source = ours.create_local_library("from", cl_sim::DATASTORE_ID).await.unwrap();
+    let disk: Vec<u8> = (0..400_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let files = vec![
+        UploadFile::reader("app.ovf", 11, std::io::Cursor::new(b"<Envelope/>".to_vec())),
+        UploadFile::reader("disk.vmdk", disk.len() as u64, std::io::Cursor::new(disk.clone())),
+    ];
+    let item = ours.upload_new_item(&source, "app", "ovf", files, UploadOptions::default()).await.unwrap().item_id;
+    let into = vcsim.create_local_library("copies", &server.datastore).await.unwrap();
+    let copied = ours.copy_item(&item, &vcsim, &into, CopyOptions::default().create(true)).await.unwrap();
+    assert_eq!(copied.outcome, CopyOutcome::Copied);
+    let dest = tempfile::tempdir().unwrap();
+    vcsim.download_item(&copied.item_id, dest.path(), DownloadOptions::default()).await.unwrap();
+    assert_eq!(std::fs::read(dest.path().join("disk.vmdk")).unwrap(), disk);
+
+    // And back: vcsim's item (no checksums) into a new cl-sim library.
+    let back = ours.create_local_library("back", cl_sim::DATASTORE_ID).await.unwrap();
+    let options = || CopyOptions::default().create(true);
+    let returned = vcsim.copy_item(&copied.item_id, &ours, &back, options()).await.unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    ours.download_item(&returned.item_id, dest.path(), DownloadOptions::default()).await.unwrap();
+    assert_eq!(std::fs::read(dest.path().join("disk.vmdk")).unwrap(), disk);
+    let again = vcsim.copy_item(&copied.item_id, &ours, &back, options()).await.unwrap();
+    assert_eq!(again.outcome, CopyOutcome::Copied, "without checksums nothing proves it up to date");
+}
