@@ -213,16 +213,20 @@ pub struct DownloadArgs {
     /// LIBRARY/ITEM (names or ids), or an item id.
     pub target: String,
     /// Destination folder (created if missing), or `-` for one file on stdout.
-    #[arg(long)]
-    pub to: PathBuf,
+    #[arg(long, required_unless_present = "ova", conflicts_with = "ova")]
+    pub to: Option<PathBuf>,
+    /// Write the item (an OVF template) as one OVA file instead, or `-` for stdout: the descriptor
+    /// first, a manifest of the server's checksums, the disks in the descriptor's order.
+    #[arg(long, value_name = "PATH")]
+    pub ova: Option<PathBuf>,
     /// Only this file of the item (repeatable).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "ova")]
     pub only: Vec<String>,
     /// Replace files that already exist.
     #[arg(long)]
     pub overwrite: bool,
     /// Start over instead of resuming what an interrupted download into this folder kept.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ova")]
     pub no_resume: bool,
 }
 

@@ -6,6 +6,8 @@
 //! bench_tool URL setup NAME FILE…           # an item NAME holding the files; prints item=ID
 //! bench_tool URL download ITEM DIR          # download_item into DIR; prints seconds= rss_mib=
 //! bench_tool URL upload ITEM FILE none|sha256   # upload_item; prints seconds= rss_mib=
+//! bench_tool URL copy ITEM TO_URL           # copy_item into TO_URL's `bench` library, timed, then
+//!                                           # the copy removed; prints seconds= rss_mib=
 //! bench_tool URL get-endpoint ITEM          # a prepared download URI for curl; prints uri= session=
 //! bench_tool URL drop-download SESSION      # deletes that download session
 //! bench_tool URL put-endpoint NAME FILE [sha256:HEX]  # a fresh item's upload URI for curl; prints uri= session= item=
@@ -18,7 +20,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cl_sdk::transfer::{DownloadOptions, UploadFile, UploadOptions};
+use cl_sdk::transfer::{CopyOptions, DownloadOptions, UploadFile, UploadOptions};
 use cl_sdk::types::{ChecksumAlgorithm, ChecksumInfo, SourceType, UpdateFileAddSpec};
 use cl_sdk::{Client, Result};
 
@@ -99,6 +101,15 @@ async fn main() -> Result<()> {
                 started.elapsed().as_secs_f64(),
                 cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN)
             );
+        }
+        ["copy", item, to_url] => {
+            let to = connect(to_url).await?;
+            let library = library(&to).await?;
+            let started = Instant::now();
+            let copied = client.copy_item(item, &to, &library, CopyOptions::default().create(true)).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            to.delete_item(&copied.item_id).await?;
+            println!("seconds={seconds:.4}\nrss_mib={:.1}", cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN));
         }
         ["get-endpoint", item] => {
             let session = client.create_download_session(item).await?;

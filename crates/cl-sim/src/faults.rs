@@ -15,6 +15,8 @@ pub struct Faults {
     corrupt_at: Mutex<Option<u64>>,
     stall: Mutex<Option<(u64, Duration)>>,
     range: Mutex<Option<RangeFault>>,
+    /// Transfer faults wait for a transfer of the file whose name ends its URI path.
+    transfer_target: Mutex<Option<String>>,
     calls: Mutex<Vec<ArmedCall>>,
     hits: Mutex<Vec<String>>,
 }
@@ -86,6 +88,13 @@ impl Faults {
         *lock(&self.stall) = Some((bytes, pause));
     }
 
+    /// Keeps the armed transfer faults (drop, corrupt, stall) for the next transfer of the file
+    /// `name` (as percent-encoded in its URI), letting other files' transfers pass untouched;
+    /// `None` applies them to the next transfer of any file again.
+    pub fn target_transfers(&self, name: Option<&str>) {
+        *lock(&self.transfer_target) = name.map(str::to_owned);
+    }
+
     /// Disarms every fault (latency included).
     pub fn clear(&self) {
         self.set_latency(Duration::ZERO);
@@ -94,6 +103,7 @@ impl Faults {
         *lock(&self.corrupt_at) = None;
         *lock(&self.stall) = None;
         *lock(&self.range) = None;
+        *lock(&self.transfer_target) = None;
         lock(&self.calls).clear();
     }
 
@@ -139,7 +149,11 @@ impl Faults {
         self.unavailable.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
     }
 
-    pub(crate) fn take_transfer(&self, download: bool) -> TransferFaults {
+    pub(crate) fn take_transfer(&self, download: bool, path: &str) -> TransferFaults {
+        let target = lock(&self.transfer_target);
+        if target.as_ref().is_some_and(|name| !path.ends_with(&format!("/{name}"))) {
+            return TransferFaults::default();
+        }
         TransferFaults {
             drop_after: lock(&self.drop_after).take(),
             corrupt_at: if download { lock(&self.corrupt_at).take() } else { None },

@@ -44,7 +44,7 @@ pub async fn handle(service: Arc<Service>, token: &str, request: Request<Body>) 
     if request.version() == axum::http::Version::HTTP_2 {
         service.http2_transfers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    let faults = service.faults.take_transfer(request.method() == Method::GET);
+    let faults = service.faults.take_transfer(request.method() == Method::GET, request.uri().path());
     match *request.method() {
         Method::PUT | Method::POST => upload(service, token, request.into_body(), faults).await,
         Method::GET | Method::HEAD => download(service, token, request, faults).await,

@@ -13,11 +13,15 @@ use crate::report::TransferReport;
 
 pub async fn run(args: &DownloadArgs, ctx: &Ctx<'_>) -> Result<(), Failure> {
     let (id, _) = crate::resolve::item(ctx.client, &args.target).await?;
+    if let Some(ova) = &args.ova {
+        return super::ova::export(ctx, &id, ova, args.overwrite).await;
+    }
+    let to = args.to.as_deref().ok_or_else(|| usage("give --to DIR (or - for stdout), or --ova PATH"))?;
     let request = DownloadRequest { only: &args.only, overwrite: args.overwrite, resume: !args.no_resume };
-    if args.to.as_os_str() == "-" {
+    if to.as_os_str() == "-" {
         download_to_stdout(ctx.client, &id, &request, ctx.transfer).await
     } else {
-        let report = download(ctx.client, &id, &args.to, &request, ctx.transfer, ctx.json).await?;
+        let report = download(ctx.client, &id, to, &request, ctx.transfer, ctx.json).await?;
         print(ctx.json, &report);
         Ok(())
     }

@@ -13,6 +13,7 @@ pub mod download;
 pub mod item;
 pub mod library;
 pub mod login;
+pub mod ova;
 pub mod session;
 pub mod upload;
 

@@ -25,6 +25,7 @@ mod download;
 mod endpoint;
 mod names;
 mod ova;
+mod ova_export;
 mod read_ahead;
 mod runner;
 mod sink;
@@ -35,6 +36,7 @@ mod upload;
 pub use copy::{CopyOptions, CopyOutcome, CopyReport, ItemCopy};
 pub use download::{DownloadOptions, DownloadReport, DownloadedFile, Overwrite};
 pub use names::safe_file_name;
+pub use ova_export::{OvaMember, OvaOptions, OvaReport};
 pub use upload::{UploadFile, UploadOptions, UploadReport, UploadedFile};
 
 /// Progress of one file.

@@ -110,6 +110,11 @@ pub(crate) struct ItemFileSource {
 }
 
 impl ItemFileSource {
+    /// Has the server prepare the file now (once), ahead of its first open.
+    pub async fn prepare(&self) -> Result<()> {
+        self.endpoint().await.map(|_| ())
+    }
+
     /// The file's download endpoint, prepared once.
     async fn endpoint(&self) -> Result<Arc<Endpoint>> {
         let endpoint = self
@@ -208,7 +213,7 @@ fn verified(bytes: ByteStream, sum: &ChecksumInfo, name: &str) -> Result<ByteStr
     let algorithm = sum.algorithm.clone().unwrap_or(ChecksumAlgorithm::Sha1);
     let hasher = Hasher::new(&algorithm)?;
     let (expected, name) = (sum.checksum.trim().to_owned(), name.to_owned());
-    let state = (bytes, Some(hasher), None::<bytes::Bytes>);
+    let state = (bytes.fuse(), Some(hasher), None::<bytes::Bytes>);
     Ok(futures_util::stream::unfold(Some(state), move |state| {
         let (expected, name, algorithm) = (expected.clone(), name.clone(), algorithm.clone());
         async move {
@@ -232,7 +237,8 @@ fn verified(bytes: ByteStream, sum: &ChecksumInfo, name: &str) -> Result<ByteStr
                             );
                             return Some((Err(Error::verification(&name, message)), None));
                         }
-                        return held.take().map(|last| (Ok(last), Some((bytes, None, None))));
+                        // Done: the state is dropped, so the inner stream is never polled again.
+                        return held.take().map(|last| (Ok(last), None));
                     }
                 }
             }

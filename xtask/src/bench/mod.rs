@@ -6,7 +6,6 @@
 //! SDK / curl (above 1: the SDK is faster).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -16,7 +15,12 @@ use anyhow::{Context, Result, bail};
 use crate::plot;
 use crate::sim::{self, Sim};
 
-const PAIRS: usize = 9;
+mod copy;
+mod harness;
+
+use harness::{Pair, Runs, Server, curl, generate, median, number, start_sim, tool};
+
+pub(crate) const PAIRS: usize = 9;
 
 /// The figures every run must produce (what readers of `results.json` rely on).
 const REQUIRED: &[&str] = &[
@@ -30,65 +34,9 @@ const REQUIRED: &[&str] = &[
     "prepare_to_first_byte_ms",
     "small_files_vs_curl",
     "gen_check_s",
+    "copy_vs_curl_pipe",
+    "copy_rss_mib",
 ];
-
-/// The simulator, its store beside the benchmark's files: on a tmpfs both sides are measured
-/// without the machine's disk (whose write-back made uploads vary by 3×).
-fn start_sim(root: &Path, dir: &Path, prepare_delay: &str) -> Result<Sim> {
-    sim::start(&root.join("target/release/cl-sim"), &["--http", "--prepare-delay", prepare_delay], Some(dir))
-}
-
-/// Runs the SDK's bench tool; its `key=value` lines.
-fn tool(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<BTreeMap<String, String>> {
-    let output = Command::new(root.join("target/release/examples/bench_tool"))
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .context("running bench_tool")?;
-    if !output.status.success() {
-        bail!("bench_tool {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    Ok(text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
-}
-
-fn number(values: &BTreeMap<String, String>, key: &str) -> Result<f64> {
-    values.get(key).and_then(|v| v.parse().ok()).with_context(|| format!("bench_tool gave no {key}"))
-}
-
-/// Seconds a curl command takes.
-fn curl(args: &[&str]) -> Result<f64> {
-    let started = Instant::now();
-    let status = Command::new("curl").args(["-sS", "--fail"]).args(args).status().context("running curl")?;
-    if !status.success() {
-        bail!("curl {args:?} failed");
-    }
-    Ok(started.elapsed().as_secs_f64())
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values[values.len() / 2]
-}
-
-/// Prints the spread of one side's times (the log shows how noisy the machine was).
-fn spread(label: &str, values: &[f64]) {
-    let (low, high) = values.iter().fold((f64::MAX, 0f64), |(l, h), v| (l.min(*v), h.max(*v)));
-    println!("    {label}: median {:.3} s, {low:.3} to {high:.3} s", median(values.to_vec()));
-}
-
-fn generate(path: &Path, mib: u64) -> Result<()> {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut chunk = vec![0u8; 1 << 20];
-    for i in 0..mib {
-        for (j, b) in chunk.iter_mut().enumerate() {
-            *b = (i as usize).wrapping_mul(131).wrapping_add(j / 3) as u8;
-        }
-        file.write_all(&chunk)?;
-    }
-    file.flush()?;
-    Ok(())
-}
 
 pub fn bench(root: &Path, docs: bool) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -220,6 +168,11 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
         std::fs::remove_file(part)?;
     }
 
+    println!("==> copy, {mib} MiB between two simulators: SDK and curl GET | curl -T -, {PAIRS} pairs");
+    let (copy_ratio, copy_rss) = copy::copy_vs_curl_pipe(root, dir, &source)?;
+    results.insert("copy_vs_curl_pipe", copy_ratio);
+    results.insert("copy_rss_mib", copy_rss);
+
     println!("==> 200 files of 64 KiB: SDK and a curl loop of the same session calls, {PAIRS} pairs");
     // No prepare delay here: the figure is the per-file overhead of the calls themselves.
     let fast = start_sim(root, dir, "0ms")?;
@@ -267,50 +220,6 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     Ok(())
 }
 
-/// Seconds of one SDK run and one curl run side by side, and the SDK process's peak RSS.
-struct Pair {
-    sdk: f64,
-    curl: f64,
-    rss_mib: f64,
-    /// What a script that checks as the SDK does takes: curl, then SHA-1 of what it got; or
-    /// SHA-256 of the file, then `curl -T` to an endpoint that verifies it.
-    scripted: Option<f64>,
-}
-
-/// The pairs of one figure, side by side.
-#[derive(Default)]
-struct Runs {
-    sdk: Vec<f64>,
-    curl: Vec<f64>,
-    scripted: Vec<f64>,
-    rss_mib: Vec<f64>,
-}
-
-impl Runs {
-    fn push(&mut self, pair: Pair) {
-        self.sdk.push(pair.sdk);
-        self.curl.push(pair.curl);
-        self.scripted.extend(pair.scripted);
-        self.rss_mib.push(pair.rss_mib);
-    }
-
-    /// Prints each side's spread (the log shows how noisy the machine was).
-    fn show(&self, what: &str) {
-        spread(&format!("SDK{what}"), &self.sdk);
-        spread(&format!("curl{what}"), &self.curl);
-    }
-
-    /// Throughput SDK / curl: curl's median time over the SDK's.
-    fn ratio(&self) -> f64 {
-        median(self.curl.clone()) / median(self.sdk.clone())
-    }
-
-    /// The same against the scripted runs, when there were any.
-    fn scripted_ratio(&self) -> Option<f64> {
-        (!self.scripted.is_empty()).then(|| median(self.scripted.clone()) / median(self.sdk.clone()))
-    }
-}
-
 /// `pairs` download pairs and upload pairs (no checksum) of `item`, alternating; curl's uploads go
 /// to fresh items named after `name`.
 fn both_ways(
@@ -328,26 +237,6 @@ fn both_ways(
         up.push(upload_pair(root, server, item, source, "none", &format!("{name}-{pair}"))?);
     }
     Ok((down, up))
-}
-
-/// A simulator as both clients reach it: its URL and, over HTTPS, the CA both trust.
-struct Server<'a> {
-    url: &'a str,
-    ca: Option<&'a str>,
-}
-
-impl Server<'_> {
-    fn env(&self) -> Vec<(&str, &str)> {
-        self.ca.map(|ca| ("CL_BENCH_CA", ca)).into_iter().collect()
-    }
-
-    /// curl's arguments, trusting the CA over HTTPS (where curl negotiates HTTP/2 with its
-    /// defaults, as a user running it gets; the SDK's transfers use HTTP/1.1).
-    fn curl<'b>(&'b self, args: &[&'b str]) -> Vec<&'b str> {
-        let mut all: Vec<&str> = self.ca.map(|ca| vec!["--cacert", ca]).unwrap_or_default();
-        all.extend_from_slice(args);
-        all
-    }
 }
 
 /// Seconds `openssl dgst` takes to hash `file` in `algorithm` (`sha1`, `sha256`), and the hex

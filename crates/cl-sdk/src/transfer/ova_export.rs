@@ -1,0 +1,489 @@
+//! Export an OVF template item as one OVA stream: a tar archive with the descriptor first, a
+//! manifest made from the server's checksums (known before the first byte, so no extra pass)
+//! second, then the files in the order of the descriptor's `References`, then any others.
+//!
+//! Every file is prepared ahead (all at once, `concurrency` at a time) and streamed in order
+//! from its download endpoint: a break resumes with `Range` inside the member, and its bytes are
+//! checked against the server's checksum as they pass, the last chunk held back until they
+//! match. Into a file, the archive is written to a hidden partial beside it and renamed only when
+//! every member verified; a member whose bytes fail is fetched again from its start (the file is
+//! cut back) under the retry policy. Into any other writer, a failure leaves the output
+//! incomplete and the error says so.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cl_api::types::{ChecksumAlgorithm, ItemFileInfo};
+use futures_util::StreamExt;
+use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::OnceCell;
+
+use super::runner::FileHandle;
+use super::source::{ItemFileSource, Source};
+use super::{Common, FileProgress, FileState};
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result, io_at};
+use crate::retry::Repeat;
+
+/// Options of [`Client::export_ova`] and [`Client::export_ova_to`].
+#[derive(Debug, Clone)]
+pub struct OvaOptions {
+    prepare_timeout: Duration,
+    overwrite: bool,
+    common: Common,
+}
+
+impl Default for OvaOptions {
+    fn default() -> Self {
+        Self { prepare_timeout: Duration::from_secs(3600), overwrite: false, common: Common::default() }
+    }
+}
+
+super::common_setters!(OvaOptions);
+
+impl OvaOptions {
+    /// How long the server may take to prepare a file (default 1 h).
+    pub fn prepare_timeout(mut self, timeout: Duration) -> Self {
+        self.prepare_timeout = timeout;
+        self
+    }
+    /// Replace an existing file at the path (default: refuse).
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+}
+
+/// One member of an exported OVA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OvaMember {
+    /// Its name in the archive (the file's name in the item).
+    pub name: String,
+    /// Its size.
+    pub size: u64,
+    /// The checksum it was verified against (algorithm, hex); none for the generated manifest.
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
+}
+
+/// What an OVA export did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OvaReport {
+    /// The members in archive order.
+    pub members: Vec<OvaMember>,
+    /// The archive's size.
+    pub bytes: u64,
+    /// Where it was written (exports to a path).
+    pub path: Option<PathBuf>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// The tar block size.
+const BLOCK: u64 = 512;
+/// The largest descriptor read to order the members.
+const MAX_DESCRIPTOR: u64 = 16 << 20;
+
+impl Client {
+    /// Streams the OVF template item `item_id` as one OVA into `out`. On failure the output is
+    /// incomplete (and the error says so): write to a path with [`export_ova_to`](Self::export_ova_to)
+    /// to never leave a partial archive under its name.
+    pub async fn export_ova(
+        &self,
+        item_id: &str,
+        out: impl AsyncWrite + Unpin + Send,
+        options: OvaOptions,
+    ) -> Result<OvaReport> {
+        let mut out = Output { to: Target::Stream(Box::new(out)), at: 0 };
+        let report = self
+            .export(item_id, &mut out, &options)
+            .await
+            .map_err(|e| e.with_detail("the output is incomplete: it is not a usable OVA".to_owned()))?;
+        Ok(report)
+    }
+
+    /// Writes the OVF template item `item_id` as one OVA file at `path`: into a hidden partial
+    /// beside it, renamed into place only when every member verified.
+    pub async fn export_ova_to(&self, item_id: &str, path: impl AsRef<Path>, options: OvaOptions) -> Result<OvaReport> {
+        let path = path.as_ref();
+        let (dir, name) = match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) => (if dir.as_os_str().is_empty() { Path::new(".") } else { dir }, name),
+            _ => return Err(Error::new(ErrorKind::InvalidInput, format!("{} names no file", path.display()))),
+        };
+        if !options.overwrite && tokio::fs::symlink_metadata(path).await.is_ok() {
+            return Err(super::staging::exists(path));
+        }
+        let partial = dir.join(format!(".{}.cl-partial", name.to_string_lossy()));
+        let file = tokio::fs::File::create(&partial).await.map_err(io_at("create", &partial))?;
+        let mut out = Output { to: Target::File(file, partial.clone()), at: 0 };
+        let result = match self.export(item_id, &mut out, &options).await {
+            Ok(report) => super::staging::finalize(&partial, path, options.overwrite).await.map(|()| report),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
+        result.map(|report| OvaReport { path: Some(path.to_owned()), ..report })
+    }
+
+    async fn export(&self, item_id: &str, out: &mut Output<'_>, options: &OvaOptions) -> Result<OvaReport> {
+        let started = Instant::now();
+        options.common.control.check()?;
+        let files = self.item_files(item_id).await?;
+        let plan = Plan::of(files)?;
+        let session = self.create_download_session(item_id).await?;
+        let result = options.common.run(self.write_members(&session, plan, out, options)).await;
+        if let Err(e) = session.delete().await {
+            tracing::warn!(session = session.id(), error = %e, "could not delete the download session");
+        }
+        let (members, bytes) = result?;
+        Ok(OvaReport { members, bytes, path: None, elapsed: started.elapsed() })
+    }
+
+    async fn write_members(
+        &self,
+        session: &crate::session::DownloadSession,
+        mut plan: Plan,
+        out: &mut Output<'_>,
+        options: &OvaOptions,
+    ) -> Result<(Vec<OvaMember>, u64)> {
+        let common = &options.common;
+        let _keep_alive = common.keep_alive(session);
+        let sources: Vec<ItemFileSource> = plan
+            .files
+            .iter()
+            .map(|f| ItemFileSource {
+                session: session.clone(),
+                name: f.name.clone(),
+                size: f.size,
+                checksum: Some(f.checksum.clone()),
+                prepare_timeout: options.prepare_timeout,
+                retries: self.retry_policy().clone(),
+                prepared: OnceCell::new(),
+            })
+            .collect();
+        // Every file is prepared ahead, so the server readies the next while one streams; the
+        // descriptor is read meanwhile: it says in what order the rest goes.
+        let preparing = futures_util::stream::iter(sources.iter().map(ItemFileSource::prepare))
+            .buffer_unordered(common.concurrency)
+            .collect::<Vec<Result<()>>>();
+        let (prepared, descriptor) = tokio::join!(preparing, read_all(&sources[0], plan.files[0].size));
+        let descriptor = descriptor?;
+        prepared.into_iter().collect::<Result<()>>()?;
+        plan.order_by_references(&descriptor);
+        let mut progress = vec![FileProgress::waiting(&plan.files[0].name, Some(plan.files[0].size))];
+        progress.push(FileProgress::waiting(&plan.manifest_name, Some(plan.manifest().len() as u64)));
+        progress
+            .extend(plan.order.iter().map(|&i| FileProgress::waiting(&plan.files[i].name, Some(plan.files[i].size))));
+        let handles = common.start(progress);
+
+        let mut members = Vec::new();
+        out.member(&plan.files[0].name, &descriptor).await?;
+        handles[0].update(|p| {
+            p.done = descriptor.len() as u64;
+            p.state = FileState::Done;
+        });
+        members.push(plan.member(0));
+        let manifest = plan.manifest();
+        out.member(&plan.manifest_name, manifest.as_bytes()).await?;
+        handles[1].update(|p| {
+            p.done = manifest.len() as u64;
+            p.state = FileState::Done;
+        });
+        members.push(OvaMember { name: plan.manifest_name.clone(), size: manifest.len() as u64, checksum: None });
+        for (slot, &i) in plan.order.iter().enumerate() {
+            let handle = &handles[slot + 2];
+            handle.state(FileState::Transferring);
+            let mut retries = common.retries(self);
+            let mut refetched = false;
+            loop {
+                let start = out.at;
+                let error = match out.stream_member(&sources[i], plan.files[i].size, handle).await {
+                    Ok(()) => break,
+                    Err(error) => error,
+                };
+                // Bytes that failed their checksum are fetched again once (from a file cut back
+                // to the member's start); breaks and refusals as the retry policy says.
+                let pause = if error.kind() == ErrorKind::Verification && !refetched {
+                    refetched = true;
+                    Some(Duration::ZERO)
+                } else {
+                    retries.next_pause(&error, Repeat::Safe)
+                };
+                match pause {
+                    Some(pause) if out.rewind(start).await? => {
+                        tracing::warn!(member = plan.files[i].name, %error, "fetching the member again");
+                        tokio::time::sleep(pause).await;
+                    }
+                    _ => return Err(error),
+                }
+            }
+            handle.state(FileState::Done);
+            members.push(plan.member(i));
+        }
+        out.end().await?;
+        Ok((members, out.at))
+    }
+}
+
+/// A file of the item, as the archive needs it: size and checksum known up front.
+struct Planned {
+    name: String,
+    size: u64,
+    checksum: cl_api::types::ChecksumInfo,
+}
+
+/// The archive's layout: the descriptor (`files[0]`), the manifest, then `order`.
+struct Plan {
+    files: Vec<Planned>,
+    manifest_name: String,
+    /// Indexes into `files` after the descriptor, in archive order.
+    order: Vec<usize>,
+}
+
+impl Plan {
+    /// Checks the item's files: one `.ovf`, every size and checksum there and usable; an item
+    /// manifest is left out (a fresh one is made from the checksums).
+    fn of(files: Vec<ItemFileInfo>) -> Result<Self> {
+        let is = |name: &str, ext: &str| name.to_ascii_lowercase().ends_with(ext);
+        let descriptors = files.iter().filter(|f| is(&f.name, ".ovf")).count();
+        if descriptors != 1 {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "the item is not an OVF template (it holds {descriptors} .ovf descriptors, an OVA needs one); \
+                     download its files instead"
+                ),
+            ));
+        }
+        super::names::check_distinct(files.iter().map(|f| f.name.as_str()))?;
+        let mut planned = Vec::new();
+        for file in files.into_iter().filter(|f| !is(&f.name, ".mf")) {
+            super::names::safe_file_name(Path::new("."), &file.name)?;
+            let size = file.size.and_then(|s| u64::try_from(s).ok()).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Decode,
+                    format!("the server reports no usable size for {} ({:?})", file.name, file.size),
+                )
+            })?;
+            let checksum = file.checksum_info.filter(|c| !c.checksum.trim().is_empty()).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Decode,
+                    format!(
+                        "the server reports no checksum for {}: an OVA's manifest needs one for every file",
+                        file.name
+                    ),
+                )
+            })?;
+            if !checksum.checksum.trim().bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::new(
+                    ErrorKind::Decode,
+                    format!("the server's checksum for {} is not hexadecimal: {:?}", file.name, checksum.checksum),
+                ));
+            }
+            planned.push(Planned { name: file.name, size, checksum });
+        }
+        let at = planned.iter().position(|f| is(&f.name, ".ovf")).unwrap_or(0);
+        planned.swap(0, at);
+        let stem = planned[0].name[..planned[0].name.len() - 4].to_owned();
+        let order = (1..planned.len()).collect();
+        Ok(Self { files: planned, manifest_name: format!("{stem}.mf"), order })
+    }
+
+    /// Orders the members as the descriptor's `References/File@href` list them; files it does not
+    /// name follow in the item's order. A descriptor that does not parse keeps the item's order.
+    fn order_by_references(&mut self, descriptor: &[u8]) {
+        let hrefs = references(descriptor).unwrap_or_else(|why| {
+            tracing::warn!(%why, "the descriptor does not parse; the item's order is kept");
+            Vec::new()
+        });
+        let rank = |i: &usize| hrefs.iter().position(|h| *h == self.files[*i].name).unwrap_or(usize::MAX);
+        self.order.sort_by_key(rank);
+    }
+
+    /// `SHA1(name)= hex` for every member but the manifest itself, in archive order.
+    fn manifest(&self) -> String {
+        std::iter::once(0)
+            .chain(self.order.iter().copied())
+            .map(|i| {
+                let f = &self.files[i];
+                let algorithm = match f.checksum.algorithm.clone().unwrap_or(ChecksumAlgorithm::Sha1) {
+                    ChecksumAlgorithm::Sha256 => "SHA256",
+                    ChecksumAlgorithm::Sha512 => "SHA512",
+                    ChecksumAlgorithm::Md5 => "MD5",
+                    _ => "SHA1",
+                };
+                format!("{algorithm}({})= {}\n", f.name, f.checksum.checksum.trim().to_ascii_lowercase())
+            })
+            .collect()
+    }
+
+    fn member(&self, i: usize) -> OvaMember {
+        let f = &self.files[i];
+        let algorithm = f.checksum.algorithm.clone().unwrap_or(ChecksumAlgorithm::Sha1);
+        OvaMember { name: f.name.clone(), size: f.size, checksum: Some((algorithm, f.checksum.checksum.clone())) }
+    }
+}
+
+/// The `href`s of a descriptor's `References/File` elements, in order (any namespace prefix).
+fn references(descriptor: &[u8]) -> std::result::Result<Vec<String>, String> {
+    let text = std::str::from_utf8(descriptor).map_err(|e| e.to_string())?;
+    let doc = roxmltree::Document::parse(text).map_err(|e| e.to_string())?;
+    let hrefs = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "References")
+        .flat_map(|r| r.children().filter(|n| n.tag_name().name() == "File"))
+        .filter_map(|f| f.attributes().find(|a| a.name() == "href").map(|a| a.value().to_owned()))
+        .collect();
+    Ok(hrefs)
+}
+
+/// The whole (small) file, verified against its checksum as it is read.
+async fn read_all(source: &ItemFileSource, size: u64) -> Result<Vec<u8>> {
+    if size > MAX_DESCRIPTOR {
+        return Err(Error::new(
+            ErrorKind::Decode,
+            format!("the descriptor {} is {size} bytes; more than a descriptor can be", source.name),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    let mut stream = source.open(0).await?.bytes;
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk?);
+    }
+    Ok(bytes)
+}
+
+/// Where the archive goes: a file it can cut back, or a stream it cannot; and how far it got.
+struct Output<'w> {
+    to: Target<'w>,
+    at: u64,
+}
+
+enum Target<'w> {
+    File(tokio::fs::File, PathBuf),
+    Stream(Box<dyn AsyncWrite + Unpin + Send + 'w>),
+}
+
+impl Output<'_> {
+    async fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        match &mut self.to {
+            Target::File(file, path) => file.write_all(bytes).await.map_err(io_at("write", path))?,
+            Target::Stream(out) => out.write_all(bytes).await.map_err(written)?,
+        }
+        self.at += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// A whole member held in memory (the descriptor, the manifest).
+    async fn member(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.write(&header(name, bytes.len() as u64)?).await?;
+        self.write(bytes).await?;
+        self.pad(bytes.len() as u64).await
+    }
+
+    /// A member streamed from its source: header, bytes, padding. The source is opened before
+    /// the header is written, so a refusal leaves nothing of the member behind.
+    async fn stream_member(&mut self, source: &ItemFileSource, size: u64, handle: &FileHandle) -> Result<()> {
+        let mut stream = source.open(0).await?.bytes;
+        self.write(&header(&source.name, size)?).await?;
+        let mut done = 0u64;
+        handle.done(0);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            done += chunk.len() as u64;
+            self.write(&chunk).await?;
+            handle.done(done);
+        }
+        if done != size {
+            let name = &source.name;
+            return Err(Error::verification(name, format!("{name}: received {done} bytes, the server said {size}")));
+        }
+        self.pad(size).await
+    }
+
+    async fn pad(&mut self, size: u64) -> Result<()> {
+        let rest = (BLOCK - size % BLOCK) % BLOCK;
+        self.write(&vec![0u8; rest as usize]).await
+    }
+
+    /// Goes back to `at` (a member's start) to write the member again: a file is cut back; a
+    /// stream can only when nothing was written since.
+    async fn rewind(&mut self, at: u64) -> Result<bool> {
+        match &mut self.to {
+            Target::File(file, path) => {
+                file.flush().await.map_err(io_at("write", path))?;
+                file.set_len(at).await.map_err(io_at("truncate", path))?;
+                file.seek(std::io::SeekFrom::Start(at)).await.map_err(io_at("seek in", path))?;
+                self.at = at;
+                Ok(true)
+            }
+            Target::Stream(_) => Ok(self.at == at),
+        }
+    }
+
+    /// The end-of-archive marker (two zero blocks), flushed; a file is synced to disk.
+    async fn end(&mut self) -> Result<()> {
+        self.write(&[0u8; 2 * BLOCK as usize]).await?;
+        match &mut self.to {
+            Target::File(file, path) => file.sync_all().await.map_err(io_at("sync", path)),
+            Target::Stream(out) => out.flush().await.map_err(written),
+        }
+    }
+}
+
+fn written(e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Io, format!("cannot write the OVA: {e}")).with_source(e)
+}
+
+/// A ustar header for a regular file; a name longer than ustar holds gets a pax record first.
+fn header(name: &str, size: u64) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut header = tar::Header::new_ustar();
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_mtime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+    if header.set_path(name).is_err() {
+        let mut builder = tar::Builder::new(Vec::new());
+        builder
+            .append_pax_extensions([("path", name.as_bytes())])
+            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{name:?} cannot be an OVA member name: {e}")))?;
+        out = builder.into_inner().map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+        let short: String = name.chars().take(90).collect();
+        header
+            .set_path(&short)
+            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{name:?} cannot be an OVA member name: {e}")))?;
+    }
+    header.set_cksum();
+    out.extend_from_slice(header.as_bytes());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_read_in_order_whatever_the_prefix() {
+        let ovf = br#"<?xml version="1.0"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1">
+  <References><File ovf:href="b.vmdk" ovf:id="f1"/><File ovf:href="a.vmdk" ovf:id="f2"/></References>
+  <DiskSection><Disk ovf:fileRef="f1"/></DiskSection>
+</Envelope>"#;
+        assert_eq!(references(ovf).unwrap(), ["b.vmdk", "a.vmdk"]);
+        assert!(references(b"<Envelope><References><File ovf:href=\"x\"/>").is_err(), "unbound prefix, unclosed");
+    }
+
+    #[test]
+    fn long_names_get_a_pax_record_and_short_ones_do_not() {
+        assert_eq!(header("disk.vmdk", 5).unwrap().len(), 512);
+        let long = "d".repeat(150) + ".vmdk";
+        let bytes = header(&long, 5).unwrap();
+        assert!(bytes.len() > 512 && bytes.len().is_multiple_of(512));
+        let mut archive = tar::Archive::new(std::io::Cursor::new([bytes, vec![0; 512], vec![0; 1024]].concat()));
+        let entry = archive.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(entry.path().unwrap().to_string_lossy(), long);
+    }
+}

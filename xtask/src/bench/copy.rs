@@ -1,0 +1,43 @@
+//! `copy_vs_curl_pipe`: one large file's item copied between two simulators by the SDK, against
+//! what a script would run between the same two: `curl GET | curl -T -` from a prepared download
+//! endpoint into a fresh upload endpoint. Also the copying process's peak RSS.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use super::PAIRS;
+use super::harness::{Pair, Runs, number, start_sim, tool};
+
+/// The ratio (throughput SDK / curl pipe) and the SDK's peak RSS in MiB.
+pub fn copy_vs_curl_pipe(root: &Path, dir: &Path, source: &Path) -> Result<(f64, f64)> {
+    let from = start_sim(root, dir, "0ms")?;
+    let to = start_sim(root, dir, "0ms")?;
+    let source_text = source.to_string_lossy();
+    let size = std::fs::metadata(source)?.len();
+    let item = tool(root, &[&from.url, "setup", "copy-source", &source_text], &[])?["item"].clone();
+    let mut runs = Runs::default();
+    for pair in 0..PAIRS {
+        let sdk = tool(root, &[&from.url, "copy", &item, &to.url], &[])?;
+        let get = tool(root, &[&from.url, "get-endpoint", &item], &[])?;
+        let put = tool(root, &[&to.url, "put-endpoint", &format!("pipe-{pair}"), &source_text], &[])?;
+        let started = Instant::now();
+        // The declared length spares curl's chunked encoding, which the upload endpoint refuses.
+        let script = format!(
+            "curl -sS --fail '{}' | curl -sS --fail -T - -H 'Content-Length: {size}' '{}'",
+            get["uri"], put["uri"]
+        );
+        let status = Command::new("bash").args(["-o", "pipefail", "-c", &script]).status().context("running curl")?;
+        if !status.success() {
+            bail!("curl GET | curl -T - failed");
+        }
+        let curl = started.elapsed().as_secs_f64();
+        tool(root, &[&to.url, "drop-upload", &put["session"], &put["item"]], &[])?;
+        tool(root, &[&from.url, "drop-download", &get["session"]], &[])?;
+        runs.push(Pair { sdk: number(&sdk, "seconds")?, curl, rss_mib: number(&sdk, "rss_mib")?, scripted: None });
+    }
+    runs.show(" (copy)");
+    Ok((runs.ratio(), runs.rss_mib.iter().copied().fold(0.0, f64::max)))
+}
