@@ -6,6 +6,7 @@
 //! bench_tool URL setup NAME FILE…           # an item NAME holding the files; prints item=ID
 //! bench_tool URL download ITEM DIR          # download_item into DIR; prints seconds= rss_mib=
 //! bench_tool URL upload ITEM FILE none|sha256   # upload_item; prints seconds= rss_mib=
+//! bench_tool URL ova ITEM PATH             # export_ova_to PATH; prints seconds= rss_mib=
 //! bench_tool URL copy ITEM TO_URL           # copy_item into TO_URL's `bench` library, timed, then
 //!                                           # the copy removed; prints seconds= rss_mib=
 //! bench_tool URL get-endpoint ITEM          # a prepared download URI for curl; prints uri= session=
@@ -20,7 +21,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cl_sdk::transfer::{CopyOptions, DownloadOptions, UploadFile, UploadOptions};
+use cl_sdk::transfer::{CopyOptions, DownloadOptions, OvaOptions, UploadFile, UploadOptions};
 use cl_sdk::types::{ChecksumAlgorithm, ChecksumInfo, SourceType, UpdateFileAddSpec};
 use cl_sdk::{Client, Result};
 
@@ -96,6 +97,15 @@ async fn main() -> Result<()> {
             let started = Instant::now();
             let options = UploadOptions::default().checksum(algorithm);
             client.upload_item(item, vec![UploadFile::path(file)], options).await?;
+            println!(
+                "seconds={:.4}\nrss_mib={:.1}",
+                started.elapsed().as_secs_f64(),
+                cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN)
+            );
+        }
+        ["ova", item, path] => {
+            let started = Instant::now();
+            client.export_ova_to(item, path, OvaOptions::default().overwrite(true)).await?;
             println!(
                 "seconds={:.4}\nrss_mib={:.1}",
                 started.elapsed().as_secs_f64(),

@@ -222,7 +222,7 @@ impl ClientBuilder {
             connect_timeout: self.connect_timeout,
             user_agent: self.user_agent.clone(),
             pinned: Mutex::new(HashMap::new()),
-            relogin: tokio::sync::Mutex::new(()),
+            relogin: tokio::sync::Mutex::new(Relogins::default()),
         };
         let client = Client { inner: Arc::new(inner) };
         let settled = match &self.session_id {
@@ -291,7 +291,7 @@ struct Inner {
     user_agent: String,
     /// Transfer clients pinned to an endpoint's thumbprint or certificate, by that pin.
     pinned: Mutex<HashMap<String, reqwest::Client>>,
-    relogin: tokio::sync::Mutex<()>,
+    relogin: tokio::sync::Mutex<Relogins>,
 }
 
 /// A connection to a vCenter (or a simulator) with a logged-in API session. Cheap to clone;
@@ -357,7 +357,7 @@ impl Client {
         self.inner.credentials.is_some()
     }
 
-    pub(crate) async fn relogin_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+    pub(crate) async fn relogin_lock(&self) -> tokio::sync::MutexGuard<'_, Relogins> {
         self.inner.relogin.lock().await
     }
 
@@ -408,5 +408,40 @@ impl Client {
             .map_err(transport)?;
         cache.insert(key, client.clone());
         Ok(client)
+    }
+}
+
+/// The re-logins of a client's recent past: a server whose sessions stop working after every
+/// call would otherwise be logged in to again for every call, without end.
+#[derive(Debug, Default)]
+pub(crate) struct Relogins {
+    recent: std::collections::VecDeque<std::time::Instant>,
+}
+
+impl Relogins {
+    /// At most this many re-logins …
+    const BUDGET: usize = 5;
+    /// … within this long.
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    /// Counts one more re-login, or refuses it when the budget is spent.
+    pub(crate) fn admit(&mut self) -> Result<()> {
+        let now = std::time::Instant::now();
+        while self.recent.front().is_some_and(|t| now.duration_since(*t) > Self::WINDOW) {
+            self.recent.pop_front();
+        }
+        if self.recent.len() >= Self::BUDGET {
+            return Err(Error::new(
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the server ended the API session {} times within {} s; not logging in again (its sessions \
+                     do not last: check the server)",
+                    self.recent.len(),
+                    Self::WINDOW.as_secs()
+                ),
+            ));
+        }
+        self.recent.push_back(now);
+        Ok(())
     }
 }

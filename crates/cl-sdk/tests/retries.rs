@@ -222,3 +222,35 @@ async fn a_stalled_download_is_resumed_after_the_stall_timeout() {
     assert_eq!(report.files[0].retries, 1, "resumed once");
     assert!(started.elapsed() < Duration::from_secs(5), "did not sit out the stall: {:?}", started.elapsed());
 }
+
+/// A server whose API sessions stop working after every call is logged in to a bounded number of
+/// times, not once per call: past the budget, calls end with a clear authentication error.
+#[tokio::test]
+async fn a_server_whose_sessions_never_last_gets_a_bounded_number_of_logins() {
+    let (sim, client, _library) = setup(Dialect::Api, quick()).await;
+    let before = sim.requests_served();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let expire = async {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            sim.expire_api_sessions();
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    };
+    let calls = async {
+        let mut errors = Vec::new();
+        for _ in 0..40 {
+            if let Err(e) = client.libraries().await {
+                errors.push(e);
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        errors
+    };
+    let (errors, ()) = tokio::join!(calls, expire);
+    let requests = sim.requests_served() - before;
+    // 40 calls, at most 5 re-logins each followed by one repeat of the call.
+    assert!(requests <= 40 + 2 * 5, "{requests} requests: the logins were not bounded");
+    let last = errors.last().expect("calls failed once the budget was spent");
+    assert_eq!(last.kind(), ErrorKind::Unauthenticated, "{last}");
+    assert!(last.to_string().contains("not logging in again"), "{last}");
+}

@@ -479,3 +479,47 @@ async fn transfers_go_over_http1_where_the_server_offers_http2() {
     assert_eq!(response.bytes().await.unwrap().len(), bytes.len());
     assert_eq!(sim.http2_transfers(), 1);
 }
+
+/// A server's READY is not proof: a file it reports READY with fewer bytes than were sent (its
+/// PUT answered 200, or cut) is sent again; a server that keeps doing so fails the upload and the
+/// item keeps its previous content.
+#[tokio::test]
+async fn a_short_file_reported_ready_is_sent_again_or_fails_the_upload() {
+    use cl_sim::ShortUpload;
+    let sim = sim_with(|_| {}).await;
+    let (_, library) = connect(&sim, Dialect::Api).await;
+    let retry =
+        cl_sdk::RetryPolicy::default().max_attempts(3).backoff(Duration::from_millis(5), Duration::from_millis(20));
+    let client =
+        Client::builder(sim.url()).credentials(sim.username(), sim.password()).retry(retry).connect().await.unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let path = write(src.path(), "disk.img", &content(300_000, 1));
+    let item =
+        client.upload_new_item(&library, "item", "file", vec![UploadFile::path(&path)], UploadOptions::default());
+    let item = item.await.unwrap().item_id;
+    let new = content(300_000, 2);
+    std::fs::write(&path, &new).unwrap();
+
+    for how in [ShortUpload::Answered, ShortUpload::Cut] {
+        sim.faults().accept_short_uploads(how, 100_000, 1);
+        let report = client.upload_item(&item, vec![UploadFile::path(&path)], UploadOptions::default()).await;
+        assert_eq!(report.unwrap().files[0].size, 300_000, "{how:?}");
+        let dest = tempfile::tempdir().unwrap();
+        client.download_item(&item, dest.path(), DownloadOptions::default()).await.unwrap();
+        assert_eq!(std::fs::read(dest.path().join("disk.img")).unwrap(), new, "{how:?}: sent again, whole");
+    }
+
+    // Every attempt short: the upload fails, naming the file, and the item is as it was.
+    std::fs::write(&path, content(300_000, 3)).unwrap();
+    sim.faults().accept_short_uploads(ShortUpload::Answered, 100_000, 10);
+    let error = client.upload_item(&item, vec![UploadFile::path(&path)], UploadOptions::default()).await;
+    sim.faults().clear();
+    let error = error.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
+    assert_eq!(error.detail(), Some(&cl_sdk::Detail::File("disk.img".into())), "{error}");
+    assert!(error.to_string().contains("100000"), "says what the server holds: {error}");
+    let dest = tempfile::tempdir().unwrap();
+    client.download_item(&item, dest.path(), DownloadOptions::default()).await.unwrap();
+    assert_eq!(std::fs::read(dest.path().join("disk.img")).unwrap(), new, "the item kept its previous content");
+    assert_no_sessions(&client, &item).await;
+}

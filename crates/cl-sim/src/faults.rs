@@ -15,6 +15,8 @@ pub struct Faults {
     corrupt_at: Mutex<Option<u64>>,
     stall: Mutex<Option<(u64, Duration)>>,
     range: Mutex<Option<RangeFault>>,
+    /// How, after how many bytes, and for how many more uploads.
+    short_upload: Mutex<Option<(ShortUpload, u64, u32)>>,
     /// Transfer faults wait for a transfer of the file whose name ends its URI path.
     transfer_target: Mutex<Option<String>>,
     calls: Mutex<Vec<ArmedCall>>,
@@ -29,6 +31,17 @@ pub enum RangeFault {
     Ignore,
     /// Answer 206 but name a start one byte before the one asked for in `Content-Range`.
     WrongStart,
+}
+
+/// A server that does not check what it received: an upload cut short keeps the bytes that
+/// arrived and reports the file READY with their size (see [`Faults::accept_short_uploads`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShortUpload {
+    /// The connection is cut, as the drop says.
+    Cut,
+    /// The rest of the body is read and thrown away, and the PUT answered 200.
+    Answered,
 }
 
 /// What an armed fault does to an API call.
@@ -60,6 +73,8 @@ pub struct TransferFaults {
     pub corrupt_at: Option<u64>,
     /// Pause for this long once this many bytes went through.
     pub stall: Option<(u64, Duration)>,
+    /// Keep a cut upload's bytes and report the file READY (uploads).
+    pub short_upload: Option<ShortUpload>,
 }
 
 impl Faults {
@@ -88,6 +103,12 @@ impl Faults {
         *lock(&self.stall) = Some((bytes, pause));
     }
 
+    /// The next `uploads` uploads are cut after `bytes` bytes, and the server lies about it: it
+    /// keeps those bytes and reports the file READY (see [`ShortUpload`]).
+    pub fn accept_short_uploads(&self, how: ShortUpload, bytes: u64, uploads: u32) {
+        *lock(&self.short_upload) = (uploads > 0).then_some((how, bytes, uploads));
+    }
+
     /// Keeps the armed transfer faults (drop, corrupt, stall) for the next transfer of the file
     /// `name` (as percent-encoded in its URI), letting other files' transfers pass untouched;
     /// `None` applies them to the next transfer of any file again.
@@ -104,6 +125,7 @@ impl Faults {
         *lock(&self.stall) = None;
         *lock(&self.range) = None;
         *lock(&self.transfer_target) = None;
+        *lock(&self.short_upload) = None;
         lock(&self.calls).clear();
     }
 
@@ -154,11 +176,25 @@ impl Faults {
         if target.as_ref().is_some_and(|name| !path.ends_with(&format!("/{name}"))) {
             return TransferFaults::default();
         }
+        let short = if download { None } else { Self::take_one(&mut lock(&self.short_upload)) };
+        if let Some((how, bytes)) = short {
+            return TransferFaults { drop_after: Some(bytes), short_upload: Some(how), ..Default::default() };
+        }
         TransferFaults {
             drop_after: lock(&self.drop_after).take(),
             corrupt_at: if download { lock(&self.corrupt_at).take() } else { None },
             stall: lock(&self.stall).take(),
+            short_upload: None,
         }
+    }
+
+    /// One use of an armed short-upload fault.
+    fn take_one(armed: &mut Option<(ShortUpload, u64, u32)>) -> Option<(ShortUpload, u64)> {
+        let (how, bytes, left) = armed.take()?;
+        if left > 1 {
+            *armed = Some((how, bytes, left - 1));
+        }
+        Some((how, bytes))
     }
 }
 

@@ -37,7 +37,7 @@ mod service;
 mod tls;
 mod transfer;
 
-pub use faults::{CallFault, Faults, RangeFault};
+pub use faults::{CallFault, Faults, RangeFault, ShortUpload};
 pub use service::ServiceConfig;
 
 use crate::dialect::Dialect;

@@ -12,7 +12,7 @@ use crate::service::{PullJob, Service};
 /// the endpoint names one, and standard verification otherwise.
 pub(crate) async fn run(service: Arc<Service>, job: PullJob) {
     let outcome = pull(&service, &job).await;
-    let _ = service.finish_transfer(&job.session, &job.name, job.generation, outcome);
+    let _ = service.finish_transfer(&job.session, &job.name, job.generation, outcome, true);
 }
 
 async fn pull(service: &Service, job: &PullJob) -> Result<blob::Blob, String> {

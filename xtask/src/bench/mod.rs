@@ -15,8 +15,8 @@ use anyhow::{Context, Result, bail};
 use crate::plot;
 use crate::sim::{self, Sim};
 
-mod copy;
 mod harness;
+mod routes;
 
 use harness::{Pair, Runs, Server, curl, generate, median, number, start_sim, tool};
 
@@ -36,6 +36,7 @@ const REQUIRED: &[&str] = &[
     "gen_check_s",
     "copy_vs_curl_pipe",
     "copy_rss_mib",
+    "ova_export_vs_download",
 ];
 
 pub fn bench(root: &Path, docs: bool) -> Result<()> {
@@ -169,9 +170,11 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     }
 
     println!("==> copy, {mib} MiB between two simulators: SDK and curl GET | curl -T -, {PAIRS} pairs");
-    let (copy_ratio, copy_rss) = copy::copy_vs_curl_pipe(root, dir, &source)?;
+    let (copy_ratio, copy_rss) = routes::copy_vs_curl_pipe(root, dir, &source)?;
     results.insert("copy_vs_curl_pipe", copy_ratio);
     results.insert("copy_rss_mib", copy_rss);
+    println!("==> OVA export, {mib} MiB: one OVA file against the item into a folder (both SDK), {PAIRS} pairs");
+    results.insert("ova_export_vs_download", routes::ova_export_vs_download(root, dir, &source)?);
 
     println!("==> 200 files of 64 KiB: SDK and a curl loop of the same session calls, {PAIRS} pairs");
     // No prepare delay here: the figure is the per-file overhead of the calls themselves.

@@ -450,7 +450,8 @@ fn header(name: &str, size: u64) -> Result<Vec<u8>> {
         builder
             .append_pax_extensions([("path", name.as_bytes())])
             .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{name:?} cannot be an OVA member name: {e}")))?;
-        out = builder.into_inner().map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+        // Not `into_inner`: that would also write the end-of-archive blocks.
+        out = builder.get_ref().clone();
         let short: String = name.chars().take(90).collect();
         header
             .set_path(&short)

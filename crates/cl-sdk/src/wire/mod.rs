@@ -52,7 +52,13 @@ impl Client {
         match self.send(&op).await {
             Err(e) if e.kind() == ErrorKind::Unauthenticated && self.has_credentials() => {
                 self.relogin(token.as_deref()).await.map_err(|e| e.in_operation(op.id))?;
-                self.send(&op).await
+                self.send(&op).await.map_err(|e| {
+                    if e.kind() == ErrorKind::Unauthenticated {
+                        e.with_detail("the server refused the session it had just issued".to_owned())
+                    } else {
+                        e
+                    }
+                })
             }
             result => result,
         }
@@ -77,10 +83,12 @@ impl Client {
         }
     }
 
-    /// Logs in again unless another task already did since `stale` was the token.
+    /// Logs in again unless another task already did since `stale` was the token, and while the
+    /// client's re-login budget lasts.
     async fn relogin(&self, stale: Option<&str>) -> Result<()> {
-        let _one_at_a_time = self.relogin_lock().await;
+        let mut relogins = self.relogin_lock().await;
         if self.session_token().as_deref() == stale {
+            relogins.admit()?;
             tracing::info!("API session expired; logging in again");
             self.login().await?;
         }

@@ -79,22 +79,36 @@ impl UploadJob<'_> {
     }
 
     /// Streams one PUSH file (repeated where its source allows) or lets the server pull it, then
-    /// waits until the server has it; returns the size the server received.
+    /// waits until the server has it; returns the size the server received. A file the server
+    /// reports with another size than was sent is sent again (a server's READY is not proof).
     async fn send(&self, p: &Planned, endpoint: Option<TransferEndpoint>, handle: &FileHandle) -> Result<u64> {
         handle.state(FileState::Transferring);
-        if let (Some(endpoint), Some(source)) = (endpoint, p.source()) {
-            let endpoint = Endpoint::new(self.client, &endpoint, &p.name)?;
-            let size = p.size.unwrap_or(0);
-            let mut sink = UploadTarget { endpoint, size, handle: handle.clone(), job: self, name: &p.name };
+        let (Some(endpoint), Some(source)) = (endpoint, p.source()) else {
+            return self.arrival(p, handle).await?.map_err(|short| Error::verification(&p.name, short));
+        };
+        let endpoint = Endpoint::new(self.client, &endpoint, &p.name)?;
+        let size = p.size.unwrap_or(0);
+        let mut sink = UploadTarget { endpoint, size, handle: handle.clone(), job: self, name: &p.name };
+        let mut resends = 0;
+        loop {
             if let Err(error) = copy(source, &mut sink, p.size, self.options.common.retries(self.client)).await {
                 return Err(self.explain_refusal(&p.name, error).await.in_operation("upload"));
             }
+            let short = match self.arrival(p, handle).await? {
+                Ok(size) => return Ok(size),
+                Err(short) => short,
+            };
+            resends += 1;
+            if !source.reopens() || resends >= self.client.retry_policy().attempts() {
+                return Err(Error::verification(&p.name, short).in_operation("upload"));
+            }
+            tracing::warn!(file = p.name, resends, "{short}; sending the file again");
         }
-        self.arrival(p, handle).await
     }
 
-    /// Waits for the server to finish receiving (or pulling) and checking a file.
-    async fn arrival(&self, p: &Planned, handle: &FileHandle) -> Result<u64> {
+    /// Waits for the server to finish receiving (or pulling) and checking a file; returns the
+    /// size it holds, or (inner `Err`) how its report contradicts what was sent.
+    async fn arrival(&self, p: &Planned, handle: &FileHandle) -> Result<std::result::Result<u64, String>> {
         let name = &p.name;
         let pull = matches!(p.bytes, Bytes::Pull(_));
         let mut waiter = Waiter::new(format!("{name} to arrive"), self.options.settle_timeout);
@@ -117,7 +131,12 @@ impl UploadJob<'_> {
                 }
             }
         };
-        Ok(file.size.map(|s| s as u64).or(p.size).unwrap_or(0))
+        if let Some(sent) = p.size
+            && let Some(why) = contradicts(&file, sent)
+        {
+            return Ok(Err(format!("the server reports {name} {} {why}, {sent} were sent", file.status)));
+        }
+        Ok(Ok(file.size.map(|s| s as u64).or(p.size).unwrap_or(0)))
     }
 
     /// A transfer endpoint answers with a bare status; the session's file says why (a size or
@@ -167,7 +186,22 @@ impl Sink for UploadTarget<'_> {
     }
 
     fn arrived(&mut self) -> BoxFuture<'_, bool> {
-        let (session, name) = (&self.job.session, self.name);
-        Box::pin(async move { session_file(session, name).await.is_ok_and(|f| f.status == TransferStatus::Ready) })
+        let (session, name, size) = (&self.job.session, self.name, self.size);
+        Box::pin(async move {
+            let file = session_file(session, name).await;
+            file.is_ok_and(|f| f.status == TransferStatus::Ready && contradicts(&f, size).is_none())
+        })
     }
+}
+
+/// How a file's report contradicts the `sent` bytes, if it does: its size, or the bytes it says
+/// it received (servers that report neither are taken at their status).
+fn contradicts(file: &cl_api::types::UpdateFileInfo, sent: u64) -> Option<String> {
+    match file.size {
+        Some(size) if size != sent as i64 => return Some(format!("with {size} bytes")),
+        _ => {}
+    }
+    let received = file.bytes_transferred;
+    (file.status == TransferStatus::Ready && received > 0 && received != sent as i64)
+        .then(|| format!("having received {received} bytes"))
 }
