@@ -172,15 +172,23 @@ pub enum ChecksumArg {
 // The arguments of `clx upload`.
 #[derive(clap::Args, Debug)]
 pub struct UploadArgs {
-    /// Files, folders (their files) or .ova archives.
+    /// Files, folders (their files) or .ova archives; or http(s) URLs that clx fetches and streams
+    /// into the item itself (an .ova split into members, an .ovf with the files it references).
     #[arg(required_unless_present = "pull", conflicts_with = "pull")]
     pub paths: Vec<PathBuf>,
     /// Have the server fetch the file itself from this http(s) URL (named after its last segment).
     #[arg(long, value_name = "URL")]
     pub pull: Option<String>,
-    /// The pulled source's certificate thumbprint (SHA-1, as vCenter 7 and 8 take it).
-    #[arg(long, value_name = "THUMBPRINT", requires = "pull", conflicts_with = "source_cert")]
+    /// The source's certificate thumbprint: for --pull the SHA-1 vCenter 7 and 8 take; for a URL
+    /// clx fetches, SHA-1 or SHA-256, trusted instead of any CA.
+    #[arg(long, value_name = "THUMBPRINT", conflicts_with = "source_cert")]
     pub source_thumbprint: Option<String>,
+    /// Also trust the CAs in this PEM file for a URL clx fetches.
+    #[arg(long, value_name = "PEM", conflicts_with = "pull")]
+    pub source_ca_cert: Option<PathBuf>,
+    /// Trust any certificate of a URL clx fetches (test servers only).
+    #[arg(long, conflicts_with = "pull")]
+    pub source_insecure: bool,
     /// The pulled source's certificate, a PEM file (vSphere 9 and later).
     #[arg(long, value_name = "PEM", requires = "pull")]
     pub source_cert: Option<PathBuf>,

@@ -77,3 +77,46 @@ async fn an_item_downloads_as_one_ova_to_a_file_and_to_stdout_and_uploads_back()
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an OVF template"));
     assert!(!dir.path().join("x.ova").exists());
 }
+
+/// `clx upload URL`: clx fetches the file itself and streams it into the item (no local copy);
+/// a missing source is a clear error naming it, without the URL's password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_url_uploads_through_clx() {
+    use axum::http::{StatusCode, header};
+    let iso: Vec<u8> = (0..300_000u32).map(|i| (i % 199) as u8).collect();
+    let served = iso.clone();
+    let app = axum::Router::new().route(
+        "/images/{name}",
+        axum::routing::get(move |axum::extract::Path(name): axum::extract::Path<String>| {
+            let served = served.clone();
+            async move {
+                if name != "tiny.iso" {
+                    return (StatusCode::NOT_FOUND, "no").into_response();
+                }
+                ([(header::ETAG, "\"v1\"")], served).into_response()
+            }
+        }),
+    );
+    use axum::response::IntoResponse;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
+    assert!(clx(&sim).args(["library", "create", "lib"]).output().unwrap().status.success());
+
+    let out = clx(&sim)
+        .args(["upload", &format!("{base}/images/tiny.iso"), "--library", "lib", "--item", "tiny", "--create"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let back = tempfile::tempdir().unwrap();
+    let out = clx(&sim).args(["download", "lib/tiny", "--to"]).arg(back.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(back.path().join("tiny.iso")).unwrap(), iso);
+
+    let missing = base.replacen("http://", "http://bob:hunter2@", 1) + "/images/gone.iso";
+    let out = clx(&sim).args(["upload", &missing, "--library", "lib", "--item", "gone", "--create"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("/images/gone.iso") && !stderr.contains("hunter2"), "{stderr}");
+}

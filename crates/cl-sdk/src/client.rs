@@ -14,12 +14,44 @@ use crate::origin;
 use crate::retry::RetryPolicy;
 use crate::wire::ops;
 
-/// How to trust the server's TLS certificate.
+/// How to trust a server's TLS certificate: the system's roots, plus CAs given; or only the
+/// thumbprints given; or (tests only) anything.
 #[derive(Clone, Default)]
-struct Trust {
-    ca_pems: Vec<String>,
-    pins: Vec<String>,
-    insecure: bool,
+pub(crate) struct Trust {
+    pub(crate) ca_pems: Vec<String>,
+    pub(crate) pins: Vec<String>,
+    pub(crate) insecure: bool,
+}
+
+impl Trust {
+    /// `builder` trusting what this says.
+    pub(crate) fn apply(&self, mut builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+        cl_tls::install_crypto_provider();
+        if !self.pins.is_empty() {
+            let pins = self
+                .pins
+                .iter()
+                .map(|p| p.parse().map(cl_tls::Pin::Thumbprint))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+            builder = builder.tls_backend_preconfigured(cl_tls::PinnedVerifier::client_config(pins));
+        } else if self.insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        } else {
+            for pem in &self.ca_pems {
+                let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+                    Error::new(ErrorKind::InvalidInput, "the CA PEM holds no certificate").with_source(e)
+                })?;
+                if certs.is_empty() {
+                    return Err(Error::new(ErrorKind::InvalidInput, "the CA PEM holds no certificate"));
+                }
+                for cert in certs {
+                    builder = builder.add_root_certificate(cert);
+                }
+            }
+        }
+        Ok(builder)
+    }
 }
 
 /// Settings for a [`Client`]; [`ClientBuilder::connect`] logs in.
@@ -160,35 +192,11 @@ impl ClientBuilder {
     }
 
     fn http(&self, trust: &Trust) -> Result<reqwest::ClientBuilder> {
-        cl_tls::install_crypto_provider();
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
             .user_agent(self.user_agent.clone())
             .redirect(origin::redirect_policy());
-        if !trust.pins.is_empty() {
-            let pins = trust
-                .pins
-                .iter()
-                .map(|p| p.parse().map(cl_tls::Pin::Thumbprint))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-            builder = builder.tls_backend_preconfigured(cl_tls::PinnedVerifier::client_config(pins));
-        } else if trust.insecure {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        } else {
-            for pem in &trust.ca_pems {
-                let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
-                    Error::new(ErrorKind::InvalidInput, "the CA PEM holds no certificate").with_source(e)
-                })?;
-                if certs.is_empty() {
-                    return Err(Error::new(ErrorKind::InvalidInput, "the CA PEM holds no certificate"));
-                }
-                for cert in certs {
-                    builder = builder.add_root_certificate(cert);
-                }
-            }
-        }
-        Ok(builder)
+        trust.apply(builder)
     }
 
     /// Builds the client, logs in (or checks the given session) and settles the dialect.
@@ -374,6 +382,18 @@ impl Client {
             tracing::debug!(host = url.host_str(), "transfer endpoint on another origin: no session token sent");
             None
         }
+    }
+
+    /// The HTTP client for a source outside vCenter (an http(s) URL this client fetches): its own
+    /// trust, the client's timeouts, redirects followed (reqwest drops credentials when one
+    /// leaves the host), HTTP/1.1 as every transfer.
+    pub(crate) fn source_http(&self, trust: &Trust) -> Result<reqwest::Client> {
+        let builder = reqwest::Client::builder()
+            .connect_timeout(self.inner.connect_timeout)
+            .read_timeout(self.inner.stall_timeout)
+            .user_agent(self.inner.user_agent.clone())
+            .http1_only();
+        trust.apply(builder)?.build().map_err(transport)
     }
 
     /// The HTTP client for a transfer endpoint: pinned to the endpoint's certificate or

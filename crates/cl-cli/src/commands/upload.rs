@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use cl_sdk::Client;
-use cl_sdk::transfer::{TransferControl, UploadFile, UploadOptions};
+use cl_sdk::transfer::{SourceTrust, TransferControl, UploadFile, UploadOptions};
 use cl_sdk::types::{ChecksumAlgorithm, WarningType};
 
 use super::Ctx;
@@ -22,11 +22,39 @@ pub async fn run(args: &UploadArgs, ctx: &Ctx<'_>) -> Result<(), Failure> {
             args.source_cert.as_deref(),
             args.source_checksum.as_deref(),
         )?),
-        None => Sources::Paths(&args.paths),
+        None => Sources::Paths(&args.paths, source_trust(args)?),
     };
     let report = upload(ctx.client, sources, &args.library, &args.item, args.create, options, ctx.json).await?;
     print(ctx.json, &report);
     Ok(())
+}
+
+/// The trust of URLs clx fetches, from `--source-*`.
+fn source_trust(args: &UploadArgs) -> Result<SourceTrust, Failure> {
+    let mut trust = SourceTrust::default().danger_accept_invalid_certificates(args.source_insecure);
+    if let Some(path) = &args.source_ca_cert {
+        let pem =
+            std::fs::read_to_string(path).map_err(|e| usage(format!("--source-ca-cert {}: {e}", path.display())))?;
+        trust = trust.add_ca_pem(&pem);
+    }
+    if let Some(thumbprint) = &args.source_thumbprint {
+        trust = trust.pin_thumbprint(thumbprint);
+    }
+    Ok(trust)
+}
+
+fn is_url(path: &Path) -> bool {
+    path.to_str().is_some_and(|p| p.starts_with("https://") || p.starts_with("http://"))
+}
+
+/// The files to upload: URLs as sources clx fetches, local paths expanded (see [`expand`]).
+fn gather(paths: &[PathBuf], trust: &SourceTrust) -> Result<Vec<UploadFile>, Failure> {
+    let local: Vec<PathBuf> = paths.iter().filter(|p| !is_url(p)).cloned().collect();
+    let mut files: Vec<UploadFile> = expand(&local)?.into_iter().map(UploadFile::path).collect();
+    for url in paths.iter().filter(|p| is_url(p)).filter_map(|p| p.to_str()) {
+        files.push(UploadFile::url(url, trust.clone()));
+    }
+    Ok(files)
 }
 
 /// Expands folders into their files, checking every local input before anything is created
@@ -63,7 +91,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
 /// The item type an upload creates: `ovf` for OVF sets and OVAs, `iso` for ISOs, `file` else.
 fn item_type(paths: &[PathBuf]) -> &'static str {
     let lower = |p: &PathBuf| p.to_string_lossy().to_ascii_lowercase();
-    if paths.iter().any(|p| lower(p).ends_with(".ovf") || lower(p).ends_with(".ova") || p.is_dir()) {
+    if paths.iter().any(|p| lower(p).ends_with(".ovf") || lower(p).ends_with(".ova") || (!is_url(p) && p.is_dir())) {
         "ovf"
     } else if paths.iter().all(|p| lower(p).ends_with(".iso")) {
         "iso"
@@ -74,7 +102,8 @@ fn item_type(paths: &[PathBuf]) -> &'static str {
 
 /// What an upload sends: local paths, or one file the server pulls.
 pub enum Sources<'a> {
-    Paths(&'a [PathBuf]),
+    /// Local paths and http(s) URLs clx fetches (trusted as said).
+    Paths(&'a [PathBuf], SourceTrust),
     Pull(UploadFile),
 }
 
@@ -161,7 +190,7 @@ pub async fn upload(
     json_out: bool,
 ) -> Result<TransferReport, Failure> {
     let (files, paths): (Vec<UploadFile>, &[PathBuf]) = match sources {
-        Sources::Paths(paths) => (expand(paths)?.into_iter().map(UploadFile::path).collect(), paths),
+        Sources::Paths(paths, trust) => (gather(paths, &trust)?, paths),
         Sources::Pull(file) => (vec![file], &[]),
     };
     let library_id = crate::resolve::library(client, library).await?;

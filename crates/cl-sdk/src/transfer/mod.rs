@@ -32,12 +32,14 @@ mod sink;
 mod source;
 mod staging;
 mod upload;
+mod url_source;
 
 pub use copy::{CopyOptions, CopyOutcome, CopyReport, ItemCopy};
 pub use download::{DownloadOptions, DownloadReport, DownloadedFile, Overwrite};
 pub use names::safe_file_name;
 pub use ova_export::{OvaMember, OvaOptions, OvaReport};
 pub use upload::{UploadFile, UploadOptions, UploadReport, UploadedFile};
+pub use url_source::SourceTrust;
 
 /// Progress of one file.
 #[derive(Debug, Clone, PartialEq, Eq)]

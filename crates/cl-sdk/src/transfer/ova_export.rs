@@ -327,7 +327,7 @@ impl Plan {
 }
 
 /// The `href`s of a descriptor's `References/File` elements, in order (any namespace prefix).
-fn references(descriptor: &[u8]) -> std::result::Result<Vec<String>, String> {
+pub(crate) fn references(descriptor: &[u8]) -> std::result::Result<Vec<String>, String> {
     let text = std::str::from_utf8(descriptor).map_err(|e| e.to_string())?;
     let doc = roxmltree::Document::parse(text).map_err(|e| e.to_string())?;
     let hrefs = doc

@@ -137,7 +137,13 @@ impl Source for ItemFileSource {
         Box::pin(async move {
             let endpoint = self.endpoint().await?;
             let first = endpoint.get(offset, Some(self.size)).await?;
-            let bytes = resuming(endpoint, first, offset, self.size, self.retries.start());
+            let size = self.size;
+            let shown = endpoint.shown();
+            let reopen: Reopen = Arc::new(move |at| {
+                let endpoint = endpoint.clone();
+                Box::pin(async move { endpoint.get(at, Some(size)).await })
+            });
+            let bytes = resuming(reopen, shown, first, (offset, size), self.retries.start());
             let bytes = match &self.checksum {
                 // A digest covers the whole file; a stream that starts later is checked by the sink.
                 Some(sum) if offset == 0 => verified(bytes, sum, &self.name)?,
@@ -148,21 +154,32 @@ impl Source for ItemFileSource {
     }
 }
 
-/// The bytes of `endpoint` from `position`, starting with `first`: a stream that breaks off is
-/// opened again with `Range` where it stopped, under `retries`; bytes a server resends from an
-/// earlier offset (it ignored `Range`) are skipped, never passed on twice.
-fn resuming(endpoint: Arc<Endpoint>, first: Opened, position: u64, size: u64, retries: Retries) -> ByteStream {
+/// Opens a source's bytes again at an offset (after a break).
+pub(crate) type Reopen = Arc<dyn Fn(u64) -> BoxFuture<'static, Result<Opened>> + Send + Sync>;
+
+/// The bytes from `position` to `end`, starting with `first`: a stream that breaks off, or ends
+/// before `end`, is opened again with `reopen` where it stopped, under `retries`; bytes a server
+/// resends from an earlier offset (it ignored `Range`) are skipped, never passed on twice.
+/// `shown` names the source in logs.
+pub(crate) fn resuming(
+    reopen: Reopen,
+    shown: String,
+    first: Opened,
+    (position, end): (u64, u64),
+    retries: Retries,
+) -> ByteStream {
     struct State {
-        endpoint: Arc<Endpoint>,
+        reopen: Reopen,
+        shown: String,
         inner: Option<ByteStream>,
         position: u64,
         skip: u64,
-        size: u64,
+        end: u64,
         moved: bool,
         retries: Retries,
     }
     let skip = position.saturating_sub(first.start);
-    let state = State { endpoint, inner: Some(first.bytes), position, skip, size, moved: false, retries };
+    let state = State { reopen, shown, inner: Some(first.bytes), position, skip, end, moved: false, retries };
     futures_util::stream::unfold(Some(state), |state| async move {
         let mut s = state?;
         loop {
@@ -179,7 +196,11 @@ fn resuming(endpoint: Arc<Endpoint>, first: Opened, position: u64, size: u64, re
                         s.moved = true;
                         return Some((Ok(chunk), Some(s)));
                     }
-                    None => return None,
+                    None if s.position >= s.end => return None,
+                    None => Error::new(
+                        ErrorKind::Transport,
+                        format!("{} ended at byte {} of {}", s.shown, s.position, s.end),
+                    ),
                     Some(Err(error)) => error,
                 },
                 None => unreachable!("a stream is always open here"),
@@ -191,9 +212,9 @@ fn resuming(endpoint: Arc<Endpoint>, first: Opened, position: u64, size: u64, re
             let mut error = error;
             loop {
                 let Some(pause) = s.retries.next_pause(&error, Repeat::Safe) else { return Some((Err(error), None)) };
-                tracing::warn!(uri = %s.endpoint.shown(), position = s.position, %error, "source broke off; resuming");
+                tracing::warn!(source = s.shown, position = s.position, %error, "source broke off; resuming");
                 tokio::time::sleep(pause).await;
-                match s.endpoint.get(s.position, Some(s.size)).await {
+                match (s.reopen)(s.position).await {
                     Ok(opened) => {
                         s.skip = s.position - opened.start;
                         s.inner = Some(opened.bytes);
@@ -209,7 +230,7 @@ fn resuming(endpoint: Arc<Endpoint>, first: Opened, position: u64, size: u64, re
 
 /// `bytes`, hashed as they pass; the last chunk is held back until the whole digest matches
 /// `sum`, and replaced by a verification error when it does not.
-fn verified(bytes: ByteStream, sum: &ChecksumInfo, name: &str) -> Result<ByteStream> {
+pub(crate) fn verified(bytes: ByteStream, sum: &ChecksumInfo, name: &str) -> Result<ByteStream> {
     let algorithm = sum.algorithm.clone().unwrap_or(ChecksumAlgorithm::Sha1);
     let hasher = Hasher::new(&algorithm)?;
     let (expected, name) = (sum.checksum.trim().to_owned(), name.to_owned());

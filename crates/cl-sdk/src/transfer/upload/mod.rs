@@ -12,6 +12,7 @@ use tokio::io::AsyncRead;
 
 use super::Common;
 use super::source::LocalSource;
+use super::url_source::SourceTrust;
 use crate::client::Client;
 use crate::error::Result;
 use crate::session::UpdateSession;
@@ -48,6 +49,7 @@ impl std::fmt::Debug for UploadFile {
             Given::Path(path) => path.display().to_string(),
             Given::Reader(local) => format!("reader of {} bytes", local.len()),
             Given::Pull(endpoint) => crate::origin::redact(&endpoint.uri),
+            Given::Url(url, _) => crate::origin::redact(url),
         };
         f.debug_struct("UploadFile").field("name", &self.name).field("source", &source).finish()
     }
@@ -80,6 +82,29 @@ impl UploadFile {
             ssl_certificate: certificate_pem.map(str::to_owned),
         };
         Self { name: name.into(), given: Given::Pull(endpoint), checksum: None }
+    }
+
+    /// A file this client fetches from an http(s) `url` and streams into the item (PUSH, nothing
+    /// written to local disk), named after the URL's last segment. An `.ova` is split into its
+    /// members (their checksums taken from its manifest); an `.ovf` brings the files its
+    /// `References` name, beside it. Credentials for the source go in the URL (`user:password@`);
+    /// no vCenter credential goes to it.
+    ///
+    /// ```
+    /// use cl_sdk::transfer::{SourceTrust, UploadFile};
+    /// let ova = UploadFile::url("https://images.example.com/photon-5.ova", SourceTrust::default());
+    /// assert_eq!(ova.name(), "photon-5.ova");
+    /// ```
+    pub fn url(url: &str, trust: SourceTrust) -> Self {
+        let name = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| {
+                u.path_segments()?
+                    .next_back()
+                    .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+            })
+            .unwrap_or_default();
+        Self { name, given: Given::Url(url.to_owned(), trust), checksum: None }
     }
 
     /// Declares the file's checksum instead of having it computed; the server checks it.
@@ -193,7 +218,7 @@ impl Client {
     ) -> Result<UploadReport> {
         let started = Instant::now();
         options.common.control.check()?;
-        let planned = options.common.run(plan(files, &options)).await?;
+        let planned = options.common.run(plan(self, files, &options)).await?;
         self.upload_planned(Destination::Item(item_id), planned, &options, started, None).await
     }
 
@@ -210,7 +235,7 @@ impl Client {
         // Local files are checked (and hashed) before anything exists on the server.
         let started = Instant::now();
         options.common.control.check()?;
-        let planned = options.common.run(plan(files, &options)).await?;
+        let planned = options.common.run(plan(self, files, &options)).await?;
         let destination = Destination::New { library_id, name, item_type };
         self.upload_planned(destination, planned, &options, started, None).await
     }

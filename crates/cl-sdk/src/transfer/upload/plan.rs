@@ -9,8 +9,10 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
 use super::{UploadFile, UploadOptions};
+use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transfer::source::{LocalSource, Source};
+use crate::transfer::url_source::{Remote, SourceTrust, UrlSegment, ova_members};
 use crate::transfer::{FileProgress, FileState, checksum, ova};
 
 /// Where an upload's file comes from, as given.
@@ -18,6 +20,7 @@ pub(super) enum Given {
     Path(PathBuf),
     Reader(LocalSource),
     Pull(TransferEndpoint),
+    Url(String, SourceTrust),
 }
 
 /// Where a planned file's bytes come from.
@@ -70,7 +73,7 @@ fn is_descriptor(name: &str) -> bool {
 }
 
 /// Checks the files, expands OVAs, orders them for the service and computes checksums.
-pub(super) async fn plan(files: Vec<UploadFile>, options: &UploadOptions) -> Result<Vec<Planned>> {
+pub(super) async fn plan(client: &Client, files: Vec<UploadFile>, options: &UploadOptions) -> Result<Vec<Planned>> {
     if files.is_empty() {
         return Err(Error::new(ErrorKind::InvalidInput, "no files to upload"));
     }
@@ -94,6 +97,7 @@ pub(super) async fn plan(files: Vec<UploadFile>, options: &UploadOptions) -> Res
                 planned.push(Planned::push(file.name, local, file.checksum));
             }
             Given::Reader(local) => planned.push(Planned::push(file.name, local, file.checksum)),
+            Given::Url(url, trust) => planned.extend(url_files(client, &url, &trust).await?),
             Given::Pull(endpoint) => planned.push(Planned {
                 name: file.name,
                 bytes: Bytes::Pull(endpoint),
@@ -176,4 +180,54 @@ async fn hash(planned: &mut [Planned], algorithm: &ChecksumAlgorithm, options: &
         planned[index].checksum = Some(ChecksumInfo { algorithm: Some(algorithm.clone()), checksum: sum });
     }
     Ok(())
+}
+
+/// The files behind an http(s) URL: the file itself; an OVA's members, with the checksums its
+/// manifest gives; or an OVF descriptor and the files its `References` name, beside it.
+async fn url_files(client: &Client, url: &str, trust: &SourceTrust) -> Result<Vec<Planned>> {
+    let remote = Remote::probe(client, url, trust).await?;
+    let name = remote.file_name();
+    let retries = client.retry_policy().clone();
+    let planned = |remote: &std::sync::Arc<Remote>, name: String, offset, len, checksum: Option<ChecksumInfo>| {
+        let source = UrlSegment {
+            remote: remote.clone(),
+            name: name.clone(),
+            offset,
+            len,
+            checksum: checksum.clone(),
+            retries: retries.clone(),
+        };
+        Planned { name, bytes: Bytes::Remote(Box::new(source)), size: Some(len), checksum }
+    };
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".ova") {
+        let members = ova_members(&remote).await?;
+        let mut sums = std::collections::HashMap::new();
+        for m in members.iter().filter(|m| m.name.to_ascii_lowercase().ends_with(".mf")) {
+            let text = remote.read(m.offset, m.size.min(1 << 20)).await?;
+            for line in String::from_utf8_lossy(&text).lines() {
+                if let Some(l) = super::manifest::parse_line(line.trim()) {
+                    let sum = ChecksumInfo { algorithm: Some(l.algorithm), checksum: l.digest.to_owned() };
+                    sums.insert(l.name.to_owned(), sum);
+                }
+            }
+        }
+        let files = members.into_iter().map(|m| {
+            let sum = sums.get(&m.name).cloned();
+            planned(&remote, m.name, m.offset, m.size, sum)
+        });
+        return Ok(files.collect());
+    }
+    let mut files = vec![planned(&remote, name, 0, remote.size, None)];
+    if lower.ends_with(".ovf") {
+        let descriptor = remote.read(0, remote.size).await?;
+        let hrefs = crate::transfer::ova_export::references(&descriptor).map_err(|why| {
+            Error::new(ErrorKind::InvalidInput, format!("{}: the descriptor does not parse: {why}", remote.shown))
+        })?;
+        for href in hrefs {
+            let beside = remote.sibling(client, &href, trust).await?;
+            files.push(planned(&beside, href, 0, beside.size, None));
+        }
+    }
+    Ok(files)
 }
