@@ -27,6 +27,11 @@ enum Kind {
     Copy,
     /// The same, with the faults at the destination.
     CopyDest,
+    /// An OVF item (a descriptor and the file) written as one OVA file; faults on the file.
+    Ova,
+    /// The file imported into a second simulator from a URL (a prepared download endpoint of
+    /// the first, which gives no ETag or Last-Modified); faults at the source.
+    Url,
 }
 
 #[derive(Clone, Debug)]
@@ -160,6 +165,24 @@ fn cases() -> Vec<Case> {
     cases.push(case(Kind::CopyDest, Fault::Calls("update_session_file_add", 3, CallFault::Status(503)), Expect::Done));
     cases.push(case(Kind::CopyDest, Fault::Drop(SIZE / 2), Expect::Done));
     cases.push(case(Kind::CopyDest, Fault::Calls("update_session_complete", 1, CallFault::LoseReply), Expect::Done));
+
+    // OVA export: breaks resume inside the member, wrong bytes are fetched again, a cancel
+    // leaves nothing at the path.
+    for at in [0, SIZE / 2] {
+        cases.push(case(Kind::Ova, Fault::Drop(at), Expect::Done));
+    }
+    cases.push(case(Kind::Ova, Fault::Corrupt(SIZE / 3), Expect::Done));
+    cases.push(case(Kind::Ova, Fault::Range(RangeFault::Ignore), Expect::Done));
+    cases.push(case(Kind::Ova, Fault::Calls("download_session_file_prepare", 3, CallFault::Status(503)), Expect::Done));
+    cases.push(case(Kind::Ova, Fault::Cancel, Expect::Failed));
+    // URL import from a source without a validator: a break is not resumed but sent again
+    // whole (never spliced); a corrupted byte lands nowhere without a declared checksum, so the
+    // case checks the bytes; a cancel leaves nothing.
+    for at in [0, SIZE / 2] {
+        cases.push(case(Kind::Url, Fault::Drop(at), Expect::Done));
+    }
+    cases.push(case(Kind::Url, Fault::Stall, Expect::Done));
+    cases.push(case(Kind::Url, Fault::Cancel, Expect::Failed));
     cases
 }
 
@@ -248,6 +271,8 @@ async fn run(case: &Case) -> Result<(), String> {
             upload(&bed, &case.fault).await
         }
         Kind::Copy | Kind::CopyDest => copy(&bed, case).await,
+        Kind::Ova => ova(&bed, case).await,
+        Kind::Url => url(&bed, case).await,
     };
     bed.sim.faults().clear();
     match (case.expect, &outcome) {
@@ -337,12 +362,7 @@ async fn copy(bed: &Bed, case: &Case) -> Result<(), String> {
     arm(bed, if case.kind == Kind::Copy { &bed.sim } else { &to_sim }, &case.fault);
     let control = TransferControl::new();
     if matches!(case.fault, Fault::Cancel) {
-        bed.sim.faults().stall_next_transfer(SIZE / 2, Duration::from_secs(2));
-        let control = control.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            control.cancel();
-        });
+        cancel_midway(&bed.sim, &control);
     }
     let options = CopyOptions::default().create(true).keep_alive_every(Duration::from_millis(50)).control(control);
     let work = bed.client.copy_item(&bed.item, &to, &library, options);
@@ -361,6 +381,99 @@ async fn copy(bed: &Bed, case: &Case) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             if std::fs::read(dest.path().join("data.bin")).unwrap() != bed.old {
                 return Err("the copy's bytes differ from the source's".into());
+            }
+            Ok(())
+        }
+        Err(e) if left.is_empty() => Err(typed(e)),
+        Err(e) => Err(format!("{e}; and the destination kept items {left:?}")),
+    }
+}
+
+/// Cancels `control` while a stall holds the next transfer of `sim` half-way.
+fn cancel_midway(sim: &Simulator, control: &TransferControl) {
+    sim.faults().stall_next_transfer(SIZE / 2, Duration::from_secs(2));
+    let control = control.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        control.cancel();
+    });
+}
+
+/// Writes an OVF item holding the file as one OVA under the case's fault (aimed at the file):
+/// after success the archive's member is byte-identical; after failure nothing is at the path
+/// or beside it.
+async fn ova(bed: &Bed, case: &Case) -> Result<(), String> {
+    let library = bed.client.find_library("lib").await.map_err(|e| e.to_string())?;
+    let ovf = br#"<Envelope xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References><File ovf:href="data.bin"/></References></Envelope>"#;
+    let files = vec![
+        UploadFile::reader("app.ovf", ovf.len() as u64, std::io::Cursor::new(ovf.to_vec())),
+        UploadFile::reader("data.bin", SIZE, std::io::Cursor::new(bed.old.clone())),
+    ];
+    let item = bed.client.upload_new_item(&library, "app", "ovf", files, UploadOptions::default()).await;
+    let item = item.map_err(|e| e.to_string())?.item_id;
+    bed.sim.faults().target_transfers(Some("data.bin"));
+    arm(bed, &bed.sim, &case.fault);
+    let control = TransferControl::new();
+    if matches!(case.fault, Fault::Cancel) {
+        cancel_midway(&bed.sim, &control);
+    }
+    let dir = bed.work.path().join("ova");
+    std::fs::create_dir(&dir).unwrap();
+    let path = dir.join("app.ova");
+    let options = cl_sdk::transfer::OvaOptions::default().keep_alive_every(Duration::from_millis(50)).control(control);
+    let work = bed.client.export_ova_to(&item, &path, options);
+    let result = tokio::time::timeout(Duration::from_secs(60), work).await.map_err(|_| "hung".to_string())?;
+    match result {
+        Ok(_) => {
+            let mut archive = tar::Archive::new(std::fs::File::open(&path).unwrap());
+            for entry in archive.entries().unwrap() {
+                let mut entry = entry.unwrap();
+                if entry.path().unwrap().to_string_lossy() == "data.bin" {
+                    let mut bytes = Vec::new();
+                    std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+                    return if bytes == bed.old { Ok(()) } else { Err("the OVA's member differs".into()) };
+                }
+            }
+            Err("the OVA has no data.bin".into())
+        }
+        Err(e) if names(&dir).is_empty() => Err(typed(e)),
+        Err(e) => Err(format!("{e}; and left beside the path: {:?}", names(&dir))),
+    }
+}
+
+/// Imports the file into a second simulator from a prepared download endpoint of the first,
+/// under the case's fault at that source: after success the new item holds the bytes; after
+/// failure there is no new item and no session at either end.
+async fn url(bed: &Bed, case: &Case) -> Result<(), String> {
+    let (_to_sim, to) = server().await;
+    let library = to.create_local_library("imports", cl_sim::DATASTORE_ID).await.unwrap();
+    let source = bed.client.create_download_session(&bed.item).await.map_err(|e| e.to_string())?;
+    source.prepare("data.bin").await.map_err(|e| e.to_string())?;
+    let prepared = source.wait_prepared("data.bin", Duration::from_secs(10)).await.map_err(|e| e.to_string())?;
+    let uri = prepared.download_endpoint.map(|e| e.uri).unwrap_or_default();
+    arm(bed, &bed.sim, &case.fault);
+    let control = TransferControl::new();
+    if matches!(case.fault, Fault::Cancel) {
+        cancel_midway(&bed.sim, &control);
+    }
+    let options = UploadOptions::default().keep_alive_every(Duration::from_millis(50)).control(control);
+    let file = UploadFile::url(&uri, cl_sdk::transfer::SourceTrust::default());
+    let work = to.upload_new_item(&library, "imported", "file", vec![file], options);
+    let result = tokio::time::timeout(Duration::from_secs(60), work).await.map_err(|_| "hung".to_string())?;
+    source.delete().await.map_err(|e| e.to_string())?;
+    let left = to.items(&library).await.map_err(|e| e.to_string())?;
+    let sessions = to.update_sessions(None).await.map_err(|e| e.to_string())?;
+    if !sessions.is_empty() {
+        return Err(format!("update sessions left at the destination: {sessions:?}"));
+    }
+    match result {
+        Ok(report) => {
+            let dest = tempfile::tempdir().unwrap();
+            to.download_item(&report.item_id, dest.path(), DownloadOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if std::fs::read(dest.path().join("data.bin")).unwrap() != bed.old {
+                return Err("the imported bytes differ from the source's".into());
             }
             Ok(())
         }

@@ -155,4 +155,26 @@ async fn copies_between_cl_sim_and_vcsim() {
     assert_eq!(std::fs::read(dest.path().join("disk.vmdk")).unwrap(), disk);
     let again = vcsim.copy_item(&copied.item_id, &ours, &back, options()).await.unwrap();
     assert_eq!(again.outcome, CopyOutcome::Copied, "without checksums nothing proves it up to date");
+
+    // An OVA of vcsim's item could carry no manifest: refused, saying why, nothing written.
+    let out = tempfile::tempdir().unwrap();
+    let ova = out.path().join("app.ova");
+    let options = cl_sdk::transfer::OvaOptions::default();
+    let error = vcsim.export_ova_to(&copied.item_id, &ova, options).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Decode, "{error}");
+    assert!(error.to_string().contains("checksum"), "{error}");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+
+    // A URL import into vcsim: the source is a prepared download endpoint of cl-sim.
+    let session = ours.create_download_session(&item).await.unwrap();
+    session.prepare("disk.vmdk").await.unwrap();
+    let prepared = session.wait_prepared("disk.vmdk", std::time::Duration::from_secs(10)).await.unwrap();
+    let uri = prepared.download_endpoint.unwrap().uri;
+    let file = UploadFile::url(&uri, cl_sdk::transfer::SourceTrust::default());
+    let imported = vcsim.upload_new_item(&into, "from-url", "file", vec![file], UploadOptions::default()).await;
+    let imported = imported.unwrap();
+    session.delete().await.unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    vcsim.download_item(&imported.item_id, dest.path(), DownloadOptions::default()).await.unwrap();
+    assert_eq!(std::fs::read(dest.path().join("disk.vmdk")).unwrap(), disk);
 }

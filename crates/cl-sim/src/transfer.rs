@@ -44,7 +44,11 @@ pub async fn handle(service: Arc<Service>, token: &str, request: Request<Body>) 
     if request.version() == axum::http::Version::HTTP_2 {
         service.http2_transfers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    let faults = service.faults.take_transfer(request.method() == Method::GET, request.uri().path());
+    // A HEAD has no body to fault: the armed faults wait for the transfer itself.
+    let faults = match *request.method() {
+        Method::HEAD => TransferFaults::default(),
+        ref method => service.faults.take_transfer(method == Method::GET, request.uri().path()),
+    };
     match *request.method() {
         Method::PUT | Method::POST => upload(service, token, request.into_body(), faults).await,
         Method::GET | Method::HEAD => download(service, token, request, faults).await,
