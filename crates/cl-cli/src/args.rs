@@ -60,8 +60,33 @@ pub struct TransferArgs {
     pub deadline: Option<std::time::Duration>,
 }
 
+/// A duration as curl and wget take one: a bare number is seconds (`10`, `1.5`); with a unit,
+/// anything humantime reads (`30s`, `10m`, `2h`).
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    if let Ok(seconds) = text.trim().parse::<f64>() {
+        return std::time::Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("{text:?} is not a number of seconds (0 or more)"));
+    }
     humantime::parse_duration(text).map_err(|e| format!("{text:?} is not a duration like 30s, 10m or 2h: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn bare_numbers_are_seconds_and_units_still_work() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["-1", "NaN", "inf", "ten", ""] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -255,3 +255,18 @@ fn sim_serves_until_interrupted() {
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+/// Log lines carry no colour codes when stderr is not a terminal (here a pipe), and a bare
+/// number is a duration in seconds.
+#[test]
+fn logs_to_a_pipe_are_plain_and_bare_durations_are_seconds() {
+    let output = run(clx()
+        .args(["--url", "http://127.0.0.1:9", "--retries", "1", "--stall-timeout", "5", "login"])
+        .env("CLX_USERNAME", "u")
+        .env("CLX_PASSWORD", "p")
+        .env("CLX_LOG", "debug"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DEBUG") || stderr.contains("WARN"), "log lines were written: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no escape codes on a pipe: {stderr}");
+    assert_ne!(output.status.code(), Some(2), "`--stall-timeout 5` is accepted: {stderr}");
+}

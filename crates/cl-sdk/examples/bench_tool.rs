@@ -7,6 +7,8 @@
 //! bench_tool URL download ITEM DIR          # download_item into DIR; prints seconds= rss_mib=
 //! bench_tool URL upload ITEM FILE none|sha256   # upload_item; prints seconds= rss_mib=
 //! bench_tool URL ova ITEM PATH             # export_ova_to PATH; prints seconds= rss_mib=
+//! bench_tool URL import SOURCE_URL          # a new item from SOURCE_URL (fetched by the SDK), timed,
+//!                                           # then removed; prints seconds= rss_mib=
 //! bench_tool URL copy ITEM TO_URL           # copy_item into TO_URL's `bench` library, timed, then
 //!                                           # the copy removed; prints seconds= rss_mib=
 //! bench_tool URL get-endpoint ITEM          # a prepared download URI for curl; prints uri= session=
@@ -21,7 +23,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cl_sdk::transfer::{CopyOptions, DownloadOptions, OvaOptions, UploadFile, UploadOptions};
+use cl_sdk::transfer::{CopyOptions, DownloadOptions, OvaOptions, SourceTrust, UploadFile, UploadOptions};
 use cl_sdk::types::{ChecksumAlgorithm, ChecksumInfo, SourceType, UpdateFileAddSpec};
 use cl_sdk::{Client, Result};
 
@@ -111,6 +113,16 @@ async fn main() -> Result<()> {
                 started.elapsed().as_secs_f64(),
                 cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN)
             );
+        }
+        ["import", source] => {
+            let library = library(&client).await?;
+            let name = format!("import-{}", std::process::id());
+            let file = UploadFile::url(source, SourceTrust::default());
+            let started = Instant::now();
+            let report = client.upload_new_item(&library, &name, "file", vec![file], UploadOptions::default()).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            client.delete_item(&report.item_id).await?;
+            println!("seconds={seconds:.4}\nrss_mib={:.1}", cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN));
         }
         ["copy", item, to_url] => {
             let to = connect(to_url).await?;

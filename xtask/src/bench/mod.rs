@@ -37,6 +37,8 @@ const REQUIRED: &[&str] = &[
     "copy_vs_curl_pipe",
     "copy_rss_mib",
     "ova_export_vs_download",
+    "url_import_vs_curl_pipe",
+    "url_import_rss_mib",
 ];
 
 pub fn bench(root: &Path, docs: bool) -> Result<()> {
@@ -173,6 +175,10 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     let (copy_ratio, copy_rss) = routes::copy_vs_curl_pipe(root, dir, &source)?;
     results.insert("copy_vs_curl_pipe", copy_ratio);
     results.insert("copy_rss_mib", copy_rss);
+    println!("==> URL import, {mib} MiB: SDK and curl URL | curl -T -, {PAIRS} pairs");
+    let (url_ratio, url_rss) = routes::url_import_vs_curl_pipe(root, dir, &source)?;
+    results.insert("url_import_vs_curl_pipe", url_ratio);
+    results.insert("url_import_rss_mib", url_rss);
     println!("==> OVA export, {mib} MiB: one OVA file against the item into a folder (both SDK), {PAIRS} pairs");
     results.insert("ova_export_vs_download", routes::ova_export_vs_download(root, dir, &source)?);
 

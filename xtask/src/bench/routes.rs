@@ -3,6 +3,9 @@
 //! * `copy_vs_curl_pipe`: one large file's item copied between two simulators by the SDK, against
 //!   what a script would run between the same two: `curl GET | curl -T -` from a prepared
 //!   download endpoint into a fresh upload endpoint; and the copying process's peak RSS.
+//! * `url_import_vs_curl_pipe`: a new item from an http URL (a prepared download endpoint of
+//!   another simulator) fetched and streamed by the SDK, against `curl URL | curl -T -`; and the
+//!   importing process's peak RSS.
 //! * `ova_export_vs_download`: an OVF item (a descriptor and the large file as its disk) written
 //!   as one OVA file, against downloading the same item into a folder (both the SDK, both
 //!   verified).
@@ -77,4 +80,34 @@ pub fn ova_export_vs_download(root: &Path, dir: &Path, source: &Path) -> Result<
     super::harness::spread("SDK OVA", &ova);
     super::harness::spread("SDK folder", &folder);
     Ok(median(folder) / median(ova))
+}
+
+/// Throughput of the SDK's URL import over `curl URL | curl -T -`, and the SDK's peak RSS.
+pub fn url_import_vs_curl_pipe(root: &Path, dir: &Path, source: &Path) -> Result<(f64, f64)> {
+    let from = start_sim(root, dir, "0ms")?;
+    let to = start_sim(root, dir, "0ms")?;
+    let source_text = source.to_string_lossy();
+    let size = std::fs::metadata(source)?.len();
+    let item = tool(root, &[&from.url, "setup", "url-source", &source_text], &[])?["item"].clone();
+    let get = tool(root, &[&from.url, "get-endpoint", &item], &[])?;
+    let mut runs = Runs::default();
+    for pair in 0..PAIRS {
+        let sdk = tool(root, &[&to.url, "import", &get["uri"]], &[])?;
+        let put = tool(root, &[&to.url, "put-endpoint", &format!("url-pipe-{pair}"), &source_text], &[])?;
+        let started = Instant::now();
+        let script = format!(
+            "curl -sS --fail '{}' | curl -sS --fail -T - -H 'Content-Length: {size}' '{}'",
+            get["uri"], put["uri"]
+        );
+        let status = Command::new("bash").args(["-o", "pipefail", "-c", &script]).status().context("running curl")?;
+        if !status.success() {
+            bail!("curl URL | curl -T - failed");
+        }
+        let curl = started.elapsed().as_secs_f64();
+        tool(root, &[&to.url, "drop-upload", &put["session"], &put["item"]], &[])?;
+        runs.push(Pair { sdk: number(&sdk, "seconds")?, curl, rss_mib: number(&sdk, "rss_mib")?, scripted: None });
+    }
+    tool(root, &[&from.url, "drop-download", &get["session"]], &[])?;
+    runs.show(" (URL import)");
+    Ok((runs.ratio(), runs.rss_mib.iter().copied().fold(0.0, f64::max)))
 }
