@@ -368,19 +368,23 @@ async fn copy(bed: &Bed, case: &Case) -> Result<(), String> {
     let work = bed.client.copy_item(&bed.item, &to, &library, options);
     let result = tokio::time::timeout(Duration::from_secs(60), work).await.map_err(|_| "hung".to_string())?;
     to_sim.faults().clear();
-    let left = to.items(&library).await.map_err(|e| e.to_string())?;
+    far_end(&to, &library, result.map(|r| r.item_id), &bed.old).await
+}
+
+/// What a route into a second simulator left there: after success (`item`), an item holding
+/// `expected`; after failure, no item; either way no update session.
+async fn far_end(to: &Client, library: &str, item: cl_sdk::Result<String>, expected: &[u8]) -> Result<(), String> {
+    let left = to.items(library).await.map_err(|e| e.to_string())?;
     let sessions = to.update_sessions(None).await.map_err(|e| e.to_string())?;
     if !sessions.is_empty() {
         return Err(format!("update sessions left at the destination: {sessions:?}"));
     }
-    match result {
-        Ok(report) => {
+    match item {
+        Ok(item) => {
             let dest = tempfile::tempdir().unwrap();
-            to.download_item(&report.item_id, dest.path(), DownloadOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            if std::fs::read(dest.path().join("data.bin")).unwrap() != bed.old {
-                return Err("the copy's bytes differ from the source's".into());
+            to.download_item(&item, dest.path(), DownloadOptions::default()).await.map_err(|e| e.to_string())?;
+            if std::fs::read(dest.path().join("data.bin")).unwrap() != expected {
+                return Err("the bytes at the destination differ from the source's".into());
             }
             Ok(())
         }
@@ -461,25 +465,7 @@ async fn url(bed: &Bed, case: &Case) -> Result<(), String> {
     let work = to.upload_new_item(&library, "imported", "file", vec![file], options);
     let result = tokio::time::timeout(Duration::from_secs(60), work).await.map_err(|_| "hung".to_string())?;
     source.delete().await.map_err(|e| e.to_string())?;
-    let left = to.items(&library).await.map_err(|e| e.to_string())?;
-    let sessions = to.update_sessions(None).await.map_err(|e| e.to_string())?;
-    if !sessions.is_empty() {
-        return Err(format!("update sessions left at the destination: {sessions:?}"));
-    }
-    match result {
-        Ok(report) => {
-            let dest = tempfile::tempdir().unwrap();
-            to.download_item(&report.item_id, dest.path(), DownloadOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            if std::fs::read(dest.path().join("data.bin")).unwrap() != bed.old {
-                return Err("the imported bytes differ from the source's".into());
-            }
-            Ok(())
-        }
-        Err(e) if left.is_empty() => Err(typed(e)),
-        Err(e) => Err(format!("{e}; and the destination kept items {left:?}")),
-    }
+    far_end(&to, &library, result.map(|r| r.item_id), &bed.old).await
 }
 
 /// The item's content, downloaded without faults.

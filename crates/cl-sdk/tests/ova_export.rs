@@ -157,3 +157,30 @@ async fn a_failed_export_leaves_nothing_and_only_ovf_templates_export() {
     assert_eq!(refused.kind(), ErrorKind::InvalidInput, "{refused}");
     assert!(refused.to_string().contains("not an OVF template"), "{refused}");
 }
+
+/// Over https (the simulator's own CA), with several disks fetched ahead of the writer.
+#[tokio::test]
+async fn an_ova_from_an_https_server() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let client = Client::builder(sim.url())
+        .credentials(sim.username(), sim.password())
+        .add_ca_pem(sim.ca_pem().unwrap())
+        .connect()
+        .await
+        .unwrap();
+    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let disks: Vec<(String, Vec<u8>)> = (0..4).map(|i| (format!("d{i}.vmdk"), content(300_000 + i * 7, i as u8))).collect();
+    let ovf = "<Envelope xmlns:ovf=\"http://schemas.dmtf.org/ovf/envelope/1\"><References>\
+               <File ovf:href=\"d3.vmdk\"/><File ovf:href=\"d0.vmdk\"/></References></Envelope>";
+    let mut files = vec![UploadFile::reader("t.ovf", ovf.len() as u64, std::io::Cursor::new(ovf.as_bytes().to_vec()))];
+    files.extend(disks.iter().map(|(n, b)| UploadFile::reader(n.as_str(), b.len() as u64, std::io::Cursor::new(b.clone()))));
+    let item = client.upload_new_item(&library, "t", "ovf", files, UploadOptions::default()).await.unwrap().item_id;
+    let mut out = Vec::new();
+    client.export_ova(&item, &mut out, OvaOptions::default().concurrency(2)).await.unwrap();
+    let got = members(&out);
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(&names[..4], ["t.ovf", "t.mf", "d3.vmdk", "d0.vmdk"]);
+    for (name, bytes) in &disks {
+        assert_eq!(&got.iter().find(|(n, _)| n == name).unwrap().1, bytes, "{name}");
+    }
+}

@@ -302,3 +302,50 @@ async fn an_ova_url_is_split_into_members_with_its_manifest_declared() {
     assert_eq!(files["web-1.vmdk"], disk);
     assert_eq!(files["web.ovf"], ovf);
 }
+
+#[tokio::test]
+async fn an_ova_whose_manifest_does_not_match_lands_nowhere() {
+    let bed = bed().await;
+    let disk = content(500_000, 5);
+    let mut archive = ova(&disk);
+    // Flip a byte of the disk member (the last one): its manifest digest no longer matches.
+    let at = archive.len() - 1024 - 512 - 10_000;
+    archive[at] ^= 0xff;
+    bed.put("bad.ova", &archive);
+    let error = bed.import("bad", &format!("{}/bad.ova", bed.base)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
+    assert_eq!(error.detail(), Some(&cl_sdk::Detail::File("app-disk1.vmdk".into())), "{error}");
+    assert!(bed.client.find_items(&bed.library, "bad").await.unwrap().is_empty(), "the created item was removed");
+    assert!(bed.client.update_sessions(None).await.unwrap().is_empty());
+}
+
+/// An https source is verified with its own trust: a CA given for it, else refused.
+#[tokio::test]
+async fn an_https_source_is_trusted_only_as_told() {
+    let bed = bed().await;
+    let source = Simulator::start(SimConfig::default()).await.unwrap();
+    let from = Client::builder(source.url())
+        .credentials(source.username(), source.password())
+        .add_ca_pem(source.ca_pem().unwrap())
+        .connect()
+        .await
+        .unwrap();
+    let library = from.create_local_library("src", cl_sim::DATASTORE_ID).await.unwrap();
+    let bytes = content(400_000, 6);
+    let file = UploadFile::reader("disk.img", bytes.len() as u64, std::io::Cursor::new(bytes.clone()));
+    let item = from.upload_new_item(&library, "disk", "file", vec![file], UploadOptions::default()).await.unwrap();
+    let session = from.create_download_session(&item.item_id).await.unwrap();
+    session.prepare("disk.img").await.unwrap();
+    let prepared = session.wait_prepared("disk.img", Duration::from_secs(10)).await.unwrap();
+    let uri = prepared.download_endpoint.unwrap().uri;
+    assert!(uri.starts_with("https://"), "{uri}");
+
+    let untrusted = UploadFile::url(&uri, SourceTrust::default());
+    let options = UploadOptions::default;
+    let error = bed.client.upload_new_item(&bed.library, "untrusted", "file", vec![untrusted], options()).await;
+    assert_eq!(error.unwrap_err().kind(), ErrorKind::Tls);
+    let trusted = UploadFile::url(&uri, SourceTrust::default().add_ca_pem(source.ca_pem().unwrap()));
+    let report = bed.client.upload_new_item(&bed.library, "trusted", "file", vec![trusted], options()).await.unwrap();
+    assert_eq!(bed.item(&report.item_id).await["disk.img"], bytes);
+    session.delete().await.unwrap();
+}

@@ -23,26 +23,12 @@ use super::harness::{Pair, Runs, median, number, start_sim, tool};
 pub fn copy_vs_curl_pipe(root: &Path, dir: &Path, source: &Path) -> Result<(f64, f64)> {
     let from = start_sim(root, dir, "0ms")?;
     let to = start_sim(root, dir, "0ms")?;
-    let source_text = source.to_string_lossy();
-    let size = std::fs::metadata(source)?.len();
-    let item = tool(root, &[&from.url, "setup", "copy-source", &source_text], &[])?["item"].clone();
+    let item = tool(root, &[&from.url, "setup", "copy-source", &source.to_string_lossy()], &[])?["item"].clone();
     let mut runs = Runs::default();
     for pair in 0..PAIRS {
         let sdk = tool(root, &[&from.url, "copy", &item, &to.url], &[])?;
         let get = tool(root, &[&from.url, "get-endpoint", &item], &[])?;
-        let put = tool(root, &[&to.url, "put-endpoint", &format!("pipe-{pair}"), &source_text], &[])?;
-        let started = Instant::now();
-        // The declared length spares curl's chunked encoding, which the upload endpoint refuses.
-        let script = format!(
-            "curl -sS --fail '{}' | curl -sS --fail -T - -H 'Content-Length: {size}' '{}'",
-            get["uri"], put["uri"]
-        );
-        let status = Command::new("bash").args(["-o", "pipefail", "-c", &script]).status().context("running curl")?;
-        if !status.success() {
-            bail!("curl GET | curl -T - failed");
-        }
-        let curl = started.elapsed().as_secs_f64();
-        tool(root, &[&to.url, "drop-upload", &put["session"], &put["item"]], &[])?;
+        let curl = curl_pipe(root, &get["uri"], &to.url, source, &format!("pipe-{pair}"))?;
         tool(root, &[&from.url, "drop-download", &get["session"]], &[])?;
         runs.push(Pair { sdk: number(&sdk, "seconds")?, curl, rss_mib: number(&sdk, "rss_mib")?, scripted: None });
     }
@@ -86,28 +72,33 @@ pub fn ova_export_vs_download(root: &Path, dir: &Path, source: &Path) -> Result<
 pub fn url_import_vs_curl_pipe(root: &Path, dir: &Path, source: &Path) -> Result<(f64, f64)> {
     let from = start_sim(root, dir, "0ms")?;
     let to = start_sim(root, dir, "0ms")?;
-    let source_text = source.to_string_lossy();
-    let size = std::fs::metadata(source)?.len();
-    let item = tool(root, &[&from.url, "setup", "url-source", &source_text], &[])?["item"].clone();
+    let item = tool(root, &[&from.url, "setup", "url-source", &source.to_string_lossy()], &[])?["item"].clone();
     let get = tool(root, &[&from.url, "get-endpoint", &item], &[])?;
     let mut runs = Runs::default();
     for pair in 0..PAIRS {
         let sdk = tool(root, &[&to.url, "import", &get["uri"]], &[])?;
-        let put = tool(root, &[&to.url, "put-endpoint", &format!("url-pipe-{pair}"), &source_text], &[])?;
-        let started = Instant::now();
-        let script = format!(
-            "curl -sS --fail '{}' | curl -sS --fail -T - -H 'Content-Length: {size}' '{}'",
-            get["uri"], put["uri"]
-        );
-        let status = Command::new("bash").args(["-o", "pipefail", "-c", &script]).status().context("running curl")?;
-        if !status.success() {
-            bail!("curl URL | curl -T - failed");
-        }
-        let curl = started.elapsed().as_secs_f64();
-        tool(root, &[&to.url, "drop-upload", &put["session"], &put["item"]], &[])?;
+        let curl = curl_pipe(root, &get["uri"], &to.url, source, &format!("url-pipe-{pair}"))?;
         runs.push(Pair { sdk: number(&sdk, "seconds")?, curl, rss_mib: number(&sdk, "rss_mib")?, scripted: None });
     }
     tool(root, &[&from.url, "drop-download", &get["session"]], &[])?;
     runs.show(" (URL import)");
     Ok((runs.ratio(), runs.rss_mib.iter().copied().fold(0.0, f64::max)))
+}
+
+/// Seconds `curl URI | curl -T -` takes into a fresh upload endpoint (named `name`) of the
+/// simulator at `to`, sized as `source`; the endpoint's session and item are dropped after.
+fn curl_pipe(root: &Path, uri: &str, to: &str, source: &Path, name: &str) -> Result<f64> {
+    let size = std::fs::metadata(source)?.len();
+    let put = tool(root, &[to, "put-endpoint", name, &source.to_string_lossy()], &[])?;
+    let started = Instant::now();
+    // The declared length spares curl's chunked encoding, which the upload endpoint refuses.
+    let script =
+        format!("curl -sS --fail '{uri}' | curl -sS --fail -T - -H 'Content-Length: {size}' '{}'", put["uri"]);
+    let status = Command::new("bash").args(["-o", "pipefail", "-c", &script]).status().context("running curl")?;
+    if !status.success() {
+        bail!("curl GET | curl -T - failed");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    tool(root, &[to, "drop-upload", &put["session"], &put["item"]], &[])?;
+    Ok(seconds)
 }

@@ -3,14 +3,15 @@
 //! second, then the files in the order of the descriptor's `References`, then any others.
 //!
 //! Every file is prepared ahead (all at once, `concurrency` at a time) and streamed in order
-//! from its download endpoint: a break resumes with `Range` inside the member, and its bytes are
-//! checked against the server's checksum as they pass, the last chunk held back until they
-//! match. Into a file, the archive is written to a hidden partial beside it and renamed only when
-//! every member verified; a member whose bytes fail is fetched again from its start (the file is
-//! cut back) under the retry policy. Into any other writer, a failure leaves the output
-//! incomplete and the error says so.
+//! from its download endpoint, the next one fetched ahead into a bounded buffer: a break resumes
+//! with `Range` inside the member, and its bytes are checked against the server's checksum as
+//! they pass, the last chunk held back until they match. Into a file, the archive is written to
+//! a hidden partial beside it and renamed only when every member verified; a member whose bytes
+//! fail is fetched again from its start (the file is cut back) under the retry policy. Into any
+//! other writer, a failure leaves the output incomplete and the error says so.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cl_api::types::{ChecksumAlgorithm, ItemFileInfo};
@@ -18,6 +19,7 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::OnceCell;
 
+use super::endpoint::ByteStream;
 use super::runner::FileHandle;
 use super::source::{ItemFileSource, Source};
 use super::{Common, FileProgress, FileState};
@@ -78,6 +80,30 @@ pub struct OvaReport {
     pub path: Option<PathBuf>,
     /// Wall time.
     pub elapsed: Duration,
+}
+
+/// Chunks of the next member held ahead of the writer (each at most the HTTP client's read).
+const AHEAD_CHUNKS: usize = 16;
+
+/// Starts fetching `source` now, into a bounded buffer the returned stream drains; dropping the
+/// stream stops the fetch.
+fn fetch_ahead(source: Arc<ItemFileSource>) -> ByteStream {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(AHEAD_CHUNKS);
+    tokio::spawn(async move {
+        let mut bytes = match source.open(0).await {
+            Ok(opened) => opened.bytes,
+            Err(error) => {
+                let _ = tx.send(Err(error)).await;
+                return;
+            }
+        };
+        while let Some(chunk) = bytes.next().await {
+            if tx.send(chunk).await.is_err() {
+                return;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) }).boxed()
 }
 
 /// The tar block size.
@@ -150,7 +176,7 @@ impl Client {
     ) -> Result<(Vec<OvaMember>, u64)> {
         let common = &options.common;
         let _keep_alive = common.keep_alive(session);
-        let sources: Vec<ItemFileSource> = plan
+        let sources: Vec<Arc<ItemFileSource>> = plan
             .files
             .iter()
             .map(|f| ItemFileSource {
@@ -162,10 +188,11 @@ impl Client {
                 retries: self.retry_policy().clone(),
                 prepared: OnceCell::new(),
             })
+            .map(Arc::new)
             .collect();
         // Every file is prepared ahead, so the server readies the next while one streams; the
         // descriptor is read meanwhile: it says in what order the rest goes.
-        let preparing = futures_util::stream::iter(sources.iter().map(ItemFileSource::prepare))
+        let preparing = futures_util::stream::iter(sources.iter().map(|s| s.prepare()))
             .buffer_unordered(common.concurrency)
             .collect::<Vec<Result<()>>>();
         let (prepared, descriptor) = tokio::join!(preparing, read_all(&sources[0], plan.files[0].size));
@@ -192,14 +219,25 @@ impl Client {
             p.state = FileState::Done;
         });
         members.push(OvaMember { name: plan.manifest_name.clone(), size: manifest.len() as u64, checksum: None });
+        // The next member is fetched ahead into a bounded buffer while one is written.
+        let mut ahead = plan.order.first().map(|&i| fetch_ahead(sources[i].clone()));
         for (slot, &i) in plan.order.iter().enumerate() {
             let handle = &handles[slot + 2];
             handle.state(FileState::Transferring);
+            let mut fetched = ahead.take();
+            ahead = plan.order.get(slot + 1).map(|&next| fetch_ahead(sources[next].clone()));
             let mut retries = common.retries(self);
             let mut refetched = false;
             loop {
                 let start = out.at;
-                let error = match out.stream_member(&sources[i], plan.files[i].size, handle).await {
+                let bytes = match fetched.take() {
+                    Some(bytes) => bytes,
+                    None => match sources[i].open(0).await {
+                        Ok(opened) => opened.bytes,
+                        Err(error) => return Err(error),
+                    },
+                };
+                let error = match out.stream_member(&sources[i].name, bytes, plan.files[i].size, handle).await {
                     Ok(()) => break,
                     Err(error) => error,
                 };
@@ -383,11 +421,9 @@ impl Output<'_> {
         self.pad(bytes.len() as u64).await
     }
 
-    /// A member streamed from its source: header, bytes, padding. The source is opened before
-    /// the header is written, so a refusal leaves nothing of the member behind.
-    async fn stream_member(&mut self, source: &ItemFileSource, size: u64, handle: &FileHandle) -> Result<()> {
-        let mut stream = source.open(0).await?.bytes;
-        self.write(&header(&source.name, size)?).await?;
+    /// A member streamed from its bytes: header, bytes, padding.
+    async fn stream_member(&mut self, name: &str, mut stream: ByteStream, size: u64, handle: &FileHandle) -> Result<()> {
+        self.write(&header(name, size)?).await?;
         let mut done = 0u64;
         handle.done(0);
         while let Some(chunk) = stream.next().await {
@@ -397,7 +433,6 @@ impl Output<'_> {
             handle.done(done);
         }
         if done != size {
-            let name = &source.name;
             return Err(Error::verification(name, format!("{name}: received {done} bytes, the server said {size}")));
         }
         self.pad(size).await

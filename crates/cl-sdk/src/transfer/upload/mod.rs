@@ -216,10 +216,7 @@ impl Client {
         files: Vec<UploadFile>,
         options: UploadOptions,
     ) -> Result<UploadReport> {
-        let started = Instant::now();
-        options.common.control.check()?;
-        let planned = options.common.run(plan(self, files, &options)).await?;
-        self.upload_planned(Destination::Item(item_id), planned, &options, started, None).await
+        self.upload_files(Destination::Item(item_id), files, options).await
     }
 
     /// Creates an item and uploads `files` into it; when the upload fails the new item is
@@ -232,11 +229,19 @@ impl Client {
         files: Vec<UploadFile>,
         options: UploadOptions,
     ) -> Result<UploadReport> {
-        // Local files are checked (and hashed) before anything exists on the server.
+        self.upload_files(Destination::New { library_id, name, item_type }, files, options).await
+    }
+
+    async fn upload_files(
+        &self,
+        destination: Destination<'_>,
+        files: Vec<UploadFile>,
+        options: UploadOptions,
+    ) -> Result<UploadReport> {
+        // Files are checked (and hashed, or looked at) before anything exists on the server.
         let started = Instant::now();
         options.common.control.check()?;
         let planned = options.common.run(plan(self, files, &options)).await?;
-        let destination = Destination::New { library_id, name, item_type };
         self.upload_planned(destination, planned, &options, started, None).await
     }
 
