@@ -169,11 +169,14 @@ async fn an_ova_from_an_https_server() {
         .await
         .unwrap();
     let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
-    let disks: Vec<(String, Vec<u8>)> = (0..4).map(|i| (format!("d{i}.vmdk"), content(300_000 + i * 7, i as u8))).collect();
+    let disks: Vec<(String, Vec<u8>)> =
+        (0..4).map(|i| (format!("d{i}.vmdk"), content(300_000 + i * 7, i as u8))).collect();
     let ovf = "<Envelope xmlns:ovf=\"http://schemas.dmtf.org/ovf/envelope/1\"><References>\
                <File ovf:href=\"d3.vmdk\"/><File ovf:href=\"d0.vmdk\"/></References></Envelope>";
     let mut files = vec![UploadFile::reader("t.ovf", ovf.len() as u64, std::io::Cursor::new(ovf.as_bytes().to_vec()))];
-    files.extend(disks.iter().map(|(n, b)| UploadFile::reader(n.as_str(), b.len() as u64, std::io::Cursor::new(b.clone()))));
+    files.extend(
+        disks.iter().map(|(n, b)| UploadFile::reader(n.as_str(), b.len() as u64, std::io::Cursor::new(b.clone()))),
+    );
     let item = client.upload_new_item(&library, "t", "ovf", files, UploadOptions::default()).await.unwrap().item_id;
     let mut out = Vec::new();
     client.export_ova(&item, &mut out, OvaOptions::default().concurrency(2)).await.unwrap();

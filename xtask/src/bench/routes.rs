@@ -92,8 +92,7 @@ fn curl_pipe(root: &Path, uri: &str, to: &str, source: &Path, name: &str) -> Res
     let put = tool(root, &[to, "put-endpoint", name, &source.to_string_lossy()], &[])?;
     let started = Instant::now();
     // The declared length spares curl's chunked encoding, which the upload endpoint refuses.
-    let script =
-        format!("curl -sS --fail '{uri}' | curl -sS --fail -T - -H 'Content-Length: {size}' '{}'", put["uri"]);
+    let script = format!("curl -sS --fail '{uri}' | curl -sS --fail -T - -H 'Content-Length: {size}' '{}'", put["uri"]);
     let status = Command::new("bash").args(["-o", "pipefail", "-c", &script]).status().context("running curl")?;
     if !status.success() {
         bail!("curl GET | curl -T - failed");

@@ -422,7 +422,13 @@ impl Output<'_> {
     }
 
     /// A member streamed from its bytes: header, bytes, padding.
-    async fn stream_member(&mut self, name: &str, mut stream: ByteStream, size: u64, handle: &FileHandle) -> Result<()> {
+    async fn stream_member(
+        &mut self,
+        name: &str,
+        mut stream: ByteStream,
+        size: u64,
+        handle: &FileHandle,
+    ) -> Result<()> {
         self.write(&header(name, size)?).await?;
         let mut done = 0u64;
         handle.done(0);
