@@ -72,9 +72,9 @@ fn lean_client(cargo: &str) -> Result<()> {
         let tree = String::from_utf8(output.stdout)?;
         let found = server_crates(&tree);
         if !found.is_empty() {
-            bail!("{package} {} links server crates: {}", flags.join(" "), found.join(", "));
+            bail!("{} links server crates: {}", [&[package][..], flags].concat().join(" "), found.join(", "));
         }
-        println!("{package} {}: no server crates in its tree", flags.join(" "));
+        println!("{}: no server crates in its tree", [&[package][..], flags].concat().join(" "));
     }
     Ok(())
 }

@@ -14,25 +14,25 @@ use clap::{Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     /// vCenter URL (https://host); may carry user:password@. Required but for `clx demo`, which runs the built-in simulator without one.
-    #[arg(long, global = true, env = "CLX_URL")]
+    #[arg(long, global = true, env = "CLX_URL", help_heading = "Connection")]
     pub url: Option<String>,
     /// User name (also CLX_USERNAME or GOVC_USERNAME).
-    #[arg(long, global = true, env = "CLX_USERNAME")]
+    #[arg(long, global = true, env = "CLX_USERNAME", help_heading = "Connection")]
     pub username: Option<String>,
     /// Trust any server certificate (test servers only; also GOVC_INSECURE=1).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Connection")]
     pub insecure: bool,
     /// Also trust the CA certificates in this PEM file.
-    #[arg(long, global = true, value_name = "PEM")]
+    #[arg(long, global = true, value_name = "PEM", help_heading = "Connection")]
     pub ca_cert: Option<PathBuf>,
     /// Trust the server iff its certificate has this SHA-1 or SHA-256 thumbprint.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Connection")]
     pub thumbprint: Option<String>,
     /// API dialect.
-    #[arg(long, global = true, value_enum, default_value = "auto")]
+    #[arg(long, global = true, value_enum, default_value = "auto", help_heading = "Connection")]
     pub dialect: DialectArg,
     /// Print results as JSON.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Output")]
     pub json: bool,
     #[command(flatten)]
     pub transfer: TransferArgs,
@@ -42,6 +42,7 @@ pub struct Cli {
 
 /// The knobs of every transfer.
 #[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Transfer")]
 pub struct TransferArgs {
     /// Files moved at once.
     #[arg(long, global = true, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -49,13 +50,13 @@ pub struct TransferArgs {
     /// Times a failed call or transfer of a file is retried.
     #[arg(long, global = true, default_value_t = 4)]
     pub retries: u32,
-    /// How long the server may take to prepare a file for download (e.g. 10m).
+    /// How long the server may take to prepare a file for download (seconds, or 10m, 2h).
     #[arg(long, global = true, default_value = "1h", value_parser = parse_duration)]
     pub prepare_timeout: std::time::Duration,
-    /// How long a transfer may go without a byte before it is resumed or sent again.
+    /// How long a transfer may go without a byte before it is resumed or sent again (seconds, or 30s, 2m).
     #[arg(long, global = true, default_value = "60s", value_parser = parse_duration)]
     pub stall_timeout: std::time::Duration,
-    /// The most a whole upload or download may take (no limit by default).
+    /// The most a whole transfer may take (seconds, or 90m, 4h; no limit by default).
     #[arg(long, global = true, value_parser = parse_duration)]
     pub deadline: Option<std::time::Duration>,
 }

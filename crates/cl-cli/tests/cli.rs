@@ -270,3 +270,23 @@ fn logs_to_a_pipe_are_plain_and_bare_durations_are_seconds() {
     assert!(!stderr.contains('\u{1b}'), "no escape codes on a pipe: {stderr}");
     assert_ne!(output.status.code(), Some(2), "`--stall-timeout 5` is accepted: {stderr}");
 }
+
+/// `--help` groups the global options under headings apart from the command's own.
+#[test]
+fn help_groups_connection_transfer_and_output_options() {
+    let output = run(clx().args(["download", "--help"]));
+    let help = String::from_utf8_lossy(&output.stdout);
+    let at = |heading: &str| help.find(heading).unwrap_or_else(|| panic!("no {heading} in {help}"));
+    let (options, connection, output_, transfer) = (at("Options:"), at("Connection:"), at("Output:"), at("Transfer:"));
+    let section = |from: usize| {
+        &help[from..[options, connection, output_, transfer, help.len()]
+            .into_iter()
+            .filter(|&x| x > from)
+            .min()
+            .unwrap()]
+    };
+    assert!(section(options).contains("--ova") && !section(options).contains("--url"), "{help}");
+    assert!(section(connection).contains("--url") && section(connection).contains("--thumbprint"), "{help}");
+    assert!(section(output_).contains("--json"), "{help}");
+    assert!(section(transfer).contains("--stall-timeout") && section(transfer).contains("--concurrency"), "{help}");
+}
