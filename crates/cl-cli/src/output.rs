@@ -38,6 +38,13 @@ impl From<cl_sdk::Error> for Failure {
             Some(Detail::PreviewWarnings(_)) => {
                 format!("{e}. Review them; pass --ignore-warning TYPE for each to accept it.")
             }
+            Some(Detail::Resumable { folder, bytes }) => format!(
+                "{e}.{} Kept {} of the download in {}: run the same command again to resume, or add \
+                 --no-resume to start over.",
+                hint(e.kind()),
+                human(*bytes),
+                folder.display()
+            ),
             _ => format!("{e}.{}", hint(e.kind())),
         };
         Failure { kind, message, code }

@@ -19,9 +19,7 @@ pub fn install() {
             let current = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
             match current {
                 Some(control) if first && !control.is_canceled() => {
-                    crate::progress::notice(
-                        "clx: interrupted; canceling and cleaning up (interrupt again to exit at once)",
-                    );
+                    crate::progress::notice("clx: interrupted; canceling (interrupt again to exit at once)");
                     control.cancel();
                 }
                 _ => {

@@ -83,3 +83,23 @@ async fn no_resume_starts_over_and_a_changed_item_is_not_spliced() {
     assert!(String::from_utf8_lossy(&again.stdout).contains("started over"), "says so");
     assert_eq!(std::fs::read(dest.path().join("disk.vmdk")).unwrap(), changed, "never spliced");
 }
+
+/// A download that breaks off for good keeps its bytes, and its last line says what was kept,
+/// where, and how to go on; nothing claims it was cleaned up.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_download_says_what_it_kept_and_how_to_go_on() {
+    let (sim, _client) = sim_with(&[("big.bin", content())]).await;
+    let dest = tempfile::tempdir().unwrap();
+    sim.faults().drop_next_transfer_after(4 << 20);
+    let out = clx(&sim).args(["--retries", "0", "download", "lib/item", "--to"]).arg(dest.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.contains("Kept") && last.contains(".cl-download-"), "{stderr}");
+    assert!(last.contains("run the same command again to resume") && last.contains("--no-resume"), "{stderr}");
+    assert!(!stderr.contains("cleaning up"), "{stderr}");
+    assert!(kept(dest.path()) > 0);
+    let again = clx(&sim).args(["download", "lib/item", "--to"]).arg(dest.path()).output().unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(std::fs::read(dest.path().join("big.bin")).unwrap(), content());
+}

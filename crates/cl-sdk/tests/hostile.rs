@@ -186,12 +186,14 @@ async fn an_endless_error_body_is_read_only_so_far() {
 async fn a_download_stops_at_its_declared_size() {
     let big = vec![7u8; 3 << 20];
     let file = FilePlan { declared: 1 << 20, ..FilePlan::new("x.bin", &big) };
-    let server = vcenter(plan(vec![file])).await;
+    // The item is identified (a content version), so resume state would be kept if it were
+    // an interruption: bytes past the declared size are wrong, and nothing of them is kept.
+    let server = vcenter(Plan { content_version: Some("7".into()), ..plan(vec![file]) }).await;
     let dest = tempfile::tempdir().unwrap();
     let error = download(&server, dest.path()).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
     assert!(error.to_string().contains("1048576"), "names the declared size: {error}");
-    assert!(listing(dest.path()).is_empty(), "{:?}", listing(dest.path()));
+    assert!(listing(dest.path()).is_empty(), "no resume state for wrong bytes: {:?}", listing(dest.path()));
 
     let file = FilePlan { declared: -5, ..FilePlan::new("x.bin", b"abc") };
     let server = vcenter(plan(vec![file])).await;
@@ -265,4 +267,19 @@ fn memory_stays_bounded_whatever_the_server_sends() {
     let peak: f64 = stdout.lines().find_map(|l| l.strip_prefix("PEAK_RSS_MIB=")).unwrap().parse().unwrap();
     // A 1 GiB body read whole would need over 1024 MiB; the caps keep the process near its base.
     assert!(peak < 200.0, "peak RSS {peak} MiB");
+}
+
+/// A name longer than the file system allows is refused before a byte is written, with the
+/// limit in the message (and the name shortened there).
+#[tokio::test]
+async fn a_name_longer_than_the_file_system_allows_is_refused_first() {
+    let long = "n".repeat(300) + ".vmdk";
+    let server = vcenter(plan(vec![FilePlan::new("ok.bin", b"fine"), FilePlan::new(&long, b"data")])).await;
+    let dest = tempfile::tempdir().unwrap();
+    let error = download(&server, dest.path()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    let text = error.to_string();
+    assert!(text.contains("305 bytes") && text.contains("at most 255"), "{text}");
+    assert!(!text.contains(&long), "the name is shortened: {text}");
+    assert!(listing(dest.path()).is_empty(), "{:?}", listing(dest.path()));
 }

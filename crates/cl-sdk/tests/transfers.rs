@@ -523,3 +523,37 @@ async fn a_short_file_reported_ready_is_sent_again_or_fails_the_upload() {
     assert_eq!(std::fs::read(dest.path().join("disk.img")).unwrap(), new, "the item kept its previous content");
     assert_no_sessions(&client, &item).await;
 }
+
+/// Resume state is kept only for interruptions, the error says where, and a resumed file whose
+/// checksum then fails is fetched once more from its first byte.
+#[tokio::test]
+async fn an_interrupted_download_says_what_it_kept_and_bad_kept_bytes_are_fetched_again() {
+    let sim = sim_with(|_| {}).await;
+    let (client, library) = connect(&sim, Dialect::Api).await;
+    let bytes = content(2 << 20, 9);
+    let file = UploadFile::reader("disk.img", bytes.len() as u64, std::io::Cursor::new(bytes.clone()));
+    let item = client.upload_new_item(&library, "item", "file", vec![file], UploadOptions::default()).await;
+    let item = item.unwrap().item_id;
+    let dest = tempfile::tempdir().unwrap();
+
+    sim.faults().drop_next_transfer_after(1 << 20);
+    let error = client.download_item(&item, dest.path(), DownloadOptions::default().retries(0)).await.unwrap_err();
+    let Some(cl_sdk::Detail::Resumable { folder, bytes: kept }) = error.detail().cloned() else {
+        panic!("an interruption keeps resume state and says so: {error:?}")
+    };
+    assert!(kept > 0 && folder.starts_with(dest.path()), "{kept} in {}", folder.display());
+
+    // The kept bytes go bad on disk: the resumed file fails its checksum, is fetched again whole.
+    let partial = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "partial"))
+        .unwrap();
+    let mut spoiled = std::fs::read(&partial).unwrap();
+    spoiled[10] ^= 0xff;
+    std::fs::write(&partial, spoiled).unwrap();
+    let report = client.download_item(&item, dest.path(), DownloadOptions::default()).await.unwrap();
+    assert_eq!(report.files[0].resumed_from, 0, "fetched from byte 0 the second time");
+    assert_eq!(std::fs::read(dest.path().join("disk.img")).unwrap(), bytes);
+    assert_eq!(names_in(dest.path()), ["disk.img"], "nothing left to resume");
+}

@@ -180,6 +180,14 @@ pub enum Detail {
     TargetExists(std::path::PathBuf),
     /// The file (its name in the item) whose bytes or size failed verification.
     File(String),
+    /// An interrupted download kept `bytes` in `folder`: the same download into the same
+    /// destination resumes them (unless the item changed); `resume(false)` starts over.
+    Resumable {
+        /// The hidden staging folder in the destination.
+        folder: std::path::PathBuf,
+        /// The bytes it keeps.
+        bytes: u64,
+    },
 }
 
 /// The result of every fallible SDK call.

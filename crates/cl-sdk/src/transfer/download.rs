@@ -8,14 +8,14 @@ use cl_api::types::{ChecksumAlgorithm, DownloadFileInfo};
 use futures_util::FutureExt;
 
 use super::endpoint::Endpoint;
-use super::names::{check_distinct, safe_file_name};
+use super::names::{check_distinct, check_length, safe_file_name};
 use super::runner::{FileHandle, copy, each_file};
 use super::sink::StagedFile;
 use super::source::EndpointSource;
 use super::staging::{Sidecar, Staging, exists};
 use super::{Common, FileProgress, FileState};
 use crate::client::Client;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Detail, Error, ErrorKind, Result};
 use crate::session::DownloadSession;
 
 /// What to do when a file already exists in the destination folder.
@@ -147,10 +147,15 @@ impl Client {
         };
         let job = DownloadJob { client: self, item_id, dest, session, staging, options: &options };
         let result = options.common.run(job.files()).await;
-        // Partials stay only to be resumed; the session goes whatever happened.
-        job.staging.close(result.is_ok()).await;
+        // Partials stay only to be resumed (and the error says so); the session goes whatever
+        // happened.
+        let kept = job.staging.close(result.is_ok()).await;
         delete_session(&job.session).await;
-        Ok(DownloadReport { files: result?, elapsed: started.elapsed() })
+        let files = result.map_err(|e| match kept {
+            Some((folder, bytes)) if e.detail().is_none() => e.with(Detail::Resumable { folder, bytes }),
+            _ => e,
+        })?;
+        Ok(DownloadReport { files, elapsed: started.elapsed() })
     }
 }
 
@@ -200,6 +205,7 @@ impl DownloadJob<'_> {
         let mut targets = Vec::new();
         for file in &files {
             let path = safe_file_name(self.dest, &file.name)?;
+            check_length(self.dest, &file.name)?;
             declared_size(file.size, &file.name)?;
             if self.options.overwrite == Overwrite::Never && tokio::fs::symlink_metadata(&path).await.is_ok() {
                 return Err(exists(&path));
@@ -244,31 +250,20 @@ impl DownloadJob<'_> {
             content_version: identity.version.clone(),
             checksum: identity.checksums.get(&file.name).cloned(),
         };
-        let partial = self.staging.begin(&sidecar).await?;
-        let (resumed_from, started_over) = (partial.kept, partial.started_over);
-        handle.update(|p| {
-            p.state = FileState::Transferring;
-            p.size = size;
-            p.done = resumed_from;
-        });
-        let mut sink = StagedFile::open(partial, handle.clone()).await;
-        let copied = copy(&source, &mut sink, size, self.options.common.retries(self.client)).await;
-        let retries = copied.map_err(|e| e.in_operation("download"))?;
-        let staged = sink.finish().await.map_err(|e| e.in_operation("download"))?;
-        // checksum_info is set only after the download completes: read it now.
-        let verified = match self.session.file(&file.name).await {
-            Ok(info) => staged.verify(&file.name, size, info.checksum_info).await,
-            Err(e) => Err(e),
-        };
-        let verified = match verified {
-            Ok(verified) => verified,
-            Err(e) => {
-                // These bytes are wrong: resuming them would fail the same way.
-                self.staging.discard(&file.name).await;
-                return Err(e);
-            }
-        };
+        let mut attempt = self.fetch(&source, &sidecar, size, &handle).await;
+        // Bytes resumed from an earlier run that end up failing their checksum may be what is
+        // wrong: the file is fetched once more, from its first byte.
+        if let Err((e, resumed)) = &attempt
+            && *resumed > 0
+            && e.kind() == ErrorKind::Verification
+        {
+            tracing::warn!(file = file.name, error = %e, "resumed bytes failed verification; fetching the file again");
+            attempt = self.fetch(&source, &sidecar, size, &handle).await;
+        }
+        let Fetched { staged, verified, retries, resumed_from, started_over } = attempt.map_err(|(e, _)| e)?;
         staged.commit(&target, self.options.overwrite == Overwrite::Always).await?;
+        // Nothing of this file is left to resume.
+        self.staging.discard(&file.name).await;
         handle.state(FileState::Done);
         Ok(DownloadedFile {
             name: file.name,
@@ -279,6 +274,59 @@ impl DownloadJob<'_> {
             resumed_from,
             started_over,
         })
+    }
+}
+
+/// A file fetched into its staging partial and verified.
+struct Fetched {
+    staged: super::sink::Staged,
+    verified: Option<(ChecksumAlgorithm, String)>,
+    retries: u32,
+    resumed_from: u64,
+    started_over: bool,
+}
+
+impl DownloadJob<'_> {
+    /// Fetches one file into its staging partial (resuming what an earlier run kept) and
+    /// verifies it. Bytes that prove wrong (too many, a refused `Content-Range`, a failed
+    /// checksum) are discarded, never kept for a resume; interruptions keep them. The error
+    /// comes with how many bytes were resumed.
+    async fn fetch(
+        &self,
+        source: &EndpointSource,
+        sidecar: &Sidecar,
+        size: Option<u64>,
+        handle: &FileHandle,
+    ) -> std::result::Result<Fetched, (Error, u64)> {
+        let name = &sidecar.file_name;
+        let partial = self.staging.begin(sidecar).await.map_err(|e| (e, 0))?;
+        let (resumed_from, started_over) = (partial.kept, partial.started_over);
+        handle.update(|p| {
+            p.state = FileState::Transferring;
+            p.size = size;
+            p.done = resumed_from;
+        });
+        let result = async {
+            let mut sink = StagedFile::open(partial, handle.clone()).await;
+            let copied = copy(source, &mut sink, size, self.options.common.retries(self.client)).await;
+            let finished = sink.finish().await;
+            let retries = copied.map_err(|e| e.in_operation("download"))?;
+            let staged = finished.map_err(|e| e.in_operation("download"))?;
+            // checksum_info is set only after the download completes: read it now.
+            let info = self.session.file(name).await?;
+            let verified = staged.verify(name, size, info.checksum_info).await?;
+            Ok::<_, Error>(Fetched { staged, verified, retries, resumed_from, started_over })
+        }
+        .await;
+        match result {
+            Ok(fetched) => Ok(fetched),
+            Err(e) => {
+                if matches!(e.kind(), ErrorKind::Verification | ErrorKind::Decode) {
+                    self.staging.discard(name).await;
+                }
+                Err((e, resumed_from))
+            }
+        }
     }
 }
 

@@ -65,9 +65,62 @@ pub(crate) fn check_distinct<'a>(names: impl IntoIterator<Item = &'a str>) -> Re
     Ok(())
 }
 
+/// The longest file name, in bytes, the file system holding `dir` allows.
+fn name_max(dir: &Path) -> u64 {
+    #[cfg(target_os = "linux")]
+    if let Ok(fs) = rustix::fs::statvfs(dir) {
+        return fs.f_namemax;
+    }
+    let _ = dir;
+    255
+}
+
+/// Refuses, before a byte is written, a server file name longer than the destination's file
+/// system allows.
+pub(crate) fn check_length(dir: &Path, name: &str) -> Result<()> {
+    let max = name_max(dir);
+    if name.len() as u64 <= max {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::InvalidInput,
+        format!(
+            "the item's file {} has a name of {} bytes; the file system of {} allows at most {max}: \
+             download the item's other files (only), or into another file system",
+            shown(name),
+            name.len(),
+            dir.display()
+        ),
+    ))
+}
+
+/// A name as messages show it: whole up to 60 characters, else its start and end around `…`.
+pub(crate) fn shown(name: &str) -> String {
+    let count = name.chars().count();
+    if count <= 60 {
+        return format!("{name:?}");
+    }
+    let head: String = name.chars().take(40).collect();
+    let tail: String = name.chars().skip(count - 15).collect();
+    format!("{:?}", format!("{head}…{tail}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_names_are_refused_with_the_limit_and_shown_short() {
+        let dir = tempfile::tempdir().unwrap();
+        check_length(dir.path(), &"a".repeat(200)).unwrap();
+        let long = "x".repeat(300) + ".vmdk";
+        let error = check_length(dir.path(), &long).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        let text = error.to_string();
+        assert!(text.contains("305 bytes") && text.contains("at most 255"), "{text}");
+        assert!(text.len() < 300, "the name is shortened: {text}");
+        assert_eq!(shown("disk.vmdk"), "\"disk.vmdk\"");
+    }
 
     #[test]
     fn colliding_names_are_refused() {

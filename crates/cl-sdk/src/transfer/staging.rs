@@ -123,16 +123,20 @@ impl Staging {
     }
 
     /// Ends the download: the folder goes on success, and on failure unless it holds bytes a
-    /// later run can resume.
-    pub async fn close(self, succeeded: bool) {
-        if succeeded || !self.resume || !self.worth_keeping().await {
+    /// later run can resume; then it returns the folder and the bytes it keeps.
+    pub async fn close(self, succeeded: bool) -> Option<(PathBuf, u64)> {
+        let kept = if succeeded || !self.resume { 0 } else { self.resumable_bytes().await };
+        if kept == 0 {
             remove_all(&self.dir).await;
+            return None;
         }
+        Some((self.dir, kept))
     }
 
-    /// Whether some partial holds bytes of an identified item version.
-    async fn worth_keeping(&self) -> bool {
-        let Ok(mut entries) = tokio::fs::read_dir(&self.dir).await else { return false };
+    /// The bytes partials hold of an identified item version.
+    async fn resumable_bytes(&self) -> u64 {
+        let mut total = 0;
+        let Ok(mut entries) = tokio::fs::read_dir(&self.dir).await else { return 0 };
         while let Ok(Some(entry)) = entries.next_entry().await {
             let path = entry.path();
             if path.extension().is_none_or(|e| e != "json") {
@@ -141,12 +145,12 @@ impl Staging {
             let sidecar: Option<Sidecar> =
                 tokio::fs::read(&path).await.ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
             let identified = sidecar.is_some_and(|s| s.content_version.is_some() || s.checksum.is_some());
-            let kept = tokio::fs::metadata(path.with_extension("partial")).await.is_ok_and(|m| m.len() > 0);
-            if identified && kept {
-                return true;
+            let kept = tokio::fs::metadata(path.with_extension("partial")).await.map_or(0, |m| m.len());
+            if identified {
+                total += kept;
             }
         }
-        false
+        total
     }
 }
 

@@ -27,11 +27,20 @@ pub struct Plan {
     pub huge_list: Option<usize>,
     /// Files never get PREPARED: the server keeps reporting this status.
     pub stuck_status: Option<String>,
+    /// The item's content version the download session reports (none: the session get fails).
+    pub content_version: Option<String>,
 }
 
 impl Default for Plan {
     fn default() -> Self {
-        Self { token: "good-token".into(), files: Vec::new(), api_redirect: None, huge_list: None, stuck_status: None }
+        Self {
+            token: "good-token".into(),
+            files: Vec::new(),
+            api_redirect: None,
+            huge_list: None,
+            stuck_status: None,
+            content_version: None,
+        }
     }
 }
 
@@ -182,6 +191,11 @@ async fn answer(State(shared): State<Shared>, request: Request) -> Response {
     match (request.method().as_str(), path.as_str()) {
         ("POST", p) if p == sessions => json_reply(StatusCode::CREATED, json!("ds-1")),
         ("DELETE", p) if p == format!("{sessions}/ds-1") => StatusCode::NO_CONTENT.into_response(),
+        ("GET", p) if p == format!("{sessions}/ds-1") && plan.content_version.is_some() => json_reply(
+            StatusCode::OK,
+            json!({"library_item_id": "item", "library_item_content_version": plan.content_version, "state": "ACTIVE",
+                   "client_progress": 0, "expiration_time": "2099-01-01T00:00:00Z"}),
+        ),
         ("POST", p) if p == format!("{sessions}/ds-1") => StatusCode::NO_CONTENT.into_response(),
         ("GET", p) if p == format!("{sessions}/ds-1/file") => match query.get("file_name") {
             Some(name) => match find(name) {
