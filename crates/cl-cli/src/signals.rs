@@ -7,7 +7,17 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use cl_sdk::transfer::TransferControl;
 
-static CURRENT: Mutex<Option<TransferControl>> = Mutex::new(None);
+/// The running transfer, and what its cancel does with what it made (the notice says it).
+static CURRENT: Mutex<Option<(TransferControl, Aftermath)>> = Mutex::new(None);
+
+/// What a canceled transfer leaves.
+#[derive(Clone, Copy)]
+pub enum Aftermath {
+    /// Sessions and files it made are removed.
+    CleanUp,
+    /// A download that resumes: its bytes are kept for the next run.
+    KeepForResume,
+}
 static SIGNALED: AtomicU8 = AtomicU8::new(0);
 
 /// Starts listening; call once, inside the runtime.
@@ -18,8 +28,15 @@ pub fn install() {
             let first = SIGNALED.compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst).is_ok();
             let current = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
             match current {
-                Some(control) if first && !control.is_canceled() => {
-                    crate::progress::notice("clx: interrupted; canceling (interrupt again to exit at once)");
+                Some((control, aftermath)) if first && !control.is_canceled() => {
+                    crate::progress::notice(match aftermath {
+                        Aftermath::CleanUp => {
+                            "clx: interrupted; canceling and cleaning up (interrupt again to exit at once)"
+                        }
+                        Aftermath::KeepForResume => {
+                            "clx: interrupted; canceling and keeping what arrived for a resume (interrupt again to exit at once)"
+                        }
+                    });
                     control.cancel();
                 }
                 _ => {
@@ -31,9 +48,14 @@ pub fn install() {
     });
 }
 
-/// Makes `control` the transfer a signal cancels.
+/// Makes `control` the transfer a signal cancels (removing what it made).
 pub fn watch(control: &TransferControl) {
-    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some(control.clone());
+    watch_keeping(control, Aftermath::CleanUp);
+}
+
+/// [`watch`], saying what the cancel leaves.
+pub fn watch_keeping(control: &TransferControl, aftermath: Aftermath) {
+    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some((control.clone(), aftermath));
 }
 
 /// The exit code the first signal asked for, if one arrived.

@@ -50,6 +50,9 @@ async fn sigterm_cancels_cleans_up_and_exits_143() {
     let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
     assert_eq!(status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("canceling"), "{stderr}");
+    // Its bytes are kept for a resume, and it says so instead of claiming to clean up.
+    assert!(!stderr.contains("cleaning up"), "{stderr}");
+    assert!(stderr.contains("run the same command again to resume"), "{stderr}");
     assert!(client.download_sessions(None).await.unwrap().is_empty(), "the session was deleted");
     // Only the hidden staging folder stays, for the next run to resume; no final name.
     let left: Vec<String> =

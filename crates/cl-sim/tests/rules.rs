@@ -391,3 +391,98 @@ async fn add_replaces_a_file_of_the_same_name() {
         assert_eq!(cl.item_file(&item, "a.txt").await.unwrap().checksum_info.unwrap().checksum, sha1(b"new"));
     }
 }
+
+/// What each update-session operation may do in each state, in both dialects: files and
+/// settings change only while ACTIVE and not completing; keep-alive, cancel and fail only while
+/// ACTIVE (completing included); complete once; delete only once it ended. Anything else is
+/// NOT_ALLOWED_IN_CURRENT_STATE and changes nothing.
+#[tokio::test]
+async fn every_update_operation_in_every_session_state() {
+    // A PULL source that accepts and never answers keeps a completed session completing.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}/never.bin", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let ops = ["add", "remove", "validate", "patch", "complete", "keep-alive", "cancel", "fail", "delete"];
+    // (state, the operations allowed in it)
+    let table: [(&str, &[&str]); 5] = [
+        ("ACTIVE", &["add", "remove", "validate", "patch", "complete", "keep-alive", "cancel", "fail"]),
+        ("completing", &["keep-alive", "cancel", "fail"]),
+        ("DONE", &["delete"]),
+        ("ERROR", &["delete"]),
+        ("CANCELED", &["delete"]),
+    ];
+    for dialect in BOTH {
+        let sim = sim().await;
+        let cl = Cl::login(&sim, dialect).await;
+        let lib = cl.library("lib").await;
+        for (state, allowed) in table {
+            for op in ops {
+                let item = cl.item_with(&lib, &format!("{state}-{op}"), &[("old.txt", b"v1")]).await;
+                let session = cl.update_create(&item, None).await.unwrap();
+                cl.push(&session, "kept.txt", b"k").await;
+                match state {
+                    "ACTIVE" => {}
+                    "completing" => {
+                        let pull = UpdateFileAddSpec {
+                            name: "pulled.bin".into(),
+                            source_type: SourceType::Pull,
+                            source_endpoint: Some(TransferEndpoint {
+                                uri: silent_url.clone(),
+                                ssl_certificate_thumbprint: None,
+                                ssl_certificate: None,
+                            }),
+                            size: None,
+                            checksum_info: None,
+                        };
+                        cl.file_add(&session, pull).await.unwrap();
+                        cl.update_complete(&session).await.unwrap();
+                    }
+                    "DONE" => {
+                        cl.update_complete(&session).await.unwrap();
+                        let mut waited = 0;
+                        while cl.update_get(&session).await.unwrap().state != Some(UpdateSessionState::Done) {
+                            assert!(waited < 200, "the session completes");
+                            waited += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                        }
+                    }
+                    "ERROR" => cl.update_fail(&session, "gave up").await.unwrap(),
+                    _ => cl.update_cancel(&session).await.unwrap(),
+                }
+                let before = cl.item_files(&item).await.unwrap().len();
+                let result = match op {
+                    "add" => cl.file_add(&session, push_spec("late.txt", b"late")).await.map(|_| ()),
+                    "remove" => cl.file_remove(&session, "old.txt").await,
+                    "validate" => cl.validate(&session).await.map(|_| ()),
+                    "patch" => cl.update_patch(&session, Vec::new()).await,
+                    "complete" => cl.update_complete(&session).await,
+                    "keep-alive" => cl.update_keep_alive(&session, Some(50)).await,
+                    "cancel" => cl.update_cancel(&session).await,
+                    "fail" => cl.update_fail(&session, "stop").await,
+                    _ => cl.update_delete(&session).await,
+                };
+                let what = format!("{dialect:?}: {op} on a {state} session");
+                if allowed.contains(&op) {
+                    result.unwrap_or_else(|e| panic!("{what}: refused: {e:?}"));
+                } else {
+                    let error = result.expect_err(&what);
+                    assert_eq!(error.error_type, "NOT_ALLOWED_IN_CURRENT_STATE", "{what}: {error:?}");
+                    assert_eq!(error.status, 400, "{what}");
+                    if state == "completing" {
+                        let names: Vec<String> =
+                            cl.file_list(&session).await.unwrap().into_iter().map(|f| f.name).collect();
+                        assert!(!names.contains(&"late.txt".to_owned()), "{what}: a file slipped in: {names:?}");
+                    }
+                }
+                if state != "DONE" && !(state == "ACTIVE" && op == "complete") {
+                    assert_eq!(cl.item_files(&item).await.unwrap().len(), before, "{what}: the item changed");
+                }
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@ use crate::args::{DownloadArgs, TransferArgs};
 use crate::output::{Failure, Report, fail, print, usage};
 use crate::progress;
 use crate::report::TransferReport;
+use crate::signals::Aftermath;
 
 pub async fn run(args: &DownloadArgs, ctx: &Ctx<'_>) -> Result<(), Failure> {
     let (id, _) = crate::resolve::item(ctx.client, &args.target).await?;
@@ -48,7 +49,8 @@ pub async fn download(
     }
     std::fs::create_dir_all(to).map_err(|e| usage(format!("cannot create the folder {}: {e}", to.display())))?;
     let control = TransferControl::new();
-    crate::signals::watch(&control);
+    let aftermath = if request.resume { Aftermath::KeepForResume } else { Aftermath::CleanUp };
+    crate::signals::watch_keeping(&control, aftermath);
     let bars = progress::show(&control, json_out);
     let mut options = download_options(knobs).resume(request.resume).control(control);
     if request.overwrite {

@@ -72,9 +72,19 @@ impl Service {
         Ok(s)
     }
 
+    /// An ACTIVE session that is not completing: what changes its files or settings needs one.
+    /// (govmomi's library client found a file added to a completing session landing too.)
+    pub(super) fn open_update<'a>(state: &'a mut State, id: &str) -> SimResult<&'a mut UpdateSession> {
+        let s = Self::active_update(state, id)?;
+        if s.completing {
+            return Err(SimError::not_allowed(format!("Update session {id} is completing; its files cannot change.")));
+        }
+        Ok(s)
+    }
+
     pub fn update_patch(&self, id: &str, spec: UpdateSessionModel) -> SimResult<()> {
         let mut state = self.state();
-        Self::active_update(&mut state, id)?.warning_behavior = spec.warning_behavior;
+        Self::open_update(&mut state, id)?.warning_behavior = spec.warning_behavior;
         Ok(())
     }
 
@@ -134,7 +144,7 @@ impl Service {
     /// Adds (or replaces) a file; a PULL file starts being fetched at once.
     pub fn update_file_add(self: &Arc<Self>, id: &str, spec: UpdateFileAddSpec) -> SimResult<UpdateFileInfo> {
         let mut state = self.state();
-        let s = Self::active_update(&mut state, id)?;
+        let s = Self::open_update(&mut state, id)?;
         let name = spec.name.clone();
         if name.is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == ".." {
             return Err(SimError::invalid_argument(format!("{name:?} is not a valid file name.")));
@@ -209,7 +219,7 @@ impl Service {
             let s = state.update(id)?;
             state.item(&s.item_id)?.files.contains_key(name)
         };
-        let s = Self::active_update(&mut state, id)?;
+        let s = Self::open_update(&mut state, id)?;
         let in_session = s.files.iter().any(|f| f.name == name);
         if !in_session && !item_has {
             return Err(SimError::invalid_argument(format!("Neither the session nor the item has a file {name:?}.")));
@@ -228,7 +238,7 @@ impl Service {
             let s = state.update(id)?;
             state.item(&s.item_id)?.files.keys().cloned().collect()
         };
-        let s = Self::active_update(&mut state, id)?;
+        let s = Self::open_update(&mut state, id)?;
         let mut missing: BTreeSet<String> = s
             .files
             .iter()
