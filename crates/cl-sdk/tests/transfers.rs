@@ -557,3 +557,20 @@ async fn an_interrupted_download_says_what_it_kept_and_bad_kept_bytes_are_fetche
     assert_eq!(std::fs::read(dest.path().join("disk.img")).unwrap(), bytes);
     assert_eq!(names_in(dest.path()), ["disk.img"], "nothing left to resume");
 }
+
+/// A server's DONE is not proof either: an item that reports a file at another size than was
+/// sent fails the upload, naming the file (a created item is removed again).
+#[tokio::test]
+async fn an_item_that_reports_other_sizes_after_complete_fails_the_upload() {
+    let sim = sim_with(|_| {}).await;
+    let (client, library) = connect(&sim, Dialect::Api).await;
+    sim.faults().understate_item_sizes(1);
+    let file = UploadFile::reader("disk.img", 5000, std::io::Cursor::new(content(5000, 4)));
+    let error = client.upload_new_item(&library, "short", "file", vec![file], UploadOptions::default()).await;
+    let error = error.unwrap_err();
+    sim.faults().clear();
+    assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
+    assert_eq!(error.detail(), Some(&cl_sdk::Detail::File("disk.img".into())));
+    assert!(error.to_string().contains("4999") && error.to_string().contains("5000"), "{error}");
+    assert!(client.find_items(&library, "short").await.unwrap().is_empty(), "the created item was removed");
+}

@@ -17,6 +17,8 @@ pub struct Faults {
     range: Mutex<Option<RangeFault>>,
     /// How, after how many bytes, and for how many more uploads.
     short_upload: Mutex<Option<(ShortUpload, u64, u32)>>,
+    /// Added to every size the item file list reports.
+    item_size_lie: AtomicU64,
     /// Transfer faults wait for a transfer of the file whose name ends its URI path.
     transfer_target: Mutex<Option<String>>,
     calls: Mutex<Vec<ArmedCall>>,
@@ -109,6 +111,16 @@ impl Faults {
         *lock(&self.short_upload) = (uploads > 0).then_some((how, bytes, uploads));
     }
 
+    /// Makes the item file lists report every file `bytes` shorter than it is (a server whose
+    /// word contradicts what it stored), until cleared.
+    pub fn understate_item_sizes(&self, bytes: u64) {
+        self.item_size_lie.store(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn item_size_lie(&self) -> u64 {
+        self.item_size_lie.load(Ordering::Relaxed)
+    }
+
     /// Keeps the armed transfer faults (drop, corrupt, stall) for the next transfer of the file
     /// `name` (as percent-encoded in its URI), letting other files' transfers pass untouched;
     /// `None` applies them to the next transfer of any file again.
@@ -126,6 +138,7 @@ impl Faults {
         *lock(&self.range) = None;
         *lock(&self.transfer_target) = None;
         *lock(&self.short_upload) = None;
+        self.item_size_lie.store(0, Ordering::Relaxed);
         lock(&self.calls).clear();
     }
 

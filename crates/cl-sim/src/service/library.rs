@@ -162,7 +162,9 @@ impl Service {
     pub fn item_files(&self, id: &str) -> SimResult<Vec<ItemFileInfo>> {
         let state = self.state();
         let item = state.item(id)?;
-        Ok(item.files.iter().map(|(name, blob)| item_file(name, blob, item.content_version)).collect())
+        let lie = self.faults.item_size_lie() as i64;
+        let files = item.files.iter().map(|(name, blob)| item_file(name, blob, item.content_version));
+        Ok(files.map(|f| ItemFileInfo { size: f.size.map(|s| s - lie), ..f }).collect())
     }
 
     pub fn item_file(&self, id: &str, name: &str) -> SimResult<ItemFileInfo> {

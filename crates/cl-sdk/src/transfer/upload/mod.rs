@@ -292,6 +292,7 @@ impl Client {
                 if let Err(e) = session.delete().await {
                     tracing::warn!(session = session.id(), error = %e, "could not delete the finished update session");
                 }
+                self.check_committed(item_id, &files).await?;
                 Ok(UploadReport { item_id: item_id.to_owned(), files, preview, elapsed: started.elapsed() })
             }
             Err(error) => {
@@ -299,6 +300,27 @@ impl Client {
                 Err(error)
             }
         }
+    }
+
+    /// After complete, the item must report each file sent at the size it was sent: a server's
+    /// DONE is not proof either. OVF manifests and certificates are consumed by the service and
+    /// not listed.
+    async fn check_committed(&self, item_id: &str, sent: &[UploadedFile]) -> Result<()> {
+        let listed = self.item_files(item_id).await?;
+        for file in sent {
+            let Some(size) = listed.iter().find(|f| f.name == file.name).and_then(|f| f.size) else { continue };
+            if size != file.size as i64 {
+                return Err(crate::error::Error::verification(
+                    &file.name,
+                    format!(
+                        "after the upload the item reports {} with {size} bytes; {} were sent: its content is not \
+                         what was uploaded",
+                        file.name, file.size
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// An update session for `item_id`. With a `token` that names the transfer (the same
