@@ -133,7 +133,11 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum LibraryCommand {
     /// List libraries.
-    Ls,
+    Ls {
+        /// List at most this many (listings longer than 100 000 need it).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
     /// Create a local library.
     Create {
         name: String,
@@ -157,6 +161,9 @@ pub enum ItemCommand {
     Ls {
         /// Library name or id.
         library: String,
+        /// List at most this many (listings longer than 100 000 need it).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
     },
     /// Show an item and its files.
     Info {
@@ -179,7 +186,11 @@ pub enum DatastoreCommand {
 #[derive(Subcommand, Debug)]
 pub enum SessionCommand {
     /// List download and update sessions.
-    Ls,
+    Ls {
+        /// List at most this many (listings longer than 100 000 need it).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
     /// Cancel a session.
     Cancel { id: String },
     /// Delete a session.

@@ -121,6 +121,70 @@ impl<R: Row> Report for Vec<R> {
     }
 }
 
+/// Rows printed as they come: a JSON array written element by element, or a table whose column
+/// widths are taken from its first rows (later, wider cells just run over), so a listing of any
+/// length holds at most that many rows in memory.
+pub struct RowPrinter<R: Row> {
+    json: bool,
+    rows: usize,
+    first: Vec<R>,
+    widths: Option<Vec<usize>>,
+}
+
+impl<R: Row> RowPrinter<R> {
+    /// Rows the table's widths are taken from.
+    const FIRST: usize = 100;
+
+    pub fn new(json: bool) -> Self {
+        Self { json, rows: 0, first: Vec::new(), widths: None }
+    }
+
+    pub fn push(&mut self, row: R) {
+        self.rows += 1;
+        if self.json {
+            let text = serde_json::to_string(&row).unwrap_or_default();
+            println!("{}{text}", if self.rows == 1 { "[" } else { "," });
+            return;
+        }
+        match &self.widths {
+            Some(widths) => println!("{}", line(row.cells(), widths)),
+            None => {
+                self.first.push(row);
+                if self.first.len() == Self::FIRST {
+                    self.flush();
+                }
+            }
+        }
+    }
+
+    /// Prints what is held and fixes the widths.
+    fn flush(&mut self) {
+        let rows: Vec<Vec<String>> = self.first.drain(..).map(|r| r.cells()).collect();
+        let widths: Vec<usize> = (0..R::HEADER.len())
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([R::HEADER[i].len()]).max().unwrap_or(0))
+            .collect();
+        println!("{}", line(R::HEADER.iter().map(|h| (*h).to_owned()).collect(), &widths));
+        for row in rows {
+            println!("{}", line(row, &widths));
+        }
+        self.widths = Some(widths);
+    }
+
+    /// Ends the listing (an empty table prints nothing; an empty JSON listing is `[]`).
+    pub fn finish(mut self) {
+        if self.json {
+            println!("{}", if self.rows == 0 { "[]" } else { "]" });
+        } else if self.widths.is_none() && !self.first.is_empty() {
+            self.flush();
+        }
+    }
+}
+
+fn line(cells: Vec<String>, widths: &[usize]) -> String {
+    let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+    padded.join("  ").trim_end().to_owned()
+}
+
 /// A byte count for people: `512 B`, `1.5 KiB`, `4.0 GiB`.
 pub fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];

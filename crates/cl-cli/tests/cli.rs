@@ -290,3 +290,38 @@ fn help_groups_connection_transfer_and_output_options() {
     assert!(section(output_).contains("--json"), "{help}");
     assert!(section(transfer).contains("--stall-timeout") && section(transfer).contains("--concurrency"), "{help}");
 }
+
+/// Listings at scale: 10 000 items are listed with a few detail calls at once, rows printed as
+/// they come (a JSON array element by element); a listing of a million ids is refused at once,
+/// saying how to narrow it; `--limit` narrows.
+#[tokio::test(flavor = "multi_thread")]
+async fn large_listings_stream_are_limited_and_a_million_is_refused() {
+    let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
+    let client = cl_sdk::Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await;
+    let library = client.unwrap().create_local_library("big", cl_sim::DATASTORE_ID).await.unwrap();
+    sim.add_items(&library, "item-", 10_000).unwrap();
+    let clx_at = || {
+        let mut command = clx();
+        command.args(["--url", sim.url()]).env("CLX_USERNAME", sim.username()).env("CLX_PASSWORD", sim.password());
+        command
+    };
+    let started = std::time::Instant::now();
+    let listed = json(&run(clx_at().args(["--json", "item", "ls", "big"])));
+    eprintln!("10 000 items listed in {:.2} s", started.elapsed().as_secs_f64());
+    assert_eq!(listed.as_array().unwrap().len(), 10_000);
+    assert!(started.elapsed() < Duration::from_secs(60), "bounded: {:?}", started.elapsed());
+    let table = run(clx_at().args(["item", "ls", "big", "--limit", "5"]));
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert_eq!(text.lines().count(), 6, "a header and five rows: {text}");
+    assert!(text.starts_with("NAME"), "{text}");
+
+    sim.faults().phantom_items(1_000_000);
+    let started = std::time::Instant::now();
+    let refused = run(clx_at().args(["item", "ls", "big"]));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("1010000") && stderr.contains("--limit"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    let first = json(&run(clx_at().args(["--json", "item", "ls", "big", "--limit", "3"])));
+    assert_eq!(first.as_array().unwrap().len(), 3);
+}

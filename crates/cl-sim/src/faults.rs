@@ -19,6 +19,8 @@ pub struct Faults {
     short_upload: Mutex<Option<(ShortUpload, u64, u32)>>,
     /// Added to every size the item file list reports.
     item_size_lie: AtomicU64,
+    /// Ids of items that do not exist, added to every item listing.
+    phantom_items: AtomicU64,
     /// Transfer faults wait for a transfer of the file whose name ends its URI path.
     transfer_target: Mutex<Option<String>>,
     calls: Mutex<Vec<ArmedCall>>,
@@ -117,6 +119,16 @@ impl Faults {
         self.item_size_lie.store(bytes, Ordering::Relaxed);
     }
 
+    /// Makes every item listing end with `count` ids of items that do not exist (`p0`, `p1`, …):
+    /// a listing far larger than any library, without the memory of real items.
+    pub fn phantom_items(&self, count: u64) {
+        self.phantom_items.store(count, Ordering::Relaxed);
+    }
+
+    pub(crate) fn phantom_item_count(&self) -> u64 {
+        self.phantom_items.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn item_size_lie(&self) -> u64 {
         self.item_size_lie.load(Ordering::Relaxed)
     }
@@ -139,6 +151,7 @@ impl Faults {
         *lock(&self.transfer_target) = None;
         *lock(&self.short_upload) = None;
         self.item_size_lie.store(0, Ordering::Relaxed);
+        self.phantom_items.store(0, Ordering::Relaxed);
         lock(&self.calls).clear();
     }
 

@@ -165,6 +165,21 @@ impl Simulator {
         &self.service.faults
     }
 
+    /// Adds `count` empty items named `{prefix}{n}` to `library` at once (a fixture for listings
+    /// at scale; the API would take a call each).
+    pub fn add_items(&self, library: &str, prefix: &str, count: usize) -> Result<(), String> {
+        for n in 0..count {
+            let spec = cl_api::types::ItemModel {
+                library_id: Some(library.to_owned()),
+                name: Some(format!("{prefix}{n}")),
+                type_: Some("file".into()),
+                ..Default::default()
+            };
+            self.service.item_create(spec, None).map_err(|e| e.message)?;
+        }
+        Ok(())
+    }
+
     /// Ends every API session now, as if it had idled out.
     pub fn expire_api_sessions(&self) {
         self.service.expire_api_sessions();

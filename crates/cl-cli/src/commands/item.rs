@@ -8,14 +8,15 @@ use crate::output::{Failure, Report, Row, clean, human, print};
 
 pub async fn run(command: &ItemCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
     match command {
-        ItemCommand::Ls { library } => {
+        ItemCommand::Ls { library, limit } => {
             let library_id = crate::resolve::library(ctx.client, library).await?;
-            let mut rows = Vec::new();
-            for id in ctx.client.items(&library_id).await? {
+            let ids = ctx.client.items(&library_id).await?;
+            let what = format!("library {:?} holds items", clean(library));
+            super::list(ctx, &what, ids, *limit, |id| async move {
                 let item = ctx.client.item(&id).await?;
-                rows.push(ItemRow { name: item.name, r#type: item.type_, size: item.size, id });
-            }
-            print(ctx.json, &rows);
+                Ok(ItemRow { name: item.name, r#type: item.type_, size: item.size, id })
+            })
+            .await?;
         }
         ItemCommand::Info { target: spec } => {
             let (id, _) = crate::resolve::item(ctx.client, spec).await?;

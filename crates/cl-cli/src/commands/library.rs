@@ -8,13 +8,13 @@ use crate::output::{Failure, Row, clean, print, usage};
 
 pub async fn run(command: &LibraryCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
     match command {
-        LibraryCommand::Ls => {
-            let mut rows = Vec::new();
-            for id in ctx.client.libraries().await? {
+        LibraryCommand::Ls { limit } => {
+            let ids = ctx.client.libraries().await?;
+            super::list(ctx, "the server holds libraries", ids, *limit, |id| async move {
                 let library = ctx.client.library(&id).await?;
-                rows.push(LibraryRow { name: library.name, r#type: library.type_.map(|t| t.to_string()), id });
-            }
-            print(ctx.json, &rows);
+                Ok(LibraryRow { name: library.name, r#type: library.type_.map(|t| t.to_string()), id })
+            })
+            .await?;
         }
         LibraryCommand::Create { name, datastore } => {
             let datastore = crate::resolve::datastore(ctx.client, datastore.as_deref()).await?;

@@ -4,7 +4,7 @@ use cl_sdk::Client;
 use serde::Serialize;
 
 use crate::args::{Cli, TransferArgs};
-use crate::output::{Report, clean};
+use crate::output::{Failure, Report, Row, RowPrinter, clean, usage};
 
 pub mod copy;
 pub mod datastore;
@@ -16,6 +16,43 @@ pub mod login;
 pub mod ova;
 pub mod session;
 pub mod upload;
+
+/// The most entries a listing shows without `--limit`: a longer one is refused, saying how to
+/// narrow it, before any detail is fetched.
+pub const MAX_LISTING: usize = 100_000;
+/// Details fetched at once while listing.
+const AT_ONCE: usize = 16;
+
+/// Lists `ids` (`what` names them for messages): each row fetched by `row`, a few at once, and
+/// printed as it comes, in order; at most `limit`.
+pub async fn list<T, R, F, Fut>(
+    ctx: &Ctx<'_>,
+    what: &str,
+    ids: Vec<T>,
+    limit: Option<usize>,
+    row: F,
+) -> Result<(), Failure>
+where
+    R: Row,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<R, Failure>>,
+{
+    use futures_util::StreamExt;
+    if limit.is_none() && ids.len() > MAX_LISTING {
+        return Err(usage(format!(
+            "{what}: {} of them; clx lists at most {MAX_LISTING} at once: pass --limit N to list the first N",
+            ids.len()
+        )));
+    }
+    let ids = ids.into_iter().take(limit.unwrap_or(usize::MAX));
+    let mut rows = futures_util::stream::iter(ids.map(row)).buffered(AT_ONCE);
+    let mut printer = RowPrinter::new(ctx.json);
+    while let Some(row) = rows.next().await {
+        printer.push(row?);
+    }
+    printer.finish();
+    Ok(())
+}
 
 /// What every command that talks to a server has.
 pub struct Ctx<'a> {

@@ -8,21 +8,29 @@ use crate::output::{Failure, Row, clean, print, usage};
 
 pub async fn run(command: &SessionCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
     match command {
-        SessionCommand::Ls => {
-            let mut rows = Vec::new();
-            for id in ctx.client.download_sessions(None).await? {
-                let s = ctx.client.download_session(&id).info().await?;
-                let (state, expires) = (s.state.map(|x| x.to_string()), s.expiration_time.map(|t| t.to_rfc3339()));
-                let (item, progress) = (s.library_item_id, s.client_progress);
-                rows.push(SessionRow { kind: "download", state, item, progress, expires, id });
-            }
-            for id in ctx.client.update_sessions(None).await? {
-                let s = ctx.client.update_session(&id).info().await?;
-                let (state, expires) = (s.state.map(|x| x.to_string()), s.expiration_time.map(|t| t.to_rfc3339()));
-                let (item, progress) = (s.library_item_id, s.client_progress);
-                rows.push(SessionRow { kind: "update", state, item, progress, expires, id });
-            }
-            print(ctx.json, &rows);
+        SessionCommand::Ls { limit } => {
+            // Download sessions first, then update sessions.
+            let mut ids: Vec<(bool, String)> =
+                ctx.client.download_sessions(None).await?.into_iter().map(|id| (true, id)).collect();
+            ids.extend(ctx.client.update_sessions(None).await?.into_iter().map(|id| (false, id)));
+            super::list(ctx, "the server holds sessions", ids, *limit, |(download, id)| async move {
+                let (kind, state, expires, item, progress) = if download {
+                    let s = ctx.client.download_session(&id).info().await?;
+                    (
+                        "download",
+                        s.state.map(|x| x.to_string()),
+                        s.expiration_time,
+                        s.library_item_id,
+                        s.client_progress,
+                    )
+                } else {
+                    let s = ctx.client.update_session(&id).info().await?;
+                    ("update", s.state.map(|x| x.to_string()), s.expiration_time, s.library_item_id, s.client_progress)
+                };
+                let expires = expires.map(|t| t.to_rfc3339());
+                Ok(SessionRow { kind, state, item, progress, expires, id })
+            })
+            .await?;
         }
         SessionCommand::Cancel { id } | SessionCommand::Rm { id } => {
             let cancel = matches!(command, SessionCommand::Cancel { .. });

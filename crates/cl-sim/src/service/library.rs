@@ -125,11 +125,13 @@ impl Service {
         if !state.libraries.contains_key(library_id) {
             return Err(SimError::not_found(format!("Library {library_id} does not exist.")));
         }
+        let phantoms = (0..self.faults.phantom_item_count()).map(|n| format!("p{n}"));
         Ok(state
             .items
             .iter()
             .filter(|(_, i)| i.model.library_id.as_deref() == Some(library_id))
             .map(|(id, _)| id.clone())
+            .chain(phantoms)
             .collect())
     }
 
