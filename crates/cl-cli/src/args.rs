@@ -145,6 +145,11 @@ pub enum LibraryCommand {
         #[arg(long)]
         datastore: Option<String>,
     },
+    /// Show a library: type, description, where it stores, its items and their total size.
+    Info {
+        /// Library name or id.
+        library: String,
+    },
     /// Delete a local library.
     Rm {
         /// Library name or id.

@@ -325,3 +325,50 @@ async fn large_listings_stream_are_limited_and_a_million_is_refused() {
     let first = json(&run(clx_at().args(["--json", "item", "ls", "big", "--limit", "3"])));
     assert_eq!(first.as_array().unwrap().len(), 3);
 }
+
+/// `clx library info` says where a library stores, how many items it holds and their size;
+/// `clx item info` shows an item's description; `--json` carries both.
+#[tokio::test(flavor = "multi_thread")]
+async fn library_info_and_item_descriptions() {
+    let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
+    let client =
+        cl_sdk::Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await.unwrap();
+    let library = client.create_local_library("info", cl_sim::DATASTORE_ID).await.unwrap();
+    let spec = cl_sdk::types::ItemModel {
+        library_id: Some(library.clone()),
+        name: Some("described".into()),
+        type_: Some("file".into()),
+        description: Some("the golden image\u{1b}[2J".into()),
+        ..Default::default()
+    };
+    let item = client.raw().item_create(None, &spec).await.unwrap().into_inner();
+    let file = cl_sdk::transfer::UploadFile::reader("a.bin", 3000, std::io::Cursor::new(vec![1u8; 3000]));
+    client.upload_item(&item, vec![file], cl_sdk::transfer::UploadOptions::default()).await.unwrap();
+    let other = client.create_item(&library, "plain", "file").await.unwrap();
+    let file = cl_sdk::transfer::UploadFile::reader("b.bin", 1000, std::io::Cursor::new(vec![2u8; 1000]));
+    client.upload_item(&other, vec![file], cl_sdk::transfer::UploadOptions::default()).await.unwrap();
+    let clx_at = || {
+        let mut command = clx();
+        command.args(["--url", sim.url()]).env("CLX_USERNAME", sim.username()).env("CLX_PASSWORD", sim.password());
+        command
+    };
+
+    let info = json(&run(clx_at().args(["--json", "library", "info", "info"])));
+    assert_eq!(info["id"], library.as_str());
+    assert_eq!(info["items"], 2);
+    assert_eq!(info["size"], 4000);
+    assert_eq!(info["datastore_id"], cl_sim::DATASTORE_ID);
+    assert_eq!(info["datastore"], cl_sim::DATASTORE_NAME);
+    assert!(info["created"].is_string() && info["version"].is_string(), "{info}");
+    let text = run(clx_at().args(["library", "info", "info"]));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("2 items, 3.9 KiB") && text.contains(cl_sim::DATASTORE_NAME), "{text}");
+
+    let described = json(&run(clx_at().args(["--json", "item", "info", "info/described"])));
+    assert_eq!(described["description"], "the golden image\u{1b}[2J", "exact under --json");
+    let text = run(clx_at().args(["item", "info", "info/described"]));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("the golden image\\u{1b}[2J"), "escaped on the terminal: {text}");
+    let plain = json(&run(clx_at().args(["--json", "item", "info", "info/plain"])));
+    assert!(plain.get("description").is_none(), "{plain}");
+}

@@ -25,6 +25,7 @@ pub async fn run(command: &ItemCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
             let info = ItemInfo {
                 id,
                 name: model.name,
+                description: model.description.filter(|d| !d.is_empty()),
                 r#type: model.type_,
                 size: model.size,
                 content_version: model.content_version,
@@ -61,6 +62,8 @@ impl Row for ItemRow {
 struct ItemInfo {
     id: String,
     name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
     r#type: Option<String>,
     size: Option<i64>,
     content_version: Option<String>,
@@ -77,6 +80,9 @@ impl Report for ItemInfo {
             text(&self.r#type),
             text(&self.content_version)
         );
+        if let Some(description) = &self.description {
+            out.push_str(&format!("{}\n", clean(description)));
+        }
         let rows: Vec<FileRow> = self.files.iter().map(FileRow).collect();
         out.push_str(&rows.text());
         out
