@@ -171,7 +171,7 @@ pub(crate) fn resuming(
     struct State {
         reopen: Reopen,
         shown: String,
-        inner: Option<ByteStream>,
+        inner: ByteStream,
         position: u64,
         skip: u64,
         end: u64,
@@ -179,31 +179,27 @@ pub(crate) fn resuming(
         retries: Retries,
     }
     let skip = position.saturating_sub(first.start);
-    let state = State { reopen, shown, inner: Some(first.bytes), position, skip, end, moved: false, retries };
+    let state = State { reopen, shown, inner: first.bytes, position, skip, end, moved: false, retries };
     futures_util::stream::unfold(Some(state), |state| async move {
         let mut s = state?;
         loop {
-            let error = match s.inner.as_mut() {
-                Some(inner) => match inner.next().await {
-                    Some(Ok(mut chunk)) => {
-                        let dropped = s.skip.min(chunk.len() as u64);
-                        s.skip -= dropped;
-                        let chunk = chunk.split_off(dropped as usize);
-                        if chunk.is_empty() {
-                            continue;
-                        }
-                        s.position += chunk.len() as u64;
-                        s.moved = true;
-                        return Some((Ok(chunk), Some(s)));
+            let error = match s.inner.next().await {
+                Some(Ok(mut chunk)) => {
+                    let dropped = s.skip.min(chunk.len() as u64);
+                    s.skip -= dropped;
+                    let chunk = chunk.split_off(dropped as usize);
+                    if chunk.is_empty() {
+                        continue;
                     }
-                    None if s.position >= s.end => return None,
-                    None => Error::new(
-                        ErrorKind::Transport,
-                        format!("{} ended at byte {} of {}", s.shown, s.position, s.end),
-                    ),
-                    Some(Err(error)) => error,
-                },
-                None => unreachable!("a stream is always open here"),
+                    s.position += chunk.len() as u64;
+                    s.moved = true;
+                    return Some((Ok(chunk), Some(s)));
+                }
+                None if s.position >= s.end => return None,
+                None => {
+                    Error::new(ErrorKind::Transport, format!("{} ended at byte {} of {}", s.shown, s.position, s.end))
+                }
+                Some(Err(error)) => error,
             };
             if s.moved {
                 s.retries.progressed();
@@ -217,7 +213,7 @@ pub(crate) fn resuming(
                 match (s.reopen)(s.position).await {
                     Ok(opened) => {
                         s.skip = s.position - opened.start;
-                        s.inner = Some(opened.bytes);
+                        s.inner = opened.bytes;
                         break;
                     }
                     Err(e) => error = e,

@@ -226,31 +226,33 @@ impl Remote {
         } else {
             return Err(self.refused(response).await);
         };
-        let (mut skip, mut left) = (from - start, end - from);
+        // Bytes before `from` (a server that ignored Range) are skipped; at `end` the stream stops
+        // without reading on.
         let shown = self.shown.clone();
-        let bytes = response.bytes_stream().map(move |chunk| {
-            let mut chunk = chunk.map_err(|e| {
-                Error::new(ErrorKind::Transport, format!("the source {shown} broke off")).with_source(e)
-            })?;
-            let dropped = skip.min(chunk.len() as u64);
-            skip -= dropped;
-            let _ = chunk.split_to(dropped as usize);
-            let kept = left.min(chunk.len() as u64);
-            left -= kept;
-            chunk.truncate(kept as usize);
-            Ok(chunk)
-        });
-        // Past `end` nothing is read: the stream stops when `left` reaches 0.
-        let mut remaining = end - from;
-        let bytes = bytes
-            .take_while(move |chunk| {
-                let more = remaining > 0;
-                if let Ok(c) = chunk {
-                    remaining = remaining.saturating_sub(c.len() as u64);
+        let state = (response.bytes_stream(), from - start, end - from);
+        let bytes = futures_util::stream::unfold(state, move |(mut body, mut skip, mut left)| {
+            let shown = shown.clone();
+            async move {
+                while left > 0 {
+                    let mut chunk = match body.next().await? {
+                        Ok(chunk) => chunk,
+                        Err(e) => {
+                            let broke = Error::new(ErrorKind::Transport, format!("the source {shown} broke off"));
+                            return Some((Err(broke.with_source(e)), (body, skip, 0)));
+                        }
+                    };
+                    let dropped = skip.min(chunk.len() as u64);
+                    skip -= dropped;
+                    let _ = chunk.split_to(dropped as usize);
+                    chunk.truncate(left.min(chunk.len() as u64) as usize);
+                    if !chunk.is_empty() {
+                        left -= chunk.len() as u64;
+                        return Some((Ok(chunk), (body, skip, left)));
+                    }
                 }
-                std::future::ready(more)
-            })
-            .filter(|chunk| std::future::ready(!matches!(chunk, Ok(c) if c.is_empty())));
+                None
+            }
+        });
         Ok(Opened { start: from, bytes: bytes.boxed() })
     }
 
