@@ -222,7 +222,7 @@ impl Client {
             let _keep_alive = options.common.keep_alive(&session);
             let mut planned = Vec::new();
             for file in files {
-                let size = declared(&file)?;
+                let size = super::required_size(file.size, &file.name, "the destination needs it")?;
                 let source = ItemFileSource {
                     session: session.clone(),
                     name: file.name.clone(),
@@ -285,16 +285,6 @@ impl Client {
         });
         Ok(stream::iter(copies).buffered(options.items_at_once).collect().await)
     }
-}
-
-/// A size the source declared: it must be there (the destination needs it) and not negative.
-fn declared(file: &ItemFileInfo) -> Result<u64> {
-    file.size.and_then(|s| u64::try_from(s).ok()).ok_or_else(|| {
-        Error::new(
-            ErrorKind::Decode,
-            format!("the source reports no usable size for {} ({:?}); cannot copy it", file.name, file.size),
-        )
-    })
 }
 
 /// Whether `dest` already holds `source`'s files: the same names, sizes and checksums (a file

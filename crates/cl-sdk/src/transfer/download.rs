@@ -13,7 +13,7 @@ use super::runner::{FileHandle, copy, each_file};
 use super::sink::StagedFile;
 use super::source::EndpointSource;
 use super::staging::{Sidecar, Staging, exists};
-use super::{Common, FileProgress, FileState};
+use super::{Common, FileProgress, FileState, declared_size};
 use crate::client::Client;
 use crate::error::{Detail, Error, ErrorKind, Result};
 use crate::session::DownloadSession;
@@ -328,13 +328,4 @@ impl DownloadJob<'_> {
             }
         }
     }
-}
-
-/// A size the server declared, which must not be negative.
-fn declared_size(size: Option<i64>, name: &str) -> Result<Option<u64>> {
-    size.map(|s| {
-        u64::try_from(s)
-            .map_err(|_| Error::new(ErrorKind::Decode, format!("the server declares a size of {s} bytes for {name}")))
-    })
-    .transpose()
 }

@@ -290,6 +290,21 @@ macro_rules! common_setters {
 }
 pub(crate) use common_setters;
 
+/// A size the server declared, which must not be negative.
+pub(crate) fn declared_size(size: Option<i64>, name: &str) -> Result<Option<u64>> {
+    size.map(|s| {
+        u64::try_from(s)
+            .map_err(|_| Error::new(ErrorKind::Decode, format!("the server declares a size of {s} bytes for {name}")))
+    })
+    .transpose()
+}
+
+/// A size the server must have declared (a route needs it before the first byte, `why`).
+pub(crate) fn required_size(size: Option<i64>, name: &str, why: &str) -> Result<u64> {
+    declared_size(size, name)?
+        .ok_or_else(|| Error::new(ErrorKind::Decode, format!("the server reports no size for {name}: {why}")))
+}
+
 /// How often the background task keeps sessions alive by default: well inside vCenter's
 /// 5-minute idle timeout for transfer sessions and its API session timeout.
 pub(crate) const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(60);

@@ -299,12 +299,7 @@ impl Plan {
         let mut planned = Vec::new();
         for file in files.into_iter().filter(|f| !is(&f.name, ".mf")) {
             super::names::safe_file_name(Path::new("."), &file.name)?;
-            let size = file.size.and_then(|s| u64::try_from(s).ok()).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Decode,
-                    format!("the server reports no usable size for {} ({:?})", file.name, file.size),
-                )
-            })?;
+            let size = super::required_size(file.size, &file.name, "an OVA's tar header needs it")?;
             let checksum = file.checksum_info.filter(|c| !c.checksum.trim().is_empty()).ok_or_else(|| {
                 Error::new(
                     ErrorKind::Decode,
