@@ -424,14 +424,18 @@ impl Output<'_> {
         size: u64,
         handle: &FileHandle,
     ) -> Result<()> {
+        // The first bytes (or the refusal) come before the header: a source that cannot be
+        // opened leaves nothing of the member behind, so even a stream can try it again.
+        let first = stream.next().await.transpose()?;
         self.write(&header(name, size)?).await?;
         let mut done = 0u64;
         handle.done(0);
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
+        let mut next = first;
+        while let Some(chunk) = next {
             done += chunk.len() as u64;
             self.write(&chunk).await?;
             handle.done(done);
+            next = stream.next().await.transpose()?;
         }
         if done != size {
             return Err(Error::verification(name, format!("{name}: received {done} bytes, the server said {size}")));
