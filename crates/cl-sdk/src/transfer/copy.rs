@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use cl_api::types::{ChecksumAlgorithm, ChecksumInfo, ItemFileInfo, WarningType};
+use cl_api::types::{ChecksumAlgorithm, ChecksumInfo, ItemFileInfo, ItemModel, WarningType};
 use futures_util::{StreamExt, stream};
 use sha2::Digest;
 use tokio::sync::OnceCell;
@@ -150,7 +150,8 @@ impl Client {
         library_id: &str,
         options: CopyOptions,
     ) -> Result<CopyReport> {
-        self.copy_one(item_id, to, library_id, None, options).await
+        let model = self.item(item_id).await?;
+        self.copy_one(item_id, model, to, library_id, None, options).await
     }
 
     /// [`copy_item`](Self::copy_item) into the item named `name` (another name than the source's).
@@ -162,12 +163,15 @@ impl Client {
         name: &str,
         options: CopyOptions,
     ) -> Result<CopyReport> {
-        self.copy_one(item_id, to, library_id, Some(name), options).await
+        let model = self.item(item_id).await?;
+        self.copy_one(item_id, model, to, library_id, Some(name), options).await
     }
 
+    /// Copies item `item_id`, whose model the caller fetched.
     async fn copy_one(
         &self,
         item_id: &str,
+        model: ItemModel,
         to: &Client,
         library_id: &str,
         name: Option<&str>,
@@ -175,7 +179,6 @@ impl Client {
     ) -> Result<CopyReport> {
         let started = Instant::now();
         options.common.control.check()?;
-        let model = self.item(item_id).await?;
         let name =
             name.map(str::to_owned).or_else(|| model.name.clone()).filter(|n| !n.is_empty()).ok_or_else(|| {
                 Error::new(ErrorKind::Decode, format!("the source item {item_id} has no name to copy it under"))
@@ -278,8 +281,13 @@ impl Client {
             // Each item has its own progress; cancel and deadline are shared.
             let options = options.clone().control(options.common.control.child());
             async move {
-                let name = self.item(&item).await.ok().and_then(|m| m.name).unwrap_or_default();
-                let result = self.copy_item(&item, to, to_library, options).await;
+                let (name, result) = match self.item(&item).await {
+                    Ok(model) => {
+                        let name = model.name.clone().unwrap_or_default();
+                        (name, self.copy_one(&item, model, to, to_library, None, options).await)
+                    }
+                    Err(e) => (String::new(), Err(e)),
+                };
                 ItemCopy { source_item: item, name, result }
             }
         });
