@@ -88,8 +88,8 @@ impl Remote {
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
             return Err(Error::new(ErrorKind::InvalidInput, format!("{shown} is not an http or https URL")));
         }
-        let decode = |s: &str| percent_encoding_decode(s);
-        let auth = (!parsed.username().is_empty()).then(|| (decode(parsed.username()), parsed.password().map(decode)));
+        let auth = (!parsed.username().is_empty())
+            .then(|| (percent_encoding_decode(parsed.username()), parsed.password().map(percent_encoding_decode)));
         let _ = parsed.set_username("");
         let _ = parsed.set_password(None);
         let http = client.source_http(&trust.trust)?;
@@ -137,8 +137,7 @@ impl Remote {
 
     /// The file's name: the URL's last path segment, decoded.
     pub fn file_name(&self) -> String {
-        let segment = self.url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default();
-        percent_encoding_decode(segment)
+        file_name(&self.url)
     }
 
     fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
@@ -281,6 +280,11 @@ impl Remote {
 
 fn percent_encoding_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// A URL's last path segment, decoded: the name of the file it serves.
+pub(crate) fn file_name(url: &Url) -> String {
+    percent_encoding_decode(url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default())
 }
 
 /// A range of a remote file (the whole file, or an OVA member), as an upload's source.

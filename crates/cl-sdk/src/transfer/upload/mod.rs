@@ -96,14 +96,7 @@ impl UploadFile {
     /// assert_eq!(ova.name(), "photon-5.ova");
     /// ```
     pub fn url(url: &str, trust: SourceTrust) -> Self {
-        let name = reqwest::Url::parse(url)
-            .ok()
-            .and_then(|u| {
-                u.path_segments()?
-                    .next_back()
-                    .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
-            })
-            .unwrap_or_default();
+        let name = reqwest::Url::parse(url).map(|u| super::url_source::file_name(&u)).unwrap_or_default();
         Self { name, given: Given::Url(url.to_owned(), trust), checksum: None }
     }
 
