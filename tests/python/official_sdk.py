@@ -158,11 +158,17 @@ REST_ROUTES = {
     ("com.vmware.content.local_library", "delete"):
         ("DELETE", "/com/vmware/content/local-library/id:{lib}", {"library_id": "lib"}, {}),
     ("com.vmware.content.library", "list"): ("GET", "/com/vmware/content/library", {}, {}),
+    ("com.vmware.content.library", "get"):
+        ("GET", "/com/vmware/content/library/id:{lib}", {"library_id": "lib"}, {}),
+    ("com.vmware.content.library", "update"):
+        ("PATCH", "/com/vmware/content/library/id:{lib}", {"library_id": "lib"}, {}),
     ("com.vmware.content.library.item", "create"): ("POST", "/com/vmware/content/library/item", {}, {}),
     ("com.vmware.content.library.item", "get"):
         ("GET", "/com/vmware/content/library/item/id:{item}", {"library_item_id": "item"}, {}),
     ("com.vmware.content.library.item", "list"):
         ("GET", "/com/vmware/content/library/item", {}, {"library_id": "library_id"}),
+    ("com.vmware.content.library.item", "update"):
+        ("PATCH", "/com/vmware/content/library/item/id:{item}", {"library_item_id": "item"}, {}),
     ("com.vmware.content.library.item", "delete"):
         ("DELETE", "/com/vmware/content/library/item/id:{item}", {"library_item_id": "item"}, {}),
     ("com.vmware.content.library.item.file", "list"):
@@ -315,6 +321,22 @@ def download(sdk, env, item, payload):
     print(f"    ok  download of {len(body)} bytes: {algorithm} checksum matches")
 
 
+def update(sdk, protocol, library, item):
+    """Item and library update as the SDK sends them; the version read is a precondition."""
+    before = sdk.item.get(item)
+    sdk.item.update(item, ItemModel(name="renamed", description="golden"))
+    after = sdk.item.get(item)
+    assert (after.name, after.description) == ("renamed", "golden"), after
+    assert after.version != before.version and after.content_version == before.content_version, after
+    expect(errors.ConcurrentChange,
+           lambda: sdk.item.update(item, ItemModel(name="stale", version=before.version)),
+           "item update bound to a stale version", by_type=protocol == "api")
+    sdk.library.update(library, LibraryModel(description="updated by the official SDK"))
+    got = sdk.library.get(library)
+    assert (got.name, got.description) == (f"official-sdk-{protocol}", "updated by the official SDK"), got
+    print("    ok  item and library update")
+
+
 def error_paths(sdk, env, protocol, item):
     def expect_error(error_class, call, what):
         expect(error_class, call, what, by_type=protocol == "api")
@@ -358,6 +380,7 @@ def run(protocol, env):
     assert sdk.item.get(item).name == "payload" and sdk.item.list(library) == [item]
     assert [(f.name, f.size) for f in sdk.item_file.list(item)] == [("payload.bin", len(payload))]
     download(sdk, env, item, payload)
+    update(sdk, protocol, library, item)
     error_paths(sdk, env, protocol, item)
     # Clean up with a fresh session (the error paths logged the first one out).
     sdk = CONNECT[protocol](env, env["user"], env["password"])

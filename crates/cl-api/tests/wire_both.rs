@@ -154,6 +154,37 @@ async fn libraries_and_items_in_both_dialects() {
     .await;
     w.ok((204, ""), c.item_delete("item-1"), "DELETE /api/content/library/item/item-1", None).await;
     w.ok((200, ""), c.rest_item_delete("item-1"), "DELETE /rest/com/vmware/content/library/item/id:item-1", None).await;
+    // govc's library.update sends exactly these bodies: only the fields that change.
+    let item_spec = t::ItemModel { name: Some("photon-5".into()), version: Some("7".into()), ..Default::default() };
+    w.ok(
+        (204, ""),
+        c.item_update("item-1", &item_spec),
+        "PATCH /api/content/library/item/item-1",
+        Some(json!({"name": "photon-5", "version": "7"})),
+    )
+    .await;
+    w.ok(
+        (200, ""),
+        c.rest_item_update("item-1", &t::RestItemUpdate { update_spec: item_spec.clone() }),
+        "PATCH /rest/com/vmware/content/library/item/id:item-1",
+        Some(json!({"update_spec": {"name": "photon-5", "version": "7"}})),
+    )
+    .await;
+    let library_spec = t::LibraryModel { description: Some("golden images".into()), ..Default::default() };
+    w.ok(
+        (204, ""),
+        c.library_update("lib-1", &library_spec),
+        "PATCH /api/content/library/lib-1",
+        Some(json!({"description": "golden images"})),
+    )
+    .await;
+    w.ok(
+        (200, ""),
+        c.rest_library_update("lib-1", &t::RestLibraryUpdate { update_spec: library_spec.clone() }),
+        "PATCH /rest/com/vmware/content/library/id:lib-1",
+        Some(json!({"update_spec": {"description": "golden images"}})),
+    )
+    .await;
     let find = t::ItemFindSpec { name: Some("photon".into()), library_id: Some("lib-1".into()), ..Default::default() };
     w.ok(
         (200, "[\"item-1\"]"),

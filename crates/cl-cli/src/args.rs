@@ -150,6 +150,13 @@ pub enum LibraryCommand {
         /// Library name or id.
         library: String,
     },
+    /// Rename a library or change its description.
+    Update {
+        /// Library name or id.
+        library: String,
+        #[command(flatten)]
+        changes: ChangeArgs,
+    },
     /// Delete a local library.
     Rm {
         /// Library name or id.
@@ -175,11 +182,30 @@ pub enum ItemCommand {
         /// LIBRARY/ITEM (names or ids), or an item id.
         target: String,
     },
+    /// Rename an item or change its description (its files stay as they are).
+    Update {
+        /// LIBRARY/ITEM (names or ids), or an item id.
+        target: String,
+        #[command(flatten)]
+        changes: ChangeArgs,
+    },
     /// Delete an item and its files.
     Rm {
         /// LIBRARY/ITEM (names or ids), or an item id.
         target: String,
     },
+}
+
+/// What `update` changes; at least one is needed.
+#[derive(clap::Args, Debug)]
+#[group(required = true, multiple = true)]
+pub struct ChangeArgs {
+    /// The new name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The new description ("" clears it).
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

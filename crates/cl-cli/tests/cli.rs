@@ -372,3 +372,58 @@ async fn library_info_and_item_descriptions() {
     let plain = json(&run(clx_at().args(["--json", "item", "info", "info/plain"])));
     assert!(plain.get("description").is_none(), "{plain}");
 }
+
+/// `clx item update` and `clx library update` change names and descriptions (and nothing else),
+/// need at least one of the two, and say what was updated.
+#[tokio::test(flavor = "multi_thread")]
+async fn items_and_libraries_are_renamed_and_described() {
+    let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
+    let client =
+        cl_sdk::Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await.unwrap();
+    let library = client.create_local_library("images", cl_sim::DATASTORE_ID).await.unwrap();
+    let item = client.create_item(&library, "photon", "file").await.unwrap();
+    let file = cl_sdk::transfer::UploadFile::reader("a.bin", 3000, std::io::Cursor::new(vec![1u8; 3000]));
+    client.upload_item(&item, vec![file], cl_sdk::transfer::UploadOptions::default()).await.unwrap();
+    client.create_item(&library, "ubuntu", "file").await.unwrap();
+    let clx_at = || {
+        let mut command = clx();
+        command.args(["--url", sim.url()]).env("CLX_USERNAME", sim.username()).env("CLX_PASSWORD", sim.password());
+        command
+    };
+
+    let done = json(&run(clx_at().args(["--json", "item", "update", "images/photon", "--name", "photon-5"])));
+    assert_eq!(
+        (&done["id"], &done["name"], &done["done"]),
+        (&item.clone().into(), &"photon-5".into(), &"updated".into())
+    );
+    let out = run(clx_at().args(["item", "update", "images/photon-5", "--description", "golden"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("updated item photon-5"), "{out:?}");
+    let info = json(&run(clx_at().args(["--json", "item", "info", "images/photon-5"])));
+    assert_eq!((&info["description"], &info["size"]), (&"golden".into(), &3000.into()), "the content stays");
+
+    // A name another item has is the server's refusal (exit 3); no change at all, or a blank
+    // name, a usage error (exit 2).
+    let taken = run(clx_at().args(["item", "update", "images/photon-5", "--name", "ubuntu"]));
+    assert_eq!(taken.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&taken.stderr).contains("exists"), "{taken:?}");
+    let nothing = run(clx_at().args(["item", "update", "images/photon-5"]));
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("--name"), "{nothing:?}");
+    let blank = run(clx_at().args(["library", "update", "images", "--name", ""]));
+    assert_eq!(blank.status.code(), Some(2), "{blank:?}");
+
+    let done = json(&run(clx_at().args([
+        "--json",
+        "library",
+        "update",
+        "images",
+        "--name",
+        "golden",
+        "--description",
+        "signed",
+    ])));
+    assert_eq!((&done["name"], &done["kind"]), (&"golden".into(), &"library".into()));
+    let info = json(&run(clx_at().args(["--json", "library", "info", "golden"])));
+    assert_eq!((&info["description"], &info["items"]), (&"signed".into(), &2.into()));
+}

@@ -90,6 +90,7 @@ pub use cl_api::Dialect;
 pub use cl_api::types;
 pub use client::{Client, ClientBuilder};
 pub use error::{Detail, Error, ErrorKind, Result};
+pub use library::Changes;
 pub use origin::redact as redact_url;
 pub use retry::RetryPolicy;
 pub use session::{Download, DownloadSession, Session, SessionKind, Update, UpdateSession};

@@ -1,4 +1,4 @@
-//! Libraries and items: finding them by name, creating and deleting them.
+//! Libraries and items: finding them by name, creating, changing and deleting them.
 
 use cl_api::types::*;
 
@@ -50,6 +50,31 @@ impl Client {
         self.call(ops::local_library_create(spec, uuid::Uuid::new_v4().to_string())).await
     }
 
+    /// Changes a library's name or description, then reads it back: the library as it now is.
+    /// A server that answers success but still shows other values is a `Verification` error.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Changes;
+    /// let id = client.find_library("golden").await?;
+    /// let library = client.update_library(&id, &Changes::new().description("signed images only")).await?;
+    /// println!("now at version {:?}", library.version);
+    /// # Ok(()) }
+    /// ```
+    pub async fn update_library(&self, id: &str, changes: &Changes) -> Result<LibraryModel> {
+        changes.check()?;
+        let spec = LibraryModel {
+            name: changes.name.clone(),
+            description: changes.description.clone(),
+            version: changes.if_version.clone(),
+            ..Default::default()
+        };
+        self.call(ops::library_update(id, spec)).await?;
+        let library = self.library(id).await?;
+        changes.shown_by(&format!("library {id}"), library.name.as_deref(), library.description.as_deref())?;
+        Ok(library)
+    }
+
     /// Deletes a local library with all its items.
     pub async fn delete_local_library(&self, id: &str) -> Result<()> {
         self.call(ops::local_library_delete(id)).await
@@ -88,6 +113,37 @@ impl Client {
         self.call(ops::item_create(spec, uuid::Uuid::new_v4().to_string())).await
     }
 
+    /// Changes an item's name or description (its files stay as they are), then reads it back:
+    /// the item as it now is. A name another item of the library has is `AlreadyExists`; a
+    /// server that answers success but still shows other values is a `Verification` error.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::{Changes, ErrorKind};
+    /// let item = client.item("item-id").await?;
+    /// // Only if nobody changed it since it was read.
+    /// let changes = Changes::new().name("photon-5.0").if_version(item.version.clone().unwrap_or_default());
+    /// match client.update_item("item-id", &changes).await {
+    ///     Ok(item) => println!("renamed to {:?}", item.name),
+    ///     Err(e) if e.kind() == ErrorKind::ConcurrentChange => println!("changed meanwhile; read it again"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn update_item(&self, id: &str, changes: &Changes) -> Result<ItemModel> {
+        changes.check()?;
+        let spec = ItemModel {
+            name: changes.name.clone(),
+            description: changes.description.clone(),
+            version: changes.if_version.clone(),
+            ..Default::default()
+        };
+        self.call(ops::item_update(id, spec)).await?;
+        let item = self.item(id).await?;
+        changes.shown_by(&format!("item {id}"), item.name.as_deref(), item.description.as_deref())?;
+        Ok(item)
+    }
+
     /// Deletes an item and its content.
     pub async fn delete_item(&self, id: &str) -> Result<()> {
         self.call(ops::item_delete(id)).await
@@ -96,6 +152,70 @@ impl Client {
     /// The files an item holds, with sizes and checksums where the server gives them.
     pub async fn item_files(&self, id: &str) -> Result<Vec<ItemFileInfo>> {
         self.call(ops::item_file_list(id)).await
+    }
+}
+
+/// What [`Client::update_item`] or [`Client::update_library`] changes: what is left unset keeps
+/// its value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Changes {
+    /// The new name.
+    pub name: Option<String>,
+    /// The new description (empty clears it).
+    pub description: Option<String>,
+    /// Apply only to this version of the object (its `version` when it was read); otherwise
+    /// the update fails with [`ErrorKind::ConcurrentChange`].
+    pub if_version: Option<String>,
+}
+
+impl Changes {
+    /// No changes yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the new name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the new description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Binds the update to the version the object was read at.
+    pub fn if_version(mut self, version: impl Into<String>) -> Self {
+        self.if_version = Some(version.into());
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.name.is_none() && self.description.is_none() {
+            return Err(Error::new(ErrorKind::InvalidInput, "nothing to change: give a new name or description"));
+        }
+        if self.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            return Err(Error::new(ErrorKind::InvalidInput, "a name cannot be empty"));
+        }
+        Ok(())
+    }
+
+    /// The server said yes; its model must say so too.
+    fn shown_by(&self, what: &str, name: Option<&str>, description: Option<&str>) -> Result<()> {
+        let differs = |wanted: &Option<String>, shown: Option<&str>| {
+            // An empty description may come back unset.
+            wanted.as_deref().is_some_and(|w| w != shown.unwrap_or_default())
+        };
+        if differs(&self.name, name) || differs(&self.description, description) {
+            return Err(Error::new(
+                ErrorKind::Verification,
+                format!("the server accepted the update of {what} but does not show it"),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -144,6 +144,49 @@ async fn library_and_item_helpers() {
 }
 
 #[tokio::test]
+async fn items_and_libraries_are_renamed_and_described() {
+    use cl_sdk::Changes;
+    for dialect in BOTH {
+        let sim = sim().await;
+        let client = connect(&sim, dialect).await;
+        let library = client.create_local_library("Templates", cl_sim::DATASTORE_ID).await.unwrap();
+        let item = client.create_item(&library, "photon", "ovf").await.unwrap();
+        client.create_item(&library, "ubuntu", "ovf").await.unwrap();
+        let read = client.item(&item).await.unwrap();
+
+        let updated = client.update_item(&item, &Changes::new().description("golden")).await.unwrap();
+        assert_eq!((updated.name.as_deref(), updated.description.as_deref()), (Some("photon"), Some("golden")));
+        // Bound to the version read before that change: refused, and nothing changes.
+        let stale = Changes::new().name("photon-5").if_version(read.version.clone().unwrap());
+        let error = client.update_item(&item, &stale).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ConcurrentChange, "{dialect}: {error}");
+        assert_eq!(error.operation(), Some("item_update"));
+        let fresh = Changes::new().name("photon-5").if_version(updated.version.clone().unwrap());
+        assert_eq!(client.update_item(&item, &fresh).await.unwrap().name.as_deref(), Some("photon-5"));
+        assert_eq!(client.find_item(&library, "photon-5").await.unwrap(), item);
+
+        let taken = client.update_item(&item, &Changes::new().name("ubuntu")).await.unwrap_err();
+        assert_eq!(taken.kind(), ErrorKind::AlreadyExists);
+        // Refused before the server is asked.
+        for nothing in [Changes::new(), Changes::new().name("  ")] {
+            let error = client.update_item(&item, &nothing).await.unwrap_err();
+            assert_eq!((error.kind(), error.operation()), (ErrorKind::InvalidInput, None));
+        }
+        // A lost reply is retried: the same name twice is the same result.
+        sim.faults().fail_calls("item_update", 1, cl_sim::CallFault::LoseReply);
+        let again = client.update_item(&item, &Changes::new().name("photon-6")).await.unwrap();
+        assert_eq!(again.name.as_deref(), Some("photon-6"));
+
+        let changes = Changes::new().name("Images").description("");
+        let updated = client.update_library(&library, &changes).await.unwrap();
+        assert_eq!((updated.name.as_deref(), updated.description.as_deref()), (Some("Images"), Some("")));
+        assert_eq!(client.find_library("images").await.unwrap(), library);
+        let error = client.update_library("no-such-library", &changes).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+    }
+}
+
+#[tokio::test]
 async fn update_session_handle() {
     for dialect in BOTH {
         let sim = sim().await;

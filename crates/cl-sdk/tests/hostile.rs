@@ -283,3 +283,14 @@ async fn a_name_longer_than_the_file_system_allows_is_refused_first() {
     assert!(!text.contains(&long), "the name is shortened: {text}");
     assert!(listing(dest.path()).is_empty(), "{:?}", listing(dest.path()));
 }
+
+/// A server that acknowledges an update and does not apply it is found out by reading back.
+#[tokio::test]
+async fn an_update_the_server_acknowledges_but_does_not_apply_is_an_error() {
+    let server = vcenter(plan(Vec::new())).await;
+    let client = connect(&server).await.unwrap();
+    let error = client.update_item("item", &cl_sdk::Changes::new().name("new")).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
+    assert!(error.to_string().contains("does not show it"), "{error}");
+    assert_eq!(server.count("PATCH /api/content/library/item/item"), 1);
+}

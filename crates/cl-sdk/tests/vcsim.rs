@@ -53,6 +53,16 @@ async fn the_sdk_against_vcsim() {
     assert!(client.items(&library).await.unwrap().contains(&ovf.item_id));
     assert_eq!(client.find_item(&library, "app").await.unwrap(), ovf.item_id);
 
+    // Updates go out as govc sends them (PATCH with `update_spec`) and are read back.
+    let changes = cl_sdk::Changes::new().name("app-2").description("from cl-sdk");
+    let item = client.update_item(&ovf.item_id, &changes).await.unwrap();
+    assert_eq!((item.name.as_deref(), item.description.as_deref()), (Some("app-2"), Some("from cl-sdk")));
+    let changes = cl_sdk::Changes::new().description("interop library");
+    let model = client.update_library(&library, &changes).await.unwrap();
+    assert_eq!((model.name.as_deref(), model.description.as_deref()), (Some("interop"), Some("interop library")));
+    let changes = cl_sdk::Changes::new().name("app");
+    assert_eq!(client.update_item(&ovf.item_id, &changes).await.unwrap().name.as_deref(), Some("app"));
+
     for (item, expected) in [
         (&iso.item_id, vec![("data.iso", single.clone())]),
         (&ovf.item_id, vec![("app.ovf", std::fs::read(ovf_dir.join("app.ovf")).unwrap()), ("disk.vmdk", disk.clone())]),

@@ -40,11 +40,13 @@ pub(crate) enum Op {
     /// Only datastores with one of these names, when given.
     DatastoreList(Option<Vec<String>>),
     LibraryGet(String),
+    LibraryUpdate(String),
     LibraryFind,
     ItemCreate,
     ItemList,
     ItemFind,
     ItemGet(String),
+    ItemUpdate(String),
     ItemDelete(String),
     ItemFileList(Option<String>),
     ItemFileGet(String, Option<String>),
@@ -88,11 +90,13 @@ impl Op {
             Op::LibraryList => "library_list",
             Op::DatastoreList(_) => "datastore_list",
             Op::LibraryGet(_) => "library_get",
+            Op::LibraryUpdate(_) => "library_update",
             Op::LibraryFind => "library_find",
             Op::ItemCreate => "item_create",
             Op::ItemList => "item_list",
             Op::ItemFind => "item_find",
             Op::ItemGet(_) => "item_get",
+            Op::ItemUpdate(_) => "item_update",
             Op::ItemDelete(_) => "item_delete",
             Op::ItemFileList(_) => "item_file_list",
             Op::ItemFileGet(..) => "item_file_get",
@@ -271,6 +275,7 @@ fn route(dialect: Dialect, method: &Method, segments: &[String], query: &HashMap
             let item = id(item)?;
             match (m, action) {
                 (M::GET, None) => Op::ItemGet(item),
+                (M::PATCH, None) => Op::ItemUpdate(item),
                 (M::DELETE, None) => Op::ItemDelete(item),
                 _ => return None,
             }
@@ -279,7 +284,11 @@ fn route(dialect: Dialect, method: &Method, segments: &[String], query: &HashMap
             Some(name) => Op::ItemFileGet(item.to_string(), Some(name)),
             None => Op::ItemFileList(Some(item.to_string())),
         },
-        (_, ["content", "library", lib]) if m == M::GET && action.is_none() => Op::LibraryGet(id(lib)?),
+        (_, ["content", "library", lib]) if action.is_none() => match m {
+            M::GET => Op::LibraryGet(id(lib)?),
+            M::PATCH => Op::LibraryUpdate(id(lib)?),
+            _ => return None,
+        },
         _ => return None,
     };
     Some(op)
@@ -447,6 +456,11 @@ fn execute(svc: &Arc<Service>, req: &Request<'_>, op: Op) -> SimResult<Reply> {
         Op::LibraryList => Reply::Ok(json(svc.library_list())),
         Op::DatastoreList(names) => Reply::Ok(json(svc.datastore_list(names.as_deref()))),
         Op::LibraryGet(id) => Reply::Ok(json(svc.library_get(&id, false)?)),
+        Op::LibraryUpdate(id) => {
+            let spec = if rest { body::<RestLibraryUpdate>(b)?.update_spec } else { body(b)? };
+            svc.library_update(&id, spec)?;
+            Reply::Void
+        }
         Op::LibraryFind => {
             let spec: LibraryFindSpec = if rest { body::<RestLibraryFind>(b)?.spec } else { body(b)? };
             Reply::Ok(json(svc.library_find(&spec)))
@@ -461,6 +475,11 @@ fn execute(svc: &Arc<Service>, req: &Request<'_>, op: Op) -> SimResult<Reply> {
             Reply::Ok(json(svc.item_find(&spec)?))
         }
         Op::ItemGet(id) => Reply::Ok(json(svc.item_get(&id)?)),
+        Op::ItemUpdate(id) => {
+            let spec = if rest { body::<RestItemUpdate>(b)?.update_spec } else { body(b)? };
+            svc.item_update(&id, spec)?;
+            Reply::Void
+        }
         Op::ItemDelete(id) => {
             svc.item_delete(&id)?;
             Reply::Void

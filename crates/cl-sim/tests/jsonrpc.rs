@@ -256,6 +256,33 @@ async fn upload_and_download_through_json_rpc() {
 }
 
 #[tokio::test]
+async fn items_and_libraries_are_updated_as_the_python_sdk_sends_it() {
+    let sim = common::sim().await;
+    let rpc = Rpc::login(&sim).await;
+    let (library, item) = library_and_item(&rpc).await;
+    let spec = structure(
+        "com.vmware.content.library.item_model",
+        json!({"name": opt(json!("renamed")), "description": opt(json!("golden")), "version": opt(Value::Null)}),
+    );
+    let done = rpc.output(ITEM, "update", json!({"library_item_id": item, "update_spec": spec})).await;
+    assert_eq!(done, Value::Null, "update is void");
+    let model = rpc.output(ITEM, "get", json!({"library_item_id": item})).await;
+    let model = fields(&model, "com.vmware.content.library.item_model");
+    assert_eq!((&model["name"], &model["description"]), (&opt(json!("renamed")), &opt(json!("golden"))));
+    let stale = structure("com.vmware.content.library.item_model", json!({"version": opt(json!("1"))}));
+    let (name, _) = rpc.error(ITEM, "update", json!({"library_item_id": item, "update_spec": stale})).await;
+    assert_eq!(name, "com.vmware.vapi.std.errors.concurrent_change");
+
+    let spec = structure("com.vmware.content.library_model", json!({"description": opt(json!("rpc images"))}));
+    rpc.output("com.vmware.content.library", "update", json!({"library_id": library, "update_spec": spec})).await;
+    let model = rpc.output("com.vmware.content.library", "get", json!({"library_id": library})).await;
+    let model = fields(&model, "com.vmware.content.library_model");
+    assert_eq!((&model["name"], &model["description"]), (&opt(json!("rpc")), &opt(json!("rpc images"))));
+    let (name, _) = rpc.error("com.vmware.content.library", "update", json!({"library_id": library})).await;
+    assert_eq!(name, "com.vmware.vapi.std.errors.invalid_argument", "update_spec is required");
+}
+
+#[tokio::test]
 async fn standard_errors_carry_their_name_type_and_messages() {
     let sim = common::sim().await;
     let rpc = Rpc::login(&sim).await;

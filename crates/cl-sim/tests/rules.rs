@@ -78,6 +78,66 @@ async fn libraries_and_items() {
     }
 }
 
+#[tokio::test]
+async fn updates_change_only_what_they_set() {
+    for dialect in BOTH {
+        let sim = sim().await;
+        let cl = Cl::login(&sim, dialect).await;
+        let lib = cl.library("lib").await;
+        let item = cl.item(&lib, "photon").await;
+        cl.item(&lib, "ubuntu").await;
+        let before = cl.item_get(&item).await.unwrap();
+
+        let describe = ItemModel { description: Some("golden".into()), ..Default::default() };
+        cl.item_update(&item, describe).await.unwrap();
+        let after = cl.item_get(&item).await.unwrap();
+        assert_eq!((after.name.as_deref(), after.description.as_deref()), (Some("photon"), Some("golden")));
+        assert_ne!(after.version, before.version, "{dialect}: a change moves the version on");
+        assert_ne!(after.metadata_version, before.metadata_version);
+        assert_eq!(after.content_version, before.content_version, "the content did not change");
+
+        let rename = |name: &str, version: Option<&str>| ItemModel {
+            name: Some(name.into()),
+            version: version.map(Into::into),
+            ..Default::default()
+        };
+        // A stale version is refused, the current one applies.
+        let stale = cl.item_update(&item, rename("photon-5", before.version.as_deref())).await;
+        assert_eq!(assert_error(stale, "CONCURRENT_CHANGE").status, 409);
+        cl.item_update(&item, rename("photon-5", after.version.as_deref())).await.unwrap();
+        let renamed = cl.item_get(&item).await.unwrap();
+        assert_eq!((renamed.name.as_deref(), renamed.description.as_deref()), (Some("photon-5"), Some("golden")));
+        assert_eq!(cl.item_find(&lib, "photon-5").await.unwrap(), std::slice::from_ref(&item));
+
+        assert_error(cl.item_update(&item, rename("ubuntu", None)).await, "ALREADY_EXISTS");
+        assert_error(cl.item_update(&item, rename(" ", None)).await, "INVALID_ARGUMENT");
+        assert_error(cl.item_update("no-such-item", rename("x", None)).await, "NOT_FOUND");
+        let moved = ItemModel { library_id: Some("elsewhere".into()), ..Default::default() };
+        assert_error(cl.item_update(&item, moved).await, "INVALID_ARGUMENT");
+        // Renaming an item to its own name is no conflict.
+        cl.item_update(&item, rename("photon-5", None)).await.unwrap();
+
+        let library = cl.library_get(&lib).await.unwrap();
+        let change = LibraryModel {
+            name: Some("images".into()),
+            description: Some("signed only".into()),
+            version: library.version.clone(),
+            ..Default::default()
+        };
+        cl.library_update(&lib, change.clone()).await.unwrap();
+        let changed = cl.library_get(&lib).await.unwrap();
+        assert_eq!((changed.name.as_deref(), changed.description.as_deref()), (Some("images"), Some("signed only")));
+        assert_eq!(changed.storage_backings, library.storage_backings);
+        assert_error(cl.library_update(&lib, change).await, "CONCURRENT_CHANGE");
+        let retype = LibraryModel { type_: Some(LibraryType::Subscribed), ..Default::default() };
+        assert_error(cl.library_update(&lib, retype).await, "INVALID_ARGUMENT");
+        let blank = LibraryModel { name: Some(String::new()), ..Default::default() };
+        assert_error(cl.library_update(&lib, blank).await, "INVALID_ARGUMENT");
+        assert_error(cl.library_update("no-such-library", LibraryModel::default()).await, "NOT_FOUND");
+        assert_eq!(cl.library_find("images").await.unwrap(), std::slice::from_ref(&lib));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Update sessions
 

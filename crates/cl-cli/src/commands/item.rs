@@ -1,4 +1,4 @@
-//! `clx item`: list, show and delete items.
+//! `clx item`: list, show, change and delete items.
 
 use serde::Serialize;
 
@@ -32,6 +32,12 @@ pub async fn run(command: &ItemCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
                 files,
             };
             print(ctx.json, &info);
+        }
+        ItemCommand::Update { target: spec, changes } => {
+            let (id, _) = crate::resolve::item(ctx.client, spec).await?;
+            let model = ctx.client.update_item(&id, &super::changes(changes)).await?;
+            let name = model.name.unwrap_or_default();
+            print(ctx.json, &Done { id, name, kind: "item", done: "updated" });
         }
         ItemCommand::Rm { target: spec } => {
             let (id, name) = crate::resolve::item(ctx.client, spec).await?;

@@ -1,4 +1,4 @@
-//! `clx library`: list, create and delete libraries.
+//! `clx library`: list, show, create, change and delete libraries.
 
 use serde::Serialize;
 
@@ -24,6 +24,12 @@ pub async fn run(command: &LibraryCommand, ctx: &Ctx<'_>) -> Result<(), Failure>
             let datastore = crate::resolve::datastore(ctx.client, datastore.as_deref()).await?;
             let id = ctx.client.create_local_library(name, &datastore).await?;
             print(ctx.json, &Done { id, name: name.clone(), kind: "library", done: "created" });
+        }
+        LibraryCommand::Update { library, changes } => {
+            let id = crate::resolve::library(ctx.client, library).await?;
+            let model = ctx.client.update_library(&id, &super::changes(changes)).await?;
+            let name = model.name.unwrap_or_default();
+            print(ctx.json, &Done { id, name, kind: "library", done: "updated" });
         }
         LibraryCommand::Rm { library, force } => {
             let id = crate::resolve::library(ctx.client, library).await?;

@@ -87,3 +87,15 @@ impl Report for Done {
 pub fn text(value: &Option<String>) -> String {
     value.as_deref().map_or_else(|| "-".to_owned(), |v| clean(v).into_owned())
 }
+
+/// `--name` / `--description` as the SDK's changes.
+pub fn changes(args: &crate::args::ChangeArgs) -> cl_sdk::Changes {
+    let mut changes = cl_sdk::Changes::new();
+    if let Some(name) = &args.name {
+        changes = changes.name(name);
+    }
+    if let Some(description) = &args.description {
+        changes = changes.description(description);
+    }
+    changes
+}

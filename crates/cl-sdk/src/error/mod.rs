@@ -32,6 +32,8 @@ pub enum ErrorKind {
     AlreadyExists,
     /// The object is of the wrong type (e.g. an item of a subscribed library).
     InvalidElementType,
+    /// The object changed since the version an update was made for; read it again and retry.
+    ConcurrentChange,
     /// The service is (temporarily) unavailable.
     ServiceUnavailable,
     /// The server timed out.
@@ -90,6 +92,7 @@ impl ErrorKind {
             Self::InvalidArgument => "InvalidArgument",
             Self::AlreadyExists => "AlreadyExists",
             Self::InvalidElementType => "InvalidElementType",
+            Self::ConcurrentChange => "ConcurrentChange",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::TimedOut => "TimedOut",
             Self::InternalServerError => "InternalServerError",
@@ -121,6 +124,7 @@ impl ErrorKind {
             ErrorType::InvalidArgument => Self::InvalidArgument,
             ErrorType::AlreadyExists => Self::AlreadyExists,
             ErrorType::InvalidElementType => Self::InvalidElementType,
+            ErrorType::ConcurrentChange => Self::ConcurrentChange,
             ErrorType::ServiceUnavailable => Self::ServiceUnavailable,
             ErrorType::TimedOut => Self::TimedOut,
             ErrorType::InternalServerError => Self::InternalServerError,
@@ -393,6 +397,7 @@ mod tests {
             ErrorKind::InvalidArgument,
             ErrorKind::AlreadyExists,
             ErrorKind::InvalidElementType,
+            ErrorKind::ConcurrentChange,
             ErrorKind::ServiceUnavailable,
             ErrorKind::TimedOut,
             ErrorKind::InternalServerError,

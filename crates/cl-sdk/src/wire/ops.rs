@@ -11,7 +11,7 @@ use crate::session::{Download, Update};
 /// Builds an [`Op`]: `[owned, …]` are cloned into each attempt; `$api` and `$rest` are the two
 /// dialects' sends, with the generated client bound to `$c`.
 macro_rules! op {
-    ($id:literal, $repeat:ident, [$($own:ident),*] |$c:ident| api: $api:expr, rest: $rest:expr $(,)?) => {
+    ($id:literal, $repeat:expr, [$($own:ident),*] |$c:ident| api: $api:expr, rest: $rest:expr $(,)?) => {
         Op::new($id, $repeat, move |$c, dialect| {
             $(let $own = $own.clone();)*
             Box::pin(async move {
@@ -22,7 +22,7 @@ macro_rules! op {
             })
         })
     };
-    ($id:literal, $repeat:ident, |$c:ident| api: $api:expr, rest: $rest:expr $(,)?) => {
+    ($id:literal, $repeat:expr, |$c:ident| api: $api:expr, rest: $rest:expr $(,)?) => {
         op!($id, $repeat, [] |$c| api: $api, rest: $rest)
     };
 }
@@ -114,6 +114,24 @@ pub(crate) fn item_delete(id: &str) -> Op<'_, ()> {
     op!("item_delete", Unsafe, |c|
         api: void(c.item_delete(id)).await,
         rest: void(c.rest_item_delete(id)).await)
+}
+
+/// Setting the same name and description twice changes nothing more, so a lost reply may be
+/// retried; an update bound to a version may not (the first attempt moved the version on).
+fn update_repeat(version: &Option<String>) -> crate::retry::Repeat {
+    if version.is_some() { Unsafe } else { Safe }
+}
+
+pub(crate) fn item_update(id: &str, spec: ItemModel) -> Op<'_, ()> {
+    op!("item_update", update_repeat(&spec.version), [spec] |c|
+        api: void(c.item_update(id, &spec)).await,
+        rest: void(c.rest_item_update(id, &RestItemUpdate { update_spec: spec })).await)
+}
+
+pub(crate) fn library_update(id: &str, spec: LibraryModel) -> Op<'_, ()> {
+    op!("library_update", update_repeat(&spec.version), [spec] |c|
+        api: void(c.library_update(id, &spec)).await,
+        rest: void(c.rest_library_update(id, &RestLibraryUpdate { update_spec: spec })).await)
 }
 
 pub(crate) fn item_file_list(id: &str) -> Op<'_, Vec<ItemFileInfo>> {

@@ -229,6 +229,11 @@ async fn answer(State(shared): State<Shared>, request: Request) -> Response {
                 None => StatusCode::NOT_FOUND.into_response(),
             }
         }
+        // An item whose updates are acknowledged and never applied.
+        ("PATCH", "/api/content/library/item/item") => StatusCode::NO_CONTENT.into_response(),
+        ("GET", "/api/content/library/item/item") => {
+            json_reply(StatusCode::OK, json!({"id": "item", "name": "old", "version": "1"}))
+        }
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -82,6 +82,11 @@ pub(crate) fn decode(service: &str, operation: &str, input: Map<String, Value>) 
 
         ("com.vmware.content.library", "get") => (Op::LibraryGet(i.str("library_id")?), Ty::Struct(&LIBRARY_MODEL)),
         ("com.vmware.content.library", "list") => (Op::LibraryList, IDS),
+        ("com.vmware.content.library", "update") => {
+            let id = i.str("library_id")?;
+            body = i.structure("update_spec")?;
+            (Op::LibraryUpdate(id), Ty::Void)
+        }
         ("com.vmware.content.library", "find") => {
             body = i.structure("spec")?;
             (Op::LibraryFind, IDS)
@@ -110,6 +115,11 @@ pub(crate) fn decode(service: &str, operation: &str, input: Map<String, Value>) 
             (Op::ItemFind, IDS)
         }
         ("com.vmware.content.library.item", "delete") => (Op::ItemDelete(i.str("library_item_id")?), Ty::Void),
+        ("com.vmware.content.library.item", "update") => {
+            let id = i.str("library_item_id")?;
+            body = i.structure("update_spec")?;
+            (Op::ItemUpdate(id), Ty::Void)
+        }
         ("com.vmware.content.library.item.file", "get") => {
             let item = i.str("library_item_id")?;
             (Op::ItemFileGet(item, Some(i.str("name")?)), Ty::Struct(&ITEM_FILE_INFO))

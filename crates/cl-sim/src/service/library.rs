@@ -51,6 +51,30 @@ impl Service {
         library.cloned().ok_or_else(|| SimError::not_found(format!("Library {id} does not exist.")))
     }
 
+    /// An incremental update of a library's common properties: name and description. A `version`
+    /// in the spec is a precondition (vCenter's optimistic concurrency).
+    pub fn library_update(&self, id: &str, spec: LibraryModel) -> SimResult<()> {
+        let mut state = self.state();
+        let library =
+            state.libraries.get_mut(id).ok_or_else(|| SimError::not_found(format!("Library {id} does not exist.")))?;
+        check_version("Library", id, spec.version.as_deref(), library.version.as_deref())?;
+        if spec.id.as_deref().is_some_and(|other| other != id) {
+            return Err(SimError::invalid_argument("The update spec names another library id."));
+        }
+        if spec.type_.is_some_and(|t| Some(t) != library.type_) || !spec.storage_backings.is_empty() {
+            return Err(SimError::invalid_argument("A library's type and storage backings cannot be updated."));
+        }
+        let name = checked_name(spec.name, "library")?;
+        if name.is_none() && spec.description.is_none() {
+            return Ok(());
+        }
+        library.name = name.or(library.name.take());
+        library.description = spec.description.or(library.description.take());
+        library.version = Some(next_version(library.version.as_deref()));
+        library.last_modified_time = Some(Utc::now());
+        Ok(())
+    }
+
     pub fn library_list(&self) -> Vec<String> {
         self.state().libraries.keys().cloned().collect()
     }
@@ -152,6 +176,43 @@ impl Service {
         Ok(state.items.iter().filter(|(_, i)| matches(&i.model)).map(|(id, _)| id.clone()).collect())
     }
 
+    /// An incremental update of an item's name and description; a name must stay unique in its
+    /// library, and a `version` in the spec is a precondition.
+    pub fn item_update(&self, id: &str, spec: ItemModel) -> SimResult<()> {
+        let mut state = self.state();
+        let item = state.item(id)?;
+        let library_id = item.model.library_id.clone();
+        check_version("Library item", id, spec.version.as_deref(), item.model.version.as_deref())?;
+        if spec.id.as_deref().is_some_and(|other| other != id) {
+            return Err(SimError::invalid_argument("The update spec names another item id."));
+        }
+        if spec.library_id.is_some_and(|l| Some(l) != library_id) {
+            return Err(SimError::invalid_argument("An item cannot be moved to another library by an update."));
+        }
+        let name = checked_name(spec.name, "item")?;
+        if let Some(name) = &name {
+            let taken = state.items.iter().any(|(other, i)| {
+                other != id && i.model.library_id == library_id && i.model.name.as_deref() == Some(name)
+            });
+            if taken {
+                return Err(SimError::new(
+                    ErrorType::AlreadyExists,
+                    format!("An item named {name:?} already exists in library {}.", library_id.unwrap_or_default()),
+                ));
+            }
+        }
+        if name.is_none() && spec.description.is_none() {
+            return Ok(());
+        }
+        let model = &mut state.items.get_mut(id).expect("looked up above").model;
+        model.name = name.or(model.name.take());
+        model.description = spec.description.or(model.description.take());
+        model.metadata_version = Some(next_version(model.metadata_version.as_deref()));
+        model.version = Some(next_version(model.version.as_deref()));
+        model.last_modified_time = Some(Utc::now());
+        Ok(())
+    }
+
     pub fn item_delete(&self, id: &str) -> SimResult<()> {
         let mut state = self.state();
         state
@@ -176,6 +237,29 @@ impl Service {
             item.files.get(name).ok_or_else(|| SimError::not_found(format!("Item {id} has no file {name:?}.")))?;
         Ok(item_file(name, blob, item.content_version))
     }
+}
+
+/// A name an update sets must not be blank.
+fn checked_name(name: Option<String>, what: &str) -> SimResult<Option<String>> {
+    match name {
+        Some(n) if n.trim().is_empty() => Err(SimError::invalid_argument(format!("A {what} name cannot be empty."))),
+        other => Ok(other),
+    }
+}
+
+/// An update that carries a version is applied only to that version.
+fn check_version(what: &str, id: &str, wanted: Option<&str>, current: Option<&str>) -> SimResult<()> {
+    match wanted {
+        Some(w) if Some(w) != current => Err(SimError::new(
+            ErrorType::ConcurrentChange,
+            format!("{what} {id} changed since version {w}: it is at version {}.", current.unwrap_or("?")),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn next_version(current: Option<&str>) -> String {
+    (current.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + 1).to_string()
 }
 
 fn item_file(name: &str, blob: &Blob, version: u64) -> ItemFileInfo {

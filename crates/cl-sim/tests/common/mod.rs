@@ -176,6 +176,24 @@ impl Cl {
         }
     }
 
+    pub async fn library_update(&self, id: &str, spec: LibraryModel) -> R<()> {
+        match self.dialect {
+            Dialect::Api => call(self.client.library_update(id, &spec)).await.map(|_| ()),
+            Dialect::Rest => {
+                call(self.client.rest_library_update(id, &RestLibraryUpdate { update_spec: spec })).await.map(|_| ())
+            }
+        }
+    }
+
+    pub async fn item_update(&self, id: &str, spec: ItemModel) -> R<()> {
+        match self.dialect {
+            Dialect::Api => call(self.client.item_update(id, &spec)).await.map(|_| ()),
+            Dialect::Rest => {
+                call(self.client.rest_item_update(id, &RestItemUpdate { update_spec: spec })).await.map(|_| ())
+            }
+        }
+    }
+
     pub async fn item_create(&self, library: &str, name: &str, token: Option<&str>) -> R<String> {
         let spec = ItemModel {
             library_id: Some(library.into()),
