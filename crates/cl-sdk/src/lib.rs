@@ -80,6 +80,7 @@ mod client;
 mod error;
 mod library;
 mod origin;
+pub mod preflight;
 mod retry;
 mod session;
 pub mod transfer;

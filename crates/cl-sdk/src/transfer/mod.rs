@@ -18,20 +18,20 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, ErrorKind, Result};
 
-mod checksum;
+pub(crate) mod checksum;
 mod copy;
 mod disk_writer;
 mod download;
 mod endpoint;
 mod names;
 mod ova;
-mod ova_export;
+pub(crate) mod ova_export;
 mod read_ahead;
 mod runner;
 mod sink;
 mod source;
 mod staging;
-mod upload;
+pub(crate) mod upload;
 mod url_source;
 
 pub use copy::{CopyOptions, CopyOutcome, CopyReport, ItemCopy};

@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::session::UpdateSession;
 
 mod commit;
-mod manifest;
+pub(crate) mod manifest;
 mod plan;
 mod send;
 

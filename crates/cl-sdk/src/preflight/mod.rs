@@ -1,0 +1,315 @@
+//! Preflight: what is wrong with an upload's files, found before the server is touched.
+//!
+//! vCenter notices a malformed disk, a descriptor naming a missing file or a manifest that does
+//! not match only when the upload completes, often hours in, and then says little more than
+//! "IO error during transfer". The preflight reads the structure of an OVF set, an OVA or loose
+//! VMDKs — headers, tables and markers, not whole files — and reports each problem with the file,
+//! where in it, what is wrong and what to do. Every check and its source is listed in
+//! `docs/preflight.md`.
+//!
+//! ```no_run
+//! use cl_sdk::preflight::{self, Digests, Severity};
+//!
+//! let report = preflight::check(&["photon.ova".into()], Digests::Verify)?;
+//! for finding in &report.findings {
+//!     println!("{finding}");
+//! }
+//! if report.has_errors() {
+//!     std::process::exit(2);
+//! }
+//! # Ok::<(), cl_sdk::Error>(())
+//! ```
+
+mod ova;
+mod ovf;
+mod vmdk;
+
+use std::fmt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The upload would fail, or the item would not deploy.
+    Error,
+    /// Some consumers reject it, or it is likely a mistake.
+    Warning,
+}
+
+/// Where in a file a finding is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Location {
+    /// A byte offset.
+    Offset(u64),
+    /// A line (from 1).
+    Line(usize),
+    /// An element or attribute of a descriptor, as a path.
+    Field(String),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Offset(o) => write!(f, "offset {o}"),
+            Self::Line(l) => write!(f, "line {l}"),
+            Self::Field(p) => f.write_str(p),
+        }
+    }
+}
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file, as the upload names it (`x.ova:disk1.vmdk` for an OVA member).
+    pub file: String,
+    /// Where in the file, when it is one place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<Location>,
+    /// A stable name for the check (`vmdk.truncated`), listed in `docs/preflight.md`.
+    pub code: &'static str,
+    /// What is wrong.
+    pub problem: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{level}: {}", self.file)?;
+        if let Some(at) = &self.at {
+            write!(f, " ({at})")?;
+        }
+        write!(f, ": {} [{}]; {}", self.problem, self.code, self.fix)
+    }
+}
+
+/// What a preflight found.
+#[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
+pub struct Report {
+    /// Errors first, then warnings, each in the order found.
+    pub findings: Vec<Finding>,
+    /// How many files were looked at (an OVA's members each count).
+    pub files: usize,
+}
+
+impl Report {
+    /// Whether any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// The errors.
+    pub fn errors(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.severity == Severity::Error)
+    }
+}
+
+/// Whether manifest digests are verified (every listed file read in full) or left to the
+/// upload, which hashes each file as it sends it anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Digests {
+    /// Read every file a manifest lists and compare its digest.
+    Verify,
+    /// Check the manifest's form and names only.
+    Skip,
+}
+
+/// Checks local files as an upload would take them: an `.ova` is its own set of members, the
+/// other files (an OVF folder's, or loose files) one set. Files of other kinds (ISOs, scripts)
+/// are counted and otherwise left alone.
+///
+/// `Err` only for a path that cannot be read at all; everything wrong inside files is a finding.
+pub fn check(paths: &[PathBuf], digests: Digests) -> Result<Report> {
+    let mut findings = Vec::new();
+    let mut files = 0;
+    let mut loose = Vec::new();
+    for path in paths {
+        let file = open(path)?;
+        let name = display_name(path);
+        if name.to_ascii_lowercase().ends_with(".ova") {
+            let mut sink = Sink::new(&name, &mut findings);
+            let members = ova::members(&file, &mut sink);
+            drop(sink);
+            files += members.len();
+            let entries: Vec<Entry> = members
+                .into_iter()
+                .map(|m| Entry {
+                    label: format!("{name}:{}", m.name),
+                    name: m.name,
+                    data: Region::new(file.try_clone().expect("a cloned handle"), m.offset, m.size),
+                })
+                .collect();
+            check_set(&entries, digests, &mut findings);
+        } else {
+            let len = file.metadata().map_err(|e| io(path, e))?.len();
+            loose.push(Entry { label: name.clone(), name, data: Region::new(file, 0, len) });
+        }
+    }
+    files += loose.len();
+    check_set(&loose, digests, &mut findings);
+    findings.sort_by_key(|f| f.severity);
+    Ok(Report { findings, files })
+}
+
+/// One file's bytes alone, by the kind its name says (`.vmdk`, `.ovf`, `.mf`): what the fuzz
+/// targets drive. Not a stable API.
+#[doc(hidden)]
+pub fn check_one(name: &str, bytes: &[u8]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut sink = Sink::new(name, &mut findings);
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".vmdk") {
+        vmdk::check(bytes, &mut sink);
+    } else if lower.ends_with(".ovf") {
+        ovf::check_descriptor(bytes, &ovf::View::EMPTY, &mut sink);
+    } else if lower.ends_with(".mf") {
+        ovf::check_manifest(bytes, &[], Digests::Skip, &mut sink);
+    }
+    drop(sink);
+    findings
+}
+
+/// A file of a set: its name in the item, how findings name it, and its bytes.
+struct Entry {
+    name: String,
+    label: String,
+    data: Region,
+}
+
+fn check_set(entries: &[Entry], digests: Digests, findings: &mut Vec<Finding>) {
+    let mut disks = Vec::new();
+    for entry in entries.iter().filter(|e| e.name.to_ascii_lowercase().ends_with(".vmdk")) {
+        let mut sink = Sink::new(&entry.label, findings);
+        if let Some(disk) = vmdk::check(&entry.data, &mut sink) {
+            disks.push((entry.name.clone(), disk));
+        }
+    }
+    ovf::check_set(entries, &disks, digests, findings);
+}
+
+/// Where findings of one file go: repeats of a check are counted, not listed, so a disk with a
+/// million bad entries gives one finding that says how many.
+pub(crate) struct Sink<'a> {
+    file: String,
+    out: &'a mut Vec<Finding>,
+    first: usize,
+    repeats: Vec<(&'static str, usize)>,
+}
+
+impl<'a> Sink<'a> {
+    fn new(file: &str, out: &'a mut Vec<Finding>) -> Self {
+        let first = out.len();
+        Self { file: file.to_owned(), out, first, repeats: Vec::new() }
+    }
+
+    pub fn error(&mut self, code: &'static str, at: Option<Location>, problem: impl Into<String>, fix: &str) {
+        self.push(Severity::Error, code, at, problem.into(), fix);
+    }
+
+    pub fn warning(&mut self, code: &'static str, at: Option<Location>, problem: impl Into<String>, fix: &str) {
+        self.push(Severity::Warning, code, at, problem.into(), fix);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.out[self.first..].iter().any(|f| f.severity == Severity::Error)
+    }
+
+    fn push(&mut self, severity: Severity, code: &'static str, at: Option<Location>, problem: String, fix: &str) {
+        if self.out[self.first..].iter().any(|f| f.code == code) {
+            match self.repeats.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, n)) => *n += 1,
+                None => self.repeats.push((code, 1)),
+            }
+            return;
+        }
+        let file = self.file.clone();
+        self.out.push(Finding { severity, file, at, code, problem, fix: fix.to_owned() });
+    }
+}
+
+impl Drop for Sink<'_> {
+    fn drop(&mut self) {
+        for (code, n) in &self.repeats {
+            if let Some(f) = self.out[self.first..].iter_mut().find(|f| f.code == *code) {
+                f.problem.push_str(&format!(" (and {n} more like it)"));
+            }
+        }
+    }
+}
+
+/// Random access to a file's bytes; a slice in tests and fuzzing, a region of a file otherwise.
+pub(crate) trait ReadAt {
+    fn size(&self) -> u64;
+    /// Fills `buf` from `offset`; an error when that runs past the end.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+}
+
+impl ReadAt for [u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        let start = usize::try_from(offset).ok().filter(|&s| s <= self.len());
+        let slice = start.and_then(|s| self.get(s..s.checked_add(buf.len())?));
+        let slice = slice.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(slice);
+        Ok(())
+    }
+}
+
+/// `len` bytes of a file from `start` (a whole file, or an OVA member in place).
+pub(crate) struct Region {
+    file: std::fs::File,
+    start: u64,
+    len: u64,
+}
+
+impl Region {
+    fn new(file: std::fs::File, start: u64, len: u64) -> Self {
+        Self { file, start, len }
+    }
+}
+
+impl ReadAt for Region {
+    fn size(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        if offset.checked_add(buf.len() as u64).is_none_or(|end| end > self.len) {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.file.read_exact_at(buf, self.start + offset)
+    }
+}
+
+fn open(path: &Path) -> Result<std::fs::File> {
+    let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    if !file.metadata().map_err(|e| io(path, e))?.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, format!("{} is not a file", path.display())));
+    }
+    Ok(file)
+}
+
+fn io(path: &Path, e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Io, format!("cannot read {}: {e}", path.display())).with_source(e)
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned()
+}

@@ -1,0 +1,183 @@
+//! An OVA as an archive: a readable tar of plain, safely named files that all lie within it, in
+//! the order DSP0243 §5.3 gives (descriptor, manifest, certificate, then the files in the order
+//! the descriptor references them): streaming deployers read it front to back.
+
+use super::{Location, Sink};
+
+const FIX_REPACK: &str = "pack it again: tar -cf x.ova x.ovf x.mf disk1.vmdk … (descriptor first), or export it again";
+
+/// One regular file in the archive.
+pub(super) struct Member {
+    pub name: String,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// The archive's plain files, checked; findings for everything else. Members past a problem
+/// that stops the reading are not returned.
+pub(super) fn members(file: &std::fs::File, out: &mut Sink) -> Vec<Member> {
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut members: Vec<Member> = Vec::new();
+    let mut end = 0;
+    let mut archive = tar::Archive::new(file);
+    let entries = match archive.entries() {
+        Ok(entries) => entries,
+        Err(e) => {
+            out.error("ova.tar", None, format!("not a readable tar archive: {e}"), FIX_REPACK);
+            return members;
+        }
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                out.error(
+                    "ova.tar",
+                    Some(Location::Offset(end)),
+                    format!("the archive cannot be read past offset {end}: {e}"),
+                    FIX_REPACK,
+                );
+                break;
+            }
+        };
+        let (offset, size) = (entry.raw_file_position(), entry.size());
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let header_at = Some(Location::Offset(offset.saturating_sub(512)));
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            out.warning(
+                "ova.entry_type",
+                header_at,
+                format!("a folder entry {:?}, ignored", super::ovf::short(&raw)),
+                FIX_REPACK,
+            );
+            continue;
+        }
+        if kind.is_gnu_sparse() {
+            // GNU tar -S and tar-rs write holes this way; OVA readers (vCenter, ovftool) take
+            // members as plain byte ranges and would read the sparse map as data.
+            out.error(
+                "ova.sparse",
+                header_at,
+                format!(
+                    "{:?} is stored as a GNU sparse member, which OVA readers do not expand",
+                    super::ovf::short(&raw)
+                ),
+                "pack it again without sparse detection (GNU tar without -S/--sparse, or --format=ustar)",
+            );
+            continue;
+        }
+        if !kind.is_file() {
+            out.error(
+                "ova.entry_type",
+                header_at,
+                format!("{:?} is not a plain file but a {kind:?} entry", super::ovf::short(&raw)),
+                FIX_REPACK,
+            );
+            continue;
+        }
+        if offset.checked_add(size).is_none_or(|e| e > len) {
+            out.error(
+                "ova.truncated",
+                header_at,
+                format!(
+                    "member {:?} declares {size} bytes from offset {offset}, but the archive ends at {len}: it is cut short",
+                    super::ovf::short(&raw)
+                ),
+                "copy the OVA again from its source",
+            );
+            break;
+        }
+        end = (offset + size).next_multiple_of(512);
+        let name = raw.strip_prefix("./").unwrap_or(&raw).to_owned();
+        if name.is_empty()
+            || name.contains(['/', '\\'])
+            || name == ".."
+            || name.starts_with('.')
+            || name.chars().any(char::is_control)
+        {
+            out.error(
+                "ova.member_name",
+                header_at,
+                format!("member name {:?} is not a plain file name", super::ovf::short(&raw)),
+                FIX_REPACK,
+            );
+            continue;
+        }
+        if members.iter().any(|m| m.name == name) {
+            out.error(
+                "ova.member_name",
+                header_at,
+                format!("member {:?} appears twice", super::ovf::short(&name)),
+                FIX_REPACK,
+            );
+            continue;
+        }
+        members.push(Member { name, offset, size });
+    }
+    // POSIX tar ends with two zero blocks; readers that stream stop on them.
+    if !out.has_errors() && len.saturating_sub(end) < 1024 {
+        out.warning(
+            "ova.no_end",
+            Some(Location::Offset(end)),
+            "the archive has no end-of-archive blocks (two zero blocks)",
+            FIX_REPACK,
+        );
+    }
+    if members.is_empty() {
+        if !out.has_errors() {
+            out.error("ova.empty", None, "the archive holds no files", FIX_REPACK);
+        }
+        return members;
+    }
+    order(file, &members, out);
+    members
+}
+
+/// DSP0243 §5.3: the descriptor first, then manifest and certificate, then the files in the
+/// order of the descriptor's `References`.
+fn order(file: &std::fs::File, members: &[Member], out: &mut Sink) {
+    let is = |m: &Member, ext: &str| m.name.to_ascii_lowercase().ends_with(ext);
+    if !is(&members[0], ".ovf") {
+        out.warning(
+            "ova.order",
+            None,
+            format!(
+                "the first member is {:?}, not the descriptor: streaming deployers need it first",
+                super::ovf::short(&members[0].name)
+            ),
+            FIX_REPACK,
+        );
+        return;
+    }
+    let meta = members[1..].iter().take_while(|m| is(m, ".mf") || is(m, ".cert")).count();
+    if members[1 + meta..].iter().any(|m| is(m, ".mf") || is(m, ".cert")) {
+        out.warning(
+            "ova.order",
+            None,
+            "the manifest or certificate comes after the disks; it belongs right after the descriptor",
+            FIX_REPACK,
+        );
+        return;
+    }
+    let descriptor = &members[0];
+    if descriptor.size > 16 << 20 {
+        return;
+    }
+    let mut bytes = vec![0u8; descriptor.size as usize];
+    if std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, descriptor.offset).is_err() {
+        return;
+    }
+    let Ok(refs) = crate::transfer::ova_export::references(&bytes) else { return };
+    let rest: Vec<&str> =
+        members[1 + meta..].iter().map(|m| m.name.as_str()).filter(|n| refs.iter().any(|r| r == n)).collect();
+    let wanted: Vec<&str> = refs.iter().map(String::as_str).filter(|r| rest.contains(r)).collect();
+    if rest != wanted {
+        out.warning(
+            "ova.order",
+            None,
+            "the files are not in the order the descriptor references them; streaming deployers need that order",
+            FIX_REPACK,
+        );
+    }
+}
