@@ -293,6 +293,23 @@ async fn an_ova_url_is_split_into_members_with_its_manifest_declared() {
     assert!(error.to_string().contains("truncated"), "{error}");
     assert!(bed.client.find_items(&bed.library, "cut").await.unwrap().is_empty());
 
+    // A member that is a link is refused by name, not skipped (the OVA would land without it).
+    let mut linked = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(0);
+    header.set_cksum();
+    linked.append_data(&mut header, "app.ovf", &b""[..]).unwrap();
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(tar::EntryType::Symlink);
+    header.set_size(0);
+    header.set_cksum();
+    linked.append_link(&mut header, "app-disk1.vmdk", "/etc/passwd").unwrap();
+    bed.put("linked.ova", &linked.into_inner().unwrap());
+    let error = bed.import("linked", &format!("{}/linked.ova", bed.base)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    assert!(error.to_string().contains("app-disk1.vmdk") && error.to_string().contains("a link"), "{error}");
+    assert!(bed.client.find_items(&bed.library, "linked").await.unwrap().is_empty());
+
     // An OVF descriptor brings the files it references, from beside it.
     let ovf = br#"<?xml version="1.0"?><Envelope xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References><File ovf:href="web-1.vmdk"/></References></Envelope>"#;
     bed.put("set/web.ovf", ovf);

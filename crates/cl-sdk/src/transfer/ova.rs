@@ -13,6 +13,20 @@ pub(crate) struct Member {
     pub size: u64,
 }
 
+/// Why an archive entry cannot be part of an OVA (`None`: a file, or a folder or global header
+/// that is skipped). Skipping it instead would upload the OVA without that member.
+pub(crate) fn unsupported(kind: tar::EntryType) -> Option<&'static str> {
+    if kind.is_file() || kind.is_dir() || kind.is_pax_global_extensions() {
+        None
+    } else if kind.is_gnu_sparse() {
+        Some("a GNU sparse member (made by tar -S)")
+    } else if kind.is_symlink() || kind.is_hard_link() {
+        Some("a link")
+    } else {
+        Some("not a plain file")
+    }
+}
+
 /// The regular files of the archive at `path`, in archive order.
 pub(crate) async fn members(path: &Path) -> Result<Vec<Member>> {
     let path = path.to_owned();
@@ -24,7 +38,15 @@ pub(crate) async fn members(path: &Path) -> Result<Vec<Member>> {
         let mut members = Vec::new();
         for entry in archive.entries().map_err(bad)? {
             let entry = entry.map_err(bad)?;
-            if !entry.header().entry_type().is_file() {
+            let kind = entry.header().entry_type();
+            if let Some(what) = unsupported(kind) {
+                let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("OVA member {name:?} is {what}, which vCenter does not read as a file; pack the OVA again without it"),
+                ));
+            }
+            if !kind.is_file() {
                 continue;
             }
             let name = entry.path().map_err(bad)?.to_string_lossy().trim_start_matches("./").to_owned();
@@ -71,5 +93,30 @@ mod tests {
         let disk = &found[2];
         assert_eq!(&bytes[disk.offset as usize..(disk.offset + disk.size) as usize], &[7u8; 5000][..]);
         assert_eq!(members(&dir.path().join("missing.ova")).await.unwrap_err().kind(), ErrorKind::Io);
+    }
+
+    /// A link or a sparse member would otherwise be skipped, and the OVA uploaded without it.
+    #[tokio::test]
+    async fn members_that_are_not_plain_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for (kind, what) in [(tar::EntryType::Symlink, "a link"), (tar::EntryType::GNUSparse, "sparse")] {
+            let path = dir.path().join("a.ova");
+            let mut builder = tar::Builder::new(std::fs::File::create(&path).unwrap());
+            let mut header = tar::Header::new_gnu();
+            header.set_size(0);
+            header.set_cksum();
+            builder.append_data(&mut header, "a.ovf", &b""[..]).unwrap();
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_size(0);
+            header.as_gnu_mut().unwrap().set_real_size(0);
+            header.set_cksum();
+            builder.append_data(&mut header, "disk.vmdk", &b""[..]).unwrap();
+            builder.finish().unwrap();
+            drop(builder);
+            let error = members(&path).await.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput);
+            assert!(error.to_string().contains("disk.vmdk") && error.to_string().contains(what), "{error}");
+        }
     }
 }

@@ -367,6 +367,9 @@ pub(crate) async fn ova_members(remote: &Remote) -> Result<Vec<Member>> {
             };
         } else {
             let name = long_name.take().unwrap_or_else(|| String::from_utf8_lossy(&header.path_bytes()).into_owned());
+            if let Some(what) = super::ova::unsupported(kind) {
+                return Err(bad(format!("member {name:?} is {what}, which vCenter does not read as a file")));
+            }
             if kind.is_file() {
                 let name = name.trim_start_matches("./").to_owned();
                 if name.is_empty() || name.contains('/') {
