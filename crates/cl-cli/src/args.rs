@@ -109,6 +109,8 @@ pub enum Command {
     Item(ItemCommand),
     /// Upload files (or an OVF folder, or an .ova) into an item, or have the server pull one.
     Upload(UploadArgs),
+    /// Check an OVF folder, an .ova or VMDKs for what would fail an upload or a deploy, without a server.
+    Check(CheckArgs),
     /// Download an item's files into a folder, or one file to stdout.
     Download(DownloadArgs),
     /// Copy an item, or every item of a library, to another vCenter (or within this one): streamed, verified, no local disk.
@@ -281,6 +283,20 @@ pub struct UploadArgs {
     /// Checksum algorithm computed and verified by the server.
     #[arg(long, value_enum, default_value = "sha256")]
     pub checksum: ChecksumArg,
+    /// Upload without checking the files first (see `clx check`); for a finding you know to be wrong.
+    #[arg(long)]
+    pub no_preflight: bool,
+}
+
+/// The arguments of `clx check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Files, OVF folders or .ova archives, as `clx upload` takes them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Do not read whole files to verify a manifest's digests (structure checks only).
+    #[arg(long)]
+    pub skip_digests: bool,
 }
 
 // The arguments of `clx download`.

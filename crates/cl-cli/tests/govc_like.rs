@@ -187,12 +187,14 @@ async fn signed_content_needs_its_warnings_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let set = dir.path().join("app");
     std::fs::create_dir(&set).unwrap();
-    std::fs::write(
-        set.join("app.ovf"),
-        br#"<Envelope><References><File ovf:href="disk.vmdk"/></References></Envelope>"#,
-    )
-    .unwrap();
-    std::fs::write(set.join("disk.vmdk"), vec![3u8; 4096]).unwrap();
+    // A signed set: the certificate signs the manifest (the preflight refuses one without).
+    use sha2::Digest;
+    let ovf = br#"<Envelope xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References><File ovf:href="disk.img"/></References></Envelope>"#;
+    std::fs::write(set.join("app.ovf"), ovf).unwrap();
+    std::fs::write(set.join("disk.img"), vec![3u8; 4096]).unwrap();
+    let sum = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
+    let manifest = format!("SHA256(app.ovf)= {}\nSHA256(disk.img)= {}\n", sum(ovf), sum(&[3u8; 4096]));
+    std::fs::write(set.join("app.mf"), manifest).unwrap();
     std::fs::write(set.join("app.cert"), b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").unwrap();
     let upload = |extra: &[&str]| {
         clx(&sim)
@@ -219,19 +221,19 @@ async fn a_manifest_that_does_not_match_its_files_fails_before_the_upload() {
     let dir = tempfile::tempdir().unwrap();
     let set = dir.path().join("app");
     std::fs::create_dir(&set).unwrap();
-    let ovf = br#"<Envelope><References><File ovf:href="disk.vmdk"/></References></Envelope>"#;
+    let ovf = br#"<Envelope xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References><File ovf:href="disk.img"/></References></Envelope>"#;
     std::fs::write(set.join("app.ovf"), ovf).unwrap();
-    std::fs::write(set.join("disk.vmdk"), vec![3u8; 4096]).unwrap();
+    std::fs::write(set.join("disk.img"), vec![3u8; 4096]).unwrap();
     let wrong = hex::encode(sha2::Sha256::digest(b"something else"));
     let ovf_sum = hex::encode(sha2::Sha256::digest(ovf));
-    std::fs::write(set.join("app.mf"), format!("SHA256(app.ovf)= {ovf_sum}\nSHA256(disk.vmdk)= {wrong}\n")).unwrap();
+    std::fs::write(set.join("app.mf"), format!("SHA256(app.ovf)= {ovf_sum}\nSHA256(disk.img)= {wrong}\n")).unwrap();
     // A trap: the item create would meet this fault if it were ever called.
     sim.faults().fail_calls("item_create", 1, cl_sim::CallFault::Status(500));
     let output =
         clx(&sim).args(["upload", "--library", "lib", "--item", "app", "--create"]).arg(&set).output().unwrap();
     assert_eq!(output.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("disk.vmdk") && stderr.contains(&wrong), "{stderr}");
+    assert!(stderr.contains("disk.img") && stderr.contains(&wrong), "{stderr}");
     let library = client.find_library("lib").await.unwrap();
     assert!(client.find_item(&library, "app").await.is_err(), "nothing was created");
     assert!(client.update_sessions(None).await.unwrap().is_empty());

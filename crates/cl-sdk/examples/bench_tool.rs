@@ -70,6 +70,12 @@ async fn main() -> Result<()> {
         hash_speed(Path::new(file));
         return Ok(());
     }
+    if let ["-", "preflight", file] = args.as_slice() {
+        let started = Instant::now();
+        let report = cl_sdk::preflight::check(&[file.into()], cl_sdk::preflight::Digests::Skip)?;
+        println!("seconds={:.6}\nfindings={}", started.elapsed().as_secs_f64(), report.findings.len());
+        return Ok(());
+    }
     let Some((url, command)) = args.split_first() else {
         eprintln!("usage: bench_tool URL COMMAND …");
         std::process::exit(2);

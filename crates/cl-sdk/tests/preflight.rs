@@ -229,6 +229,15 @@ fn corrupted_disks_give_the_finding_that_names_them() {
         b[at..at + 18].copy_from_slice(b"parentCID=1234abcd");
     });
     the_error(&check(&[&delta]), "vmdk.delta");
+
+    // A descriptor without its section comments: libvmdk refuses it, the preflight warns.
+    let sections = variant(&qemu, "sections.vmdk", |b| {
+        let at = b.windows(20).position(|w| w == b"# Extent description").unwrap();
+        b[at..at + 20].copy_from_slice(b"# extents follow....");
+    });
+    let report = check(&[&sections]);
+    assert_eq!(codes(&report, Severity::Warning), ["vmdk.descriptor_sections"], "{:#?}", report.findings);
+    assert_eq!(vmdkinfo_accepts(&sections), Some(false), "libvmdk refuses it: the warning is earned");
 }
 
 /// A descriptor for `disk` (`size` bytes, `capacity` bytes of disk).

@@ -39,6 +39,7 @@ const REQUIRED: &[&str] = &[
     "ova_export_vs_download",
     "url_import_vs_curl_pipe",
     "url_import_rss_mib",
+    "preflight_10gib_stream_ms",
 ];
 
 pub fn bench(root: &Path, docs: bool) -> Result<()> {
@@ -181,6 +182,13 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     results.insert("url_import_rss_mib", url_rss);
     println!("==> OVA export, {mib} MiB: one OVA file against the item into a folder (both SDK), {PAIRS} pairs");
     results.insert("ova_export_vs_download", routes::ova_export_vs_download(root, dir, &source)?);
+
+    println!("==> preflight of a 10 GiB stream-optimized disk (and qemu-img check of it)");
+    let (preflight_ms, against_qemu) = routes::preflight(root, dir)?;
+    results.insert("preflight_10gib_stream_ms", preflight_ms);
+    if let Some(ratio) = against_qemu {
+        results.insert("preflight_vs_qemu_img_check", ratio);
+    }
 
     println!("==> 200 files of 64 KiB: SDK and a curl loop of the same session calls, {PAIRS} pairs");
     // No prepare delay here: the figure is the per-file overhead of the calls themselves.

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::args::{Cli, TransferArgs};
 use crate::output::{Failure, Report, Row, RowPrinter, clean, usage};
 
+pub mod check;
 pub mod copy;
 pub mod datastore;
 pub mod demo;

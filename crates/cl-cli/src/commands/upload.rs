@@ -43,7 +43,7 @@ fn source_trust(args: &UploadArgs) -> Result<SourceTrust, Failure> {
     Ok(trust)
 }
 
-fn is_url(path: &Path) -> bool {
+pub fn is_url(path: &Path) -> bool {
     path.to_str().is_some_and(|p| p.starts_with("https://") || p.starts_with("http://"))
 }
 

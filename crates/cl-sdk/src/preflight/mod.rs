@@ -273,6 +273,52 @@ impl ReadAt for [u8] {
     }
 }
 
+/// A small read-through window over a reader: markers and table entries are a few bytes each and
+/// often close together (a compressible grain deflates to a sector), so one read of a window
+/// serves many of them; far apart, a window costs little more than the few bytes.
+pub(crate) struct Windowed<'a, R: ReadAt + ?Sized> {
+    inner: &'a R,
+    window: std::cell::RefCell<(u64, Vec<u8>)>,
+}
+
+impl<'a, R: ReadAt + ?Sized> Windowed<'a, R> {
+    const SIZE: u64 = 8192;
+
+    pub fn new(inner: &'a R) -> Self {
+        Self { inner, window: std::cell::RefCell::new((0, Vec::new())) }
+    }
+}
+
+impl<R: ReadAt + ?Sized> ReadAt for Windowed<'_, R> {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        let want = buf.len() as u64;
+        if want > Self::SIZE {
+            return self.inner.read_at(buf, offset);
+        }
+        let mut window = self.window.borrow_mut();
+        let (start, bytes) = &mut *window;
+        let inside = offset >= *start && offset + want <= *start + bytes.len() as u64;
+        if !inside {
+            let len = Self::SIZE.min(self.inner.size().saturating_sub(offset));
+            if len < want {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            bytes.resize(len as usize, 0);
+            if let Err(e) = self.inner.read_at(bytes, offset) {
+                bytes.clear();
+                return Err(e);
+            }
+            *start = offset;
+        }
+        let from = (offset - *start) as usize;
+        buf.copy_from_slice(&bytes[from..from + buf.len()]);
+        Ok(())
+    }
+}
+
 /// `len` bytes of a file from `start` (a whole file, or an OVA member in place).
 pub(crate) struct Region {
     file: std::fs::File,

@@ -36,7 +36,8 @@ fn is_kind(name: &str, ext: &str) -> bool {
 pub(super) fn check_set(entries: &[Entry], disks: &[(String, Disk)], digests: Digests, findings: &mut Vec<Finding>) {
     let files: Vec<(&str, u64)> = entries.iter().map(|e| (e.name.as_str(), e.data.size())).collect();
     let descriptors: Vec<&Entry> = entries.iter().filter(|e| is_kind(&e.name, ".ovf")).collect();
-    let mut referenced: Vec<String> = Vec::new();
+    // `None` once a descriptor cannot be read: then nothing is called unreferenced.
+    let mut referenced: Option<Vec<String>> = Some(Vec::new());
     for d in &descriptors {
         let mut sink = Sink::new(&d.label, findings);
         if descriptors.len() > 1 {
@@ -48,14 +49,19 @@ pub(super) fn check_set(entries: &[Entry], disks: &[(String, Disk)], digests: Di
             );
         }
         if let Some(bytes) = read_small(&d.data, MAX_DESCRIPTOR, "descriptor", &mut sink) {
-            referenced.extend(check_descriptor(&bytes, &View { files: &files, disks }, &mut sink));
+            match (check_descriptor(&bytes, &View { files: &files, disks }, &mut sink), &mut referenced) {
+                (Some(names), Some(all)) => all.extend(names),
+                _ => referenced = None,
+            }
+        } else {
+            referenced = None;
         }
     }
     let manifests: Vec<&Entry> = entries.iter().filter(|e| is_kind(&e.name, ".mf")).collect();
     for m in &manifests {
         let mut sink = Sink::new(&m.label, findings);
         if let Some(bytes) = read_small(&m.data, MAX_MANIFEST, "manifest", &mut sink) {
-            let needed = (!descriptors.is_empty()).then_some(&referenced[..]);
+            let needed = referenced.as_deref().filter(|_| !descriptors.is_empty());
             check_manifest_in(&bytes, entries, needed, digests, &mut sink);
         }
     }
@@ -70,9 +76,7 @@ pub(super) fn check_set(entries: &[Entry], disks: &[(String, Disk)], digests: Di
             );
         }
     }
-    if descriptors.is_empty() {
-        return;
-    }
+    let Some(referenced) = referenced.filter(|_| !descriptors.is_empty()) else { return };
     for e in entries {
         let extra = ![".ovf", ".mf", ".cert"].iter().any(|x| is_kind(&e.name, x));
         if extra && !referenced.contains(&e.name) {
@@ -116,18 +120,18 @@ impl View<'static> {
     pub(super) const EMPTY: View<'static> = View { files: &[], disks: &[] };
 }
 
-/// Checks a descriptor; returns the file names its `References` name.
-pub(super) fn check_descriptor(bytes: &[u8], set: &View<'_>, out: &mut Sink) -> Vec<String> {
+/// Checks a descriptor; the file names its `References` name, `None` when it cannot be read.
+pub(super) fn check_descriptor(bytes: &[u8], set: &View<'_>, out: &mut Sink) -> Option<Vec<String>> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         out.error("ovf.xml", None, "the descriptor is not UTF-8 text", FIX_DESCRIPTOR);
-        return Vec::new();
+        return None;
     };
     let doc = match roxmltree::Document::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
             let line = Some(Location::Line(e.pos().row as usize));
             out.error("ovf.xml", line, format!("the descriptor is not well-formed XML: {e}"), FIX_DESCRIPTOR);
-            return Vec::new();
+            return None;
         }
     };
     let line = |node: roxmltree::Node| Some(Location::Line(doc.text_pos_at(node.range().start).row as usize));
@@ -139,7 +143,7 @@ pub(super) fn check_descriptor(bytes: &[u8], set: &View<'_>, out: &mut Sink) -> 
             format!("the root element is <{}>, not an OVF <Envelope>", short(root.tag_name().name())),
             FIX_DESCRIPTOR,
         );
-        return Vec::new();
+        return None;
     }
     if !root.tag_name().namespace().is_some_and(|ns| NAMESPACES.contains(&ns)) {
         out.warning(
@@ -271,7 +275,7 @@ pub(super) fn check_descriptor(bytes: &[u8], set: &View<'_>, out: &mut Sink) -> 
             );
         }
     }
-    hrefs
+    Some(hrefs)
 }
 
 fn disk_capacity(

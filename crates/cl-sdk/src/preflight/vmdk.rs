@@ -93,15 +93,21 @@ fn at(offset: u64) -> Option<Location> {
 }
 
 /// Checks one VMDK; `Some` when it is a sparse extent whose header could be read.
-pub(super) fn check(f: &(impl ReadAt + ?Sized), out: &mut Sink) -> Option<Disk> {
+pub(super) fn check(file: &(impl ReadAt + ?Sized), out: &mut Sink) -> Option<Disk> {
+    let f = &super::Windowed::new(file);
     let len = f.size();
     let mut head = [0u8; 512];
-    if f.read_at(&mut head, 0).is_err() {
-        out.error("vmdk.short", None, format!("{len} bytes: shorter than a VMDK header (512 bytes)"), RECOPY);
+    let have = len.min(512) as usize;
+    if f.read_at(&mut head[..have], 0).is_err() {
+        out.error("vmdk.short", None, "the file cannot be read", RECOPY);
         return None;
     }
-    if &head[..4] != MAGIC {
+    if have >= 4 && &head[..4] != MAGIC {
         magic(&head, out);
+        return None;
+    }
+    if have < 512 {
+        out.error("vmdk.short", None, format!("{len} bytes: shorter than a VMDK header (512 bytes)"), RECOPY);
         return None;
     }
     let h = Header::parse(&head);
@@ -284,7 +290,24 @@ fn descriptor_text(text: &str, h: &Header, offset: u64, out: &mut Sink) {
                 "the embedded descriptor starts with {:?}, not \"# Disk DescriptorFile\"; libvmdk-based readers refuse it",
                 lines.first().map(|l| super::ovf::short(l)).unwrap_or_default()
             ),
-            RECONVERT,
+            "convert the disk again with qemu-img, or correct the descriptor's first line in place",
+        );
+    }
+    // libvmdk finds the extents and the disk database by these section comments and refuses a
+    // descriptor without them (seen with vmdkinfo 20200926); VMware's own writers put both.
+    let missing: Vec<&str> = ["# Extent description", "# The Disk Data Base"]
+        .into_iter()
+        .filter(|section| !lines.iter().any(|l| l.eq_ignore_ascii_case(section)))
+        .collect();
+    if !missing.is_empty() {
+        out.warning(
+            "vmdk.descriptor_sections",
+            at(offset),
+            format!(
+                "the embedded descriptor lacks the line {:?}; libvmdk-based readers refuse it",
+                missing.join("\" and \"")
+            ),
+            "convert the disk again with qemu-img, or add the section lines to the descriptor",
         );
     }
     let value = |key: &str| {

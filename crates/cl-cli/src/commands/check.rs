@@ -1,0 +1,98 @@
+//! `clx check`, and the same preflight before `clx upload`: what is wrong with the files,
+//! found before a server is touched (see `cl_sdk::preflight` and docs/preflight.md).
+
+use std::path::PathBuf;
+
+use cl_sdk::preflight::{self, Digests, Finding, Report, Severity};
+use serde::Serialize;
+
+use crate::args::{CheckArgs, UploadArgs};
+use crate::output::{Failure, Row, RowPrinter, clean, usage};
+
+/// `clx check PATH…`: the findings as a table (or a JSON list); exit 2 when any is an error.
+pub fn run(args: &CheckArgs, json: bool) -> Result<(), Failure> {
+    let paths = super::upload::expand(&args.paths)?;
+    let digests = if args.skip_digests { Digests::Skip } else { Digests::Verify };
+    let report = preflight::check(&paths, digests)?;
+    let mut printer = RowPrinter::new(json);
+    for finding in &report.findings {
+        printer.push(FindingRow(finding.clone()));
+    }
+    printer.finish();
+    if report.has_errors() {
+        return Err(usage(format!("{}; fix them before uploading", summary(&report))));
+    }
+    if !json {
+        eprintln!("clx: {}", summary(&report));
+    }
+    Ok(())
+}
+
+/// Before `clx upload` connects: the local files' structure (the upload verifies manifest digests
+/// as it hashes). Warnings are shown and the upload goes on; errors stop it.
+pub fn before_upload(args: &UploadArgs, json: bool) -> Result<(), Failure> {
+    if args.no_preflight || args.pull.is_some() {
+        return Ok(());
+    }
+    let local: Vec<PathBuf> = args.paths.iter().filter(|p| !super::upload::is_url(p)).cloned().collect();
+    if local.is_empty() {
+        return Ok(());
+    }
+    let report = preflight::check(&super::upload::expand(&local)?, Digests::Skip)?;
+    for finding in &report.findings {
+        if json {
+            eprintln!("{}", serde_json::json!({ "finding": finding }));
+        } else {
+            eprintln!("clx: {}", clean(&finding.to_string()));
+        }
+    }
+    if report.has_errors() {
+        return Err(usage(format!(
+            "the preflight found {}; nothing was sent. Fix the files (clx check shows the findings), or pass \
+             --no-preflight to upload anyway",
+            count(&report, Severity::Error, "error")
+        )));
+    }
+    Ok(())
+}
+
+fn count(report: &Report, severity: Severity, word: &str) -> String {
+    let n = report.findings.iter().filter(|f| f.severity == severity).count();
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+fn summary(report: &Report) -> String {
+    let files = format!("{} file{}", report.files, if report.files == 1 { "" } else { "s" });
+    if report.findings.is_empty() {
+        return format!("{files} checked: no problems found");
+    }
+    format!(
+        "{}, {} in {files} checked",
+        count(report, Severity::Error, "error"),
+        count(report, Severity::Warning, "warning")
+    )
+}
+
+/// One finding as a row; under `--json` the finding itself.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct FindingRow(Finding);
+
+impl Row for FindingRow {
+    const HEADER: &'static [&'static str] = &["LEVEL", "FILE", "WHERE", "PROBLEM", "FIX"];
+    fn cells(&self) -> Vec<String> {
+        let f = &self.0;
+        let level = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let at = f.at.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string);
+        vec![
+            level.to_owned(),
+            clean(&f.file).into_owned(),
+            at,
+            format!("{} [{}]", clean(&f.problem), f.code),
+            clean(&f.fix).into_owned(),
+        ]
+    }
+}
