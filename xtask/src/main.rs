@@ -126,6 +126,8 @@ fn ci() -> Result<()> {
     package::package()?;
     step("govmomi's vcsim for the interoperability tests");
     let vcsim = build_vcsim()?;
+    step("Debian's disk tools for the preflight tests (qemu-utils, python3-vmdkstream, libvmdk-utils)");
+    disk_tools()?;
     step("cargo test");
     let mut test = Command::new(&cargo);
     test.args(["test", "--workspace"]);
@@ -150,6 +152,31 @@ fn build_vcsim() -> Result<Option<PathBuf>> {
     let out = root().join("target/vcsim-deb");
     run(Command::new("bash").arg(&script).arg(&out))?;
     Ok(Some(out))
+}
+
+/// Installs the Debian packages whose real disks the preflight tests check (qemu-img and
+/// python3-vmdkstream write stream-optimized VMDKs, libvmdk's vmdkinfo reads them back), when
+/// any is missing and apt-get is there. Without them the tests skip, or fail under CI.
+fn disk_tools() -> Result<()> {
+    let present = |path: &str| Path::new(path).exists();
+    let wanted = [
+        ("qemu-utils", "/usr/bin/qemu-img"),
+        ("python3-vmdkstream", "/usr/lib/python3/dist-packages/VMDKstream.py"),
+        ("libvmdk-utils", "/usr/bin/vmdkinfo"),
+    ];
+    let missing: Vec<&str> = wanted.iter().filter(|(_, path)| !present(path)).map(|(package, _)| *package).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !present("/usr/bin/apt-get") {
+        eprintln!("xtask: no apt-get; install {} for the preflight tests", missing.join(", "));
+        return Ok(());
+    }
+    run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn run(command: &mut Command) -> Result<()> {

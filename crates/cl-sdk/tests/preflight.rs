@@ -217,6 +217,8 @@ fn corrupted_disks_give_the_finding_that_names_them() {
     assert!(!report.has_errors() && report.findings.iter().any(|f| f.code == "vmdk.no_eos"), "{:#?}", report.findings);
 
     // A text-mode transfer, a descriptor's extent that disagrees with the header, a delta disk.
+    let old = variant(&qemu, "version1.vmdk", |b| b[4] = 1);
+    the_error(&check(&[&old]), "vmdk.stream_version");
     let ascii = variant(&qemu, "ascii.vmdk", |b| b[75] = b'\n');
     the_error(&check(&[&ascii]), "vmdk.newline");
     let extent = variant(&qemu, "extent.vmdk", |b| {

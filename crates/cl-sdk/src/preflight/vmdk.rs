@@ -116,13 +116,17 @@ pub(super) fn check(file: &(impl ReadAt + ?Sized), out: &mut Sink) -> Option<Dis
     }
     let stream = h.stream();
     if stream && h.version != 3 {
-        // VDF: stream-optimized extents are version 3; ESXi's importers refuse version 1 ones
-        // ("Unsupported or invalid disk type"), which older qemu-img wrote.
-        out.warning(
+        // ESXi refuses stream-optimized disks below version 3 ("Not a supported disk format
+        // (sparse VMDK version too old)"); qemu-img 2.1.0 to 2.5.0 wrote version 1 (COT's notes
+        // on VMDK creation, cot.readthedocs.io, COT.disks.vmdk).
+        out.error(
             "vmdk.stream_version",
             at(4),
-            format!("a stream-optimized disk with header version {}; VMware's writers use 3", h.version),
-            RECONVERT,
+            format!(
+                "a stream-optimized disk with header version {}; ESXi refuses those below 3 (\"sparse VMDK version too old\")",
+                h.version
+            ),
+            "convert it again with qemu-img 2.5.1 or later (qemu-img convert -O vmdk -o subformat=streamOptimized)",
         );
     }
     descriptor(f, &h, out);
