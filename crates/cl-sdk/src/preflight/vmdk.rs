@@ -566,14 +566,15 @@ fn tables(f: &(impl ReadAt + ?Sized), h: &Header, gd: u64, compressed: bool, wha
     }
     // Allocated grains are each in the file, so there can be no more of them than sectors.
     let mut budget = len / SECTOR + 1;
-    let mut directory = vec![0u8; (gdes * 4) as usize];
-    if f.read_at(&mut directory, gd_at).is_err() {
-        out.error("vmdk.gd_bounds", at(gd_at), format!("the {what} cannot be read"), RECOPY);
-        return;
-    }
     let mut table = [0u8; (GTES_PER_GT * 4) as usize];
-    for (i, gde) in directory.chunks_exact(4).enumerate() {
-        let gde = u64::from(u32::from_le_bytes(gde.try_into().expect("4 bytes")));
+    let mut gde_bytes = [0u8; 4];
+    for i in 0..gdes as usize {
+        // Through the window: the directory is read 8 KiB at a time, however large it claims to be.
+        if f.read_at(&mut gde_bytes, gd_at + i as u64 * 4).is_err() {
+            out.error("vmdk.gd_bounds", at(gd_at), format!("the {what} cannot be read"), RECOPY);
+            return;
+        }
+        let gde = u64::from(u32::from_le_bytes(gde_bytes));
         if gde == 0 {
             continue;
         }
