@@ -574,3 +574,46 @@ async fn an_item_that_reports_other_sizes_after_complete_fails_the_upload() {
     assert!(error.to_string().contains("4999") && error.to_string().contains("5000"), "{error}");
     assert!(client.find_items(&library, "short").await.unwrap().is_empty(), "the created item was removed");
 }
+
+/// A manifest's digests are declared as they are and checked while the files are sent: one read
+/// per file (a single-use reader proves it), the declared checksum the manifest's; a file that
+/// does not match fails before its last chunk leaves, names itself, and leaves the item as it
+/// was (a created item removed).
+#[tokio::test]
+async fn manifest_digests_are_declared_and_checked_in_one_pass() {
+    for dialect in BOTH {
+        let sim = sim_with(|_| {}).await;
+        let (client, library) = connect(&sim, dialect).await;
+        let src = tempfile::tempdir().unwrap();
+        let disk = content(400_000, 3);
+        let ovf = br#"<Envelope><References><File ovf:href="disk-0.vmdk"/></References></Envelope>"#.to_vec();
+        let manifest = |disk_sum: &str| {
+            format!("SHA256(app.ovf)= {}\nSHA256(disk-0.vmdk)= {disk_sum}\n", hex_sha256(&ovf)).into_bytes()
+        };
+        let mf = write(src.path(), "app.mf", &manifest(&hex_sha256(&disk)));
+        let files = vec![
+            UploadFile::path(&mf),
+            UploadFile::path(write(src.path(), "app.ovf", &ovf)),
+            // Readable once: a hashing pass before the send would leave nothing to send.
+            UploadFile::reader("disk-0.vmdk", disk.len() as u64, std::io::Cursor::new(disk.clone())),
+        ];
+        let report = client.upload_new_item(&library, "app", "ovf", files, UploadOptions::default()).await.unwrap();
+        let sent = report.files.iter().find(|f| f.name == "disk-0.vmdk").unwrap();
+        assert_eq!(sent.checksum.as_ref().map(|c| c.checksum.clone()), Some(hex_sha256(&disk)), "the manifest's");
+        let dest = tempfile::tempdir().unwrap();
+        client.download_item(&report.item_id, dest.path(), DownloadOptions::default()).await.unwrap();
+        assert_eq!(std::fs::read(dest.path().join("disk-0.vmdk")).unwrap(), disk);
+
+        let wrong = "0".repeat(64);
+        let mf = write(src.path(), "app.mf", &manifest(&wrong));
+        let disk_path = write(src.path(), "disk-0.vmdk", &disk);
+        let files =
+            vec![UploadFile::path(&mf), UploadFile::path(src.path().join("app.ovf")), UploadFile::path(&disk_path)];
+        let error = client.upload_new_item(&library, "bad", "ovf", files, UploadOptions::default()).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
+        assert_eq!(error.detail(), Some(&cl_sdk::Detail::File("disk-0.vmdk".into())), "{error}");
+        assert!(error.to_string().contains("the manifest says") && error.to_string().contains(&wrong), "{error}");
+        assert!(client.find_items(&library, "bad").await.unwrap().is_empty(), "the created item was removed");
+        assert!(client.update_sessions(None).await.unwrap().is_empty());
+    }
+}

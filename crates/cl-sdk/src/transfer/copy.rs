@@ -240,6 +240,8 @@ impl Client {
                     bytes: Bytes::Remote(Box::new(source)),
                     size: Some(size),
                     checksum: file.checksum_info,
+                    // The source checks its bytes against the source server's checksum.
+                    claimed: false,
                 });
             }
             check_names(&planned)?;

@@ -146,11 +146,41 @@ impl Source for ItemFileSource {
             let bytes = resuming(reopen, shown, first, (offset, size), self.retries.start());
             let bytes = match &self.checksum {
                 // A digest covers the whole file; a stream that starts later is checked by the sink.
-                Some(sum) if offset == 0 => verified(bytes, sum, &self.name)?,
+                Some(sum) if offset == 0 => verified(bytes, sum, &self.name, "the source")?,
                 _ => bytes,
             };
             Ok(Opened { start: offset, bytes })
         })
+    }
+}
+
+/// A source whose checksum was claimed (by an OVF manifest) rather than computed from its bytes:
+/// the checksum is declared to the server as is, and the bytes are checked as they are sent, so
+/// the file is read once; a mismatch fails the file before its last chunk leaves.
+pub(crate) struct Claimed<'a> {
+    pub inner: &'a dyn Source,
+    pub sum: &'a ChecksumInfo,
+    pub name: &'a str,
+}
+
+impl Source for Claimed<'_> {
+    fn open(&self, offset: u64) -> BoxFuture<'_, Result<Opened>> {
+        async move {
+            let opened = self.inner.open(offset).await?;
+            if opened.start != 0 {
+                return Err(Error::new(
+                    ErrorKind::Io,
+                    format!("{}: a checked file must be sent from its start", self.name),
+                ));
+            }
+            let bytes = verified(opened.bytes, self.sum, self.name, "the manifest")?;
+            Ok(Opened { start: 0, bytes })
+        }
+        .boxed()
+    }
+
+    fn reopens(&self) -> bool {
+        self.inner.reopens()
     }
 }
 
@@ -225,8 +255,8 @@ pub(crate) fn resuming(
 }
 
 /// `bytes`, hashed as they pass; the last chunk is held back until the whole digest matches
-/// `sum`, and replaced by a verification error when it does not.
-pub(crate) fn verified(bytes: ByteStream, sum: &ChecksumInfo, name: &str) -> Result<ByteStream> {
+/// `sum`, and replaced by a verification error when it does not. `claim` names who gave the sum.
+pub(crate) fn verified(bytes: ByteStream, sum: &ChecksumInfo, name: &str, claim: &'static str) -> Result<ByteStream> {
     let algorithm = sum.algorithm.clone().unwrap_or(ChecksumAlgorithm::Sha1);
     let hasher = Hasher::new(&algorithm)?;
     let (expected, name) = (sum.checksum.trim().to_owned(), name.to_owned());
@@ -250,7 +280,7 @@ pub(crate) fn verified(bytes: ByteStream, sum: &ChecksumInfo, name: &str) -> Res
                         let actual = hasher.take()?.hex();
                         if !actual.eq_ignore_ascii_case(&expected) {
                             let message = format!(
-                                "{name}: {algorithm} checksum mismatch: the source says {expected}, its bytes give {actual}"
+                                "{name}: {algorithm} checksum mismatch: {claim} says {expected}, its bytes give {actual}"
                             );
                             return Some((Err(Error::verification(&name, message)), None));
                         }

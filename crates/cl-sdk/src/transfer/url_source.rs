@@ -315,7 +315,7 @@ impl Source for UrlSegment {
             let shown = self.remote.shown.clone();
             let bytes: ByteStream = resuming(reopen, shown, first, (from, self.len), self.retries.start());
             let bytes = match &self.checksum {
-                Some(sum) if from == 0 => verified(bytes, sum, &self.name)?,
+                Some(sum) if from == 0 => verified(bytes, sum, &self.name, "the source")?,
                 _ => bytes,
             };
             Ok(Opened { start: from, bytes })

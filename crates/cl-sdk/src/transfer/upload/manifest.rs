@@ -2,7 +2,7 @@
 //! against the local files they list before anything is sent: a manifest that does not match
 //! its files would only fail on the server, after the whole upload.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cl_api::types::{ChecksumAlgorithm, ChecksumInfo};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -40,33 +40,49 @@ pub(crate) fn parse_line(line: &str) -> Option<Line<'_>> {
     Some(Line { algorithm, name, digest })
 }
 
-/// Checks every manifest among `planned` against the local files it lists. Files it lists that
-/// are not in this upload may already be in the item; the server checks those.
-pub(super) async fn check(planned: &[Planned]) -> Result<()> {
-    for manifest in planned.iter().filter(|p| p.name.to_ascii_lowercase().ends_with(".mf")) {
-        let Some(LocalSource::Segment { path, offset, len }) = manifest.local() else { continue };
-        let text = read_small(path, *offset, *len).await?;
+/// Takes each manifest's digests as the checksums of the local files it lists, to be declared
+/// to the server and checked while the files are sent (one read per file, see
+/// [`Claimed`](crate::transfer::source::Claimed)). A file whose checksum is already known is
+/// compared instead. Files a manifest lists that are not in this upload may already be in the
+/// item; the server checks those.
+pub(super) async fn adopt(planned: &mut [Planned]) -> Result<()> {
+    let manifests: Vec<(String, PathBuf, u64, u64)> = planned
+        .iter()
+        .filter(|p| p.name.to_ascii_lowercase().ends_with(".mf"))
+        .filter_map(|p| match p.local() {
+            Some(LocalSource::Segment { path, offset, len }) => Some((p.name.clone(), path.clone(), *offset, *len)),
+            _ => None,
+        })
+        .collect();
+    for (manifest, path, offset, len) in manifests {
+        let text = read_small(&path, offset, len).await?;
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let Some(Line { algorithm, name, digest }) = parse_line(line) else {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
-                    format!("{}: {line:?} is not a manifest line (ALGORITHM(file)= hex)", manifest.name),
+                    format!("{manifest}: {line:?} is not a manifest line (ALGORITHM(file)= hex)"),
                 ));
             };
-            let Some(file) = planned.iter().find(|p| p.name == name) else { continue };
-            let Some(LocalSource::Segment { path, offset, len }) = file.local() else { continue };
-            // The pre-pass may have computed this very digest already.
-            let actual = match &file.checksum {
-                Some(ChecksumInfo { algorithm: Some(a), checksum }) if *a == algorithm => checksum.clone(),
-                _ => checksum::of_file(path, &algorithm, *offset, *len).await?,
+            let Some(file) = planned.iter_mut().find(|p| p.name == name) else { continue };
+            let Some(local) = file.local() else { continue };
+            let actual = match (&file.checksum, local) {
+                (None, _) => {
+                    file.checksum = Some(ChecksumInfo { algorithm: Some(algorithm), checksum: digest.to_owned() });
+                    file.claimed = true;
+                    continue;
+                }
+                (Some(ChecksumInfo { algorithm: Some(a), checksum }), _) if *a == algorithm => checksum.clone(),
+                // Given in another algorithm: this one file is hashed for the comparison.
+                (Some(_), LocalSource::Segment { path, offset, len }) => {
+                    checksum::of_file(path, &algorithm, *offset, *len).await?
+                }
+                // A reader is read once, to send it; the server checks the checksum it was given.
+                (Some(_), LocalSource::Reader { .. }) => continue,
             };
             if !actual.eq_ignore_ascii_case(digest) {
                 return Err(Error::verification(
                     name,
-                    format!(
-                        "{}: the manifest gives {algorithm} {digest} for {name}, the file has {actual}",
-                        manifest.name
-                    ),
+                    format!("{manifest}: the manifest gives {algorithm} {digest} for {name}, the file has {actual}"),
                 ));
             }
         }
@@ -89,6 +105,46 @@ async fn read_small(path: &Path, offset: u64, len: u64) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transfer::upload::plan::Bytes;
+
+    fn local(name: &str, path: &Path, checksum: Option<ChecksumInfo>) -> Planned {
+        let len = std::fs::metadata(path).unwrap().len();
+        let source = LocalSource::Segment { path: path.to_owned(), offset: 0, len };
+        Planned { name: name.into(), size: Some(len), bytes: Bytes::Local(source), checksum, claimed: false }
+    }
+
+    /// Files a manifest lists take its digests as claimed checksums (no hashing pass); a file
+    /// whose checksum is known is compared; a mismatch names the file before anything is sent.
+    #[tokio::test]
+    async fn manifest_digests_are_adopted_or_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        let disk = write("disk.vmdk", b"disk bytes");
+        let iso = write("tools.iso", b"iso bytes");
+        let sha1_of_iso = checksum::of_file(&iso, &ChecksumAlgorithm::Sha1, 0, 9).await.unwrap();
+        let mf = write(
+            "a.mf",
+            format!("SHA256(disk.vmdk)= {}\nSHA1(tools.iso)= {sha1_of_iso}\n", "ab".repeat(32)).as_bytes(),
+        );
+        let known = ChecksumInfo { algorithm: Some(ChecksumAlgorithm::Sha1), checksum: sha1_of_iso.clone() };
+        let mut planned =
+            vec![local("a.mf", &mf, None), local("disk.vmdk", &disk, None), local("tools.iso", &iso, Some(known))];
+        adopt(&mut planned).await.unwrap();
+        assert!(planned[1].claimed);
+        assert_eq!(planned[1].checksum.as_ref().unwrap().checksum, "ab".repeat(32));
+        assert!(!planned[2].claimed, "a computed checksum is compared, not replaced");
+        assert!(!planned[0].claimed && planned[0].checksum.is_none());
+
+        let wrong = ChecksumInfo { algorithm: Some(ChecksumAlgorithm::Sha1), checksum: "00".repeat(20) };
+        let mut planned = vec![local("a.mf", &mf, None), local("tools.iso", &iso, Some(wrong))];
+        let error = adopt(&mut planned).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Verification);
+        assert_eq!(error.detail(), Some(&crate::Detail::File("tools.iso".into())));
+    }
 
     #[test]
     fn lines_in_each_algorithm_parse() {

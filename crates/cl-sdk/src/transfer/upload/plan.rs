@@ -39,6 +39,8 @@ pub(crate) struct Planned {
     pub bytes: Bytes,
     pub size: Option<u64>,
     pub checksum: Option<ChecksumInfo>,
+    /// The checksum is a manifest's word, not computed from these bytes: checked as they are sent.
+    pub claimed: bool,
 }
 
 impl Planned {
@@ -59,7 +61,7 @@ impl Planned {
     }
 
     fn push(name: String, local: LocalSource, checksum: Option<ChecksumInfo>) -> Self {
-        Self { name, size: Some(local.len()), bytes: Bytes::Local(local), checksum }
+        Self { name, size: Some(local.len()), bytes: Bytes::Local(local), checksum, claimed: false }
     }
 }
 
@@ -103,15 +105,17 @@ pub(super) async fn plan(client: &Client, files: Vec<UploadFile>, options: &Uplo
                 bytes: Bytes::Pull(endpoint),
                 size: None,
                 checksum: file.checksum,
+                claimed: false,
             }),
         }
     }
     check_names(&planned)?;
     in_service_order(&mut planned);
+    // Files a manifest gives a digest for take it as their checksum: no pass of their own.
+    super::manifest::adopt(&mut planned).await?;
     if let Some(algorithm) = &options.checksum {
         hash(&mut planned, algorithm, options).await?;
     }
-    super::manifest::check(&planned).await?;
     Ok(planned)
 }
 
@@ -197,7 +201,8 @@ async fn url_files(client: &Client, url: &str, trust: &SourceTrust) -> Result<Ve
             checksum: checksum.clone(),
             retries: retries.clone(),
         };
-        Planned { name, bytes: Bytes::Remote(Box::new(source)), size: Some(len), checksum }
+        // A URL source checks its own checksum as it streams (`UrlSegment`).
+        Planned { name, bytes: Bytes::Remote(Box::new(source)), size: Some(len), checksum, claimed: false }
     };
     let lower = name.to_ascii_lowercase();
     if lower.ends_with(".ova") {

@@ -16,6 +16,7 @@ use crate::session::UpdateSession;
 use crate::transfer::endpoint::{Endpoint, Opened};
 use crate::transfer::runner::{FileHandle, copy, each_file};
 use crate::transfer::sink::Sink;
+use crate::transfer::source::{Claimed, Source};
 use crate::transfer::{FileProgress, FileState};
 
 /// Files into an item through one update session.
@@ -89,6 +90,14 @@ impl UploadJob<'_> {
         let endpoint = Endpoint::new(self.client, &endpoint, &p.name)?;
         let size = p.size.unwrap_or(0);
         let mut sink = UploadTarget { endpoint, size, handle: handle.clone(), job: self, name: &p.name };
+        let claimed;
+        let source = match (&p.checksum, p.claimed) {
+            (Some(sum), true) => {
+                claimed = Claimed { inner: source, sum, name: &p.name };
+                &claimed as &dyn Source
+            }
+            _ => source,
+        };
         let mut resends = 0;
         loop {
             if let Err(error) = copy(source, &mut sink, p.size, self.options.common.retries(self.client)).await {
