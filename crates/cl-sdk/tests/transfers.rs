@@ -617,3 +617,33 @@ async fn manifest_digests_are_declared_and_checked_in_one_pass() {
         assert!(client.update_sessions(None).await.unwrap().is_empty());
     }
 }
+
+/// Files without a known checksum are hashed one after another beside the sending: while the
+/// first file's upload is held up, the second is already being hashed (even one file at a time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashing_the_next_file_overlaps_sending_this_one() {
+    let sim = sim_with(|_| {}).await;
+    let (client, library) = connect(&sim, Dialect::Api).await;
+    let src = tempfile::tempdir().unwrap();
+    let first = write(src.path(), "a.bin", &content(200_000, 1));
+    let second = write(src.path(), "b.bin", &content(32 << 20, 2));
+    sim.faults().target_transfers(Some("a.bin"));
+    sim.faults().stall_next_transfer(100_000, Duration::from_secs(3));
+    let control = TransferControl::new();
+    let mut progress = control.progress();
+    let watcher = tokio::spawn(async move {
+        let mut overlapped = false;
+        while progress.changed().await.is_ok() {
+            let files = progress.borrow().files.clone();
+            if let [a, b] = files.as_slice() {
+                overlapped |= a.state == FileState::Transferring && b.state == FileState::Hashing;
+            }
+        }
+        overlapped
+    });
+    let options = UploadOptions::default().concurrency(1).control(control);
+    let files = vec![UploadFile::path(&first), UploadFile::path(&second)];
+    let report = client.upload_new_item(&library, "two", "file", files, options).await.unwrap();
+    assert!(report.files.iter().all(|f| f.checksum.is_some()), "both declared with their SHA-256");
+    assert!(watcher.await.unwrap(), "b.bin was hashed while a.bin was being sent");
+}

@@ -242,6 +242,7 @@ impl Client {
                     checksum: file.checksum_info,
                     // The source checks its bytes against the source server's checksum.
                     claimed: false,
+                    hash_later: None,
                 });
             }
             check_names(&planned)?;

@@ -110,7 +110,14 @@ mod tests {
     fn local(name: &str, path: &Path, checksum: Option<ChecksumInfo>) -> Planned {
         let len = std::fs::metadata(path).unwrap().len();
         let source = LocalSource::Segment { path: path.to_owned(), offset: 0, len };
-        Planned { name: name.into(), size: Some(len), bytes: Bytes::Local(source), checksum, claimed: false }
+        Planned {
+            name: name.into(),
+            size: Some(len),
+            bytes: Bytes::Local(source),
+            checksum,
+            claimed: false,
+            hash_later: None,
+        }
     }
 
     /// Files a manifest lists take its digests as claimed checksums (no hashing pass); a file

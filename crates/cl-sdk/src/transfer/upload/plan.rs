@@ -41,6 +41,8 @@ pub(crate) struct Planned {
     pub checksum: Option<ChecksumInfo>,
     /// The checksum is a manifest's word, not computed from these bytes: checked as they are sent.
     pub claimed: bool,
+    /// The checksum to compute while earlier files are sent, before this one is added.
+    pub hash_later: Option<ChecksumAlgorithm>,
 }
 
 impl Planned {
@@ -61,7 +63,7 @@ impl Planned {
     }
 
     fn push(name: String, local: LocalSource, checksum: Option<ChecksumInfo>) -> Self {
-        Self { name, size: Some(local.len()), bytes: Bytes::Local(local), checksum, claimed: false }
+        Self { name, size: Some(local.len()), bytes: Bytes::Local(local), checksum, claimed: false, hash_later: None }
     }
 }
 
@@ -106,6 +108,7 @@ pub(super) async fn plan(client: &Client, files: Vec<UploadFile>, options: &Uplo
                 size: None,
                 checksum: file.checksum,
                 claimed: false,
+                hash_later: None,
             }),
         }
     }
@@ -114,6 +117,13 @@ pub(super) async fn plan(client: &Client, files: Vec<UploadFile>, options: &Uplo
     // Files a manifest gives a digest for take it as their checksum: no pass of their own.
     super::manifest::adopt(&mut planned).await?;
     if let Some(algorithm) = &options.checksum {
+        // Manifests, certificates and descriptors are added first and in order, so they are
+        // hashed now (they are small); the other files are hashed while earlier ones are sent.
+        for p in planned.iter_mut().filter(|p| !is_metadata(&p.name) && !is_descriptor(&p.name)) {
+            if p.checksum.is_none() && matches!(p.local(), Some(LocalSource::Segment { .. })) {
+                p.hash_later = Some(algorithm.clone());
+            }
+        }
         hash(&mut planned, algorithm, options).await?;
     }
     Ok(planned)
@@ -149,14 +159,17 @@ pub(crate) fn check_names(planned: &[Planned]) -> Result<()> {
     Ok(())
 }
 
-/// Computes the checksum of every local file that has none, `concurrency` at once. Hashing a
-/// large OVA takes minutes: it shows as its own state, and cancel reaches it.
+/// Computes the checksum of every local file that has none and is not hashed later,
+/// `concurrency` at once; it shows as its own state, and cancel reaches it.
 async fn hash(planned: &mut [Planned], algorithm: &ChecksumAlgorithm, options: &UploadOptions) -> Result<()> {
     let control = &options.common.control;
     control.start(planned.iter().map(|p| FileProgress::waiting(&p.name, p.size)).collect());
     let mut jobs: Vec<BoxFuture<'_, Result<(usize, String)>>> = Vec::new();
     for (index, p) in planned.iter().enumerate() {
-        let (None, Some(LocalSource::Segment { path, offset, len })) = (&p.checksum, p.local()) else { continue };
+        let (None, None, Some(LocalSource::Segment { path, offset, len })) = (&p.checksum, &p.hash_later, p.local())
+        else {
+            continue;
+        };
         let (path, offset, len) = (path.clone(), *offset, *len);
         let watcher = control.clone();
         let watch = move |done| {
@@ -202,7 +215,14 @@ async fn url_files(client: &Client, url: &str, trust: &SourceTrust) -> Result<Ve
             retries: retries.clone(),
         };
         // A URL source checks its own checksum as it streams (`UrlSegment`).
-        Planned { name, bytes: Bytes::Remote(Box::new(source)), size: Some(len), checksum, claimed: false }
+        Planned {
+            name,
+            bytes: Bytes::Remote(Box::new(source)),
+            size: Some(len),
+            checksum,
+            claimed: false,
+            hash_later: None,
+        }
     };
     let lower = name.to_ascii_lowercase();
     if lower.ends_with(".ova") {

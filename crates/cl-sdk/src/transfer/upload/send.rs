@@ -2,7 +2,7 @@
 //! checksum, then copied from its local source into the session's upload endpoint on the one
 //! runner, and waited on until the server has it whole.
 
-use cl_api::types::{PreviewInfo, SourceType, TransferEndpoint, TransferStatus, UpdateFileAddSpec};
+use cl_api::types::{ChecksumInfo, PreviewInfo, SourceType, TransferEndpoint, TransferStatus, UpdateFileAddSpec};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 
@@ -10,13 +10,14 @@ use super::commit::session_file;
 use super::plan::{Bytes, Planned};
 use super::{UploadOptions, UploadedFile};
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::retry::Waiter;
 use crate::session::UpdateSession;
+use crate::transfer::checksum;
 use crate::transfer::endpoint::{Endpoint, Opened};
 use crate::transfer::runner::{FileHandle, copy, each_file};
 use crate::transfer::sink::Sink;
-use crate::transfer::source::{Claimed, Source};
+use crate::transfer::source::{Claimed, LocalSource, Source};
 use crate::transfer::{FileProgress, FileState};
 
 /// Files into an item through one update session.
@@ -38,33 +39,49 @@ impl UploadJob<'_> {
         let _keep_alive = common.keep_alive(&self.session);
 
         // Adds go one by one, in order: the service wants OVF metadata before the descriptor.
+        // Files still to be hashed are added by their job once hashed; order does not matter
+        // for them (they are neither metadata nor descriptors).
         let mut endpoints = Vec::new();
         for p in &planned {
-            endpoints.push(self.add(p).await?);
+            let added = if p.hash_later.is_none() { Some(self.add(p, p.checksum.clone()).await?) } else { None };
+            endpoints.push(added);
         }
+        let (lane, mut sums) = HashLane::new(&planned, &handles, &common.control);
         let mut jobs = Vec::new();
         for ((p, endpoint), handle) in planned.iter().zip(endpoints).zip(handles) {
+            let sum = sums.remove(&p.name);
             jobs.push(
                 async move {
+                    let (endpoint, checksum) = match (endpoint, sum) {
+                        (Some(endpoint), _) => (endpoint, p.checksum.clone()),
+                        (None, Some(sum)) => {
+                            // A closed lane: an earlier file's hashing failed, and that file says why.
+                            let stopped =
+                                |_| Error::new(ErrorKind::Canceled, "hashing stopped after another file failed");
+                            let checksum = Some(sum.await.map_err(stopped)??);
+                            (self.add(p, checksum.clone()).await?, checksum)
+                        }
+                        (None, None) => unreachable!("every file hashed later has a place in the lane"),
+                    };
                     let size = self.send(p, endpoint, &handle).await?;
                     handle.state(FileState::Done);
-                    Ok(size)
+                    Ok((size, checksum))
                 }
                 .boxed(),
             );
         }
-        let sizes = each_file(common, jobs).await?;
+        let sent = lane.alongside(each_file(common, jobs)).await?;
         let preview = self.commit(removals).await?;
         let files = planned
             .into_iter()
-            .zip(sizes)
-            .map(|(p, size)| UploadedFile { name: p.name, size, checksum: p.checksum })
+            .zip(sent)
+            .map(|(p, (size, checksum))| UploadedFile { name: p.name, size, checksum })
             .collect();
         Ok((files, preview))
     }
 
-    /// Adds one file to the session; returns its upload endpoint (none for PULL).
-    async fn add(&self, p: &Planned) -> Result<Option<TransferEndpoint>> {
+    /// Adds one file to the session with its checksum; returns its upload endpoint (none for PULL).
+    async fn add(&self, p: &Planned, checksum: Option<ChecksumInfo>) -> Result<Option<TransferEndpoint>> {
         let (source_type, source_endpoint) = match &p.bytes {
             Bytes::Pull(endpoint) => (SourceType::Pull, Some(endpoint.clone())),
             _ => (SourceType::Push, None),
@@ -74,7 +91,7 @@ impl UploadJob<'_> {
             source_type,
             source_endpoint,
             size: p.size.map(|s| s as i64),
-            checksum_info: p.checksum.clone(),
+            checksum_info: checksum,
         };
         Ok(self.session.add_file(&spec).await?.upload_endpoint)
     }
@@ -158,6 +175,85 @@ impl UploadJob<'_> {
             }
             _ => error,
         }
+    }
+}
+
+/// Hashes the files whose checksum is computed (none given, no manifest), one at a time in
+/// upload order, alongside the sending: file N+1 is hashed while file N is sent. Each file's
+/// job waits for its own sum, then adds the file with it.
+struct HashLane<'a> {
+    work: BoxFuture<'a, ()>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+type Sum = tokio::sync::oneshot::Receiver<Result<ChecksumInfo>>;
+
+impl<'a> HashLane<'a> {
+    fn new(
+        planned: &'a [Planned],
+        handles: &[FileHandle],
+        control: &crate::transfer::TransferControl,
+    ) -> (Self, std::collections::HashMap<String, Sum>) {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut receivers = std::collections::HashMap::new();
+        let mut queue = Vec::new();
+        for (p, handle) in planned.iter().zip(handles) {
+            let (Some(algorithm), Some(LocalSource::Segment { path, offset, len })) = (&p.hash_later, p.local()) else {
+                continue;
+            };
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            receivers.insert(p.name.clone(), rx);
+            queue.push((algorithm, path, *offset, *len, handle.clone(), tx));
+        }
+        let (flag, control) = (stop.clone(), control.clone());
+        let work = async move {
+            for (algorithm, path, offset, len, handle, tx) in queue {
+                let (watcher, flag, control) = (handle.clone(), flag.clone(), control.clone());
+                let watch = move |done| {
+                    watcher.update(|f| {
+                        f.state = FileState::Hashing;
+                        f.done = done;
+                    });
+                    !control.is_canceled() && !flag.load(std::sync::atomic::Ordering::Relaxed)
+                };
+                let sum = checksum::of_file_watched(path, algorithm, offset, len, watch).await;
+                handle.update(|f| {
+                    f.state = FileState::Waiting;
+                    f.done = 0;
+                });
+                let failed = sum.is_err();
+                let sum = sum.map(|checksum| ChecksumInfo { algorithm: Some(algorithm.clone()), checksum });
+                if tx.send(sum).is_err() || failed {
+                    return;
+                }
+            }
+        }
+        .boxed();
+        (Self { work, stop }, receivers)
+    }
+
+    /// Runs `sending` with the hashing beside it; the hashing stops when the sending ends.
+    async fn alongside<T>(self, sending: impl std::future::Future<Output = T>) -> T {
+        let Self { work, stop } = self;
+        let _stop = StopOnDrop(stop);
+        let mut work = work.fuse();
+        let sending = std::pin::pin!(sending.fuse());
+        let mut sending = sending;
+        loop {
+            futures_util::select! {
+                () = work => {}
+                done = sending => return done,
+            }
+        }
+    }
+}
+
+/// Tells a hashing pass in a blocking thread to stop reading.
+struct StopOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
