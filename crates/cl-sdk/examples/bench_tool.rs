@@ -6,6 +6,7 @@
 //! bench_tool URL setup NAME FILE…           # an item NAME holding the files; prints item=ID
 //! bench_tool URL download ITEM DIR          # download_item into DIR; prints seconds= rss_mib=
 //! bench_tool URL upload ITEM FILE none|sha256   # upload_item; prints seconds= rss_mib=
+//! bench_tool URL upload-set FILE…          # upload_new_item of an OVF set (then deleted); prints seconds= rss_mib=
 //! bench_tool URL ova ITEM PATH             # export_ova_to PATH; prints seconds= rss_mib=
 //! bench_tool URL import SOURCE_URL          # a new item from SOURCE_URL (fetched by the SDK), timed,
 //!                                           # then removed; prints seconds= rss_mib=
@@ -110,6 +111,16 @@ async fn main() -> Result<()> {
                 started.elapsed().as_secs_f64(),
                 cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN)
             );
+        }
+        ["upload-set", files @ ..] => {
+            let library = library(&client).await?;
+            let name = format!("set-{}", std::process::id());
+            let files = files.iter().map(UploadFile::path).collect();
+            let started = Instant::now();
+            let report = client.upload_new_item(&library, &name, "ovf", files, UploadOptions::default()).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            client.delete_item(&report.item_id).await?;
+            println!("seconds={seconds:.4}\nrss_mib={:.1}", cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN));
         }
         ["ova", item, path] => {
             let started = Instant::now();

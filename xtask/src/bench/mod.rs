@@ -40,6 +40,9 @@ const REQUIRED: &[&str] = &[
     "url_import_vs_curl_pipe",
     "url_import_rss_mib",
     "preflight_10gib_stream_ms",
+    "download_cpu_vs_curl_openssl",
+    "upload_cpu_vs_openssl_curl",
+    "upload_manifest_vs_curl",
 ];
 
 pub fn bench(root: &Path, docs: bool) -> Result<()> {
@@ -182,6 +185,20 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     results.insert("url_import_rss_mib", url_rss);
     println!("==> OVA export, {mib} MiB: one OVA file against the item into a folder (both SDK), {PAIRS} pairs");
     results.insert("ova_export_vs_download", routes::ova_export_vs_download(root, dir, &source)?);
+
+    println!("==> CPU per GiB, {mib} MiB: SDK against curl and openssl doing the same work, {PAIRS} pairs");
+    let cpu_sim = start_sim(root, dir, "0ms")?;
+    let cpu_item = tool(root, &[&cpu_sim.url, "setup", "cpu", &source_text], &[])?["item"].clone();
+    let (down_cpu, up_cpu, cpu) = routes::cpu_per_gib(root, dir, &source, &cpu_item, &cpu_sim.url)?;
+    results.insert("download_cpu_vs_curl_openssl", down_cpu);
+    results.insert("upload_cpu_vs_openssl_curl", up_cpu);
+    results.insert("download_cpu_s_per_gib", median(cpu.download_sdk));
+    results.insert("download_script_cpu_s_per_gib", median(cpu.download_script));
+    results.insert("upload_cpu_s_per_gib", median(cpu.upload_sdk));
+    results.insert("upload_script_cpu_s_per_gib", median(cpu.upload_script));
+    println!("==> an OVF set with a SHA-256 manifest, {mib} MiB of disk: SDK and curl -T, {PAIRS} pairs");
+    results.insert("upload_manifest_vs_curl", routes::upload_manifest_vs_curl(root, dir, &source, &cpu_sim.url)?);
+    drop(cpu_sim);
 
     println!("==> preflight of a 10 GiB stream-optimized disk (and qemu-img check of it)");
     let (preflight_ms, against_qemu) = routes::preflight(root, dir)?;

@@ -6,6 +6,10 @@
 //! * `url_import_vs_curl_pipe`: a new item from an http URL (a prepared download endpoint of
 //!   another simulator) fetched and streamed by the SDK, against `curl URL | curl -T -`; and the
 //!   importing process's peak RSS.
+//! * `download_cpu_vs_curl_openssl`, `upload_cpu_vs_openssl_curl`: CPU seconds per GiB of the
+//!   SDK process against the script doing the same work (curl and `openssl dgst`).
+//! * `upload_manifest_vs_curl`: an OVF set whose manifest gives the disk's SHA-256, uploaded in
+//!   one pass, against `curl -T` of the disk.
 //! * `preflight_10gib_stream_ms`: `cl_sdk::preflight` over a generated 10 GiB stream-optimized
 //!   disk, and `preflight_vs_qemu_img_check` against qemu-img's own check of it.
 //! * `ova_export_vs_download`: an OVF item (a descriptor and the large file as its disk) written
@@ -245,4 +249,123 @@ mod tests {
     }
 
     use std::process::Command;
+}
+
+/// CPU seconds (user + system) of this process's waited-for children so far, from
+/// `/proc/self/stat` (clock ticks of 1/100 s, Linux's USER_HZ): what an SDK run or a script
+/// run added is the difference around it.
+fn children_cpu() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the command name, which ends with the last ')': cutime and cstime are the
+    // 16th and 17th fields of the line, the 14th and 15th after it.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).context("a /proc/self/stat line")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).context("a CPU time field");
+    Ok((ticks(13)? + ticks(14)?) / 100.0)
+}
+
+/// CPU seconds `work` adds in child processes.
+fn cpu_of<T>(work: impl FnOnce() -> Result<T>) -> Result<(f64, T)> {
+    let before = children_cpu()?;
+    let value = work()?;
+    Ok((children_cpu()? - before, value))
+}
+
+/// Runs a shell pipeline (curl and openssl, as a script would); fails on any stage's failure.
+fn script(line: &str) -> Result<()> {
+    let status = Command::new("bash").args(["-o", "pipefail", "-c", line]).status()?;
+    if !status.success() {
+        bail!("{line:?} failed");
+    }
+    Ok(())
+}
+
+/// CPU per GiB moved, SDK over the script doing the same work, side by side, medians of the
+/// pairs: `download_cpu_vs_curl_openssl` (a verified download against `curl | openssl dgst
+/// -sha1`) and `upload_cpu_vs_openssl_curl` (a SHA-256 upload against `openssl dgst -sha256`,
+/// then `curl -T` to an endpoint that verifies that digest). Below 1: the SDK spends less.
+pub fn cpu_per_gib(root: &Path, dir: &Path, source: &Path, item: &str, url: &str) -> Result<(f64, f64, CpuFigures)> {
+    let gib = std::fs::metadata(source)?.len() as f64 / f64::from(1u32 << 30);
+    let source_text = source.to_string_lossy().into_owned();
+    let (mut down, mut up) = (Vec::new(), Vec::new());
+    let mut figures = CpuFigures::default();
+    for pair in 0..PAIRS {
+        let out = dir.join("cpu-out");
+        std::fs::create_dir(&out)?;
+        let (sdk, _) = cpu_of(|| tool(root, &[url, "download", item, &out.to_string_lossy()], &[]))?;
+        std::fs::remove_dir_all(&out)?;
+        let get = tool(root, &[url, "get-endpoint", item], &[])?;
+        let (scripted, ()) =
+            cpu_of(|| script(&format!("curl -sS --fail '{}' | openssl dgst -sha1 >/dev/null", get["uri"])))?;
+        tool(root, &[url, "drop-download", &get["session"]], &[])?;
+        down.push(sdk / scripted);
+        figures.download_sdk.push(sdk / gib);
+        figures.download_script.push(scripted / gib);
+
+        let (sdk, _) = cpu_of(|| tool(root, &[url, "upload", item, &source_text, "sha256"], &[]))?;
+        let (hashing, sum) = cpu_of(|| {
+            let out = Command::new("openssl").args(["dgst", "-sha256", "-r"]).arg(source).output()?;
+            Ok(String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_owned())
+        })?;
+        let put = tool(root, &[url, "put-endpoint", &format!("cpu-{pair}"), &source_text, &format!("sha256:{sum}")], &[])?;
+        let (sending, ()) =
+            cpu_of(|| script(&format!("curl -sS --fail -T '{source_text}' '{}' -o /dev/null", put["uri"])))?;
+        tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
+        up.push(sdk / (hashing + sending));
+        figures.upload_sdk.push(sdk / gib);
+        figures.upload_script.push((hashing + sending) / gib);
+    }
+    println!(
+        "    CPU per GiB: download SDK {:.2} s, curl | openssl {:.2} s; upload SDK {:.2} s, openssl then curl {:.2} s",
+        median(figures.download_sdk.clone()),
+        median(figures.download_script.clone()),
+        median(figures.upload_sdk.clone()),
+        median(figures.upload_script.clone())
+    );
+    Ok((median(down), median(up), figures))
+}
+
+/// The CPU seconds per GiB behind the two CPU ratios, for the docs.
+#[derive(Default)]
+pub struct CpuFigures {
+    pub download_sdk: Vec<f64>,
+    pub download_script: Vec<f64>,
+    pub upload_sdk: Vec<f64>,
+    pub upload_script: Vec<f64>,
+}
+
+/// `upload_manifest_vs_curl`: an OVF set (a descriptor, a SHA-256 manifest and the large file as
+/// its disk) uploaded by the SDK, which declares the manifest's digests and checks them while
+/// sending, against `curl -T` of the same disk (throughput, SDK / curl).
+pub fn upload_manifest_vs_curl(root: &Path, dir: &Path, source: &Path, url: &str) -> Result<f64> {
+    let set = dir.join("manifest-set");
+    std::fs::create_dir_all(&set)?;
+    let disk = set.join("disk-1.vmdk");
+    std::fs::hard_link(source, &disk).or_else(|_| std::fs::copy(source, &disk).map(|_| ()))?;
+    let ovf = br#"<?xml version="1.0"?><Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References><File ovf:href="disk-1.vmdk" ovf:id="f1"/></References></Envelope>"#;
+    std::fs::write(set.join("app.ovf"), ovf)?;
+    let sum = |path: &Path| -> Result<String> {
+        let out = Command::new("openssl").args(["dgst", "-sha256", "-r"]).arg(path).output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_owned())
+    };
+    let manifest =
+        format!("SHA256(app.ovf)= {}\nSHA256(disk-1.vmdk)= {}\n", sum(&set.join("app.ovf"))?, sum(&disk)?);
+    std::fs::write(set.join("app.mf"), manifest)?;
+    let files: Vec<String> =
+        ["app.mf", "app.ovf", "disk-1.vmdk"].iter().map(|f| set.join(f).to_string_lossy().into_owned()).collect();
+    let mut args = vec![url, "upload-set"];
+    args.extend(files.iter().map(String::as_str));
+    let mut runs = Runs::default();
+    for pair in 0..PAIRS {
+        let sdk = tool(root, &args, &[])?;
+        let put = tool(root, &[url, "put-endpoint", &format!("set-curl-{pair}"), &files[2]], &[])?;
+        let started = Instant::now();
+        script(&format!("curl -sS --fail -T '{}' '{}' -o /dev/null", files[2], put["uri"]))?;
+        let curl = started.elapsed().as_secs_f64();
+        tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
+        runs.push(Pair { sdk: number(&sdk, "seconds")?, curl, rss_mib: number(&sdk, "rss_mib")?, scripted: None });
+    }
+    runs.show(" (OVF set with a manifest)");
+    std::fs::remove_dir_all(&set)?;
+    Ok(runs.ratio())
 }
