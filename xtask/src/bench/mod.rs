@@ -275,7 +275,7 @@ fn both_ways(
 
 /// Seconds `openssl dgst` takes to hash `file` in `algorithm` (`sha1`, `sha256`), and the hex
 /// digest. OpenSSL, not coreutils: it uses the CPU's SHA extensions, as the SDK does.
-fn digest(algorithm: &str, file: &Path) -> Result<(f64, String)> {
+pub(crate) fn digest(algorithm: &str, file: &Path) -> Result<(f64, String)> {
     let started = Instant::now();
     let output = Command::new("openssl")
         .args(["dgst", &format!("-{algorithm}"), "-r"])

@@ -303,11 +303,9 @@ pub fn cpu_per_gib(root: &Path, dir: &Path, source: &Path, item: &str, url: &str
         figures.download_script.push(scripted / gib);
 
         let (sdk, _) = cpu_of(|| tool(root, &[url, "upload", item, &source_text, "sha256"], &[]))?;
-        let (hashing, sum) = cpu_of(|| {
-            let out = Command::new("openssl").args(["dgst", "-sha256", "-r"]).arg(source).output()?;
-            Ok(String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_owned())
-        })?;
-        let put = tool(root, &[url, "put-endpoint", &format!("cpu-{pair}"), &source_text, &format!("sha256:{sum}")], &[])?;
+        let (hashing, (_, sum)) = cpu_of(|| super::digest("sha256", source))?;
+        let put =
+            tool(root, &[url, "put-endpoint", &format!("cpu-{pair}"), &source_text, &format!("sha256:{sum}")], &[])?;
         let (sending, ()) =
             cpu_of(|| script(&format!("curl -sS --fail -T '{source_text}' '{}' -o /dev/null", put["uri"])))?;
         tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
@@ -344,12 +342,8 @@ pub fn upload_manifest_vs_curl(root: &Path, dir: &Path, source: &Path, url: &str
     std::fs::hard_link(source, &disk).or_else(|_| std::fs::copy(source, &disk).map(|_| ()))?;
     let ovf = br#"<?xml version="1.0"?><Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References><File ovf:href="disk-1.vmdk" ovf:id="f1"/></References></Envelope>"#;
     std::fs::write(set.join("app.ovf"), ovf)?;
-    let sum = |path: &Path| -> Result<String> {
-        let out = Command::new("openssl").args(["dgst", "-sha256", "-r"]).arg(path).output()?;
-        Ok(String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_owned())
-    };
-    let manifest =
-        format!("SHA256(app.ovf)= {}\nSHA256(disk-1.vmdk)= {}\n", sum(&set.join("app.ovf"))?, sum(&disk)?);
+    let sum = |path: &Path| super::digest("sha256", path).map(|(_, hex)| hex);
+    let manifest = format!("SHA256(app.ovf)= {}\nSHA256(disk-1.vmdk)= {}\n", sum(&set.join("app.ovf"))?, sum(&disk)?);
     std::fs::write(set.join("app.mf"), manifest)?;
     let files: Vec<String> =
         ["app.mf", "app.ovf", "disk-1.vmdk"].iter().map(|f| set.join(f).to_string_lossy().into_owned()).collect();
