@@ -147,14 +147,11 @@ pub fn check(paths: &[PathBuf], digests: Digests) -> Result<Report> {
             let members = ova::members(&file, &mut sink);
             drop(sink);
             files += members.len();
-            let entries: Vec<Entry> = members
-                .into_iter()
-                .map(|m| Entry {
-                    label: format!("{name}:{}", m.name),
-                    name: m.name,
-                    data: Region::new(file.try_clone().expect("a cloned handle"), m.offset, m.size),
-                })
-                .collect();
+            let mut entries = Vec::with_capacity(members.len());
+            for m in members {
+                let data = Region::new(file.try_clone().map_err(|e| io(path, e))?, m.offset, m.size);
+                entries.push(Entry { label: format!("{name}:{}", m.name), name: m.name, data });
+            }
             check_set(&entries, digests, &mut findings);
         } else {
             let len = file.metadata().map_err(|e| io(path, e))?.len();

@@ -237,8 +237,7 @@ impl<'a> HashLane<'a> {
         let Self { work, stop } = self;
         let _stop = StopOnDrop(stop);
         let mut work = work.fuse();
-        let sending = std::pin::pin!(sending.fuse());
-        let mut sending = sending;
+        let mut sending = std::pin::pin!(sending.fuse());
         loop {
             futures_util::select! {
                 () = work => {}
