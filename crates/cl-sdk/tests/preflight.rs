@@ -319,6 +319,17 @@ fn ovf_sets_and_ovas() {
         b[second + 148..second + 156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
     });
     the_error(&check(&[&evil]), "ova.member_name");
+    // An extension header far larger than a name: refused before a tar reader would hold it.
+    let huge = dir.path().join("huge.ova");
+    let mut builder = tar::Builder::new(std::fs::File::create(&huge).unwrap());
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(tar::EntryType::XHeader);
+    header.set_size(4 << 20);
+    header.set_cksum();
+    builder.append_data(&mut header, "pax", std::io::Read::take(std::io::repeat(b'x'), 4 << 20)).unwrap();
+    builder.finish().unwrap();
+    drop(builder);
+    assert!(the_error(&check(&[&huge]), "ova.tar").problem.contains("extension header"));
     let not_tar = variant(&ovf, "junk.ova", |b| b.iter_mut().for_each(|c| *c = c.wrapping_add(1)));
     let report = check(&[&not_tar]);
     assert!(report.has_errors(), "{:#?}", report.findings);

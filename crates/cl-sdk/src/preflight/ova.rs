@@ -19,6 +19,10 @@ pub(super) fn members(file: &std::fs::File, out: &mut Sink) -> Vec<Member> {
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut members: Vec<Member> = Vec::new();
     let mut end = 0;
+    if let Err(why) = crate::transfer::ova::check_extension_sizes(file) {
+        out.error("ova.tar", None, format!("not a readable tar archive: {why}"), FIX_REPACK);
+        return members;
+    }
     let mut archive = tar::Archive::new(file);
     let entries = match archive.entries() {
         Ok(entries) => entries,

@@ -24,7 +24,7 @@ mod disk_writer;
 mod download;
 mod endpoint;
 mod names;
-mod ova;
+pub(crate) mod ova;
 pub(crate) mod ova_export;
 mod read_ahead;
 mod runner;

@@ -27,6 +27,39 @@ pub(crate) fn unsupported(kind: tar::EntryType) -> Option<&'static str> {
     }
 }
 
+/// The largest long-name or pax extension entry taken: the tar reader holds them in memory, and
+/// a name or a few attributes are far smaller.
+pub(crate) const MAX_EXTENSION: u64 = 1 << 20;
+
+/// Walks the archive's headers (one 512-byte read each, skipping the data) and refuses an
+/// extension entry (GNU long name, pax) larger than [`MAX_EXTENSION`] before a tar reader would
+/// read it whole: a crafted archive could otherwise make it allocate gigabytes.
+pub(crate) fn check_extension_sizes(file: &std::fs::File) -> std::result::Result<(), String> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let mut offset = 0u64;
+    let mut block = [0u8; 512];
+    while offset + 512 <= len {
+        file.read_exact_at(&mut block, offset).map_err(|e| e.to_string())?;
+        if block.iter().all(|b| *b == 0) {
+            break;
+        }
+        let header = tar::Header::from_byte_slice(&block);
+        let size = header.entry_size().map_err(|e| format!("the header at byte {offset}: {e}"))?;
+        let kind = header.entry_type();
+        let extension = kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+            || kind.is_pax_local_extensions()
+            || kind.is_pax_global_extensions();
+        if extension && size > MAX_EXTENSION {
+            return Err(format!("an extension header of {size} bytes at byte {offset} (at most {MAX_EXTENSION})"));
+        }
+        let next = size.div_ceil(512).checked_mul(512).and_then(|data| (offset + 512).checked_add(data));
+        offset = next.ok_or_else(|| format!("the header at byte {offset} declares an impossible size"))?;
+    }
+    Ok(())
+}
+
 /// The regular files of the archive at `path`, in archive order.
 pub(crate) async fn members(path: &Path) -> Result<Vec<Member>> {
     let path = path.to_owned();
@@ -34,7 +67,9 @@ pub(crate) async fn members(path: &Path) -> Result<Vec<Member>> {
         let bad = |e: std::io::Error| {
             Error::new(ErrorKind::InvalidInput, format!("{} is not a readable OVA (tar) archive: {e}", path.display()))
         };
-        let mut archive = tar::Archive::new(std::fs::File::open(&path)?);
+        let file = std::fs::File::open(&path)?;
+        check_extension_sizes(&file).map_err(|why| bad(std::io::Error::other(why)))?;
+        let mut archive = tar::Archive::new(file);
         let mut members = Vec::new();
         for entry in archive.entries().map_err(bad)? {
             let entry = entry.map_err(bad)?;
@@ -70,6 +105,7 @@ pub(crate) async fn members(path: &Path) -> Result<Vec<Member>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     #[tokio::test]
     async fn members_are_found_with_their_offsets() {
@@ -93,6 +129,24 @@ mod tests {
         let disk = &found[2];
         assert_eq!(&bytes[disk.offset as usize..(disk.offset + disk.size) as usize], &[7u8; 5000][..]);
         assert_eq!(members(&dir.path().join("missing.ova")).await.unwrap_err().kind(), ErrorKind::Io);
+    }
+
+    /// An extension header too large to be a name is refused before the tar reader reads it whole.
+    #[tokio::test]
+    async fn a_huge_extension_header_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.ova");
+        let mut builder = tar::Builder::new(std::fs::File::create(&path).unwrap());
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(tar::EntryType::XHeader);
+        header.set_size(MAX_EXTENSION + 1);
+        header.set_cksum();
+        builder.append_data(&mut header, "pax", std::io::repeat(b'x').take(MAX_EXTENSION + 1)).unwrap();
+        builder.finish().unwrap();
+        drop(builder);
+        let error = members(&path).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("extension header of 1048577 bytes"), "{error}");
     }
 
     /// A link or a sparse member would otherwise be skipped, and the OVA uploaded without it.
