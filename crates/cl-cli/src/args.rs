@@ -326,7 +326,7 @@ pub struct DownloadArgs {
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
     /// Size of each generated disk, MiB.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub disk_mib: u64,
     /// Keep the demo's item (and a library it created) instead of removing them.
     #[arg(long)]
