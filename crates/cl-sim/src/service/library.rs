@@ -107,16 +107,7 @@ impl Service {
         }
         let name = spec.name.clone().filter(|n| !n.trim().is_empty());
         let name = name.ok_or_else(|| SimError::invalid_argument("An item needs a name."))?;
-        let taken = state
-            .items
-            .values()
-            .any(|i| i.model.library_id.as_deref() == Some(&library_id) && i.model.name.as_deref() == Some(&name));
-        if taken {
-            return Err(SimError::new(
-                ErrorType::AlreadyExists,
-                format!("An item named {name:?} already exists in library {library_id}."),
-            ));
-        }
+        state.item_name_free(&library_id, &name, None)?;
         let id = uuid::Uuid::new_v4().to_string();
         let now = Utc::now();
         let model = ItemModel {
@@ -191,15 +182,7 @@ impl Service {
         }
         let name = checked_name(spec.name, "item")?;
         if let Some(name) = &name {
-            let taken = state.items.iter().any(|(other, i)| {
-                other != id && i.model.library_id == library_id && i.model.name.as_deref() == Some(name)
-            });
-            if taken {
-                return Err(SimError::new(
-                    ErrorType::AlreadyExists,
-                    format!("An item named {name:?} already exists in library {}.", library_id.unwrap_or_default()),
-                ));
-            }
+            state.item_name_free(library_id.as_deref().unwrap_or_default(), name, Some(id))?;
         }
         if name.is_none() && spec.description.is_none() {
             return Ok(());
@@ -236,6 +219,24 @@ impl Service {
         let blob =
             item.files.get(name).ok_or_else(|| SimError::not_found(format!("Item {id} has no file {name:?}.")))?;
         Ok(item_file(name, blob, item.content_version))
+    }
+}
+
+impl State {
+    /// An item name is unique in its library (`except`: the item being renamed).
+    fn item_name_free(&self, library_id: &str, name: &str, except: Option<&str>) -> SimResult<()> {
+        let taken = self.items.iter().any(|(id, i)| {
+            Some(id.as_str()) != except
+                && i.model.library_id.as_deref() == Some(library_id)
+                && i.model.name.as_deref() == Some(name)
+        });
+        if taken {
+            return Err(SimError::new(
+                ErrorType::AlreadyExists,
+                format!("An item named {name:?} already exists in library {library_id}."),
+            ));
+        }
+        Ok(())
     }
 }
 
