@@ -1,19 +1,17 @@
 //! Planning an upload before the server is touched: files checked and expanded (an OVA into its
-//! members), named and ordered as the service wants them, checksums computed or taken as given,
-//! manifests checked against their files.
+//! members), named and ordered as the service wants them, checksums taken as given or from a
+//! manifest, or marked to be computed in the upload's hashing lane.
 
 use std::path::PathBuf;
 
 use cl_api::types::{ChecksumAlgorithm, ChecksumInfo, TransferEndpoint};
-use futures_util::future::BoxFuture;
-use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
 use super::{UploadFile, UploadOptions};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
+use crate::transfer::ova;
 use crate::transfer::source::{LocalSource, Source};
 use crate::transfer::url_source::{Remote, SourceTrust, UrlSegment, ova_members};
-use crate::transfer::{FileProgress, FileState, checksum, ova};
 
 /// Where an upload's file comes from, as given.
 pub(super) enum Given {
@@ -41,7 +39,7 @@ pub(crate) struct Planned {
     pub checksum: Option<ChecksumInfo>,
     /// The checksum is a manifest's word, not computed from these bytes: checked as they are sent.
     pub claimed: bool,
-    /// The checksum to compute while earlier files are sent, before this one is added.
+    /// The checksum to compute (in the upload's hashing lane) before this file is added.
     pub hash_later: Option<ChecksumAlgorithm>,
 }
 
@@ -76,7 +74,8 @@ fn is_descriptor(name: &str) -> bool {
     name.to_ascii_lowercase().ends_with(".ovf")
 }
 
-/// Checks the files, expands OVAs, orders them for the service and computes checksums.
+/// Checks the files, expands OVAs, orders them for the service and settles where each checksum
+/// comes from.
 pub(super) async fn plan(client: &Client, files: Vec<UploadFile>, options: &UploadOptions) -> Result<Vec<Planned>> {
     if files.is_empty() {
         return Err(Error::new(ErrorKind::InvalidInput, "no files to upload"));
@@ -116,17 +115,23 @@ pub(super) async fn plan(client: &Client, files: Vec<UploadFile>, options: &Uplo
     in_service_order(&mut planned);
     // Files a manifest gives a digest for take it as their checksum: no pass of their own.
     super::manifest::adopt(&mut planned).await?;
+    // The other local files are hashed in the upload's lane, one after another in this order,
+    // while earlier ones are sent.
     if let Some(algorithm) = &options.checksum {
-        // Manifests, certificates and descriptors are added first and in order, so they are
-        // hashed now (they are small); the other files are hashed while earlier ones are sent.
-        for p in planned.iter_mut().filter(|p| !is_metadata(&p.name) && !is_descriptor(&p.name)) {
+        for p in planned.iter_mut() {
             if p.checksum.is_none() && matches!(p.local(), Some(LocalSource::Segment { .. })) {
                 p.hash_later = Some(algorithm.clone());
             }
         }
-        hash(&mut planned, algorithm, options).await?;
     }
     Ok(planned)
+}
+
+impl Planned {
+    /// A manifest, certificate or descriptor: added before the other files, in service order.
+    pub fn in_order(&self) -> bool {
+        is_metadata(&self.name) || is_descriptor(&self.name)
+    }
 }
 
 /// Manifests and certificates, then descriptors, then the rest (stable within each group): the
@@ -155,46 +160,6 @@ pub(crate) fn check_names(planned: &[Planned]) -> Result<()> {
         if planned[..i].iter().any(|q| q.name == p.name) {
             return Err(Error::new(ErrorKind::InvalidInput, format!("{:?} is given twice", p.name)));
         }
-    }
-    Ok(())
-}
-
-/// Computes the checksum of every local file that has none and is not hashed later,
-/// `concurrency` at once; it shows as its own state, and cancel reaches it.
-async fn hash(planned: &mut [Planned], algorithm: &ChecksumAlgorithm, options: &UploadOptions) -> Result<()> {
-    let control = &options.common.control;
-    control.start(planned.iter().map(|p| FileProgress::waiting(&p.name, p.size)).collect());
-    let mut jobs: Vec<BoxFuture<'_, Result<(usize, String)>>> = Vec::new();
-    for (index, p) in planned.iter().enumerate() {
-        let (None, None, Some(LocalSource::Segment { path, offset, len })) = (&p.checksum, &p.hash_later, p.local())
-        else {
-            continue;
-        };
-        let (path, offset, len) = (path.clone(), *offset, *len);
-        let watcher = control.clone();
-        let watch = move |done| {
-            watcher.update(index, |f| {
-                f.state = FileState::Hashing;
-                f.done = done;
-            });
-            !watcher.is_canceled()
-        };
-        jobs.push(
-            async move {
-                let sum = checksum::of_file_watched(&path, algorithm, offset, len, watch).await?;
-                control.update(index, |f| {
-                    f.state = FileState::Waiting;
-                    f.done = 0;
-                });
-                Ok((index, sum))
-            }
-            .boxed(),
-        );
-    }
-    let sums: Vec<(usize, String)> =
-        futures_util::stream::iter(jobs).buffer_unordered(options.common.concurrency).try_collect().await?;
-    for (index, sum) in sums {
-        planned[index].checksum = Some(ChecksumInfo { algorithm: Some(algorithm.clone()), checksum: sum });
     }
     Ok(())
 }

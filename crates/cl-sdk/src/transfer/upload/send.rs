@@ -38,39 +38,46 @@ impl UploadJob<'_> {
         let handles = common.start(planned.iter().map(|p| FileProgress::waiting(&p.name, p.size)).collect());
         let _keep_alive = common.keep_alive(&self.session);
 
-        // Adds go one by one, in order: the service wants OVF metadata before the descriptor.
-        // Files still to be hashed are added by their job once hashed; order does not matter
-        // for them (they are neither metadata nor descriptors).
-        let mut endpoints = Vec::new();
-        for p in &planned {
-            let added = if p.hash_later.is_none() { Some(self.add(p, p.checksum.clone()).await?) } else { None };
-            endpoints.push(added);
-        }
         let (lane, mut sums) = HashLane::new(&planned, &handles, &common.control);
-        let mut jobs = Vec::new();
-        for ((p, endpoint), handle) in planned.iter().zip(endpoints).zip(handles) {
-            let sum = sums.remove(&p.name);
-            jobs.push(
-                async move {
-                    let (endpoint, checksum) = match (endpoint, sum) {
-                        (Some(endpoint), _) => (endpoint, p.checksum.clone()),
-                        (None, Some(sum)) => {
-                            // A closed lane: an earlier file's hashing failed, and that file says why.
-                            let stopped =
-                                |_| Error::new(ErrorKind::Canceled, "hashing stopped after another file failed");
-                            let checksum = Some(sum.await.map_err(stopped)??);
-                            (self.add(p, checksum.clone()).await?, checksum)
-                        }
-                        (None, None) => unreachable!("every file hashed later has a place in the lane"),
-                    };
-                    let size = self.send(p, endpoint, &handle).await?;
-                    handle.state(FileState::Done);
-                    Ok((size, checksum))
-                }
-                .boxed(),
-            );
-        }
-        let sent = lane.alongside(each_file(common, jobs)).await?;
+        let work = async {
+            // Adds go one by one, in order: the service wants OVF metadata before the descriptor
+            // (the lane hashes those first; they are small). A file still to be hashed otherwise
+            // is added by its own job once hashed: order does not matter for it.
+            let mut ready = Vec::new();
+            for p in &planned {
+                let sum = sums.remove(&p.name);
+                ready.push(match sum {
+                    Some(sum) if !p.in_order() => Err(sum),
+                    sum => {
+                        let checksum = match sum {
+                            Some(sum) => Some(hashed(sum).await?),
+                            None => p.checksum.clone(),
+                        };
+                        Ok((self.add(p, checksum.clone()).await?, checksum))
+                    }
+                });
+            }
+            let mut jobs = Vec::new();
+            for ((p, ready), handle) in planned.iter().zip(ready).zip(handles) {
+                jobs.push(
+                    async move {
+                        let (endpoint, checksum) = match ready {
+                            Ok(added) => added,
+                            Err(sum) => {
+                                let checksum = Some(hashed(sum).await?);
+                                (self.add(p, checksum.clone()).await?, checksum)
+                            }
+                        };
+                        let size = self.send(p, endpoint, &handle).await?;
+                        handle.state(FileState::Done);
+                        Ok((size, checksum))
+                    }
+                    .boxed(),
+                );
+            }
+            each_file(common, jobs).await
+        };
+        let sent = lane.alongside(work).await?;
         let preview = self.commit(removals).await?;
         let files = planned
             .into_iter()
@@ -179,8 +186,8 @@ impl UploadJob<'_> {
 }
 
 /// Hashes the files whose checksum is computed (none given, no manifest), one at a time in
-/// upload order, alongside the sending: file N+1 is hashed while file N is sent. Each file's
-/// job waits for its own sum, then adds the file with it.
+/// upload order, alongside the adds and the sending: file N+1 is hashed while file N is sent.
+/// Each file is added once its own sum is there.
 struct HashLane<'a> {
     work: BoxFuture<'a, ()>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -245,6 +252,12 @@ impl<'a> HashLane<'a> {
             }
         }
     }
+}
+
+/// A file's sum from the lane; a closed lane means an earlier file's hashing failed, and that
+/// file says why.
+async fn hashed(sum: Sum) -> Result<ChecksumInfo> {
+    sum.await.map_err(|_| Error::new(ErrorKind::Canceled, "hashing stopped after another file failed"))?
 }
 
 /// Tells a hashing pass in a blocking thread to stop reading.
