@@ -303,6 +303,20 @@ fn ovf_sets_and_ovas() {
     // qemu-img leaves holes in the file; a sparse-aware tar stores them as a GNU sparse member.
     let sparse = ova("sparse.ova", &[&ovf, &mf, &disk], true);
     the_error(&check(&[&sparse]), "ova.sparse");
+    // Members in the order the descriptor references them, and not.
+    let two = dir.path().join("two");
+    std::fs::create_dir(&two).unwrap();
+    let extra = two.join("extra.img");
+    std::fs::write(&extra, b"extra").unwrap();
+    let two_ovf = two.join("app.ovf");
+    let reference = r#"<File ovf:href="extra.img" ovf:id="file2" ovf:size="5"/>"#;
+    std::fs::write(&two_ovf, descriptor("disk1.vmdk", size, 8 << 20, reference)).unwrap();
+    let in_order = ova("in-order.ova", &[&two_ovf, &disk, &extra], false);
+    assert!(check(&[&in_order]).findings.is_empty(), "{:#?}", check(&[&in_order]).findings);
+    let swapped = ova("swapped.ova", &[&two_ovf, &extra, &disk], false);
+    let report = check(&[&swapped]);
+    assert_eq!(codes(&report, Severity::Warning), ["ova.order"], "{:#?}", report.findings);
+    assert!(report.findings[0].problem.contains("order the descriptor references"), "{}", report.findings[0]);
     assert_eq!(codes(&check(&[&disk_first]), Severity::Warning), ["ova.order"]);
     let cut = variant(&good, "cut.ova", |b| b.truncate(b.len() / 2));
     let report = check(&[&cut]);

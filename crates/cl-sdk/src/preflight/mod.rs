@@ -143,16 +143,16 @@ pub fn check(paths: &[PathBuf], digests: Digests) -> Result<Report> {
         let file = open(path)?;
         let name = display_name(path);
         if name.to_ascii_lowercase().ends_with(".ova") {
-            let mut sink = Sink::new(&name, &mut findings);
-            let members = ova::members(&file, &mut sink);
-            drop(sink);
+            let members = ova::members(&file, &mut Sink::new(&name, &mut findings));
             files += members.len();
             let mut entries = Vec::with_capacity(members.len());
             for m in members {
                 let data = Region::new(file.try_clone().map_err(|e| io(path, e))?, m.offset, m.size);
                 entries.push(Entry { label: format!("{name}:{}", m.name), name: m.name, data });
             }
-            check_set(&entries, digests, &mut findings);
+            let referenced = check_set(&entries, digests, &mut findings);
+            let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+            ova::order(&names, referenced.as_deref(), &mut Sink::new(&name, &mut findings));
         } else {
             let len = file.metadata().map_err(|e| io(path, e))?.len();
             loose.push(Entry { label: name.clone(), name, data: Region::new(file, 0, len) });
@@ -189,7 +189,9 @@ struct Entry {
     data: Region,
 }
 
-fn check_set(entries: &[Entry], digests: Digests, findings: &mut Vec<Finding>) {
+/// Checks a set's disks, then the set; the names its descriptors reference (see
+/// [`ovf::check_set`]).
+fn check_set(entries: &[Entry], digests: Digests, findings: &mut Vec<Finding>) -> Option<Vec<String>> {
     let mut disks = Vec::new();
     for entry in entries.iter().filter(|e| e.name.to_ascii_lowercase().ends_with(".vmdk")) {
         let mut sink = Sink::new(&entry.label, findings);
@@ -197,7 +199,7 @@ fn check_set(entries: &[Entry], digests: Digests, findings: &mut Vec<Finding>) {
             disks.push((entry.name.clone(), disk));
         }
     }
-    ovf::check_set(entries, &disks, digests, findings);
+    ovf::check_set(entries, &disks, digests, findings)
 }
 
 /// Where findings of one file go: repeats of a check are counted, not listed, so a disk with a

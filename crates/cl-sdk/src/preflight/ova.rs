@@ -128,34 +128,31 @@ pub(super) fn members(file: &std::fs::File, out: &mut Sink) -> Vec<Member> {
             FIX_REPACK,
         );
     }
-    if members.is_empty() {
-        if !out.has_errors() {
-            out.error("ova.empty", None, "the archive holds no files", FIX_REPACK);
-        }
-        return members;
+    if members.is_empty() && !out.has_errors() {
+        out.error("ova.empty", None, "the archive holds no files", FIX_REPACK);
     }
-    order(file, &members, out);
     members
 }
 
 /// DSP0243 §5.3: the descriptor first, then manifest and certificate, then the files in the
 /// order of the descriptor's `References`.
-fn order(file: &std::fs::File, members: &[Member], out: &mut Sink) {
-    let is = |m: &Member, ext: &str| m.name.to_ascii_lowercase().ends_with(ext);
-    if !is(&members[0], ".ovf") {
+pub(super) fn order(names: &[&str], referenced: Option<&[String]>, out: &mut Sink) {
+    let is = |name: &str, ext: &str| name.to_ascii_lowercase().ends_with(ext);
+    let Some(first) = names.first() else { return };
+    if !is(first, ".ovf") {
         out.warning(
             "ova.order",
             None,
             format!(
                 "the first member is {:?}, not the descriptor: streaming deployers need it first",
-                super::ovf::short(&members[0].name)
+                super::ovf::short(first)
             ),
             FIX_REPACK,
         );
         return;
     }
-    let meta = members[1..].iter().take_while(|m| is(m, ".mf") || is(m, ".cert")).count();
-    if members[1 + meta..].iter().any(|m| is(m, ".mf") || is(m, ".cert")) {
+    let meta = names[1..].iter().take_while(|n| is(n, ".mf") || is(n, ".cert")).count();
+    if names[1 + meta..].iter().any(|n| is(n, ".mf") || is(n, ".cert")) {
         out.warning(
             "ova.order",
             None,
@@ -164,17 +161,8 @@ fn order(file: &std::fs::File, members: &[Member], out: &mut Sink) {
         );
         return;
     }
-    let descriptor = &members[0];
-    if descriptor.size > 16 << 20 {
-        return;
-    }
-    let mut bytes = vec![0u8; descriptor.size as usize];
-    if std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, descriptor.offset).is_err() {
-        return;
-    }
-    let Ok(refs) = crate::transfer::ova_export::references(&bytes) else { return };
-    let rest: Vec<&str> =
-        members[1 + meta..].iter().map(|m| m.name.as_str()).filter(|n| refs.iter().any(|r| r == n)).collect();
+    let Some(refs) = referenced else { return };
+    let rest: Vec<&str> = names[1 + meta..].iter().copied().filter(|n| refs.iter().any(|r| r == n)).collect();
     let wanted: Vec<&str> = refs.iter().map(String::as_str).filter(|r| rest.contains(r)).collect();
     if rest != wanted {
         out.warning(

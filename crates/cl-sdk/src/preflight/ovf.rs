@@ -33,7 +33,14 @@ fn is_kind(name: &str, ext: &str) -> bool {
     name.to_ascii_lowercase().ends_with(ext)
 }
 
-pub(super) fn check_set(entries: &[Entry], disks: &[(String, Disk)], digests: Digests, findings: &mut Vec<Finding>) {
+/// Checks the set's descriptors, manifests and certificates; the file names the descriptors
+/// reference, when there are descriptors and every one could be read.
+pub(super) fn check_set(
+    entries: &[Entry],
+    disks: &[(String, Disk)],
+    digests: Digests,
+    findings: &mut Vec<Finding>,
+) -> Option<Vec<String>> {
     let files: Vec<(&str, u64)> = entries.iter().map(|e| (e.name.as_str(), e.data.size())).collect();
     let descriptors: Vec<&Entry> = entries.iter().filter(|e| is_kind(&e.name, ".ovf")).collect();
     // `None` once a descriptor cannot be read: then nothing is called unreferenced.
@@ -76,7 +83,7 @@ pub(super) fn check_set(entries: &[Entry], disks: &[(String, Disk)], digests: Di
             );
         }
     }
-    let Some(referenced) = referenced.filter(|_| !descriptors.is_empty()) else { return };
+    let referenced = referenced.filter(|_| !descriptors.is_empty())?;
     for e in entries {
         let extra = ![".ovf", ".mf", ".cert"].iter().any(|x| is_kind(&e.name, x));
         if extra && !referenced.contains(&e.name) {
@@ -88,6 +95,7 @@ pub(super) fn check_set(entries: &[Entry], disks: &[(String, Disk)], digests: Di
             );
         }
     }
+    Some(referenced)
 }
 
 fn read_small(data: &(impl ReadAt + ?Sized), max: u64, what: &str, out: &mut Sink) -> Option<Vec<u8>> {

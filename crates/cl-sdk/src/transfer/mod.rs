@@ -25,7 +25,7 @@ mod download;
 mod endpoint;
 mod names;
 pub(crate) mod ova;
-pub(crate) mod ova_export;
+mod ova_export;
 mod read_ahead;
 mod runner;
 mod sink;
