@@ -41,23 +41,44 @@ pub(crate) fn check_extension_sizes(file: &std::fs::File) -> std::result::Result
     let mut block = [0u8; 512];
     while offset + 512 <= len {
         file.read_exact_at(&mut block, offset).map_err(|e| e.to_string())?;
-        if block.iter().all(|b| *b == 0) {
-            break;
-        }
-        let header = tar::Header::from_byte_slice(&block);
-        let size = header.entry_size().map_err(|e| format!("the header at byte {offset}: {e}"))?;
-        let kind = header.entry_type();
+        let Some(step) = header_at(&block, offset)? else { break };
+        let kind = step.kind;
         let extension = kind.is_gnu_longname()
             || kind.is_gnu_longlink()
             || kind.is_pax_local_extensions()
             || kind.is_pax_global_extensions();
-        if extension && size > MAX_EXTENSION {
-            return Err(format!("an extension header of {size} bytes at byte {offset} (at most {MAX_EXTENSION})"));
+        if extension && step.size > MAX_EXTENSION {
+            return Err(format!(
+                "an extension header of {} bytes at byte {offset} (at most {MAX_EXTENSION})",
+                step.size
+            ));
         }
-        let next = size.div_ceil(512).checked_mul(512).and_then(|data| (offset + 512).checked_add(data));
-        offset = next.ok_or_else(|| format!("the header at byte {offset} declares an impossible size"))?;
+        offset = step.next;
     }
     Ok(())
+}
+
+/// One tar header, as a walk over an archive's headers sees it.
+pub(crate) struct HeaderStep {
+    pub kind: tar::EntryType,
+    /// The entry's data: its size, and where it starts.
+    pub size: u64,
+    pub data: u64,
+    /// Where the next header is.
+    pub next: u64,
+}
+
+/// The header in `block`, read at `offset`; `None` for the end-of-archive zero block.
+pub(crate) fn header_at(block: &[u8], offset: u64) -> std::result::Result<Option<HeaderStep>, String> {
+    if block.iter().all(|b| *b == 0) {
+        return Ok(None);
+    }
+    let header = tar::Header::from_byte_slice(block);
+    let size = header.entry_size().map_err(|e| format!("the header at byte {offset}: {e}"))?;
+    let data = offset + 512;
+    let next = size.div_ceil(512).checked_mul(512).and_then(|padded| data.checked_add(padded));
+    let next = next.ok_or_else(|| format!("the header at byte {offset} declares an impossible size"))?;
+    Ok(Some(HeaderStep { kind: header.entry_type(), size, data, next }))
 }
 
 /// The regular files of the archive at `path`, in archive order.

@@ -344,17 +344,14 @@ pub(crate) async fn ova_members(remote: &Remote) -> Result<Vec<Member>> {
             return Err(bad(format!("it ends at byte {} inside the archive (truncated?)", remote.size)));
         }
         let block = remote.read(offset, 512).await?;
-        if block.iter().all(|b| *b == 0) {
+        let Some(super::ova::HeaderStep { kind, size, data, next }) =
+            super::ova::header_at(&block, offset).map_err(bad)?
+        else {
             break;
-        }
-        let header = tar::Header::from_byte_slice(&block);
-        let size = header.entry_size().map_err(|e| bad(format!("the header at byte {offset}: {e}")))?;
-        let data = offset + 512;
-        let next = data.checked_add(size.div_ceil(512) * 512).ok_or_else(|| bad("a member too large".into()))?;
+        };
         if data + size > remote.size {
             return Err(bad(format!("a member at byte {offset} runs past the end ({} bytes): truncated", remote.size)));
         }
-        let kind = header.entry_type();
         if kind.is_pax_local_extensions() || kind.is_gnu_longname() {
             let extension = remote.read(data, size).await?;
             long_name = if kind.is_gnu_longname() {
@@ -366,7 +363,9 @@ pub(crate) async fn ova_members(remote: &Remote) -> Result<Vec<Member>> {
                     .and_then(|e| e.value().ok().map(str::to_owned))
             };
         } else {
-            let name = long_name.take().unwrap_or_else(|| String::from_utf8_lossy(&header.path_bytes()).into_owned());
+            let name = long_name.take().unwrap_or_else(|| {
+                String::from_utf8_lossy(&tar::Header::from_byte_slice(&block).path_bytes()).into_owned()
+            });
             if let Some(what) = super::ova::unsupported(kind) {
                 return Err(bad(format!("member {name:?} is {what}, which vCenter does not read as a file")));
             }
