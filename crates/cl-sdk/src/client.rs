@@ -385,13 +385,15 @@ impl Client {
     }
 
     /// The HTTP client for a source outside vCenter (an http(s) URL this client fetches): its own
-    /// trust, the client's timeouts, redirects followed (reqwest drops credentials when one
-    /// leaves the host), HTTP/1.1 as every transfer.
+    /// trust, the client's timeouts, HTTP/1.1 as every transfer. Redirects are followed (reqwest
+    /// drops credentials when one leaves the host) but never from https to http, and never off
+    /// the origin of a source pinned by thumbprint (the pin vouches for that origin alone).
     pub(crate) fn source_http(&self, trust: &Trust) -> Result<reqwest::Client> {
         let builder = reqwest::Client::builder()
             .connect_timeout(self.inner.connect_timeout)
             .read_timeout(self.inner.stall_timeout)
             .user_agent(self.inner.user_agent.clone())
+            .redirect(origin::source_redirect_policy(!trust.pins.is_empty()))
             .http1_only();
         trust.apply(builder)?.build().map_err(transport)
     }
@@ -454,12 +456,13 @@ impl Relogins {
             return Err(Error::new(
                 ErrorKind::Unauthenticated,
                 format!(
-                    "the server ended the API session {} times within {} s; not logging in again (its sessions \
-                     do not last: check the server)",
+                    "the server ended the API session {} times within {} s although every login succeeded; \
+                     not logging in again (its sessions do not last: check the server)",
                     self.recent.len(),
                     Self::WINDOW.as_secs()
                 ),
-            ));
+            )
+            .with(crate::error::Detail::SessionsEnd));
         }
         self.recent.push_back(now);
         Ok(())

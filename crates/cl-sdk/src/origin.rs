@@ -100,6 +100,23 @@ pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
+/// The redirects a source outside vCenter may take (at most 10): within its origin, or to
+/// another https origin unless `pinned`; never from https to http.
+pub(crate) fn source_redirect_policy(pinned: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let Some(first) = attempt.previous().first() else { return attempt.stop() };
+        let downgrade = first.scheme() == "https" && attempt.url().scheme() != "https";
+        if downgrade || (pinned && !same_origin(first, attempt.url())) {
+            let refused = RedirectRefused { from: origin_of(first), to: origin_of(attempt.url()) };
+            attempt.error(refused)
+        } else if attempt.previous().len() > 10 {
+            attempt.error("more than 10 redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 fn origin_of(url: &Url) -> String {
     url.origin().ascii_serialization()
 }

@@ -136,6 +136,9 @@ impl Class {
     }
 }
 
+/// The longest `Retry-After` honoured; a longer one is waited this long (within the budget).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// The retries of one call under a policy.
 #[derive(Debug)]
 pub(crate) struct Retries {
@@ -153,7 +156,11 @@ impl Retries {
         if !classify(error).allows(repeat) || self.failures >= self.policy.attempts {
             return None;
         }
-        let pause = self.backoff.next_pause();
+        let mut pause = self.backoff.next_pause();
+        // A server that says how long to wait is believed, up to a cap.
+        if let Some(after) = error.retry_after() {
+            pause = pause.max(after.min(MAX_RETRY_AFTER));
+        }
         let left = self.policy.budget.checked_sub(self.started.elapsed())?;
         (pause < left).then_some(pause)
     }

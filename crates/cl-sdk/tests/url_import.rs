@@ -28,6 +28,18 @@ struct Faults {
     stall: Option<(u64, Duration)>,
     /// Basic credentials every request must carry.
     auth: Option<String>,
+    /// HEAD states this size instead of the file's.
+    head_size: Option<u64>,
+    /// Whole GETs go on past the file's end, with no Content-Length.
+    endless: bool,
+    /// 206 answers give this total in their Content-Range (the source changed under us).
+    total: Option<u64>,
+    /// Answers are labelled gzip although nobody asked for it.
+    gzip: bool,
+    /// The next this many GETs are answered 503 (with `Retry-After: 0`).
+    unavailable: u32,
+    /// Every request for this path is redirected to this URL.
+    redirect: Option<(String, String)>,
 }
 
 #[derive(Default)]
@@ -35,6 +47,8 @@ struct Files {
     files: Mutex<HashMap<String, Vec<u8>>>,
     faults: Mutex<Faults>,
     seen: Mutex<Vec<Seen>>,
+    /// The client addresses (one per connection) requests came from.
+    peers: Mutex<std::collections::HashSet<std::net::SocketAddr>>,
 }
 
 /// A request's method, path, Range and whether it carried vCenter's session header.
@@ -44,7 +58,12 @@ fn etag(bytes: &[u8]) -> String {
     format!("\"{}\"", hex::encode(&sha2::Sha256::digest(bytes)[..8]))
 }
 
-async fn serve(State(files): State<Arc<Files>>, request: Request) -> Response {
+async fn serve(
+    State(files): State<Arc<Files>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    request: Request,
+) -> Response {
+    files.peers.lock().unwrap().insert(peer);
     let (method, path, headers) =
         (request.method().to_string(), request.uri().path().to_owned(), request.headers().clone());
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -60,7 +79,20 @@ async fn serve(State(files): State<Arc<Files>>, request: Request) -> Response {
     {
         return (StatusCode::UNAUTHORIZED, "who are you?").into_response();
     }
-    let name = path.trim_start_matches('/').to_owned();
+    if let Some((from, to)) = &faults.redirect
+        && *from == path
+    {
+        return Response::builder().status(StatusCode::FOUND).header(header::LOCATION, to).body(Body::empty()).unwrap();
+    }
+    if method == "GET" && faults.unavailable > 0 {
+        faults.unavailable -= 1;
+        return Response::builder()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .header(header::RETRY_AFTER, "0")
+            .body(Body::from("busy"))
+            .unwrap();
+    }
+    let name = percent_encoding::percent_decode_str(path.trim_start_matches('/')).decode_utf8_lossy().into_owned();
     let requests = files.seen.lock().unwrap().len();
     if faults.change_at.as_ref().is_some_and(|(n, _, _)| requests >= *n)
         && let Some((_, changed, bytes)) = faults.change_at.take()
@@ -79,19 +111,29 @@ async fn serve(State(files): State<Arc<Files>>, request: Request) -> Response {
         }
         None => (StatusCode::OK, 0, bytes.len() as u64),
     };
-    let mut response = Response::builder()
-        .status(status)
-        .header(header::ETAG, &tag)
-        .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_LENGTH, end - start);
+    let endless = faults.endless && status == StatusCode::OK && method == "GET";
+    let mut response =
+        Response::builder().status(status).header(header::ETAG, &tag).header(header::ACCEPT_RANGES, "bytes");
+    if faults.gzip {
+        response = response.header(header::CONTENT_ENCODING, "gzip");
+    }
+    match faults.head_size {
+        Some(size) if method == "HEAD" => response = response.header(header::CONTENT_LENGTH, size),
+        _ if endless => {}
+        _ => response = response.header(header::CONTENT_LENGTH, end - start),
+    }
     if status == StatusCode::PARTIAL_CONTENT {
-        response = response.header(header::CONTENT_RANGE, format!("bytes {start}-{}/{}", end - 1, bytes.len()));
+        let total = faults.total.unwrap_or(bytes.len() as u64);
+        response = response.header(header::CONTENT_RANGE, format!("bytes {start}-{}/{total}", end - 1));
     }
     if method == "HEAD" {
         return response.body(Body::empty()).unwrap();
     }
     let (cut, stall) = (faults.cut_after.take(), faults.stall.take());
-    let body = bytes[start as usize..end as usize].to_vec();
+    let mut body = bytes[start as usize..end as usize].to_vec();
+    if endless {
+        body.extend(std::iter::repeat_n(0x5a, 200_000));
+    }
     let chunks: Vec<Vec<u8>> = body.chunks(16 << 10).map(<[u8]>::to_vec).collect();
     let stream = futures_util::stream::unfold((chunks.into_iter(), 0u64), move |(mut chunks, sent)| async move {
         let chunk = chunks.next()?;
@@ -117,7 +159,7 @@ fn parse_range(value: &str) -> Option<(u64, Option<u64>)> {
 struct Bed {
     files: Arc<Files>,
     base: String,
-    _sim: Simulator,
+    sim: Simulator,
     client: Client,
     library: String,
 }
@@ -127,6 +169,7 @@ async fn bed() -> Bed {
     let app = axum::Router::new().fallback(serve).with_state(files.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let mut config = SimConfig::default().plain_http();
     config.service.prepare_delay = Duration::from_millis(10);
@@ -139,7 +182,7 @@ async fn bed() -> Bed {
         .await
         .unwrap();
     let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
-    Bed { files, base, _sim: sim, client, library }
+    Bed { files, base, sim, client, library }
 }
 
 impl Bed {
@@ -365,4 +408,156 @@ async fn an_https_source_is_trusted_only_as_told() {
     let report = bed.client.upload_new_item(&bed.library, "trusted", "file", vec![trusted], options()).await.unwrap();
     assert_eq!(bed.item(&report.item_id).await["disk.img"], bytes);
     session.delete().await.unwrap();
+}
+
+/// A transfer is done only when the bytes received are exactly one version of the source, as
+/// its own answers prove: a first look that understates the size, a body that goes on past it, a
+/// resume of another total, an encoding nobody asked for; each is refused, nothing is left.
+#[tokio::test]
+async fn a_source_whose_answers_contradict_its_size_lands_nowhere() {
+    let bed = bed().await;
+    let iso = content(900_000, 7);
+    bed.put("x.iso", &iso);
+    let url = format!("{}/x.iso", bed.base);
+    type Case = (&'static str, fn(&mut Faults), ErrorKind);
+    let cases: [Case; 4] = [
+        ("half", |f| f.head_size = Some(450_000), ErrorKind::Verification),
+        ("endless", |f| f.endless = true, ErrorKind::Verification),
+        (
+            "other-total",
+            |f| {
+                f.cut_after = Some(300_000);
+                f.total = Some(1_800_000);
+            },
+            ErrorKind::Verification,
+        ),
+        ("gzip", |f| f.gzip = true, ErrorKind::Decode),
+    ];
+    for (item, fault, kind) in cases {
+        *bed.files.faults.lock().unwrap() = Faults::default();
+        fault(&mut bed.files.faults.lock().unwrap());
+        bed.files.seen.lock().unwrap().clear();
+        let result = bed.import(item, &url).await;
+        let error = result.expect_err(item);
+        assert_eq!(error.kind(), kind, "{item}: {error}");
+        assert!(error.to_string().contains("x.iso"), "{item}: names the source: {error}");
+        assert!(bed.client.find_items(&bed.library, item).await.unwrap().is_empty(), "{item}: the item was removed");
+        assert!(bed.client.update_sessions(None).await.unwrap().is_empty(), "{item}");
+    }
+    // The honest control passes.
+    *bed.files.faults.lock().unwrap() = Faults::default();
+    let report = bed.import("honest", &url).await.unwrap();
+    assert_eq!(bed.item(&report.item_id).await["x.iso"], iso);
+}
+
+/// A source's 503 is as transient as vCenter's: waited out with backoff (Retry-After honoured),
+/// resumed where it stopped; when it does not pass, the error names the source, not vCenter.
+#[tokio::test]
+async fn a_busy_source_is_waited_out_and_blamed_when_it_stays_busy() {
+    let bed = bed().await;
+    let iso = content(600_000, 8);
+    bed.put("busy.iso", &iso);
+    let url = format!("{}/busy.iso", bed.base);
+    {
+        let mut faults = bed.files.faults.lock().unwrap();
+        faults.cut_after = Some(150_000);
+        faults.unavailable = 0;
+    }
+    // The first GET is cut; the resumes meet two 503s first.
+    let files = bed.files.clone();
+    let busy = tokio::spawn(async move {
+        for _ in 0..200 {
+            if files.seen.lock().unwrap().len() >= 2 {
+                files.faults.lock().unwrap().unavailable = 2;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let report = bed.import("busy", &url).await.unwrap();
+    busy.await.unwrap();
+    assert_eq!(bed.item(&report.item_id).await["busy.iso"], iso);
+
+    bed.files.faults.lock().unwrap().unavailable = 1_000;
+    let error = bed.import("down", &url).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ServiceUnavailable, "{error}");
+    let text = error.to_string();
+    assert!(text.contains("the source") && text.contains("503"), "{text}");
+    assert!(!text.contains("the server rejected"), "vCenter is not blamed: {text}");
+    assert!(bed.client.find_items(&bed.library, "down").await.unwrap().is_empty());
+}
+
+/// Names from an archive or a descriptor become item names only by the one rule: `..` as a
+/// member, `%2e%2e` or another host as a reference are refused before anything is fetched.
+#[tokio::test]
+async fn member_and_reference_names_cannot_climb_out() {
+    let bed = bed().await;
+    let mut builder = tar::Builder::new(Vec::new());
+    for name in ["app.ovf", ".."] {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(3);
+        header.set_mode(0o644);
+        // Written raw: tar-rs would refuse to set `..` as a path.
+        header.as_ustar_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_cksum();
+        builder.append(&header, &b"abc"[..]).unwrap();
+    }
+    bed.put("dots.ova", &builder.into_inner().unwrap());
+    let error = bed.import("dots", &format!("{}/dots.ova", bed.base)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    assert!(error.to_string().contains("not a plain file name"), "{error}");
+
+    bed.put("up/secret.vmdk", b"not yours");
+    for href in ["%2e%2e/secret.vmdk", "%2e%2e", "http://127.0.0.1:9/x.vmdk", "..%2fsecret.vmdk"] {
+        let ovf = format!(
+            r#"<?xml version="1.0"?><Envelope xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References><File ovf:href="ok.vmdk"/><File ovf:href="{href}"/></References></Envelope>"#
+        );
+        bed.put("up/set/web.ovf", ovf.as_bytes());
+        bed.put("up/set/ok.vmdk", b"fine");
+        bed.files.seen.lock().unwrap().clear();
+        let error = bed.import("web", &format!("{}/up/set/web.ovf", bed.base)).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{href}: {error}");
+        assert!(error.to_string().contains("not a file beside it"), "{href}: {error}");
+        let paths: Vec<String> = bed.files.seen.lock().unwrap().iter().map(|(_, p, _, _)| p.clone()).collect();
+        assert!(paths.iter().all(|p| p == "/up/set/web.ovf"), "{href}: nothing else was fetched: {paths:?}");
+    }
+    // A name with a space, percent-encoded as an href should be, is fetched as itself (and keeps
+    // the href as its name in the item, which is what the descriptor's reference names).
+    let ovf = br#"<?xml version="1.0"?><Envelope xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References><File ovf:href="disk%201.vmdk"/></References></Envelope>"#;
+    bed.put("sp/web.ovf", ovf);
+    bed.put("sp/disk 1.vmdk", b"spaced");
+    let report = bed.import("spaced", &format!("{}/sp/web.ovf", bed.base)).await.unwrap();
+    assert_eq!(bed.item(&report.item_id).await["disk%201.vmdk"], b"spaced");
+}
+
+/// A descriptor's references are looked at over one client, a few at a time: not a connection
+/// per file.
+#[tokio::test]
+async fn many_references_share_one_client() {
+    let bed = bed().await;
+    let refs: String = (0..60).map(|i| format!(r#"<File ovf:href="d{i}.bin"/>"#)).collect();
+    let ovf = format!(
+        r#"<?xml version="1.0"?><Envelope xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References>{refs}</References></Envelope>"#
+    );
+    bed.put("many/x.ovf", ovf.as_bytes());
+    for i in 0..60 {
+        bed.put(&format!("many/d{i}.bin"), format!("file {i}").as_bytes());
+    }
+    let report = bed.import("many", &format!("{}/many/x.ovf", bed.base)).await.unwrap();
+    assert_eq!(report.files.len(), 61);
+    let connections = bed.files.peers.lock().unwrap().len();
+    assert!(connections <= 16, "{connections} connections for 61 files");
+}
+
+/// An item that does not list an imported file after DONE fails the import.
+#[tokio::test]
+async fn an_import_the_item_does_not_list_after_done_fails() {
+    let bed = bed().await;
+    bed.put("gone.iso", &content(50_000, 9));
+    bed.sim.faults().hide_item_files(Some("gone.iso"));
+    let error = bed.import("gone", &format!("{}/gone.iso", bed.base)).await.unwrap_err();
+    bed.sim.faults().clear();
+    assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
+    assert!(error.to_string().contains("does not list it"), "{error}");
+    assert!(bed.client.find_items(&bed.library, "gone").await.unwrap().is_empty());
 }

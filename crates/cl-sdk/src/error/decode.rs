@@ -70,6 +70,7 @@ const ERROR_BODY_CAP: usize = 64 << 10;
 /// The error a transfer endpoint answered with, from its status and at most 64 KiB of its body.
 pub(crate) async fn from_transfer_response(mut response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers());
     let mut body = Vec::new();
     while body.len() < ERROR_BODY_CAP {
         match response.chunk().await {
@@ -77,7 +78,16 @@ pub(crate) async fn from_transfer_response(mut response: reqwest::Response) -> E
             _ => break,
         }
     }
-    Error::from_response(status, &body)
+    let mut error = Error::from_response(status, &body);
+    error.set_retry_after(retry_after);
+    error
+}
+
+/// `Retry-After` in seconds (the form servers send with 503 and 429); an HTTP date is not
+/// read, and the retry policy's own backoff applies.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(std::time::Duration::from_secs)
 }
 
 /// The texts of the rustls errors in a failure's source chain.

@@ -89,7 +89,7 @@ pub(crate) struct EndpointSource {
 
 impl Source for EndpointSource {
     fn open(&self, offset: u64) -> BoxFuture<'_, Result<Opened>> {
-        self.endpoint.get(offset, self.size).boxed()
+        self.endpoint.get(offset, None, self.size).boxed()
     }
 }
 
@@ -136,12 +136,12 @@ impl Source for ItemFileSource {
     fn open(&self, offset: u64) -> BoxFuture<'_, Result<Opened>> {
         Box::pin(async move {
             let endpoint = self.endpoint().await?;
-            let first = endpoint.get(offset, Some(self.size)).await?;
+            let first = endpoint.get(offset, None, Some(self.size)).await?;
             let size = self.size;
             let shown = endpoint.shown();
             let reopen: Reopen = Arc::new(move |at| {
                 let endpoint = endpoint.clone();
-                Box::pin(async move { endpoint.get(at, Some(size)).await })
+                Box::pin(async move { endpoint.get(at, None, Some(size)).await })
             });
             let bytes = resuming(reopen, shown, first, (offset, size), self.retries.start());
             let bytes = match &self.checksum {

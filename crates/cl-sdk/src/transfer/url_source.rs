@@ -13,14 +13,13 @@ use std::sync::Arc;
 
 use cl_api::types::ChecksumInfo;
 use futures_util::future::BoxFuture;
-use futures_util::{FutureExt, StreamExt};
-use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE};
-use reqwest::{StatusCode, Url};
+use futures_util::{FutureExt, StreamExt, TryStreamExt};
+use reqwest::Url;
 
-use super::endpoint::{ByteStream, Opened};
+use super::endpoint::{ByteStream, Endpoint, Opened};
 use super::source::{Reopen, Source, resuming, verified};
 use crate::client::{Client, Trust};
-use crate::error::{Error, ErrorKind, Result, excerpt, from_transfer_response, transport};
+use crate::error::{Error, ErrorKind, Result};
 use crate::retry::RetryPolicy;
 
 /// How to trust an http(s) source this client fetches from: the system's roots by default.
@@ -63,196 +62,66 @@ impl SourceTrust {
 
 /// The largest header, manifest or descriptor read whole from a source.
 const MAX_SMALL: u64 = 16 << 20;
-/// The most members an OVA may have.
+/// The most members an OVA, or references a descriptor, may have.
 const MAX_MEMBERS: usize = 10_000;
+/// How many of a descriptor's references are looked at (HEAD) at once.
+const LOOKS_AT_ONCE: usize = 8;
 
-/// A URL as this client reads it: its HTTP client, credentials, size and validator.
+/// A URL as this client reads it: its endpoint (the one request builder, with the source's
+/// client, credentials and version), and its size.
 pub(crate) struct Remote {
-    http: reqwest::Client,
-    /// Without user information.
-    url: Url,
-    auth: Option<(String, Option<String>)>,
+    endpoint: Endpoint,
     /// For messages: the URL without its password.
     pub shown: String,
     pub size: u64,
-    /// `ETag`, else `Last-Modified`, from the first look.
-    validator: Option<String>,
 }
 
 impl Remote {
-    /// Looks at `url` (HEAD, or a one-byte GET where HEAD is refused): its size and validator.
+    /// Looks at `url` (HEAD, or a one-byte GET where HEAD is refused): its size and version.
     pub async fn probe(client: &Client, url: &str, trust: &SourceTrust) -> Result<Arc<Self>> {
-        let shown = crate::origin::redact(url);
-        let mut parsed =
-            Url::parse(url).map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{shown:?} is not a URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
-            return Err(Error::new(ErrorKind::InvalidInput, format!("{shown} is not an http or https URL")));
-        }
-        let auth = (!parsed.username().is_empty())
-            .then(|| (percent_encoding_decode(parsed.username()), parsed.password().map(percent_encoding_decode)));
-        let _ = parsed.set_username("");
-        let _ = parsed.set_password(None);
-        let http = client.source_http(&trust.trust)?;
-        let mut remote = Self { http, url: parsed, auth, shown, size: 0, validator: None };
-        let head = remote.request(reqwest::Method::HEAD).send().await.map_err(|e| remote.unreachable(e))?;
-        let response = if matches!(head.status(), StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED) {
-            let get = remote.request(reqwest::Method::GET).header(RANGE, "bytes=0-0");
-            get.send().await.map_err(|e| remote.unreachable(e))?
-        } else {
-            head
-        };
-        if !response.status().is_success() {
-            return Err(remote.refused(response).await);
-        }
-        let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok());
-        let size = match response.status() {
-            StatusCode::PARTIAL_CONTENT => header(CONTENT_RANGE).and_then(|r| r.rsplit('/').next()?.parse().ok()),
-            _ => header(CONTENT_LENGTH).and_then(|l| l.parse().ok()),
-        };
-        remote.size = size.ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                format!("{} gives no size (Content-Length); the item needs it before the first byte", remote.shown),
-            )
-        })?;
-        remote.validator = header(ETAG).or_else(|| header(LAST_MODIFIED)).map(str::to_owned);
-        Ok(Arc::new(remote))
+        let endpoint = Endpoint::source(client.source_http(&trust.trust)?, url)?;
+        Self::look(endpoint).await
     }
 
-    /// Another file beside this one (an OVF's disk): `name` must be a plain file name.
-    pub async fn sibling(&self, client: &Client, name: &str, trust: &SourceTrust) -> Result<Arc<Self>> {
-        super::names::safe_file_name(std::path::Path::new("."), name).map_err(|_| {
-            Error::new(
+    async fn look(mut endpoint: Endpoint) -> Result<Arc<Self>> {
+        let looked = endpoint.look().await?;
+        Ok(Arc::new(Self { shown: endpoint.shown(), endpoint, size: looked.size }))
+    }
+
+    /// The files an OVF descriptor here references, beside it: every href checked (one plain
+    /// name, percent-decoded) before the first is fetched, then looked at a few at a time over
+    /// this source's one HTTP client. Returns each with its name in the item: the href as the
+    /// descriptor writes it, which is what the service matches the descriptor's references to.
+    pub async fn siblings(&self, hrefs: &[String]) -> Result<Vec<(String, Arc<Self>)>> {
+        if hrefs.len() > MAX_MEMBERS {
+            return Err(Error::new(
                 ErrorKind::InvalidInput,
-                format!("the descriptor references {name:?}, which is not a file beside it"),
-            )
-        })?;
-        let mut url = self.url.join(name).map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-        if let Some((user, password)) = &self.auth {
-            let _ = url.set_username(user);
-            let _ = url.set_password(password.as_deref());
+                format!("{}: the descriptor references {} files, more than {MAX_MEMBERS}", self.shown, hrefs.len()),
+            ));
         }
-        Self::probe(client, url.as_str(), trust).await
+        let mut endpoints = Vec::with_capacity(hrefs.len());
+        for href in hrefs {
+            let refused = |why: String| Error::new(ErrorKind::InvalidInput, format!("{}: {why}", self.shown));
+            let name = super::names::href_name(href).map_err(refused)?;
+            super::names::item_name(href).map_err(|why| refused(format!("the reference {href:?}: {why}")))?;
+            endpoints.push((href.clone(), self.endpoint.sibling(&name)?));
+        }
+        futures_util::stream::iter(endpoints)
+            .map(|(name, endpoint)| async move { Self::look(endpoint).await.map(|remote| (name, remote)) })
+            .buffered(LOOKS_AT_ONCE)
+            .try_collect()
+            .await
     }
 
     /// The file's name: the URL's last path segment, decoded.
     pub fn file_name(&self) -> String {
-        file_name(&self.url)
+        file_name(self.endpoint.url())
     }
 
-    fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
-        let request = self.http.request(method, self.url.clone());
-        match &self.auth {
-            Some((user, password)) => request.basic_auth(user, password.as_ref()),
-            None => request,
-        }
-    }
-
-    fn unreachable(&self, error: reqwest::Error) -> Error {
-        transport(error).with_detail(format!("fetching {}", self.shown))
-    }
-
-    async fn refused(&self, response: reqwest::Response) -> Error {
-        let status = response.status();
-        let hint = match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "; give its credentials in the URL (user:password@)",
-            StatusCode::NOT_FOUND => "; there is no file there",
-            _ => "",
-        };
-        let kind = match status {
-            StatusCode::UNAUTHORIZED => ErrorKind::Unauthenticated,
-            StatusCode::FORBIDDEN => ErrorKind::Unauthorized,
-            StatusCode::NOT_FOUND => ErrorKind::NotFound,
-            _ => ErrorKind::Http,
-        };
-        let inner = from_transfer_response(response).await;
-        Error::new(kind, format!("the source {} answered HTTP {}{hint}", self.shown, status.as_u16()))
-            .with_source(inner)
-    }
-
-    /// Bytes `from..end` of the file: a `206` must start exactly at `from`; a `200` means the
-    /// server ignored `Range`, and is taken (from its start, skipping) only while the file is
-    /// the one first looked at.
+    /// Bytes `from..end` of the file (see [`Endpoint::get`]: the answer is checked against the
+    /// size and version first looked at).
     pub async fn get(&self, from: u64, end: u64) -> Result<Opened> {
-        let mut request = self.request(reqwest::Method::GET);
-        let whole = from == 0 && end == self.size;
-        if !whole {
-            request = request.header(RANGE, format!("bytes={from}-{}", end.saturating_sub(1)));
-            if let Some(validator) = &self.validator {
-                request = request.header(IF_RANGE, validator);
-            }
-        }
-        let response = request.send().await.map_err(|e| self.unreachable(e))?;
-        let status = response.status();
-        let start = if status == StatusCode::PARTIAL_CONTENT {
-            let range = response.headers().get(CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-            let first = range.strip_prefix("bytes ").and_then(|r| r.split('-').next()?.trim().parse::<u64>().ok());
-            if first != Some(from) {
-                return Err(Error::new(
-                    ErrorKind::Decode,
-                    format!(
-                        "{}: asked for byte {from} on, the source answered with Content-Range {:?}; refusing to splice",
-                        self.shown,
-                        excerpt(range.as_bytes())
-                    ),
-                ));
-            }
-            from
-        } else if status.is_success() {
-            let now = response.headers().get(ETAG).or_else(|| response.headers().get(LAST_MODIFIED));
-            let now = now.and_then(|v| v.to_str().ok());
-            // Read whole, it must still be the file first looked at (its size was declared);
-            // from an offset, it must be known to be.
-            let changed = match (whole, now) {
-                (true, Some(now)) => self.validator.as_deref().is_some_and(|v| v != now),
-                (true, None) => false,
-                (false, now) => self.validator.is_none() || now != self.validator.as_deref(),
-            };
-            if changed {
-                return Err(Error::new(
-                    ErrorKind::Verification,
-                    format!(
-                        "{} changed since the transfer began (or cannot say it did not: no ETag or \
-                         Last-Modified); refusing to splice its new bytes onto the old",
-                        self.shown
-                    ),
-                ));
-            }
-            if !whole {
-                tracing::info!(source = self.shown, "the source ignored Range; reading it from its start");
-            }
-            0
-        } else {
-            return Err(self.refused(response).await);
-        };
-        // Bytes before `from` (a server that ignored Range) are skipped; at `end` the stream stops
-        // without reading on.
-        let shown = self.shown.clone();
-        let state = (response.bytes_stream(), from - start, end - from);
-        let bytes = futures_util::stream::unfold(state, move |(mut body, mut skip, mut left)| {
-            let shown = shown.clone();
-            async move {
-                while left > 0 {
-                    let mut chunk = match body.next().await? {
-                        Ok(chunk) => chunk,
-                        Err(e) => {
-                            let broke = Error::new(ErrorKind::Transport, format!("the source {shown} broke off"));
-                            return Some((Err(broke.with_source(e)), (body, skip, 0)));
-                        }
-                    };
-                    let dropped = skip.min(chunk.len() as u64);
-                    skip -= dropped;
-                    let _ = chunk.split_to(dropped as usize);
-                    chunk.truncate(left.min(chunk.len() as u64) as usize);
-                    if !chunk.is_empty() {
-                        left -= chunk.len() as u64;
-                        return Some((Ok(chunk), (body, skip, left)));
-                    }
-                }
-                None
-            }
-        });
-        Ok(Opened { start: from, bytes: bytes.boxed() })
+        self.endpoint.get(from, Some(end), Some(self.size)).await
     }
 
     /// `len` bytes at `offset`, whole in memory (a tar header, a manifest, a descriptor).
@@ -268,23 +137,14 @@ impl Remote {
         while let Some(chunk) = stream.next().await {
             bytes.extend_from_slice(&chunk?);
         }
-        if bytes.len() as u64 != len {
-            return Err(Error::new(
-                ErrorKind::Transport,
-                format!("{}: {} of {len} bytes at {offset} arrived", self.shown, bytes.len()),
-            ));
-        }
         Ok(bytes)
     }
 }
 
-fn percent_encoding_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
-
 /// A URL's last path segment, decoded: the name of the file it serves.
 pub(crate) fn file_name(url: &Url) -> String {
-    percent_encoding_decode(url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default())
+    let last = url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default();
+    percent_encoding::percent_decode_str(last).decode_utf8_lossy().into_owned()
 }
 
 /// A range of a remote file (the whole file, or an OVA member), as an upload's source.
@@ -332,55 +192,37 @@ pub(crate) struct Member {
 }
 
 /// The members of the OVA at `remote`, found by reading each 512-byte header with a range
-/// request (pax and GNU long names followed); every member must lie within the file.
+/// request (the one tar walk: pax and GNU records followed); every member must lie within the
+/// file and be named by the one rule.
 pub(crate) async fn ova_members(remote: &Remote) -> Result<Vec<Member>> {
     let bad =
         |what: String| Error::new(ErrorKind::InvalidInput, format!("{} is not a readable OVA: {what}", remote.shown));
+    let broken = |b: super::ova::Broken| bad(b.to_string());
     let mut members = Vec::new();
-    let mut offset = 0u64;
-    let mut long_name: Option<String> = None;
+    let mut walk = super::ova::Walk::new(remote.size);
     loop {
-        if offset + 512 > remote.size {
-            return Err(bad(format!("it ends at byte {} inside the archive (truncated?)", remote.size)));
-        }
-        let block = remote.read(offset, 512).await?;
-        let Some(super::ova::HeaderStep { kind, size, data, next }) =
-            super::ova::header_at(&block, offset).map_err(bad)?
-        else {
-            break;
+        let at = walk.next().map_err(broken)?;
+        let block = remote.read(at, 512).await?;
+        let entry = match walk.header(&block).map_err(broken)? {
+            super::ova::Step::End => break,
+            super::ova::Step::Extension { data, size } => {
+                let extension = remote.read(data, size).await?;
+                walk.extension(&extension).map_err(broken)?;
+                continue;
+            }
+            super::ova::Step::Entry(entry) => entry,
         };
-        if data + size > remote.size {
-            return Err(bad(format!("a member at byte {offset} runs past the end ({} bytes): truncated", remote.size)));
+        if let Some(what) = super::ova::unsupported(entry.kind) {
+            let name = super::names::shown(&entry.name);
+            return Err(bad(format!("member {name} is {what}, which vCenter does not read as a file")));
         }
-        if kind.is_pax_local_extensions() || kind.is_gnu_longname() {
-            let extension = remote.read(data, size).await?;
-            long_name = if kind.is_gnu_longname() {
-                Some(String::from_utf8_lossy(extension.split(|b| *b == 0).next().unwrap_or_default()).into_owned())
-            } else {
-                tar::PaxExtensions::new(&extension)
-                    .filter_map(Result::ok)
-                    .find(|e| e.key() == Ok("path"))
-                    .and_then(|e| e.value().ok().map(str::to_owned))
-            };
-        } else {
-            let name = long_name.take().unwrap_or_else(|| {
-                String::from_utf8_lossy(&tar::Header::from_byte_slice(&block).path_bytes()).into_owned()
-            });
-            if let Some(what) = super::ova::unsupported(kind) {
-                return Err(bad(format!("member {name:?} is {what}, which vCenter does not read as a file")));
-            }
-            if kind.is_file() {
-                let name = name.trim_start_matches("./").to_owned();
-                if name.is_empty() || name.contains('/') {
-                    return Err(bad(format!("member {name:?} is not a plain file name")));
-                }
-                members.push(Member { name, offset: data, size });
-                if members.len() > MAX_MEMBERS {
-                    return Err(bad(format!("more than {MAX_MEMBERS} members")));
-                }
+        if entry.kind.is_file() {
+            let name = super::names::member_name(&entry.name).map_err(bad)?;
+            members.push(Member { name, offset: entry.data, size: entry.size });
+            if members.len() > MAX_MEMBERS {
+                return Err(bad(format!("more than {MAX_MEMBERS} members")));
             }
         }
-        offset = next;
     }
     if members.is_empty() {
         return Err(bad("it holds no files".into()));

@@ -175,6 +175,10 @@ impl UploadJob<'_> {
     /// A transfer endpoint answers with a bare status; the session's file says why (a size or
     /// checksum mismatch), so that is what the caller gets.
     async fn explain_refusal(&self, name: &str, error: Error) -> Error {
+        // The source failed, not the server: its file is in ERROR only because its bytes stopped.
+        if error.is_from_source() {
+            return error;
+        }
         match session_file(&self.session, name).await {
             Ok(file) if file.status == TransferStatus::Error => {
                 let why = file.error_message.map(|m| m.default_message).unwrap_or_else(|| error.message().to_owned());
