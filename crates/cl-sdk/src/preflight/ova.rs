@@ -3,6 +3,7 @@
 //! the descriptor references them): streaming deployers read it front to back.
 
 use super::{Location, Sink};
+use crate::transfer::ova::Broken;
 
 const FIX_REPACK: &str = "pack it again: tar -cf x.ova x.ovf x.mf disk1.vmdk … (descriptor first), or export it again";
 
@@ -18,36 +19,20 @@ pub(super) struct Member {
 pub(super) fn members(file: &std::fs::File, out: &mut Sink) -> Vec<Member> {
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut members: Vec<Member> = Vec::new();
-    let mut end = 0;
-    if let Err(why) = crate::transfer::ova::check_extension_sizes(file) {
-        out.error("ova.tar", None, format!("not a readable tar archive: {why}"), FIX_REPACK);
-        return members;
-    }
-    let mut archive = tar::Archive::new(file);
-    let entries = match archive.entries() {
-        Ok(entries) => entries,
-        Err(e) => {
-            out.error("ova.tar", None, format!("not a readable tar archive: {e}"), FIX_REPACK);
+    let found = match crate::transfer::ova::entries(file) {
+        Ok(found) => found,
+        Err(why) => {
+            out.error("ova.tar", None, format!("not a readable tar archive: {why}"), FIX_REPACK);
             return members;
         }
     };
-    for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                out.error(
-                    "ova.tar",
-                    Some(Location::Offset(end)),
-                    format!("the archive cannot be read past offset {end}: {e}"),
-                    FIX_REPACK,
-                );
-                break;
-            }
-        };
-        let (offset, size) = (entry.raw_file_position(), entry.size());
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let header_at = Some(Location::Offset(offset.saturating_sub(512)));
-        let kind = entry.header().entry_type();
+    let mut end = 0;
+    for entry in found.entries {
+        let (offset, size) = (entry.data, entry.size);
+        let raw = entry.name;
+        let header_at = Some(Location::Offset(entry.header));
+        let kind = entry.kind;
+        end = (offset + size).next_multiple_of(512);
         if kind.is_dir() {
             out.warning(
                 "ova.entry_type",
@@ -72,42 +57,30 @@ pub(super) fn members(file: &std::fs::File, out: &mut Sink) -> Vec<Member> {
             continue;
         }
         if !kind.is_file() {
-            out.error(
-                "ova.entry_type",
-                header_at,
-                format!("{:?} is not a plain file but a {kind:?} entry", super::ovf::short(&raw)),
-                FIX_REPACK,
-            );
+            if !kind.is_pax_global_extensions() {
+                out.error(
+                    "ova.entry_type",
+                    header_at,
+                    format!("{:?} is not a plain file but a {kind:?} entry", super::ovf::short(&raw)),
+                    FIX_REPACK,
+                );
+            }
             continue;
         }
-        if offset.checked_add(size).is_none_or(|e| e > len) {
-            out.error(
-                "ova.truncated",
-                header_at,
-                format!(
-                    "member {:?} declares {size} bytes from offset {offset}, but the archive ends at {len}: it is cut short",
-                    super::ovf::short(&raw)
-                ),
-                "copy the OVA again from its source",
-            );
-            break;
-        }
-        end = (offset + size).next_multiple_of(512);
-        let name = raw.strip_prefix("./").unwrap_or(&raw).to_owned();
-        if name.is_empty()
-            || name.contains(['/', '\\'])
-            || name == ".."
-            || name.starts_with('.')
-            || name.chars().any(char::is_control)
-        {
-            out.error(
-                "ova.member_name",
-                header_at,
-                format!("member name {:?} is not a plain file name", super::ovf::short(&raw)),
-                FIX_REPACK,
-            );
-            continue;
-        }
+        // The one rule every route names files by; hidden names are refused here too, as
+        // deployers skip them.
+        let name = match crate::transfer::names::member_name(&raw) {
+            Ok(name) if !name.starts_with('.') => name,
+            _ => {
+                out.error(
+                    "ova.member_name",
+                    header_at,
+                    format!("member name {:?} is not a plain file name", super::ovf::short(&raw)),
+                    FIX_REPACK,
+                );
+                continue;
+            }
+        };
         if members.iter().any(|m| m.name == name) {
             out.error(
                 "ova.member_name",
@@ -119,6 +92,25 @@ pub(super) fn members(file: &std::fs::File, out: &mut Sink) -> Vec<Member> {
         }
         members.push(Member { name, offset, size });
     }
+    match found.broken {
+        Some(Broken::Truncated { entry, len }) => out.error(
+            "ova.truncated",
+            Some(Location::Offset(entry.header)),
+            format!(
+                "member {:?} declares {} bytes from offset {}, but the archive ends at {len}: it is cut short",
+                super::ovf::short(&entry.name),
+                entry.size,
+                entry.data
+            ),
+            "copy the OVA again from its source",
+        ),
+        Some(Broken::Other { at, why }) => {
+            let location = (at > 0).then_some(Location::Offset(at));
+            out.error("ova.tar", location, format!("not a readable tar archive: {why}"), FIX_REPACK);
+        }
+        None => {}
+    }
+    let end = found.end_block.unwrap_or(end);
     // POSIX tar ends with two zero blocks; readers that stream stop on them.
     if !out.has_errors() && len.saturating_sub(end) < 1024 {
         out.warning(

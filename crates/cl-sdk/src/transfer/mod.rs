@@ -23,7 +23,7 @@ mod copy;
 mod disk_writer;
 mod download;
 mod endpoint;
-mod names;
+pub(crate) mod names;
 pub(crate) mod ova;
 mod ova_export;
 mod read_ahead;
@@ -215,6 +215,9 @@ pub(crate) struct Common {
     pub retries: Option<u32>,
     pub keep_alive_every: Duration,
     pub deadline: Option<Duration>,
+    /// The deadline as one instant, fixed when the job begins: every phase (planning, hashing,
+    /// sending, waiting on the server) ends by it.
+    pub until: Option<tokio::time::Instant>,
     pub control: TransferControl,
 }
 
@@ -225,19 +228,30 @@ impl Default for Common {
             retries: None,
             keep_alive_every: KEEP_ALIVE_EVERY,
             deadline: None,
+            until: None,
             control: TransferControl::new(),
         }
     }
 }
 
 impl Common {
+    /// These settings for a job that begins now: its deadline becomes an instant (kept when an
+    /// enclosing job, such as a library copy, fixed it already).
+    pub(crate) fn begin(mut self) -> Self {
+        if self.until.is_none() {
+            self.until = self.deadline.map(|d| tokio::time::Instant::now() + d);
+        }
+        self
+    }
+
     /// Fails with `Canceled` once the control is canceled, or with `WaitTimedOut` once the
     /// deadline passed; use in `select!` against the transfer, which then cleans up.
     pub(crate) async fn stopped(&self) -> Error {
         let deadline = async {
             match self.deadline {
                 Some(deadline) => {
-                    tokio::time::sleep(deadline).await;
+                    let until = self.until.unwrap_or_else(|| tokio::time::Instant::now() + deadline);
+                    tokio::time::sleep_until(until).await;
                     Error::new(
                         ErrorKind::WaitTimedOut,
                         format!("the transfer did not finish within its deadline of {deadline:?}"),

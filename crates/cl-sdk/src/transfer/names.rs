@@ -17,19 +17,9 @@ use crate::error::{Error, ErrorKind, Result};
 pub fn safe_file_name(dir: impl AsRef<Path>, name: &str) -> Result<PathBuf> {
     let dir = dir.as_ref();
     let refuse =
-        |why: &str| Err(Error::new(ErrorKind::UnsafePath, format!("refusing server file name {name:?}: {why}")));
-    if name.is_empty() || name == "." || name == ".." {
-        return refuse("not a file name");
-    }
-    if name.contains(['/', '\\']) {
-        return refuse("it contains a path separator");
-    }
-    if name.chars().any(char::is_control) {
-        return refuse("it contains a control character");
-    }
-    let bytes = name.as_bytes();
-    if bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic() {
-        return refuse("it starts with a drive letter");
+        |why: &str| Err(Error::new(ErrorKind::UnsafePath, format!("refusing server file name {}: {why}", shown(name))));
+    if let Err(why) = plain(name) {
+        return refuse(why);
     }
     let path = dir.join(name);
     // Belt and braces: the result must be a direct child of `dir`.
@@ -37,6 +27,70 @@ pub fn safe_file_name(dir: impl AsRef<Path>, name: &str) -> Result<PathBuf> {
         return refuse("it does not stay inside the destination folder");
     }
     Ok(path)
+}
+
+/// The longest name, in bytes, a file of an item may have here: what common file systems allow
+/// for one name, so every file can be downloaded again under its own name.
+pub(crate) const MAX_NAME_BYTES: usize = 255;
+
+/// The one rule for a file's name, wherever it comes from (an item's file list, an OVA member,
+/// an OVF reference, a name given for an upload): one plain name in one folder. `Err` says why
+/// not. Refused: empty names, `.` and `..`, path separators (`/`, `\`), drive letters (`C:`),
+/// NUL and other control characters. (How long a name may be depends on where it goes: see
+/// [`item_name`] and [`check_length`].)
+pub(crate) fn plain(name: &str) -> std::result::Result<(), &'static str> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err("not a file name");
+    }
+    if name.contains(['/', '\\']) {
+        return Err("it contains a path separator");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("it contains a control character");
+    }
+    let bytes = name.as_bytes();
+    if bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic() {
+        return Err("it starts with a drive letter");
+    }
+    Ok(())
+}
+
+/// A name for a file this client puts into an item: [`plain`], and at most [`MAX_NAME_BYTES`].
+pub(crate) fn item_name(name: &str) -> std::result::Result<(), &'static str> {
+    plain(name)?;
+    if name.len() > MAX_NAME_BYTES {
+        return Err("it is longer than 255 bytes, more than file systems allow for one name");
+    }
+    Ok(())
+}
+
+/// An archive member's name as the file's name: a leading `./` dropped, then [`plain`].
+pub(crate) fn member_name(raw: &str) -> std::result::Result<String, String> {
+    let name = raw.strip_prefix("./").unwrap_or(raw);
+    item_name(name)
+        .map(|()| name.to_owned())
+        .map_err(|why| format!("member {} is not a plain file name: {why}", shown(raw)))
+}
+
+/// An OVF `References/File@href` as the name of a file beside the descriptor. An href is a URI
+/// reference, so it is percent-decoded first (`%2e%2e` is `..`); a query, a fragment or a
+/// scheme (another host) is refused, and so is anything but one [`plain`] name.
+pub(crate) fn href_name(href: &str) -> std::result::Result<String, String> {
+    let refuse =
+        |why: &str| Err(format!("the descriptor references {}, which is not a file beside it: {why}", shown(href)));
+    if href.contains(['?', '#']) {
+        return refuse("it has a query or fragment");
+    }
+    if href.split('/').next().is_some_and(|first| first.contains(':')) {
+        return refuse("it names a scheme or another host");
+    }
+    let Ok(decoded) = percent_encoding::percent_decode_str(href).decode_utf8() else {
+        return refuse("it is not UTF-8 once decoded");
+    };
+    match item_name(&decoded) {
+        Ok(()) => Ok(decoded.into_owned()),
+        Err(why) => refuse(why),
+    }
 }
 
 /// What the staging folders of downloads are called: `.cl-download-<random>`. No item file may
@@ -133,6 +187,36 @@ mod tests {
         ] {
             let error = check_distinct(names.iter().copied()).unwrap_err();
             assert_eq!(error.kind(), ErrorKind::UnsafePath, "{names:?}");
+        }
+    }
+
+    #[test]
+    fn member_names_and_hrefs_follow_the_one_rule() {
+        assert_eq!(member_name("./disk.vmdk").unwrap(), "disk.vmdk");
+        for bad in ["..", "./..", ".", "", "a/b", "../x", "x\\y", "C:x", "n\0", &"a".repeat(256)] {
+            assert!(member_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(member_name(&"é".repeat(127)).is_ok(), "254 bytes of UTF-8");
+        assert_eq!(href_name("disk%201.vmdk").unwrap(), "disk 1.vmdk");
+        assert_eq!(href_name("disk-1.vmdk").unwrap(), "disk-1.vmdk");
+        for bad in [
+            "%2e%2e",
+            "%2E%2E",
+            "..",
+            "%2e%2e%2fetc%2fpasswd",
+            "sub/disk.vmdk",
+            "a%5cb",
+            "http://evil.example/x.vmdk",
+            "file:///etc/passwd",
+            "C:disk.vmdk",
+            "x.vmdk?y=1",
+            "x.vmdk#f",
+            "%00",
+            "%ff%fe",
+            "",
+        ] {
+            let error = href_name(bad).unwrap_err();
+            assert!(error.contains("not a file beside it"), "{bad:?}: {error}");
         }
     }
 

@@ -148,13 +148,13 @@ pub(crate) fn in_service_order(planned: &mut [Planned]) {
     });
 }
 
-/// Every name usable in an item, and given once.
+/// Every name usable in an item (the one rule of `names::item_name`), and given once.
 pub(crate) fn check_names(planned: &[Planned]) -> Result<()> {
     for (i, p) in planned.iter().enumerate() {
-        if p.name.is_empty() || p.name.contains(['/', '\\']) || p.name.chars().any(char::is_control) {
+        if let Err(why) = crate::transfer::names::item_name(&p.name) {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
-                format!("{:?} is not a usable file name in an item", p.name),
+                format!("{} is not a usable file name in an item: {why}", crate::transfer::names::shown(&p.name)),
             ));
         }
         if planned[..i].iter().any(|q| q.name == p.name) {
@@ -214,9 +214,8 @@ async fn url_files(client: &Client, url: &str, trust: &SourceTrust) -> Result<Ve
         let hrefs = crate::transfer::ova_export::references(&descriptor).map_err(|why| {
             Error::new(ErrorKind::InvalidInput, format!("{}: the descriptor does not parse: {why}", remote.shown))
         })?;
-        for href in hrefs {
-            let beside = remote.sibling(client, &href, trust).await?;
-            files.push(planned(&beside, href, 0, beside.size, None));
+        for (name, beside) in remote.siblings(&hrefs).await? {
+            files.push(planned(&beside, name, 0, beside.size, None));
         }
     }
     Ok(files)
