@@ -187,3 +187,21 @@ async fn an_ova_from_an_https_server() {
         assert_eq!(&got.iter().find(|(n, _)| n == name).unwrap().1, bytes, "{name}");
     }
 }
+
+/// The export's partial is the download's staging: a link planted where a partial could be is
+/// never written through, and what lands under the name is a plain file.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_planted_link_beside_the_target_is_never_written_through() {
+    let (_sim, client, _library, item, _files) = bed().await;
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"keep me").unwrap();
+    // Where earlier versions put the partial.
+    std::os::unix::fs::symlink(&victim, dir.path().join(".web.ova.cl-partial")).unwrap();
+    let path = dir.path().join("web.ova");
+    client.export_ova_to(&item, &path, OvaOptions::default()).await.unwrap();
+    assert!(std::fs::read(&victim).unwrap() == b"keep me", "the victim was written through the link");
+    assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_file(), "the OVA is a plain file");
+    assert_eq!(members(&std::fs::read(&path).unwrap())[0].0, "web.ovf");
+}

@@ -169,6 +169,10 @@ pub struct Error {
     messages: Vec<String>,
     /// Boxed: most errors have none, and `Result`s stay small.
     detail: Option<Box<Detail>>,
+    /// How long the answer asked to wait before trying again (`Retry-After`).
+    retry_after: Option<std::time::Duration>,
+    /// Said by a source outside vCenter (an http(s) URL this client fetches), not by vCenter.
+    from_source: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -184,6 +188,9 @@ pub enum Detail {
     TargetExists(std::path::PathBuf),
     /// The file (its name in the item) whose bytes or size failed verification.
     File(String),
+    /// The server ended every API session it issued although each login succeeded: the
+    /// credentials are good, its sessions do not last (re-logins stopped at their budget).
+    SessionsEnd,
     /// An interrupted download kept `bytes` in `folder`: the same download into the same
     /// destination resumes them (unless the item changed); `resume(false)` starts over.
     Resumable {
@@ -207,8 +214,56 @@ impl Error {
             error_type: None,
             messages: vec![message.into()],
             detail: None,
+            retry_after: None,
+            from_source: false,
             source: None,
         }
+    }
+
+    /// The same error without its source chain (whose text the copy keeps as a cause): for an
+    /// error that must be reported where it was not caught (a request body's failure).
+    pub(crate) fn relay(&self) -> Self {
+        let mut copy = Self {
+            kind: self.kind,
+            operation: self.operation.clone(),
+            status: self.status,
+            error_type: self.error_type.clone(),
+            messages: self.messages.clone(),
+            detail: self.detail.clone(),
+            retry_after: self.retry_after,
+            from_source: self.from_source,
+            source: None,
+        };
+        if let Some(source) = &self.source {
+            copy.source = Some(Box::new(std::io::Error::other(source.to_string())));
+        }
+        copy
+    }
+
+    /// The HTTP status this error answers with (a source's, kept for the retry classifier).
+    pub(crate) fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// How long the answer asked to wait before a repeat (`Retry-After`), if it said.
+    pub(crate) fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
+    }
+
+    pub(crate) fn set_retry_after(&mut self, after: Option<std::time::Duration>) {
+        self.retry_after = after;
+    }
+
+    /// Marks the error as the word of a source outside vCenter.
+    pub(crate) fn by_source(mut self) -> Self {
+        self.from_source = true;
+        self
+    }
+
+    /// Whether a source outside vCenter (not vCenter) failed.
+    pub(crate) fn is_from_source(&self) -> bool {
+        self.from_source
     }
 
     pub(crate) fn with(mut self, detail: Detail) -> Self {

@@ -182,6 +182,26 @@ async fn prefix_sha1(path: &Path, len: u64) -> Result<Hasher> {
     .map_err(|e| Error::new(ErrorKind::Io, format!("hashing the kept bytes failed: {e}")))?
 }
 
+/// A new, empty hidden file beside `target` to write it in, under a name no one else has: made
+/// with `O_EXCL` (and `O_NOFOLLOW`), so a file or link planted there is never written through.
+/// [`finalize`] moves it into place.
+pub(crate) async fn exclusive_partial(target: &Path) -> Result<(tokio::fs::File, PathBuf)> {
+    let (dir, name) = match (target.parent(), target.file_name()) {
+        (Some(dir), Some(name)) => (if dir.as_os_str().is_empty() { Path::new(".") } else { dir }, name),
+        _ => return Err(Error::new(ErrorKind::InvalidInput, format!("{} names no file", target.display()))),
+    };
+    let name = name.to_string_lossy();
+    // Short enough to fit beside any name the file system allows.
+    let stem: String = name.char_indices().take_while(|(i, c)| i + c.len_utf8() <= 180).map(|(_, c)| c).collect();
+    let partial = dir.join(format!(".{stem}.cl-partial-{:016x}", fastrand::u64(..)));
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).read(true).create_new(true);
+    #[cfg(unix)]
+    options.custom_flags(libc::O_NOFOLLOW);
+    let file = options.open(&partial).await.map_err(io_at("create", &partial))?;
+    Ok((file, partial))
+}
+
 /// Moves a verified file into place. Without `replace`, an existing file is never touched, even
 /// one that appeared during the download: the move is a hard link, which fails when the name
 /// is taken (with a checked rename where the file system has no hard links).
@@ -257,6 +277,19 @@ mod tests {
         std::os::unix::fs::symlink(&victim, staging.partial("a.bin")).unwrap();
         assert!(staging.begin(&meta("1")).await.is_err());
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    }
+
+    #[tokio::test]
+    async fn an_exclusive_partial_is_new_every_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("x.ova");
+        let (_, first) = exclusive_partial(&target).await.unwrap();
+        let (_, second) = exclusive_partial(&target).await.unwrap();
+        assert_ne!(first, second);
+        assert_eq!(first.parent(), Some(dir.path()));
+        let long = dir.path().join("é".repeat(127));
+        let (_, partial) = exclusive_partial(&long).await.unwrap();
+        assert!(partial.file_name().unwrap().len() <= 255);
     }
 
     #[tokio::test]
