@@ -133,15 +133,11 @@ impl Client {
     /// beside it, renamed into place only when every member verified.
     pub async fn export_ova_to(&self, item_id: &str, path: impl AsRef<Path>, options: OvaOptions) -> Result<OvaReport> {
         let path = path.as_ref();
-        let (dir, name) = match (path.parent(), path.file_name()) {
-            (Some(dir), Some(name)) => (if dir.as_os_str().is_empty() { Path::new(".") } else { dir }, name),
-            _ => return Err(Error::new(ErrorKind::InvalidInput, format!("{} names no file", path.display()))),
-        };
         if !options.overwrite && tokio::fs::symlink_metadata(path).await.is_ok() {
             return Err(super::staging::exists(path));
         }
-        let partial = dir.join(format!(".{}.cl-partial", name.to_string_lossy()));
-        let file = tokio::fs::File::create(&partial).await.map_err(io_at("create", &partial))?;
+        // The download's staging: a new hidden file (no link followed), renamed only once whole.
+        let (file, partial) = super::staging::exclusive_partial(path).await?;
         let mut out = Output { to: Target::File(file, partial.clone()), at: 0 };
         let result = match self.export(item_id, &mut out, &options).await {
             Ok(report) => super::staging::finalize(&partial, path, options.overwrite).await.map(|()| report),
@@ -155,6 +151,7 @@ impl Client {
 
     async fn export(&self, item_id: &str, out: &mut Output<'_>, options: &OvaOptions) -> Result<OvaReport> {
         let started = Instant::now();
+        let options = &OvaOptions { common: options.common.clone().begin(), ..options.clone() };
         options.common.control.check()?;
         let files = self.item_files(item_id).await?;
         let plan = Plan::of(files)?;
@@ -492,7 +489,8 @@ fn header(name: &str, size: u64) -> Result<Vec<u8>> {
             .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{name:?} cannot be an OVA member name: {e}")))?;
         // Not `into_inner`: that would also write the end-of-archive blocks.
         out = builder.get_ref().clone();
-        let short: String = name.chars().take(90).collect();
+        // ustar's own name field holds 100 bytes: the start of the name, cut at a character.
+        let short: String = name.char_indices().take_while(|(i, c)| i + c.len_utf8() <= 100).map(|(_, c)| c).collect();
         header
             .set_path(&short)
             .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{name:?} cannot be an OVA member name: {e}")))?;
@@ -526,5 +524,12 @@ mod tests {
         let mut archive = tar::Archive::new(std::io::Cursor::new([bytes, vec![0; 512], vec![0; 1024]].concat()));
         let entry = archive.entries().unwrap().next().unwrap().unwrap();
         assert_eq!(entry.path().unwrap().to_string_lossy(), long);
+        // A name of many-byte characters: 125 bytes, 100 of which fit the ustar field.
+        for long in ["é".repeat(62) + "x", "名".repeat(41) + "xy", "😀".repeat(40)] {
+            let bytes = header(&long, 5).unwrap();
+            let mut archive = tar::Archive::new(std::io::Cursor::new([bytes, vec![0; 512], vec![0; 1024]].concat()));
+            let entry = archive.entries().unwrap().next().unwrap().unwrap();
+            assert_eq!(entry.path().unwrap().to_string_lossy(), long);
+        }
     }
 }
