@@ -162,3 +162,18 @@ async fn a_session_an_interrupted_copy_left_active_is_ended_by_the_rerun() {
     assert_eq!(files_of(&to, &report.item_id).await, files_of(&from, &item).await);
     assert!(to.update_sessions(None).await.unwrap().is_empty(), "the stale session was ended");
 }
+
+/// A file the destination drops from the item after DONE fails the copy, naming it; the item the
+/// copy created is removed again.
+#[tokio::test]
+async fn a_file_the_destination_loses_after_done_fails_the_copy() {
+    let (_a, from, from_library) = server(false).await;
+    let (b, to, to_library) = server(false).await;
+    let item = ovf_item(&from, &from_library, "lost", 9).await;
+    b.faults().hide_item_files(Some("lost-1.vmdk"));
+    let error = from.copy_item(&item, &to, &to_library, CopyOptions::default().create(true)).await.unwrap_err();
+    b.faults().clear();
+    assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
+    assert_eq!(error.detail(), Some(&cl_sdk::Detail::File("lost-1.vmdk".into())), "{error}");
+    assert!(to.find_items(&to_library, "lost").await.unwrap().is_empty(), "the created item was removed");
+}

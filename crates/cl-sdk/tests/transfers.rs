@@ -573,6 +573,19 @@ async fn an_item_that_reports_other_sizes_after_complete_fails_the_upload() {
     assert_eq!(error.detail(), Some(&cl_sdk::Detail::File("disk.img".into())));
     assert!(error.to_string().contains("4999") && error.to_string().contains("5000"), "{error}");
     assert!(client.find_items(&library, "short").await.unwrap().is_empty(), "the created item was removed");
+
+    // A file the item does not list at all after DONE is as wrong as one at another size.
+    sim.faults().hide_item_files(Some("disk-1.img"));
+    let files = vec![
+        UploadFile::reader("disk-0.img", 10, std::io::Cursor::new(content(10, 5))),
+        UploadFile::reader("disk-1.img", 20, std::io::Cursor::new(content(20, 6))),
+    ];
+    let error = client.upload_new_item(&library, "lost", "file", files, UploadOptions::default()).await.unwrap_err();
+    sim.faults().clear();
+    assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
+    assert_eq!(error.detail(), Some(&cl_sdk::Detail::File("disk-1.img".into())));
+    assert!(error.to_string().contains("does not list it"), "{error}");
+    assert!(client.find_items(&library, "lost").await.unwrap().is_empty(), "the created item was removed");
 }
 
 /// A manifest's digests are declared as they are and checked while the files are sent: one read

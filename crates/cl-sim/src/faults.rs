@@ -21,6 +21,10 @@ pub struct Faults {
     item_size_lie: AtomicU64,
     /// Ids of items that do not exist, added to every item listing.
     phantom_items: AtomicU64,
+    /// A file name item file lists leave out (a file lost after DONE).
+    hidden_file: Mutex<Option<String>>,
+    /// API sessions end after the one call that uses them.
+    single_use_sessions: std::sync::atomic::AtomicBool,
     /// Transfer faults wait for a transfer of the file whose name ends its URI path.
     transfer_target: Mutex<Option<String>>,
     calls: Mutex<Vec<ArmedCall>>,
@@ -119,6 +123,26 @@ impl Faults {
         self.item_size_lie.store(bytes, Ordering::Relaxed);
     }
 
+    /// Makes the item file lists leave out every file named `name` (a server that drops a file
+    /// from the item after reporting the update DONE), until cleared.
+    pub fn hide_item_files(&self, name: Option<&str>) {
+        *lock(&self.hidden_file) = name.map(str::to_owned);
+    }
+
+    /// Makes every API session end after the one call that uses it (logins still succeed): a
+    /// server whose sessions never last, until cleared.
+    pub fn single_use_sessions(&self, on: bool) {
+        self.single_use_sessions.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sessions_single_use(&self) -> bool {
+        self.single_use_sessions.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn hidden_file(&self) -> Option<String> {
+        lock(&self.hidden_file).clone()
+    }
+
     /// Makes every item listing end with `count` ids of items that do not exist (`p0`, `p1`, …):
     /// a listing far larger than any library, without the memory of real items.
     pub fn phantom_items(&self, count: u64) {
@@ -152,6 +176,8 @@ impl Faults {
         *lock(&self.short_upload) = None;
         self.item_size_lie.store(0, Ordering::Relaxed);
         self.phantom_items.store(0, Ordering::Relaxed);
+        *lock(&self.hidden_file) = None;
+        self.single_use_sessions.store(false, Ordering::Relaxed);
         lock(&self.calls).clear();
     }
 

@@ -209,7 +209,12 @@ impl Service {
         let state = self.state();
         let item = state.item(id)?;
         let lie = self.faults.item_size_lie() as i64;
-        let files = item.files.iter().map(|(name, blob)| item_file(name, blob, item.content_version));
+        let hidden = self.faults.hidden_file();
+        let files = item
+            .files
+            .iter()
+            .filter(|(name, _)| hidden.as_deref() != Some(name.as_str()))
+            .map(|(name, blob)| item_file(name, blob, item.content_version));
         Ok(files.map(|f| ItemFileInfo { size: f.size.map(|s| s - lie), ..f }).collect())
     }
 
