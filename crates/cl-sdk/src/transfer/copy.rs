@@ -178,6 +178,8 @@ impl Client {
         options: CopyOptions,
     ) -> Result<CopyReport> {
         let started = Instant::now();
+        let mut options = options;
+        options.common = options.common.begin();
         options.common.control.check()?;
         let name =
             name.map(str::to_owned).or_else(|| model.name.clone()).filter(|n| !n.is_empty()).ok_or_else(|| {
@@ -279,6 +281,9 @@ impl Client {
         to_library: &str,
         options: CopyOptions,
     ) -> Result<Vec<ItemCopy>> {
+        // One deadline for the whole library.
+        let mut options = options;
+        options.common = options.common.begin();
         let items = self.items(library_id).await?;
         let copies = items.into_iter().map(|item| {
             // Each item has its own progress; cancel and deadline are shared.

@@ -136,6 +136,8 @@ impl Client {
         if !meta.is_dir() {
             return Err(Error::new(ErrorKind::InvalidInput, format!("{} is not a folder", dest.display())));
         }
+        let mut options = options;
+        options.common = options.common.begin();
         options.common.control.check()?;
         let session = self.create_download_session(item_id).await?;
         let staging = match Staging::open(dest, item_id, options.resume).await {
