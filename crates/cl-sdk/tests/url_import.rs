@@ -40,6 +40,8 @@ struct Faults {
     unavailable: u32,
     /// Every request for this path is redirected to this URL.
     redirect: Option<(String, String)>,
+    /// HEAD requests wait this long before they answer.
+    head_delay: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -73,6 +75,10 @@ async fn serve(
         range.clone(),
         headers.contains_key("vmware-api-session-id"),
     ));
+    let head_delay = files.faults.lock().unwrap().head_delay.filter(|_| method == "HEAD");
+    if let Some(delay) = head_delay {
+        tokio::time::sleep(delay).await;
+    }
     let mut faults = files.faults.lock().unwrap();
     if let Some(auth) = &faults.auth
         && headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(auth.as_str())
@@ -560,4 +566,33 @@ async fn an_import_the_item_does_not_list_after_done_fails() {
     assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
     assert!(error.to_string().contains("does not list it"), "{error}");
     assert!(bed.client.find_items(&bed.library, "gone").await.unwrap().is_empty());
+}
+
+/// One deadline for the whole job: a slow look at the source and a slow send each fit in it, but
+/// not together, and the import stops at the deadline (it used to give each phase a deadline of
+/// its own), cleaning up.
+#[tokio::test]
+async fn the_deadline_covers_planning_and_sending_together() {
+    let bed = bed().await;
+    bed.put("slow.iso", &content(10_000, 11));
+    bed.files.faults.lock().unwrap().head_delay = Some(Duration::from_millis(1200));
+    bed.sim.faults().set_latency(Duration::from_millis(150));
+    // A client that waits out the slow look (the bed's gives up on a silent answer at 500 ms).
+    let client = Client::builder(bed.sim.url())
+        .credentials(bed.sim.username(), bed.sim.password())
+        .stall_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .unwrap();
+    let deadline = Duration::from_secs(2);
+    let started = std::time::Instant::now();
+    let file = UploadFile::url(&format!("{}/slow.iso", bed.base), SourceTrust::default());
+    let options = UploadOptions::default().deadline(deadline);
+    let error = client.upload_new_item(&bed.library, "slow", "file", vec![file], options).await.unwrap_err();
+    let took = started.elapsed();
+    bed.sim.faults().clear();
+    assert_eq!(error.kind(), ErrorKind::WaitTimedOut, "{error}");
+    // The deadline, and the cleanup after it (a few calls at 150 ms each).
+    assert!(took < deadline + Duration::from_millis(1500), "took {took:?}");
+    assert!(bed.client.find_items(&bed.library, "slow").await.unwrap().is_empty(), "cleaned up");
 }
