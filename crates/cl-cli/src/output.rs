@@ -45,6 +45,11 @@ impl From<cl_sdk::Error> for Failure {
                 human(*bytes),
                 folder.display()
             ),
+            // Every login succeeded: the credentials are not what is wrong.
+            Some(Detail::SessionsEnd) => format!(
+                "{e}. The user name and password were accepted every time; the server ends its sessions \
+                 at once (check its session settings or a proxy in between)."
+            ),
             _ => format!("{e}.{}", hint(e.kind())),
         };
         Failure { kind, message, code }

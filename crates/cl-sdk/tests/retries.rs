@@ -254,3 +254,29 @@ async fn a_server_whose_sessions_never_last_gets_a_bounded_number_of_logins() {
     assert_eq!(last.kind(), ErrorKind::Unauthenticated, "{last}");
     assert!(last.to_string().contains("not logging in again"), "{last}");
 }
+
+/// A server whose sessions last one call each: once the re-login budget is spent the run stops,
+/// says the server ends its sessions (every login succeeded), and still deletes what it made,
+/// logging in once more to do so.
+#[tokio::test]
+async fn single_use_sessions_end_the_run_cleanly_and_are_not_blamed_on_credentials() {
+    let (sim, client, library) = setup(Dialect::Api, quick()).await;
+    let item = upload(&client, &library, "item", &[7u8; 3000]).await;
+    sim.faults().single_use_sessions(true);
+    let dir = tempfile::tempdir().unwrap();
+    let error = client.download_item(&item, dir.path(), DownloadOptions::default()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unauthenticated, "{error}");
+    assert_eq!(error.detail(), Some(&cl_sdk::Detail::SessionsEnd), "{error}");
+    assert!(error.to_string().contains("every login succeeded"), "{error}");
+    // The upload side, with a budget of its own: a created item is deleted again.
+    let builder = Client::builder(sim.url()).credentials(sim.username(), sim.password()).retry(quick());
+    let client = builder.connect().await.unwrap();
+    let file = UploadFile::reader("x.bin", 10, std::io::Cursor::new(vec![1u8; 10]));
+    let error = client.upload_new_item(&library, "fresh", "file", vec![file], UploadOptions::default()).await;
+    assert_eq!(error.unwrap_err().kind(), ErrorKind::Unauthenticated);
+    sim.faults().clear();
+    let checker = Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await.unwrap();
+    assert!(checker.download_sessions(None).await.unwrap().is_empty(), "the download session was deleted");
+    assert!(checker.update_sessions(None).await.unwrap().is_empty(), "the update session was deleted");
+    assert!(checker.find_items(&library, "fresh").await.unwrap().is_empty(), "the created item was deleted");
+}

@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::client::Client;
-use crate::error::{Error, ErrorKind, Result, from_generated, transport};
+use crate::error::{Detail, Error, ErrorKind, Result, from_generated, transport};
 use crate::retry::Repeat;
 
 pub(crate) mod ops;
@@ -41,6 +41,18 @@ impl<'a, T> Op<'a, T> {
     }
 }
 
+/// The operations that clean up after a failed or interrupted run: each may log in once more
+/// when the re-login budget is spent.
+const CLEANUP: [&str; 7] = [
+    "download_session_delete",
+    "download_session_cancel",
+    "update_session_fail",
+    "update_session_cancel",
+    "update_session_delete",
+    "item_delete",
+    "local_library_delete",
+];
+
 impl Client {
     /// Sends an operation: re-logs in once when the API session expired (a 401 means the server
     /// did not act), and repeats it while the retry policy and the classifier allow.
@@ -51,10 +63,14 @@ impl Client {
         let token = self.session_token();
         match self.send(&op).await {
             Err(e) if e.kind() == ErrorKind::Unauthenticated && self.has_credentials() => {
-                self.relogin(token.as_deref()).await.map_err(|e| e.in_operation(op.id))?;
+                // Cleaning up what a failed run made may log in once more past the budget: the
+                // run is over either way, and nothing should be left behind.
+                let cleanup = CLEANUP.contains(&op.id);
+                self.relogin(token.as_deref(), cleanup).await.map_err(|e| e.in_operation(op.id))?;
                 self.send(&op).await.map_err(|e| {
                     if e.kind() == ErrorKind::Unauthenticated {
                         e.with_detail("the server refused the session it had just issued".to_owned())
+                            .with(Detail::SessionsEnd)
                     } else {
                         e
                     }
@@ -85,10 +101,13 @@ impl Client {
 
     /// Logs in again unless another task already did since `stale` was the token, and while the
     /// client's re-login budget lasts.
-    async fn relogin(&self, stale: Option<&str>) -> Result<()> {
+    async fn relogin(&self, stale: Option<&str>, cleanup: bool) -> Result<()> {
         let mut relogins = self.relogin_lock().await;
         if self.session_token().as_deref() == stale {
-            relogins.admit()?;
+            match relogins.admit() {
+                Err(_) if cleanup => tracing::info!("logging in once more to clean up"),
+                admitted => admitted?,
+            }
             tracing::info!("API session expired; logging in again");
             self.login().await?;
         }

@@ -21,7 +21,13 @@ impl Service {
         let session = token.and_then(|t| state.api_sessions.get_mut(t)).ok_or_else(SimError::unauthenticated)?;
         session.last = Instant::now();
         session.last_wall = Utc::now();
-        Ok(session.user.clone())
+        let user = session.user.clone();
+        if self.faults.sessions_single_use()
+            && let Some(token) = token
+        {
+            state.api_sessions.remove(token);
+        }
+        Ok(user)
     }
 
     pub fn session_info(&self, token: &str) -> SimResult<SessionInfo> {
