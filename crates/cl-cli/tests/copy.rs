@@ -120,3 +120,24 @@ async fn a_copy_killed_midway_leaves_the_destination_as_it_was_and_the_rerun_fin
     assert_eq!(bytes_of(&to, &library, "disk").await, bytes);
     assert!(to.update_sessions(None).await.unwrap().is_empty(), "the killed run's session was ended");
 }
+
+/// Settings for another vCenter exported in the environment (as for cross-vCenter copies) do not
+/// block a copy within one; the same settings typed as flags without `--to-url` are a mistake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destination_settings_from_the_environment_do_not_block_a_copy_within_one_vcenter() {
+    let a = sim(false).await;
+    let (from, _, bytes) = source(&a, 5_000).await;
+    let library = from.find_library("lib").await.unwrap();
+    let mut command = clx(&a);
+    command.args(["copy", "lib/disk", "lib/disk-copy", "--create"]);
+    command.env("CLX_TO_USERNAME", "someone@elsewhere").env("CLX_TO_PASSWORD", "elsewhere").env_remove("CLX_TO_URL");
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(bytes_of(&from, &library, "disk-copy").await, bytes);
+
+    let mut command = clx(&a);
+    command.args(["copy", "lib/disk", "lib/disk-again", "--create", "--to-username", "typed"]).env_remove("CLX_TO_URL");
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("need --to-url"));
+}

@@ -68,7 +68,11 @@ pub async fn run(args: &CopyArgs, ctx: &Ctx<'_>) -> Result<(), Failure> {
 /// The destination's client, when it is another vCenter than the source's.
 async fn destination(args: &CopyArgs, ctx: &Ctx<'_>) -> Result<Option<Client>, Failure> {
     let Some(url) = &args.to_url else {
-        if args.to_username.is_some() || args.to_ca_cert.is_some() || args.to_thumbprint.is_some() || args.to_insecure {
+        // A user name from the environment (set for copies to another vCenter) says nothing
+        // about this copy; one typed on the command line without a destination is a mistake.
+        let typed_username = args.to_username.is_some()
+            && std::env::var("CLX_TO_USERNAME").ok().as_deref() != args.to_username.as_deref();
+        if typed_username || args.to_ca_cert.is_some() || args.to_thumbprint.is_some() || args.to_insecure {
             return Err(usage("--to-username, --to-ca-cert, --to-thumbprint and --to-insecure need --to-url"));
         }
         return Ok(None);
