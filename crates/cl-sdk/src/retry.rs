@@ -152,15 +152,28 @@ impl Retries {
     /// After a failure: the pause before the next attempt, or `None` when the error is final for
     /// this call, the attempts are used up or the budget would be exceeded.
     pub fn next_pause(&mut self, error: &Error, repeat: Repeat) -> Option<Duration> {
-        self.failures += 1;
-        if !classify(error).allows(repeat) || self.failures >= self.policy.attempts {
+        if !classify(error).allows(repeat) {
+            self.failures += 1;
             return None;
         }
-        let mut pause = self.backoff.next_pause();
-        // A server that says how long to wait is believed, up to a cap.
-        if let Some(after) = error.retry_after() {
-            pause = pause.max(after.min(MAX_RETRY_AFTER));
+        let pause = self.next_pause_unclassified()?;
+        // A server that says how long to wait is believed, up to a cap (and within the budget).
+        let pause = match error.retry_after() {
+            Some(after) => pause.max(after.min(MAX_RETRY_AFTER)),
+            None => pause,
+        };
+        let left = self.policy.budget.checked_sub(self.started.elapsed())?;
+        (pause < left).then_some(pause)
+    }
+
+    /// Counts a failure and gives the pause before the next attempt, or `None` when the
+    /// attempts or the budget are spent.
+    pub fn next_pause_unclassified(&mut self) -> Option<Duration> {
+        self.failures += 1;
+        if self.failures >= self.policy.attempts {
+            return None;
         }
+        let pause = self.backoff.next_pause();
         let left = self.policy.budget.checked_sub(self.started.elapsed())?;
         (pause < left).then_some(pause)
     }
@@ -179,6 +192,45 @@ impl Retries {
     /// Failures so far.
     pub fn failures(&self) -> u32 {
         self.failures
+    }
+}
+
+/// The one retry count of one file's transfer, shared by every loop that repeats it: the
+/// runner's repeats, a source's resumes inside its stream, an upload's re-sends. Nested loops
+/// draw from it rather than each from a count of its own, so they never multiply: with
+/// `max_attempts(2)` a file that makes no progress is repeated once, however it breaks. An
+/// attempt that moved bytes starts the count afresh.
+#[derive(Clone, Debug)]
+pub(crate) struct FileRetries(std::sync::Arc<std::sync::Mutex<Retries>>);
+
+impl FileRetries {
+    pub fn new(retries: Retries) -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(retries)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Retries> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// See [`Retries::next_pause`].
+    pub fn next_pause(&self, error: &Error, repeat: Repeat) -> Option<Duration> {
+        self.lock().next_pause(error, repeat)
+    }
+
+    /// A repeat the caller decided on (a server that reported a file at another size than was
+    /// sent): counted and paced as any other, whatever the error's class.
+    pub fn again(&self) -> Option<Duration> {
+        self.lock().next_pause_unclassified()
+    }
+
+    /// See [`Retries::progressed`].
+    pub fn progressed(&self) {
+        self.lock().progressed();
+    }
+
+    /// See [`Retries::restart_clock`].
+    pub fn restart_clock(&self) {
+        self.lock().restart_clock();
     }
 }
 

@@ -42,6 +42,10 @@ struct Faults {
     redirect: Option<(String, String)>,
     /// HEAD requests wait this long before they answer.
     head_delay: Option<Duration>,
+    /// Every GET is cut (or stalled) as `cut_after` (or `stall`) says, not only the next.
+    always_cut: bool,
+    /// After the first GET, every GET is answered 503.
+    busy_after_first: bool,
 }
 
 #[derive(Default)]
@@ -98,6 +102,10 @@ async fn serve(
             .body(Body::from("busy"))
             .unwrap();
     }
+    if method == "GET" && faults.busy_after_first {
+        faults.busy_after_first = false;
+        faults.unavailable = 1_000;
+    }
     let name = percent_encoding::percent_decode_str(path.trim_start_matches('/')).decode_utf8_lossy().into_owned();
     let requests = files.seen.lock().unwrap().len();
     if faults.change_at.as_ref().is_some_and(|(n, _, _)| requests >= *n)
@@ -135,7 +143,8 @@ async fn serve(
     if method == "HEAD" {
         return response.body(Body::empty()).unwrap();
     }
-    let (cut, stall) = (faults.cut_after.take(), faults.stall.take());
+    let cut = if faults.always_cut { faults.cut_after } else { faults.cut_after.take() };
+    let stall = if faults.always_cut { faults.stall } else { faults.stall.take() };
     let mut body = bytes[start as usize..end as usize].to_vec();
     if endless {
         body.extend(std::iter::repeat_n(0x5a, 200_000));
@@ -595,4 +604,41 @@ async fn the_deadline_covers_planning_and_sending_together() {
     // The deadline, and the cleanup after it (a few calls at 150 ms each).
     assert!(took < deadline + Duration::from_millis(1500), "took {took:?}");
     assert!(bed.client.find_items(&bed.library, "slow").await.unwrap().is_empty(), "cleaned up");
+}
+
+/// `retries(n)` is the file's one count: a source that makes no progress, whatever way it
+/// breaks, is fetched at most n + 1 times in all (resumes inside the stream and re-sends of the
+/// whole file together, which used to multiply).
+#[tokio::test]
+async fn retries_bound_every_repeat_of_a_file_together() {
+    let bed = bed().await;
+    bed.put("stuck.iso", &content(900_000, 12));
+    let url = format!("{}/stuck.iso", bed.base);
+    type Break = (&'static str, fn(&mut Faults));
+    let breaks: [Break; 3] = [
+        ("unavailable", |f| f.unavailable = 1_000),
+        ("cut at byte 0", |f| {
+            f.cut_after = Some(0);
+            f.always_cut = true;
+        }),
+        // Bytes, a break inside the stream (which the source resumes itself), then nothing but
+        // 503s: the resumes and the re-sends used to have a count each, and multiplied.
+        ("cut, then busy", |f| {
+            f.cut_after = Some(300_000);
+            f.busy_after_first = true;
+        }),
+    ];
+    for retries in [0u32, 1, 2] {
+        for (how, fault) in breaks {
+            *bed.files.faults.lock().unwrap() = Faults::default();
+            fault(&mut bed.files.faults.lock().unwrap());
+            bed.files.seen.lock().unwrap().clear();
+            let file = UploadFile::url(&url, SourceTrust::default());
+            let options = UploadOptions::default().retries(retries);
+            let item = format!("stuck-{retries}-{}", how.len());
+            assert!(bed.client.upload_new_item(&bed.library, &item, "file", vec![file], options).await.is_err());
+            let gets = bed.files.seen.lock().unwrap().iter().filter(|(m, _, _, _)| m == "GET").count();
+            assert_eq!(gets, retries as usize + 1, "{how}, retries({retries})");
+        }
+    }
 }

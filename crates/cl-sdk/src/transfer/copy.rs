@@ -234,7 +234,6 @@ impl Client {
                     size,
                     checksum: file.checksum_info.clone(),
                     prepare_timeout: options.prepare_timeout,
-                    retries: self.retry_policy().clone(),
                     prepared: OnceCell::new(),
                 };
                 planned.push(Planned {

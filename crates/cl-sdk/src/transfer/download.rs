@@ -252,7 +252,9 @@ impl DownloadJob<'_> {
             content_version: identity.version.clone(),
             checksum: identity.checksums.get(&file.name).cloned(),
         };
-        let mut attempt = self.fetch(&source, &sidecar, size, &handle).await;
+        // One retry count for every attempt at this file, the fetch from byte 0 included.
+        let retries = self.options.common.retries(self.client);
+        let mut attempt = self.fetch(&source, &sidecar, size, &handle, &retries).await;
         // Bytes resumed from an earlier run that end up failing their checksum may be what is
         // wrong: the file is fetched once more, from its first byte.
         if let Err((e, resumed)) = &attempt
@@ -260,7 +262,7 @@ impl DownloadJob<'_> {
             && e.kind() == ErrorKind::Verification
         {
             tracing::warn!(file = file.name, error = %e, "resumed bytes failed verification; fetching the file again");
-            attempt = self.fetch(&source, &sidecar, size, &handle).await;
+            attempt = self.fetch(&source, &sidecar, size, &handle, &retries).await;
         }
         let Fetched { staged, verified, retries, resumed_from, started_over } = attempt.map_err(|(e, _)| e)?;
         staged.commit(&target, self.options.overwrite == Overwrite::Always).await?;
@@ -299,6 +301,7 @@ impl DownloadJob<'_> {
         sidecar: &Sidecar,
         size: Option<u64>,
         handle: &FileHandle,
+        retries: &crate::retry::FileRetries,
     ) -> std::result::Result<Fetched, (Error, u64)> {
         let name = &sidecar.file_name;
         let partial = self.staging.begin(sidecar).await.map_err(|e| (e, 0))?;
@@ -310,7 +313,7 @@ impl DownloadJob<'_> {
         });
         let result = async {
             let mut sink = StagedFile::open(partial, handle.clone()).await;
-            let copied = copy(source, &mut sink, size, self.options.common.retries(self.client)).await;
+            let copied = copy(source, &mut sink, size, retries).await;
             let finished = sink.finish().await;
             let retries = copied.map_err(|e| e.in_operation("download"))?;
             let staged = finished.map_err(|e| e.in_operation("download"))?;

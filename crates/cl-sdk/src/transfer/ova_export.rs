@@ -16,16 +16,18 @@ use std::time::{Duration, Instant};
 
 use cl_api::types::{ChecksumAlgorithm, ItemFileInfo};
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::OnceCell;
 
-use super::endpoint::ByteStream;
-use super::runner::FileHandle;
+use super::endpoint::{ByteStream, Opened};
+use super::runner::{FileHandle, copy};
+use super::sink::Sink;
 use super::source::{ItemFileSource, Source};
 use super::{Common, FileProgress, FileState};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result, io_at};
-use crate::retry::Repeat;
+use crate::retry::FileRetries;
 
 /// Options of [`Client::export_ova`] and [`Client::export_ova_to`].
 #[derive(Debug, Clone)]
@@ -85,25 +87,85 @@ pub struct OvaReport {
 /// Chunks of the next member held ahead of the writer (each at most the HTTP client's read).
 const AHEAD_CHUNKS: usize = 16;
 
-/// Starts fetching `source` now, into a bounded buffer the returned stream drains; dropping the
-/// stream stops the fetch.
-fn fetch_ahead(source: Arc<ItemFileSource>) -> ByteStream {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(AHEAD_CHUNKS);
-    tokio::spawn(async move {
-        let mut bytes = match source.open(0).await {
-            Ok(opened) => opened.bytes,
-            Err(error) => {
-                let _ = tx.send(Err(error)).await;
-                return;
+/// A member's source whose first bytes are fetched ahead into a bounded buffer while the member
+/// before it is written; a later open (a repeat) goes to the source itself.
+struct Ahead {
+    source: Arc<ItemFileSource>,
+    first: std::sync::Mutex<Option<ByteStream>>,
+}
+
+impl Ahead {
+    /// Starts fetching `source` now; dropping the result stops the fetch.
+    fn start(source: Arc<ItemFileSource>, retries: &FileRetries) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(AHEAD_CHUNKS);
+        let (fetched, retries) = (source.clone(), retries.clone());
+        tokio::spawn(async move {
+            let mut bytes = match fetched.open(0, &retries).await {
+                Ok(opened) => opened.bytes,
+                Err(error) => {
+                    let _ = tx.send(Err(error)).await;
+                    return;
+                }
+            };
+            while let Some(chunk) = bytes.next().await {
+                if tx.send(chunk).await.is_err() {
+                    return;
+                }
             }
-        };
-        while let Some(chunk) = bytes.next().await {
-            if tx.send(chunk).await.is_err() {
-                return;
-            }
+        });
+        let first =
+            futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) }).boxed();
+        Self { source, first: std::sync::Mutex::new(Some(first)) }
+    }
+}
+
+impl Source for Ahead {
+    fn open<'a>(&'a self, offset: u64, retries: &FileRetries) -> BoxFuture<'a, Result<Opened>> {
+        let first = self.first.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match first {
+            Some(bytes) if offset == 0 => Box::pin(std::future::ready(Ok(Opened { start: 0, bytes }))),
+            _ => self.source.open(offset, retries),
         }
-    });
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) }).boxed()
+    }
+}
+
+/// One member of the archive as the runner's sink: header, bytes, padding, written at the
+/// member's place in the output. It keeps nothing between attempts (the source checks a whole
+/// member's checksum only from its first byte), so every attempt writes the member again from
+/// its start: a file is cut back there; a stream can be only while nothing of the member was
+/// written (its first bytes are awaited before its header).
+struct TarMember<'o, 'w> {
+    out: &'o mut Output<'w>,
+    start: u64,
+    name: String,
+    size: u64,
+    handle: FileHandle,
+}
+
+impl Sink for TarMember<'_, '_> {
+    fn offset(&self) -> u64 {
+        0
+    }
+
+    fn take(&mut self, opened: Opened) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            if !self.out.rewind(self.start).await? {
+                return Err(Error::new(
+                    ErrorKind::Io,
+                    format!("{}: the output cannot go back to write it again", self.name),
+                ));
+            }
+            self.out.stream_member(&self.name, opened.bytes, self.size, &self.handle).await
+        })
+    }
+
+    fn repeatable(&self) -> bool {
+        self.out.can_rewind(self.start)
+    }
+
+    fn restart(&mut self) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move { self.out.rewind(self.start).await })
+    }
 }
 
 /// The tar block size.
@@ -182,7 +244,6 @@ impl Client {
                 size: f.size,
                 checksum: Some(f.checksum.clone()),
                 prepare_timeout: options.prepare_timeout,
-                retries: self.retry_policy().clone(),
                 prepared: OnceCell::new(),
             })
             .map(Arc::new)
@@ -192,7 +253,9 @@ impl Client {
         let preparing = futures_util::stream::iter(sources.iter().map(|s| s.prepare()))
             .buffer_unordered(common.concurrency)
             .collect::<Vec<Result<()>>>();
-        let (prepared, descriptor) = tokio::join!(preparing, read_all(&sources[0], plan.files[0].size));
+        let descriptor_retries = common.retries(self);
+        let read_descriptor = read_all(&sources[0], plan.files[0].size, &descriptor_retries);
+        let (prepared, descriptor) = tokio::join!(preparing, read_descriptor);
         let descriptor = descriptor?;
         prepared.into_iter().collect::<Result<()>>()?;
         plan.order_by_references(&descriptor);
@@ -216,45 +279,20 @@ impl Client {
             p.state = FileState::Done;
         });
         members.push(OvaMember { name: plan.manifest_name.clone(), size: manifest.len() as u64, checksum: None });
-        // The next member is fetched ahead into a bounded buffer while one is written.
-        let mut ahead = plan.order.first().map(|&i| fetch_ahead(sources[i].clone()));
+        // Each member runs on the runner (retry, resume inside the source, a refetch of bytes
+        // that failed their checksum, progress); the next is fetched ahead meanwhile.
+        let counts: Vec<FileRetries> = plan.order.iter().map(|_| common.retries(self)).collect();
+        let mut ahead = plan.order.first().map(|&i| Ahead::start(sources[i].clone(), &counts[0]));
         for (slot, &i) in plan.order.iter().enumerate() {
-            let handle = &handles[slot + 2];
+            let handle = handles[slot + 2].clone();
             handle.state(FileState::Transferring);
-            let mut fetched = ahead.take();
-            ahead = plan.order.get(slot + 1).map(|&next| fetch_ahead(sources[next].clone()));
-            let mut retries = common.retries(self);
-            let mut refetched = false;
-            loop {
-                let start = out.at;
-                let bytes = match fetched.take() {
-                    Some(bytes) => bytes,
-                    None => match sources[i].open(0).await {
-                        Ok(opened) => opened.bytes,
-                        Err(error) => return Err(error),
-                    },
-                };
-                let error = match out.stream_member(&sources[i].name, bytes, plan.files[i].size, handle).await {
-                    Ok(()) => break,
-                    Err(error) => error,
-                };
-                // Bytes that failed their checksum are fetched again once (from a file cut back
-                // to the member's start); breaks and refusals as the retry policy says.
-                let pause = if error.kind() == ErrorKind::Verification && !refetched {
-                    refetched = true;
-                    Some(Duration::ZERO)
-                } else {
-                    retries.next_pause(&error, Repeat::Safe)
-                };
-                match pause {
-                    Some(pause) if out.rewind(start).await? => {
-                        tracing::warn!(member = plan.files[i].name, %error, "fetching the member again");
-                        tokio::time::sleep(pause).await;
-                    }
-                    _ => return Err(error),
-                }
-            }
-            handle.state(FileState::Done);
+            let source = ahead.take().expect("every member is started ahead");
+            ahead = plan.order.get(slot + 1).map(|&next| Ahead::start(sources[next].clone(), &counts[slot + 1]));
+            let file = &plan.files[i];
+            let start = out.at;
+            let mut sink = TarMember { out: &mut *out, start, name: file.name.clone(), size: file.size, handle };
+            copy(&source, &mut sink, Some(file.size), &counts[slot]).await?;
+            sink.handle.state(FileState::Done);
             members.push(plan.member(i));
         }
         out.end().await?;
@@ -370,7 +408,7 @@ pub(crate) fn references(descriptor: &[u8]) -> std::result::Result<Vec<String>, 
 }
 
 /// The whole (small) file, verified against its checksum as it is read.
-async fn read_all(source: &ItemFileSource, size: u64) -> Result<Vec<u8>> {
+async fn read_all(source: &ItemFileSource, size: u64, retries: &FileRetries) -> Result<Vec<u8>> {
     if size > MAX_DESCRIPTOR {
         return Err(Error::new(
             ErrorKind::Decode,
@@ -378,7 +416,7 @@ async fn read_all(source: &ItemFileSource, size: u64) -> Result<Vec<u8>> {
         ));
     }
     let mut bytes = Vec::with_capacity(size as usize);
-    let mut stream = source.open(0).await?.bytes;
+    let mut stream = source.open(0, retries).await?.bytes;
     while let Some(chunk) = stream.next().await {
         bytes.extend_from_slice(&chunk?);
     }
@@ -443,6 +481,11 @@ impl Output<'_> {
     async fn pad(&mut self, size: u64) -> Result<()> {
         let rest = (BLOCK - size % BLOCK) % BLOCK;
         self.write(&vec![0u8; rest as usize]).await
+    }
+
+    /// Whether the output can go back to `at`: a file always, a stream only where it is.
+    fn can_rewind(&self, at: u64) -> bool {
+        matches!(self.to, Target::File(..)) || self.at == at
     }
 
     /// Goes back to `at` (a member's start) to write the member again: a file is cut back; a

@@ -30,6 +30,16 @@ pub(crate) trait Sink: Send {
     fn arrived(&mut self) -> BoxFuture<'_, bool> {
         Box::pin(std::future::ready(false))
     }
+    /// Whether another attempt can be taken at all (a stream that already passed part of the
+    /// file on cannot take it again).
+    fn repeatable(&self) -> bool {
+        true
+    }
+    /// Drops everything it holds, so the next attempt starts at byte 0 (bytes that failed their
+    /// checksum are fetched again once); `false` when it cannot.
+    fn restart(&mut self) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(std::future::ready(Ok(false)))
+    }
 }
 
 /// A staged local file being written.

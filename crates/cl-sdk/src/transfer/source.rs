@@ -15,13 +15,15 @@ use tokio::sync::OnceCell;
 use super::checksum::Hasher;
 use super::endpoint::{ByteStream, Endpoint, Opened};
 use crate::error::{Error, ErrorKind, Result};
-use crate::retry::{Repeat, Retries, RetryPolicy};
+use crate::retry::{FileRetries, Repeat};
 use crate::session::DownloadSession;
 
 /// One file's bytes, wherever they are.
 pub(crate) trait Source: Send + Sync {
-    /// The bytes from `offset` on (see [`Opened::start`] for where they really start).
-    fn open(&self, offset: u64) -> BoxFuture<'_, Result<Opened>>;
+    /// The bytes from `offset` on (see [`Opened::start`] for where they really start). A source
+    /// that resumes breaks inside its stream draws those repeats from `retries`, the file's one
+    /// count, which the runner's repeats share.
+    fn open<'a>(&'a self, offset: u64, retries: &FileRetries) -> BoxFuture<'a, Result<Opened>>;
     /// Whether the bytes can be opened again after a failed attempt.
     fn reopens(&self) -> bool {
         true
@@ -53,7 +55,7 @@ impl LocalSource {
 }
 
 impl Source for LocalSource {
-    fn open(&self, from: u64) -> BoxFuture<'_, Result<Opened>> {
+    fn open<'a>(&'a self, from: u64, _: &FileRetries) -> BoxFuture<'a, Result<Opened>> {
         let opened = match self {
             Self::Segment { path, offset, len } => {
                 let from = from.min(*len);
@@ -88,7 +90,7 @@ pub(crate) struct EndpointSource {
 }
 
 impl Source for EndpointSource {
-    fn open(&self, offset: u64) -> BoxFuture<'_, Result<Opened>> {
+    fn open<'a>(&'a self, offset: u64, _: &FileRetries) -> BoxFuture<'a, Result<Opened>> {
         self.endpoint.get(offset, None, self.size).boxed()
     }
 }
@@ -104,8 +106,6 @@ pub(crate) struct ItemFileSource {
     pub size: u64,
     pub checksum: Option<ChecksumInfo>,
     pub prepare_timeout: Duration,
-    /// How breaks of the source are resumed.
-    pub retries: RetryPolicy,
     pub prepared: OnceCell<Arc<Endpoint>>,
 }
 
@@ -133,7 +133,8 @@ impl ItemFileSource {
 }
 
 impl Source for ItemFileSource {
-    fn open(&self, offset: u64) -> BoxFuture<'_, Result<Opened>> {
+    fn open<'a>(&'a self, offset: u64, retries: &FileRetries) -> BoxFuture<'a, Result<Opened>> {
+        let retries = retries.clone();
         Box::pin(async move {
             let endpoint = self.endpoint().await?;
             let first = endpoint.get(offset, None, Some(self.size)).await?;
@@ -143,7 +144,7 @@ impl Source for ItemFileSource {
                 let endpoint = endpoint.clone();
                 Box::pin(async move { endpoint.get(at, None, Some(size)).await })
             });
-            let bytes = resuming(reopen, shown, first, (offset, size), self.retries.start());
+            let bytes = resuming(reopen, shown, first, (offset, size), retries);
             let bytes = match &self.checksum {
                 // A digest covers the whole file; a stream that starts later is checked by the sink.
                 Some(sum) if offset == 0 => verified(bytes, sum, &self.name, "the source")?,
@@ -164,9 +165,10 @@ pub(crate) struct Claimed<'a> {
 }
 
 impl Source for Claimed<'_> {
-    fn open(&self, offset: u64) -> BoxFuture<'_, Result<Opened>> {
+    fn open<'a>(&'a self, offset: u64, retries: &FileRetries) -> BoxFuture<'a, Result<Opened>> {
+        let retries = retries.clone();
         async move {
-            let opened = self.inner.open(offset).await?;
+            let opened = self.inner.open(offset, &retries).await?;
             if opened.start != 0 {
                 return Err(Error::new(
                     ErrorKind::Io,
@@ -188,15 +190,15 @@ impl Source for Claimed<'_> {
 pub(crate) type Reopen = Arc<dyn Fn(u64) -> BoxFuture<'static, Result<Opened>> + Send + Sync>;
 
 /// The bytes from `position` to `end`, starting with `first`: a stream that breaks off, or ends
-/// before `end`, is opened again with `reopen` where it stopped, under `retries`; bytes a server
-/// resends from an earlier offset (it ignored `Range`) are skipped, never passed on twice.
-/// `shown` names the source in logs.
+/// before `end`, is opened again with `reopen` where it stopped, drawing on the file's one
+/// `retries` count; bytes a server resends from an earlier offset (it ignored `Range`) are
+/// skipped, never passed on twice. `shown` names the source in logs.
 pub(crate) fn resuming(
     reopen: Reopen,
     shown: String,
     first: Opened,
     (position, end): (u64, u64),
-    retries: Retries,
+    retries: FileRetries,
 ) -> ByteStream {
     struct State {
         reopen: Reopen,
@@ -206,7 +208,7 @@ pub(crate) fn resuming(
         skip: u64,
         end: u64,
         moved: bool,
-        retries: Retries,
+        retries: FileRetries,
     }
     let skip = position.saturating_sub(first.start);
     let state = State { reopen, shown, inner: first.bytes, position, skip, end, moved: false, retries };

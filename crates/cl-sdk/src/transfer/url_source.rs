@@ -20,7 +20,7 @@ use super::endpoint::{ByteStream, Endpoint, Opened};
 use super::source::{Reopen, Source, resuming, verified};
 use crate::client::{Client, Trust};
 use crate::error::{Error, ErrorKind, Result};
-use crate::retry::RetryPolicy;
+use crate::retry::FileRetries;
 
 /// How to trust an http(s) source this client fetches from: the system's roots by default.
 ///
@@ -155,11 +155,11 @@ pub(crate) struct UrlSegment {
     pub len: u64,
     /// A checksum the source declared (an OVA's manifest): checked as the bytes pass.
     pub checksum: Option<ChecksumInfo>,
-    pub retries: RetryPolicy,
 }
 
 impl Source for UrlSegment {
-    fn open(&self, from: u64) -> BoxFuture<'_, Result<Opened>> {
+    fn open<'a>(&'a self, from: u64, retries: &FileRetries) -> BoxFuture<'a, Result<Opened>> {
+        let retries = retries.clone();
         async move {
             let end = self.offset + self.len;
             let first = self.remote.get(self.offset + from, end).await?;
@@ -173,7 +173,7 @@ impl Source for UrlSegment {
             });
             let first = Opened { start: first.start - self.offset, bytes: first.bytes };
             let shown = self.remote.shown.clone();
-            let bytes: ByteStream = resuming(reopen, shown, first, (from, self.len), self.retries.start());
+            let bytes: ByteStream = resuming(reopen, shown, first, (from, self.len), retries);
             let bytes = match &self.checksum {
                 Some(sum) if from == 0 => verified(bytes, sum, &self.name, "the source")?,
                 _ => bytes,

@@ -169,16 +169,8 @@ pub(crate) fn check_names(planned: &[Planned]) -> Result<()> {
 async fn url_files(client: &Client, url: &str, trust: &SourceTrust) -> Result<Vec<Planned>> {
     let remote = Remote::probe(client, url, trust).await?;
     let name = remote.file_name();
-    let retries = client.retry_policy().clone();
     let planned = |remote: &std::sync::Arc<Remote>, name: String, offset, len, checksum: Option<ChecksumInfo>| {
-        let source = UrlSegment {
-            remote: remote.clone(),
-            name: name.clone(),
-            offset,
-            len,
-            checksum: checksum.clone(),
-            retries: retries.clone(),
-        };
+        let source = UrlSegment { remote: remote.clone(), name: name.clone(), offset, len, checksum: checksum.clone() };
         // A URL source checks its own checksum as it streams (`UrlSegment`).
         Planned {
             name,

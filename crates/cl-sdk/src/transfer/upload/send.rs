@@ -122,20 +122,24 @@ impl UploadJob<'_> {
             }
             _ => source,
         };
-        let mut resends = 0;
+        // One count for every repeat of this file: the runner's, the source's resumes, and the
+        // re-sends of a file the server reports at another size than was sent.
+        let retries = self.options.common.retries(self.client);
         loop {
-            if let Err(error) = copy(source, &mut sink, p.size, self.options.common.retries(self.client)).await {
+            if let Err(error) = copy(source, &mut sink, p.size, &retries).await {
                 return Err(self.explain_refusal(&p.name, error).await.in_operation("upload"));
             }
             let short = match self.arrival(p, handle).await? {
                 Ok(size) => return Ok(size),
                 Err(short) => short,
             };
-            resends += 1;
-            if !source.reopens() || resends >= self.client.retry_policy().attempts() {
-                return Err(Error::verification(&p.name, short).in_operation("upload"));
+            match retries.again() {
+                Some(pause) if source.reopens() => {
+                    tracing::warn!(file = p.name, "{short}; sending the file again");
+                    tokio::time::sleep(pause).await;
+                }
+                _ => return Err(Error::verification(&p.name, short).in_operation("upload")),
             }
-            tracing::warn!(file = p.name, resends, "{short}; sending the file again");
         }
     }
 
