@@ -47,9 +47,13 @@ pub struct TransferArgs {
     /// Files moved at once.
     #[arg(long, global = true, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
-    /// Times a failed call or transfer of a file is retried.
+    /// Times one file's transfer is repeated when it breaks (resumes and re-sends counted
+    /// together); an attempt that moved bytes starts the count afresh.
     #[arg(long, global = true, default_value_t = 4)]
     pub retries: u32,
+    /// Times one API call is repeated when the server was unavailable or its answer was lost.
+    #[arg(long, global = true, default_value_t = 4)]
+    pub call_retries: u32,
     /// How long the server may take to prepare a file for download (seconds, or 10m, 2h).
     #[arg(long, global = true, default_value = "1h", value_parser = parse_duration)]
     pub prepare_timeout: std::time::Duration,

@@ -122,8 +122,9 @@ async fn connect_builtin(_cli: &Cli) -> Result<Target, Failure> {
     Err(usage(crate::builtin::MISSING))
 }
 
-/// The transfer knobs that live on the client: retries and the stall timeout.
+/// The knobs that live on the client: the API calls' retries and the stall timeout (a file's
+/// retries go with each transfer's options).
 fn settings(builder: cl_sdk::ClientBuilder, cli: &Cli) -> cl_sdk::ClientBuilder {
-    let retry = cl_sdk::RetryPolicy::default().max_attempts(cli.transfer.retries.saturating_add(1));
+    let retry = cl_sdk::RetryPolicy::default().max_attempts(cli.transfer.call_retries.saturating_add(1));
     builder.retry(retry).stall_timeout(cli.transfer.stall_timeout)
 }

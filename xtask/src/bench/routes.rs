@@ -334,8 +334,10 @@ pub struct CpuFigures {
 
 /// `upload_manifest_vs_curl`: an OVF set (a descriptor, a SHA-256 manifest and the large file as
 /// its disk) uploaded by the SDK, which declares the manifest's digests and checks them while
-/// sending, against `curl -T` of the same disk (throughput, SDK / curl).
-pub fn upload_manifest_vs_curl(root: &Path, dir: &Path, source: &Path, url: &str) -> Result<f64> {
+/// sending, against `curl -T` of the same disk (throughput, SDK / curl); and
+/// `upload_manifest_vs_curl_same_checks`, against `curl -T` to an endpoint that verifies the
+/// same SHA-256 (the server's check costs curl what it costs the SDK). Interleaved in one loop.
+pub fn upload_manifest_vs_curl(root: &Path, dir: &Path, source: &Path, url: &str) -> Result<(f64, f64)> {
     let set = dir.join("manifest-set");
     std::fs::create_dir_all(&set)?;
     let disk = set.join("disk-1.vmdk");
@@ -343,23 +345,35 @@ pub fn upload_manifest_vs_curl(root: &Path, dir: &Path, source: &Path, url: &str
     let ovf = br#"<?xml version="1.0"?><Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References><File ovf:href="disk-1.vmdk" ovf:id="f1"/></References></Envelope>"#;
     std::fs::write(set.join("app.ovf"), ovf)?;
     let sum = |path: &Path| super::digest("sha256", path).map(|(_, hex)| hex);
-    let manifest = format!("SHA256(app.ovf)= {}\nSHA256(disk-1.vmdk)= {}\n", sum(&set.join("app.ovf"))?, sum(&disk)?);
+    let disk_sum = sum(&disk)?;
+    let manifest = format!("SHA256(app.ovf)= {}\nSHA256(disk-1.vmdk)= {disk_sum}\n", sum(&set.join("app.ovf"))?);
     std::fs::write(set.join("app.mf"), manifest)?;
     let files: Vec<String> =
         ["app.mf", "app.ovf", "disk-1.vmdk"].iter().map(|f| set.join(f).to_string_lossy().into_owned()).collect();
     let mut args = vec![url, "upload-set"];
     args.extend(files.iter().map(String::as_str));
-    let mut runs = Runs::default();
-    for pair in 0..PAIRS {
-        let sdk = tool(root, &args, &[])?;
-        let put = tool(root, &[url, "put-endpoint", &format!("set-curl-{pair}"), &files[2]], &[])?;
+    let (mut runs, mut checked) = (Runs::default(), Runs::default());
+    let declared = format!("sha256:{disk_sum}");
+    let curl = |name: String, checksum: Option<&str>| -> Result<f64> {
+        let mut put_args = vec![url, "put-endpoint", &name, &files[2]];
+        put_args.extend(checksum);
+        let put = tool(root, &put_args, &[])?;
         let started = Instant::now();
         script(&format!("curl -sS --fail -T '{}' '{}' -o /dev/null", files[2], put["uri"]))?;
-        let curl = started.elapsed().as_secs_f64();
+        let seconds = started.elapsed().as_secs_f64();
         tool(root, &[url, "drop-upload", &put["session"], &put["item"]], &[])?;
-        runs.push(Pair { sdk: number(&sdk, "seconds")?, curl, rss_mib: number(&sdk, "rss_mib")?, scripted: None });
+        Ok(seconds)
+    };
+    for pair in 0..PAIRS {
+        let sdk = tool(root, &args, &[])?;
+        let (sdk, rss_mib) = (number(&sdk, "seconds")?, number(&sdk, "rss_mib")?);
+        let plain = curl(format!("set-curl-{pair}"), None)?;
+        let same = curl(format!("set-curl-checked-{pair}"), Some(&declared))?;
+        runs.push(Pair { sdk, curl: plain, rss_mib, scripted: None });
+        checked.push(Pair { sdk, curl: same, rss_mib, scripted: None });
     }
     runs.show(" (OVF set with a manifest)");
+    checked.show(" (OVF set with a manifest, curl to an endpoint verifying the same SHA-256)");
     std::fs::remove_dir_all(&set)?;
-    Ok(runs.ratio())
+    Ok((runs.ratio(), checked.ratio()))
 }
