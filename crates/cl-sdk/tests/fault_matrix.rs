@@ -166,12 +166,16 @@ fn cases() -> Vec<Case> {
     cases.push(case(Kind::CopyDest, Fault::Drop(SIZE / 2), Expect::Done));
     cases.push(case(Kind::CopyDest, Fault::Calls("update_session_complete", 1, CallFault::LoseReply), Expect::Done));
 
-    // OVA export: breaks resume inside the member, wrong bytes are fetched again, a cancel
+    // OVA export (each member on the runner): breaks resume inside the member, wrong bytes are
+    // fetched again, a stall resumes, an expired API session is logged in to again, a cancel
     // leaves nothing at the path.
-    for at in [0, SIZE / 2] {
+    for at in [0, 1000, SIZE / 2, SIZE - 1] {
         cases.push(case(Kind::Ova, Fault::Drop(at), Expect::Done));
     }
     cases.push(case(Kind::Ova, Fault::Corrupt(SIZE / 3), Expect::Done));
+    cases.push(case(Kind::Ova, Fault::Stall, Expect::Done));
+    cases.push(case(Kind::Ova, Fault::ExpireApi, Expect::Done));
+    cases.push(case(Kind::Ova, Fault::Range(RangeFault::WrongStart), Expect::Failed));
     cases.push(case(Kind::Ova, Fault::Range(RangeFault::Ignore), Expect::Done));
     cases.push(case(Kind::Ova, Fault::Calls("download_session_file_prepare", 3, CallFault::Status(503)), Expect::Done));
     cases.push(case(Kind::Ova, Fault::Cancel, Expect::Failed));

@@ -642,3 +642,33 @@ async fn retries_bound_every_repeat_of_a_file_together() {
         }
     }
 }
+
+/// A redirect from an https source never goes to plain http (pinned or not), and never off the
+/// origin of a source pinned by thumbprint; within the origin it is followed.
+#[tokio::test]
+async fn redirects_never_leave_https_or_a_pinned_origin() {
+    let bed = bed().await;
+    let iso = content(20_000, 13);
+    bed.put("x.iso", &iso);
+    let plain = format!("{}/x.iso", bed.base);
+    let served = iso.clone();
+    let router = axum::Router::new()
+        .route("/down.iso", axum::routing::any(move || async move { axum::response::Redirect::to(&plain) }))
+        .route("/moved.iso", axum::routing::any(|| async { axum::response::Redirect::to("/x.iso") }))
+        .route("/x.iso", axum::routing::any(move || async move { served.clone() }));
+    let https = cl_sim::HttpsServer::start(router).await.unwrap();
+    let pinned = || SourceTrust::default().pin_thumbprint(&https.thumbprint_sha1);
+    let trusted = || SourceTrust::default().add_ca_pem(&https.ca_pem);
+    for (item, trust) in [("pinned", pinned()), ("trusted", trusted())] {
+        bed.files.seen.lock().unwrap().clear();
+        let file = UploadFile::url(&format!("{}/down.iso", https.url), trust);
+        let error = bed.client.upload_new_item(&bed.library, item, "file", vec![file], UploadOptions::default()).await;
+        let error = error.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::RedirectRefused, "{item}: {error}");
+        assert!(bed.files.seen.lock().unwrap().is_empty(), "{item}: nothing reached the plain-http server");
+        assert!(bed.client.find_items(&bed.library, item).await.unwrap().is_empty());
+    }
+    let file = UploadFile::url(&format!("{}/moved.iso", https.url), pinned());
+    let report = bed.client.upload_new_item(&bed.library, "moved", "file", vec![file], UploadOptions::default()).await;
+    assert_eq!(bed.item(&report.unwrap().item_id).await["moved.iso"], iso);
+}

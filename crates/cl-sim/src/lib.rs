@@ -39,6 +39,7 @@ mod transfer;
 
 pub use faults::{CallFault, Faults, RangeFault, ShortUpload};
 pub use service::ServiceConfig;
+pub use tls::HttpsServer;
 
 use crate::dialect::Dialect;
 use crate::service::Service;

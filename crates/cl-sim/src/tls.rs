@@ -53,3 +53,45 @@ impl Certificates {
         Arc::new(config)
     }
 }
+
+/// Any router served over HTTPS on 127.0.0.1 with a fresh CA: for tests of clients against
+/// servers other than the simulator (a hostile source, a redirector). Stops when dropped.
+pub struct HttpsServer {
+    /// `https://127.0.0.1:PORT`.
+    pub url: String,
+    /// The CA that signed the server's certificate (PEM).
+    pub ca_pem: String,
+    /// The SHA-1 thumbprint of the server's certificate.
+    pub thumbprint_sha1: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl HttpsServer {
+    /// Serves `router` until dropped.
+    pub async fn start(router: axum::Router) -> std::io::Result<Self> {
+        cl_tls::install_crypto_provider();
+        let certificates = Certificates::generate().map_err(std::io::Error::other)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("https://127.0.0.1:{}", listener.local_addr()?.port());
+        let acceptor = tokio_rustls::TlsAcceptor::from(certificates.server_config());
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, router) = (acceptor.clone(), router.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let service = hyper_util::service::TowerToHyperService::new(router);
+                    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                    let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service).await;
+                });
+            }
+        });
+        let thumbprint_sha1 = cl_tls::Thumbprint::sha1(&certificates.leaf_der).to_string();
+        Ok(Self { url, ca_pem: certificates.ca_pem.clone(), thumbprint_sha1, task })
+    }
+}

@@ -340,6 +340,29 @@ mod tests {
         assert!(error.to_string().contains("extension header of 1048577 bytes"), "{error}");
     }
 
+    /// A member whose size only its pax record gives (the header's field says 0) is read at that
+    /// size by the upload's reader, its bytes where they are.
+    #[tokio::test]
+    async fn the_local_reader_takes_a_pax_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.ova");
+        let mut builder = tar::Builder::new(Vec::new());
+        builder.append_pax_extensions([("size", &b"5000"[..])]).unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_size(0);
+        header.set_path("disk.vmdk").unwrap();
+        header.set_cksum();
+        builder.append(&header, &[][..]).unwrap();
+        // The headers alone: the member's bytes follow, then the end blocks.
+        let mut bytes = builder.get_ref().clone();
+        let data_at = bytes.len();
+        bytes.extend(std::iter::repeat_n(7u8, 5000));
+        bytes.resize(bytes.len().next_multiple_of(512) + 1024, 0);
+        std::fs::write(&path, &bytes).unwrap();
+        let found = members(&path).await.unwrap();
+        assert_eq!(found, [Member { name: "disk.vmdk".into(), offset: data_at as u64, size: 5000 }]);
+    }
+
     /// How tar writes a member over 8 GiB in pax format: a `size` record, and a header size
     /// field that cannot hold it. The walk takes the record; a long `path` record too.
     #[test]
