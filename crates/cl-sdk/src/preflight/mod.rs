@@ -25,7 +25,6 @@ mod ovf;
 mod vmdk;
 
 use std::fmt;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -339,7 +338,7 @@ impl ReadAt for Region {
         if offset.checked_add(buf.len() as u64).is_none_or(|end| end > self.len) {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        self.file.read_exact_at(buf, self.start + offset)
+        crate::transfer::ova::read_at(&self.file, buf, self.start + offset)
     }
 }
 
