@@ -1,5 +1,8 @@
-//! Every JSON example of the reference pages in `../shared/docs/` deserializes into the matching
-//! generated type and serializes back to the same JSON, field for field.
+//! Every JSON example of the reference pages deserializes into the matching generated type and
+//! serializes back to the same JSON, field for field. The examples live in the repository, as
+//! printed on the pages (`openapi/reference/examples.json`, provenance in `openapi/SOURCES.md`);
+//! where the pages themselves are beside the checkout (`../shared/docs/`), the copy is checked
+//! against them.
 //!
 //! The pages lost their `:` separators (`"key""value"`); [`repair`] puts them back. Where a page
 //! shows a type template instead of an instance, [`instantiate`] substitutes a value of the stated
@@ -12,67 +15,70 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-/// The reference pages, their examples in page order, and the type each example is an instance of.
-const PAGES: &[(&str, &[Example])] = &[
-    ("000_1fb5ac9aab17c9f1.txt", &[("GET /rest download-session: 200", check::<types::RestDownloadSessionValue>)]),
-    (
-        "001_49d596b97a8a0fb9.txt",
-        &[("GET /rest downloadsession/file: 200", check::<types::RestDownloadFileInfoListValue>)],
-    ),
-    (
-        "002_f4e93e447ef93989.txt",
-        &[
-            ("GET /api download-session file: 200", check::<types::DownloadFileInfo>),
-            ("GET /api download-session file: 400", check::<types::StdError>),
-            ("GET /api download-session file: 404", check::<types::StdError>),
-            ("GET /api download-session file: default", check::<types::StdError>),
-        ],
-    ),
-    (
-        "003_35bc59711a9d6b53.txt",
-        &[
-            ("POST /rest download-session: body", check::<types::RestDownloadSessionCreate>),
-            ("POST /rest download-session: 200", check::<types::RestStringValue>),
-        ],
-    ),
-    ("004_227dfd4135f6feac.txt", &[("GET /rest update-session: 200", check::<types::RestUpdateSessionValue>)]),
+/// Each example, by its label in the fixture, and the type it is an instance of.
+const EXAMPLES: &[Example] = &[
+    ("GET /rest download-session: 200", check::<types::RestDownloadSessionValue>),
+    ("GET /rest downloadsession/file: 200", check::<types::RestDownloadFileInfoListValue>),
+    ("GET /api download-session file: 200", check::<types::DownloadFileInfo>),
+    ("GET /api download-session file: 400", check::<types::StdError>),
+    ("GET /api download-session file: 404", check::<types::StdError>),
+    ("GET /api download-session file: default", check::<types::StdError>),
+    ("POST /rest download-session: body", check::<types::RestDownloadSessionCreate>),
+    ("POST /rest download-session: 200", check::<types::RestStringValue>),
+    ("GET /rest update-session: 200", check::<types::RestUpdateSessionValue>),
 ];
 
 type Example = (&'static str, fn(&Value) -> Result<(), String>);
 
-fn docs_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/docs");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI needs ../shared/docs beside the checkout");
-    eprintln!("skipped: ../shared/docs is not beside this checkout");
-    None
+/// The examples as the repository keeps them: (page, label, text as printed).
+fn fixture() -> Vec<(String, String, String)> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi/reference/examples.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let field = |e: &Value, k: &str| e[k].as_str().unwrap().to_owned();
+    doc["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (field(e, "page"), field(e, "example"), field(e, "as_printed")))
+        .collect()
 }
 
 #[test]
 fn every_reference_example_round_trips_through_the_generated_types() {
-    let Some(dir) = docs_dir() else { return };
     let mut failures = Vec::new();
     let mut checked = 0;
-    for (page, examples) in PAGES {
-        let text = std::fs::read_to_string(dir.join(page)).unwrap();
-        let blocks = json_blocks(&text);
-        assert_eq!(blocks.len(), examples.len(), "{page}: expected {} JSON examples", examples.len());
-        for (block, (what, check)) in blocks.iter().zip(*examples) {
-            let mut value: Value =
-                serde_json::from_str(&repair(block)).unwrap_or_else(|e| panic!("{page} {what}: repaired JSON: {e}"));
-            for note in instantiate(&mut value, "") {
-                println!("{page} {what}: {note}");
-            }
-            if let Err(e) = check(&value) {
-                failures.push(format!("{page} {what}: {e}"));
-            }
-            checked += 1;
+    for (page, what, printed) in fixture() {
+        let (_, check) = EXAMPLES.iter().find(|(label, _)| *label == what).unwrap_or_else(|| panic!("{what}: no type"));
+        let mut value: Value =
+            serde_json::from_str(&repair(&printed)).unwrap_or_else(|e| panic!("{page} {what}: repaired JSON: {e}"));
+        for note in instantiate(&mut value, "") {
+            println!("{page} {what}: {note}");
         }
+        if let Err(e) = check(&value) {
+            failures.push(format!("{page} {what}: {e}"));
+        }
+        checked += 1;
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert_eq!(checked, 9);
+    assert_eq!(checked, EXAMPLES.len());
+}
+
+/// The repository's copy is what the pages print, where the pages are at hand.
+#[test]
+fn the_fixture_is_what_the_pages_print() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/docs");
+    if !dir.is_dir() {
+        eprintln!("../shared/docs is not beside this checkout: the fixture stands on its own");
+        return;
+    }
+    let fixture = fixture();
+    let mut pages: Vec<&str> = fixture.iter().map(|(page, _, _)| page.as_str()).collect();
+    pages.dedup();
+    for page in pages {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        let kept: Vec<&str> = fixture.iter().filter(|(p, _, _)| p == page).map(|(_, _, t)| t.as_str()).collect();
+        assert_eq!(json_blocks(&text), kept, "{page}");
+    }
 }
 
 /// Deserializes into `T`, serializes back and requires the very same JSON.

@@ -11,8 +11,11 @@
 //!   REST dialects (see `official_sdk.rs`).
 //! * `package`: every crate meant for users packages and builds from its own archive (`cargo
 //!   package` with verification), and `clx` without the `sim` feature links no server crates.
+//! * `vcsim`: builds govmomi's simulator for the interoperability tests from Debian's packages and
+//!   `crates/cl-testkit/vcsim/main.go` into `target/vcsim-deb`.
 //! * `ci`: everything CI checks, in order, installing what it needs first (the OpenAPI validator
-//!   and the official Python SDK from PyPI, govmomi's vcsim from Debian's packages).
+//!   and the official Python SDK from PyPI, govmomi's vcsim from Debian's packages); nothing
+//!   outside the checkout is needed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -25,7 +28,8 @@ mod package;
 mod plot;
 mod sim;
 
-const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | bench [--docs] | official-sdk | package | ci>";
+const USAGE: &str =
+    "usage: cargo xtask <gen [--check] | validate-spec | bench [--docs] | official-sdk | package | vcsim | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
         ["bench"] => bench::bench(&root(), false),
         ["bench", "--docs"] => bench::bench(&root(), true),
         ["official-sdk"] => official_sdk::official_sdk(&root()),
+        ["vcsim"] => build_vcsim().map(|_| ()),
         ["package"] => package::package(),
         _ => {
             eprintln!("{USAGE}");
@@ -140,17 +145,58 @@ fn ci() -> Result<()> {
     Ok(())
 }
 
-/// Builds vcsim from Debian's packages with the shared script (it skips the build when the binary
-/// exists). Without the script (a checkout without `../shared`) the interop tests skip, or fail
-/// under CI.
+/// Where `cargo xtask vcsim` puts the binary, and where the interop tests look for it.
+const VCSIM_BINARY: &str = "target/vcsim-deb";
+/// The project's own vcsim program (govmomi's simulator, served with the tests' certificate).
+const VCSIM_SOURCE: &str = "crates/cl-testkit/vcsim/main.go";
+/// Where Debian's govmomi source package puts the code, in GOPATH layout.
+const GOCODE: &str = "/usr/share/gocode";
+
+/// Builds govmomi's vcsim from Debian's packages (golang-go, golang-github-vmware-govmomi-dev,
+/// installed with apt-get when missing) and the project's own `main.go`, in GOPATH mode with no
+/// network but Debian's, into `target/vcsim-deb`; a binary newer than the source is kept.
+/// Returns `None` (the interop tests then skip, or fail under CI) where it cannot be built.
 fn build_vcsim() -> Result<Option<PathBuf>> {
-    let script = root().join("../shared/vcsim/build.sh");
-    if !script.is_file() {
-        eprintln!("xtask: {} not found; the vcsim interoperability tests will be skipped", script.display());
-        return Ok(None);
+    let root = root();
+    let (out, source) = (root.join(VCSIM_BINARY), root.join(VCSIM_SOURCE));
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    if modified(&out).is_some_and(|built| modified(&source).is_some_and(|edited| built >= edited)) {
+        println!("{VCSIM_BINARY} is up to date");
+        return Ok(Some(out));
     }
-    let out = root().join("target/vcsim-deb");
-    run(Command::new("bash").arg(&script).arg(&out))?;
+    let govmomi = Path::new(GOCODE).join("src/github.com/vmware/govmomi/simulator");
+    let have_go = Command::new("go").arg("version").output().is_ok_and(|o| o.status.success());
+    if !govmomi.is_dir() || !have_go {
+        if !Path::new("/usr/bin/apt-get").exists() {
+            eprintln!("xtask: no Go or govmomi source and no apt-get; the vcsim interoperability tests will skip");
+            return Ok(None);
+        }
+        run(Command::new("apt-get").arg("update").arg("-qq"))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends", "golang-go", "golang-github-vmware-govmomi-dev"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    // GOPATH mode: the program in a package folder of its own, govmomi from Debian's tree.
+    let gopath = root.join("target/vcsim-gopath");
+    let package = gopath.join("src/clvcsim");
+    std::fs::create_dir_all(&package).context("creating the GOPATH folder")?;
+    std::fs::copy(&source, package.join("main.go")).context("copying main.go")?;
+    let gopath_value = std::env::join_paths([gopath.as_path(), Path::new(GOCODE)])?;
+    let status = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(&package)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", gopath_value)
+        .env("GOCACHE", gopath.join("cache"))
+        .env("GOFLAGS", "")
+        .status()
+        .context("starting go build")?;
+    if !status.success() {
+        bail!("go build of {VCSIM_SOURCE} failed ({status})");
+    }
+    println!("built {VCSIM_BINARY}");
     Ok(Some(out))
 }
 

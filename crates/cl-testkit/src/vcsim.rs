@@ -1,4 +1,5 @@
-//! Starts govmomi's vcsim (built from Debian's packages by `../shared/vcsim/build.sh`) over
+//! Starts govmomi's vcsim (built from Debian's packages and `vcsim/main.go` by `cargo xtask
+//! vcsim`) over
 //! HTTPS with a certificate from a CA made here: vcsim's own certificate is RSA-1024 and rightly
 //! refused by rustls. Shared by the SDK's and the CLI's interoperability tests.
 
@@ -35,11 +36,7 @@ pub fn binary() -> Option<PathBuf> {
         return Some(path);
     }
     assert!(std::env::var_os("CI").is_none(), "CI needs vcsim at {} (cargo xtask ci builds it)", path.display());
-    eprintln!(
-        "skipped: no vcsim at {}; build it with `bash ../shared/vcsim/build.sh {}`",
-        path.display(),
-        path.display()
-    );
+    eprintln!("skipped: no vcsim at {}; build it with `cargo xtask vcsim`", path.display());
     None
 }
 
