@@ -2,7 +2,7 @@
 //! answers with a canned response, every operation of both dialects outside the transfer sessions (login, libraries, items) and every error body must send exactly the documented
 //! method, path, query and body, and decode the documented success and error bodies.
 
-mod wire;
+use crate::wire;
 
 #[allow(unused_imports)]
 use wire::*;

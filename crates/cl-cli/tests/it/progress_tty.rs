@@ -3,7 +3,7 @@
 //! hashing, the bar then says canceled (not 100 %), the notice stays on screen, and nothing is
 //! created on the server.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! lifecycle commands, `--replace`, `--only`, `--to -`, tables with headers, completions, local
 //! inputs checked before the server is touched, and a demo that tidies up.
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 

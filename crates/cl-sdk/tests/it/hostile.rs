@@ -2,7 +2,7 @@
 //! the API's origin, no wrong or unbounded bytes are written, nothing is left behind, no panic,
 //! and each failure is a typed error that says what was wrong. docs/security.md lists the cases.
 
-mod hostile_server;
+use crate::hostile_server;
 
 use std::path::Path;
 use std::time::Duration;
@@ -258,7 +258,7 @@ async fn huge_bodies_in_a_fresh_process() {
 #[test]
 fn memory_stays_bounded_whatever_the_server_sends() {
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "huge_bodies_in_a_fresh_process", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "hostile::huge_bodies_in_a_fresh_process", "--nocapture", "--test-threads=1"])
         .env("CL_HOSTILE_CHILD", "1")
         .output()
         .unwrap();

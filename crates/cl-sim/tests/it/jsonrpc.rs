@@ -3,7 +3,7 @@
 //! answer anything but a JSON-RPC reply. (The official Python SDK itself drives it in
 //! `cargo xtask official-sdk`.)
 
-mod common;
+use crate::common;
 
 use cl_sim::{CallFault, Simulator};
 use serde_json::{Value, json};

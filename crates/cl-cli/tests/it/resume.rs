@@ -2,7 +2,7 @@
 //! the destination's staging folder, and the next run fetches only the rest, verifies the whole
 //! file and leaves nothing behind. `--no-resume` starts over.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `clx` facing hostile text and signals: server text cannot drive the terminal, SIGTERM cleans
 //! up like Ctrl-C and exits 143, and a URL's password never shows in an error.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! answers with a canned response, every operation of the `/api` dialect must send exactly the documented
 //! method, path, query and body, and decode the documented success and error bodies.
 
-mod wire;
+use crate::wire;
 
 #[allow(unused_imports)]
 use wire::*;

@@ -1,6 +1,6 @@
 //! Every rule of the simulated service, driven through the generated client in both dialects.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The simulator's rules through the generated client in both dialects, part two: download
 //! sessions, injected faults, HTTPS and PULL, unknown operations.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

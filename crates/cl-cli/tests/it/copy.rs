@@ -2,7 +2,7 @@
 //! library, `--json` rows, an up-to-date rerun, and a copy killed with SIGKILL mid-transfer that
 //! leaves the destination item as it was and is finished by the same command run again.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

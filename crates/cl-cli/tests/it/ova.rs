@@ -1,7 +1,7 @@
 //! `clx download --ova`: an OVF template item as one OVA file and on stdout, which `clx upload`
 //! takes back as the same files; anything else is refused with exit 2.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,0 +1,12 @@
+//! The crate's integration tests, one binary: a module per area.
+
+mod check;
+mod cli;
+mod common;
+mod copy;
+mod govc_like;
+mod ova;
+mod progress_tty;
+mod resume;
+mod safety;
+mod vcsim;

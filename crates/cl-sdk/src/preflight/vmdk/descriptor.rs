@@ -1,0 +1,144 @@
+//! The embedded descriptor of a sparse extent: in bounds, and saying what the header says.
+
+use super::*;
+
+/// The embedded descriptor: in bounds, and saying what the header says.
+pub(super) fn descriptor(f: &(impl ReadAt + ?Sized), h: &Header, out: &mut Sink) {
+    if h.descriptor_offset == 0 {
+        out.warning(
+            "vmdk.no_descriptor",
+            at(28),
+            "no embedded descriptor: an extent of a multi-file disk, not a disk on its own",
+            RECONVERT,
+        );
+        return;
+    }
+    let offset = h.descriptor_offset.saturating_mul(SECTOR);
+    let size = h.descriptor_size.saturating_mul(SECTOR);
+    if h.descriptor_size == 0
+        || h.descriptor_size > MAX_DESCRIPTOR_SECTORS
+        || offset.saturating_add(size) > f.size()
+        || (h.overhead != 0 && offset.saturating_add(size) > h.overhead.saturating_mul(SECTOR))
+    {
+        out.error(
+            "vmdk.descriptor_bounds",
+            at(28),
+            format!("the embedded descriptor ({size} bytes at {offset}) lies outside the header's area or the file"),
+            RECONVERT,
+        );
+        return;
+    }
+    let mut bytes = vec![0u8; size as usize];
+    if f.read_at(&mut bytes, offset).is_err() {
+        out.error("vmdk.descriptor_bounds", at(offset), "the embedded descriptor cannot be read", RECOPY);
+        return;
+    }
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let text = String::from_utf8_lossy(&bytes[..end]);
+    descriptor_text(&text, h, offset, out);
+}
+
+fn descriptor_text(text: &str, h: &Header, offset: u64, out: &mut Sink) {
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    // libvmdk (vmdkinfo, and the tools built on it) refuses a descriptor whose first line is not
+    // exactly this signature; python3-vmdkstream writes "# Disk Descriptor File".
+    if lines.first() != Some(&"# Disk DescriptorFile") {
+        out.warning(
+            "vmdk.descriptor_signature",
+            at(offset),
+            format!(
+                "the embedded descriptor starts with {:?}, not \"# Disk DescriptorFile\"; libvmdk-based readers refuse it",
+                lines.first().map(|l| super::super::ovf::short(l)).unwrap_or_default()
+            ),
+            "convert the disk again with qemu-img, or correct the descriptor's first line in place",
+        );
+    }
+    // libvmdk finds the extents and the disk database by these section comments and refuses a
+    // descriptor without them (seen with vmdkinfo 20200926); VMware's own writers put both.
+    let missing: Vec<&str> = ["# Extent description", "# The Disk Data Base"]
+        .into_iter()
+        .filter(|section| !lines.iter().any(|l| l.eq_ignore_ascii_case(section)))
+        .collect();
+    if !missing.is_empty() {
+        out.warning(
+            "vmdk.descriptor_sections",
+            at(offset),
+            format!(
+                "the embedded descriptor lacks the line {:?}; libvmdk-based readers refuse it",
+                missing.join("\" and \"")
+            ),
+            "convert the disk again with qemu-img, or add the section lines to the descriptor",
+        );
+    }
+    let value = |key: &str| {
+        lines.iter().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
+        })
+    };
+    match value("createType") {
+        None => out.error("vmdk.create_type", at(offset), "the embedded descriptor has no createType", RECONVERT),
+        Some(t) if h.stream() && t != "streamOptimized" => out.warning(
+            "vmdk.create_type",
+            at(offset),
+            format!(
+                "the header says stream-optimized, the descriptor says createType {:?}",
+                super::super::ovf::short(&t)
+            ),
+            RECONVERT,
+        ),
+        Some(t) if !h.stream() && t == "streamOptimized" => out.error(
+            "vmdk.create_type",
+            at(offset),
+            "the descriptor says streamOptimized, but the header has no compressed grains and markers",
+            RECONVERT,
+        ),
+        Some(_) => {}
+    }
+    if value("parentCID").is_some_and(|p| !p.eq_ignore_ascii_case("ffffffff")) {
+        out.error(
+            "vmdk.delta",
+            at(offset),
+            "a delta disk: it has a parent, whose data an OVF does not carry",
+            "consolidate the disk with its parent (export the VM, or qemu-img convert the top image), then upload that",
+        );
+    }
+    let extents: Vec<&str> =
+        lines.iter().copied().filter(|l| ["RW ", "RDONLY ", "NOACCESS "].iter().any(|a| l.starts_with(a))).collect();
+    match extents.as_slice() {
+        [one] => {
+            let mut words = one.split_whitespace().skip(1);
+            let sectors = words.next().and_then(|s| s.parse::<u64>().ok());
+            let kind = words.next().unwrap_or_default();
+            if kind != "SPARSE" {
+                out.error(
+                    "vmdk.extent",
+                    at(offset),
+                    format!(
+                        "the extent is of type {:?}; a single-file disk has one SPARSE extent",
+                        super::super::ovf::short(kind)
+                    ),
+                    RECONVERT,
+                );
+            } else if sectors != Some(h.capacity) {
+                out.error(
+                    "vmdk.extent",
+                    at(offset),
+                    format!(
+                        "the descriptor's extent has {} sectors, the header's capacity is {}",
+                        sectors.map_or_else(|| "an unreadable number of".to_owned(), |s| s.to_string()),
+                        h.capacity
+                    ),
+                    RECONVERT,
+                );
+            }
+        }
+        [] => out.error("vmdk.extent", at(offset), "the embedded descriptor lists no extent", RECONVERT),
+        many => out.error(
+            "vmdk.extent",
+            at(offset),
+            format!("the embedded descriptor lists {} extents; a disk in an OVF is one file", many.len()),
+            RECONVERT,
+        ),
+    }
+}

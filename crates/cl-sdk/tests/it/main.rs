@@ -1,0 +1,15 @@
+//! The crate's integration tests, one binary: a module per area.
+
+mod copy;
+mod core;
+mod decoders;
+mod fault_matrix;
+mod hostile;
+mod hostile_server;
+mod load;
+mod ova_export;
+mod preflight;
+mod retries;
+mod transfers;
+mod url_import;
+mod vcsim;

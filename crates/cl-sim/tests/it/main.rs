@@ -1,0 +1,6 @@
+//! The crate's integration tests, one binary: a module per area.
+
+mod common;
+mod jsonrpc;
+mod rules;
+mod rules_download;
