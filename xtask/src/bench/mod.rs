@@ -46,6 +46,42 @@ const REQUIRED: &[&str] = &[
     "upload_manifest_vs_curl_same_checks",
 ];
 
+/// One route's figures alone (`cargo xtask bench --route ova|manifest`), for a focused A/B while
+/// working on it: the same release builds, source and pairs as the full run, nothing written.
+pub fn route(root: &Path, name: &str) -> Result<()> {
+    release_build(root)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("cl-bench-")
+        .tempdir_in(std::env::var_os("CL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir))?;
+    let dir = scratch.path();
+    let mib: u64 = std::env::var("CL_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let source = dir.join("source.bin");
+    generate(&source, mib)?;
+    match name {
+        "ova" => println!("ova_export_vs_download = {:.2}", routes::ova_export_vs_download(root, dir, &source)?),
+        "manifest" => {
+            let sim = start_sim(root, dir, "0ms")?;
+            let (plain, same) = routes::upload_manifest_vs_curl(root, dir, &source, &sim.url)?;
+            println!("upload_manifest_vs_curl = {plain:.2}, upload_manifest_vs_curl_same_checks = {same:.2}");
+        }
+        other => bail!("no route {other:?} to measure alone (ova, manifest)"),
+    }
+    Ok(())
+}
+
+fn release_build(root: &Path) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("==> release build of cl-sim and the SDK's bench tool");
+    let built = Command::new(&cargo)
+        .args(["build", "--release", "-p", "cl-sim", "--bin", "cl-sim", "-p", "cl-sdk", "--example", "bench_tool"])
+        .current_dir(root)
+        .status()?;
+    if !built.success() {
+        bail!("the release build failed");
+    }
+    Ok(())
+}
+
 pub fn bench(root: &Path, docs: bool) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     println!("==> release build of cl-sim and the SDK's bench tool");

@@ -1,6 +1,7 @@
-//! Where a download's bytes are written: a blocking thread that hashes and writes them, fed through a
-//! bounded channel, so receiving from the network, hashing and writing to disk overlap instead
-//! of taking turns on the async task (each `tokio::fs` write is a blocking-pool round trip).
+//! Where a download's (or an OVA export's) bytes are written: a blocking thread that hashes (where
+//! asked) and writes them, fed through a bounded channel, so receiving from the network, hashing
+//! and writing to disk overlap instead of taking turns on the async task (each `tokio::fs` write
+//! is a blocking-pool round trip, and a copy more).
 //!
 //! The receiving side copies each network chunk into one of a few recycled buffers and drops
 //! the chunk at once. Holding the chunks until written instead made the HTTP client allocate a
@@ -9,6 +10,7 @@
 //! `perf`). The copy is of bytes still in cache and costs far less.
 
 use std::io::{Seek, Write};
+
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 
@@ -26,46 +28,77 @@ const DEPTH: usize = 4;
 
 enum Command {
     Data(Vec<u8>),
-    /// The server ignored a Range: start the file over.
-    Restart,
+    /// Cut the file back to this length and go on from there (0: start over, as when the server
+    /// ignored a Range; the hash, if any, starts over too).
+    Truncate(u64),
+    /// Hash what follows with this hasher (an OVA member's bytes, apart from its header).
+    Hash(Hasher),
+    /// The digest of what was hashed since, if anything was.
+    Digest(oneshot::Sender<Option<String>>),
 }
 
-/// The writing end; [`finish`](Self::finish) it to learn the SHA-1 of everything written.
+/// The writing end; [`finish`](Self::finish) it to learn the SHA-1 of everything written (when it
+/// hashes).
 pub(crate) struct DiskWriter {
     commands: Option<mpsc::Sender<Command>>,
     /// Buffers the writer is done with.
     spare: std_mpsc::Receiver<Vec<u8>>,
     filling: Vec<u8>,
-    done: Option<oneshot::Receiver<Result<String>>>,
+    done: Option<oneshot::Receiver<Result<Option<String>>>>,
 }
 
 impl DiskWriter {
-    /// Starts writing to `file` (positioned after the bytes `hasher` has already seen).
-    pub fn start(file: std::fs::File, hasher: Hasher, path: &Path) -> Self {
+    /// Starts writing to `file` (positioned after the bytes `hasher` has already seen), hashing
+    /// what it writes with `hasher` when given.
+    pub fn start(file: std::fs::File, hasher: Option<Hasher>, path: &Path) -> Self {
+        Self::spawn(Some(file), hasher, path)
+    }
+
+    /// Only hashes (on its thread, beside the bytes' way on): for a stream checked against a
+    /// checksum as it passes, whose bytes go elsewhere. `finish` gives the digest.
+    pub fn hashing(hasher: Hasher) -> Self {
+        Self::spawn(None, Some(hasher), Path::new("(hash)"))
+    }
+
+    fn spawn(file: Option<std::fs::File>, hasher: Option<Hasher>, path: &Path) -> Self {
         let (commands, mut receive) = mpsc::channel::<Command>(DEPTH);
         let (give_back, spare) = std_mpsc::channel();
         let (report, done) = oneshot::channel();
         let path: PathBuf = path.to_owned();
         std::thread::spawn(move || {
             let (mut out, mut hasher) = (file, hasher);
-            let result = (|| -> Result<String> {
+            let result = (|| -> Result<Option<String>> {
                 while let Some(command) = receive.blocking_recv() {
                     match command {
                         Command::Data(mut buffer) => {
-                            hasher.update(&buffer);
-                            out.write_all(&buffer).map_err(io_at("write", &path))?;
+                            if let Some(hasher) = hasher.as_mut() {
+                                hasher.update(&buffer);
+                            }
+                            if let Some(out) = out.as_mut() {
+                                out.write_all(&buffer).map_err(io_at("write", &path))?;
+                            }
                             buffer.clear();
                             let _ = give_back.send(buffer);
                         }
-                        Command::Restart => {
-                            out.set_len(0).map_err(io_at("truncate", &path))?;
-                            out.rewind().map_err(io_at("rewind", &path))?;
-                            hasher = Hasher::new(&ChecksumAlgorithm::Sha1)?;
+                        Command::Truncate(at) => {
+                            if let Some(out) = out.as_mut() {
+                                out.set_len(at).map_err(io_at("truncate", &path))?;
+                                out.seek(std::io::SeekFrom::Start(at)).map_err(io_at("seek in", &path))?;
+                            }
+                            if hasher.is_some() {
+                                hasher = Some(Hasher::new(&ChecksumAlgorithm::Sha1)?);
+                            }
+                        }
+                        Command::Hash(fresh) => hasher = Some(fresh),
+                        Command::Digest(reply) => {
+                            let _ = reply.send(hasher.take().map(Hasher::hex));
                         }
                     }
                 }
-                out.sync_all().map_err(io_at("sync", &path))?;
-                Ok(hasher.hex())
+                if let Some(out) = out.as_ref() {
+                    out.sync_all().map_err(io_at("sync", &path))?;
+                }
+                Ok(hasher.map(Hasher::hex))
             })();
             let _ = report.send(result);
         });
@@ -87,8 +120,31 @@ impl DiskWriter {
 
     /// Starts the file over.
     pub async fn restart(&mut self) -> Result<()> {
-        self.filling.clear();
-        self.send(Command::Restart).await
+        self.truncate(0).await
+    }
+
+    /// Cuts the file back to `at` bytes (what is queued past it is dropped) and goes on from
+    /// there. A hashing writer hashes afresh, so it is only cut back to 0.
+    pub async fn truncate(&mut self, at: u64) -> Result<()> {
+        self.hand_over().await?;
+        self.send(Command::Truncate(at)).await
+    }
+
+    /// Hashes what is written from here on with `hasher` (not what came before).
+    pub async fn hash_from_here(&mut self, hasher: Hasher) -> Result<()> {
+        self.hand_over().await?;
+        self.send(Command::Hash(hasher)).await
+    }
+
+    /// The digest of what was written since [`hash_from_here`](Self::hash_from_here).
+    pub async fn digest(&mut self) -> Result<Option<String>> {
+        self.hand_over().await?;
+        let (reply, digest) = oneshot::channel();
+        self.send(Command::Digest(reply)).await?;
+        match digest.await {
+            Ok(digest) => Ok(digest),
+            Err(_) => Err(self.failure().await),
+        }
     }
 
     /// Sends the buffer being filled to the writer and takes a spare one (or a new one while
@@ -110,8 +166,9 @@ impl DiskWriter {
         if sent { Ok(()) } else { Err(self.failure().await) }
     }
 
-    /// Waits for every queued byte to be written and synced; returns the SHA-1 of the file.
-    pub async fn finish(mut self) -> Result<String> {
+    /// Waits for every queued byte to be written and synced; returns the SHA-1 of the file, when
+    /// it hashes.
+    pub async fn finish(mut self) -> Result<Option<String>> {
         self.hand_over().await?;
         self.commands = None;
         self.outcome().await
@@ -126,7 +183,7 @@ impl DiskWriter {
         }
     }
 
-    async fn outcome(&mut self) -> Result<String> {
+    async fn outcome(&mut self) -> Result<Option<String>> {
         match self.done.take() {
             Some(done) => done.await.unwrap_or_else(|_| Err(Error::new(ErrorKind::Io, "the download's writer failed"))),
             None => Err(Error::new(ErrorKind::Io, "the download's writer already finished")),
@@ -151,7 +208,7 @@ mod tests {
         let data: Vec<u8> = (0..BUFFER * 5 + 12_345).map(|i| (i * 7 + i / 4099) as u8).collect();
         let mut sink = DiskWriter::start(
             std::fs::File::create(&path).unwrap(),
-            Hasher::new(&ChecksumAlgorithm::Sha1).unwrap(),
+            Some(Hasher::new(&ChecksumAlgorithm::Sha1).unwrap()),
             &path,
         );
         // Chunks smaller than, equal to and larger than a buffer, crossing its edges.
@@ -164,7 +221,7 @@ mod tests {
             sink.write(chunk).await.unwrap();
             rest = tail;
         }
-        assert_eq!(sink.finish().await.unwrap(), sha1(&data));
+        assert_eq!(sink.finish().await.unwrap(), Some(sha1(&data)));
         assert_eq!(std::fs::read(&path).unwrap(), data);
     }
 
@@ -174,13 +231,43 @@ mod tests {
         let path = dir.path().join("out");
         let mut sink = DiskWriter::start(
             std::fs::File::create(&path).unwrap(),
-            Hasher::new(&ChecksumAlgorithm::Sha1).unwrap(),
+            Some(Hasher::new(&ChecksumAlgorithm::Sha1).unwrap()),
             &path,
         );
         sink.write(&vec![1u8; BUFFER + 10]).await.unwrap(); // one buffer queued, ten bytes pending
         sink.restart().await.unwrap();
         sink.write(b"fresh").await.unwrap();
-        assert_eq!(sink.finish().await.unwrap(), sha1(b"fresh"));
+        assert_eq!(sink.finish().await.unwrap(), Some(sha1(b"fresh")));
         assert_eq!(std::fs::read(&path).unwrap(), b"fresh");
+    }
+
+    /// A member's digest covers what was written after it was asked for, and nothing before.
+    #[tokio::test]
+    async fn a_digest_covers_what_was_written_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let mut sink = DiskWriter::start(std::fs::File::create(&path).unwrap(), None, &path);
+        sink.write(b"header").await.unwrap();
+        sink.hash_from_here(Hasher::new(&ChecksumAlgorithm::Sha1).unwrap()).await.unwrap();
+        sink.write(&vec![3u8; BUFFER + 7]).await.unwrap();
+        assert_eq!(sink.digest().await.unwrap(), Some(sha1(&vec![3u8; BUFFER + 7])));
+        sink.write(b"padding").await.unwrap();
+        assert_eq!(sink.finish().await.unwrap(), None);
+        assert_eq!(std::fs::read(&path).unwrap().len(), 6 + BUFFER + 7 + 7);
+    }
+
+    /// A writer without a hash (an OVA's) is cut back anywhere: what was queued past the cut,
+    /// written or not, is gone, and writing goes on from there.
+    #[tokio::test]
+    async fn a_truncate_cuts_back_to_any_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let mut sink = DiskWriter::start(std::fs::File::create(&path).unwrap(), None, &path);
+        sink.write(&vec![1u8; 1000]).await.unwrap();
+        sink.write(&vec![2u8; BUFFER + 10]).await.unwrap();
+        sink.truncate(1000).await.unwrap();
+        sink.write(b"tail").await.unwrap();
+        assert_eq!(sink.finish().await.unwrap(), None);
+        assert_eq!(std::fs::read(&path).unwrap(), [vec![1u8; 1000], b"tail".to_vec()].concat());
     }
 }

@@ -14,19 +14,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cl_api::types::{ChecksumAlgorithm, ItemFileInfo};
+use cl_api::types::{ChecksumAlgorithm, ChecksumInfo, ItemFileInfo};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::OnceCell;
 
+use super::disk_writer::DiskWriter;
 use super::endpoint::{ByteStream, Opened};
 use super::runner::{FileHandle, copy};
 use super::sink::Sink;
 use super::source::{ItemFileSource, Source};
 use super::{Common, FileProgress, FileState};
 use crate::client::Client;
-use crate::error::{Error, ErrorKind, Result, io_at};
+use crate::error::{Error, ErrorKind, Result};
 use crate::retry::FileRetries;
 
 /// Options of [`Client::export_ova`] and [`Client::export_ova_to`].
@@ -140,6 +141,9 @@ struct TarMember<'o, 'w> {
     name: String,
     size: u64,
     handle: FileHandle,
+    /// The member's checksum, checked by a file's writer thread as it writes (a stream's source
+    /// checks its own bytes instead, holding the last chunk back).
+    check: Option<ChecksumInfo>,
 }
 
 impl Sink for TarMember<'_, '_> {
@@ -155,7 +159,7 @@ impl Sink for TarMember<'_, '_> {
                     format!("{}: the output cannot go back to write it again", self.name),
                 ));
             }
-            self.out.stream_member(&self.name, opened.bytes, self.size, &self.handle).await
+            self.out.stream_member(&self.name, opened.bytes, self.size, &self.handle, self.check.as_ref()).await
         })
     }
 
@@ -183,6 +187,7 @@ impl Client {
         out: impl AsyncWrite + Unpin + Send,
         options: OvaOptions,
     ) -> Result<OvaReport> {
+        let out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, out);
         let mut out = Output { to: Target::Stream(Box::new(out)), at: 0 };
         let report = self
             .export(item_id, &mut out, &options)
@@ -200,7 +205,8 @@ impl Client {
         }
         // The download's staging: a new hidden file (no link followed), renamed only once whole.
         let (file, partial) = super::staging::exclusive_partial(path).await?;
-        let mut out = Output { to: Target::File(file, partial.clone()), at: 0 };
+        let writer = DiskWriter::start(file.into_std().await, None, &partial);
+        let mut out = Output { to: Target::File(Some(writer), partial.clone()), at: 0 };
         let result = match self.export(item_id, &mut out, &options).await {
             Ok(report) => super::staging::finalize(&partial, path, options.overwrite).await.map(|()| report),
             Err(e) => Err(e),
@@ -235,14 +241,19 @@ impl Client {
     ) -> Result<(Vec<OvaMember>, u64)> {
         let common = &options.common;
         let _keep_alive = common.keep_alive(session);
+        // Into a file, a member's bytes are hashed by the writer's thread as they are written
+        // (one copy, one thread, as a download's); into a stream, by the source, which holds the
+        // last chunk back. The descriptor is read whole and checked by its source either way.
+        let writer_checks = out.writes_a_file();
         let sources: Vec<Arc<ItemFileSource>> = plan
             .files
             .iter()
-            .map(|f| ItemFileSource {
+            .enumerate()
+            .map(|(i, f)| ItemFileSource {
                 session: session.clone(),
                 name: f.name.clone(),
                 size: f.size,
-                checksum: Some(f.checksum.clone()),
+                checksum: (i == 0 || !writer_checks).then(|| f.checksum.clone()),
                 prepare_timeout: options.prepare_timeout,
                 prepared: OnceCell::new(),
             })
@@ -290,7 +301,8 @@ impl Client {
             ahead = plan.order.get(slot + 1).map(|&next| Ahead::start(sources[next].clone(), &counts[slot + 1]));
             let file = &plan.files[i];
             let start = out.at;
-            let mut sink = TarMember { out: &mut *out, start, name: file.name.clone(), size: file.size, handle };
+            let check = writer_checks.then(|| file.checksum.clone());
+            let mut sink = TarMember { out: &mut *out, start, name: file.name.clone(), size: file.size, handle, check };
             copy(&source, &mut sink, Some(file.size), &counts[slot]).await?;
             sink.handle.state(FileState::Done);
             members.push(plan.member(i));
@@ -429,15 +441,20 @@ struct Output<'w> {
     at: u64,
 }
 
+/// A stream's writes are gathered this much at a time (the HTTP client hands over a few KiB).
+const WRITE_BUFFER: usize = 1 << 20;
+
 enum Target<'w> {
-    File(tokio::fs::File, PathBuf),
+    /// The download's writer thread (no hash: the members are checked as they arrive), until
+    /// the archive ends.
+    File(Option<DiskWriter>, PathBuf),
     Stream(Box<dyn AsyncWrite + Unpin + Send + 'w>),
 }
 
 impl Output<'_> {
     async fn write(&mut self, bytes: &[u8]) -> Result<()> {
         match &mut self.to {
-            Target::File(file, path) => file.write_all(bytes).await.map_err(io_at("write", path))?,
+            Target::File(writer, path) => writer.as_mut().ok_or_else(|| ended(path))?.write(bytes).await?,
             Target::Stream(out) => out.write_all(bytes).await.map_err(written)?,
         }
         self.at += bytes.len() as u64;
@@ -458,11 +475,17 @@ impl Output<'_> {
         mut stream: ByteStream,
         size: u64,
         handle: &FileHandle,
+        check: Option<&ChecksumInfo>,
     ) -> Result<()> {
         // The first bytes (or the refusal) come before the header: a source that cannot be
         // opened leaves nothing of the member behind, so even a stream can try it again.
         let first = stream.next().await.transpose()?;
         self.write(&header(name, size)?).await?;
+        let algorithm = check.map(|sum| sum.algorithm.clone().unwrap_or(ChecksumAlgorithm::Sha1));
+        if let (Some(algorithm), Target::File(writer, path)) = (&algorithm, &mut self.to) {
+            let hasher = super::checksum::Hasher::new(algorithm)?;
+            writer.as_mut().ok_or_else(|| ended(path))?.hash_from_here(hasher).await?;
+        }
         let mut done = 0u64;
         handle.done(0);
         let mut next = first;
@@ -475,7 +498,22 @@ impl Output<'_> {
         if done != size {
             return Err(Error::verification(name, format!("{name}: received {done} bytes, the server said {size}")));
         }
+        if let (Some(sum), Some(algorithm), Target::File(writer, path)) = (check, algorithm, &mut self.to) {
+            let actual = writer.as_mut().ok_or_else(|| ended(path))?.digest().await?.unwrap_or_default();
+            let expected = sum.checksum.trim();
+            if !actual.eq_ignore_ascii_case(expected) {
+                let message = format!(
+                    "{name}: {algorithm} checksum mismatch: the source says {expected}, its bytes give {actual}"
+                );
+                return Err(Error::verification(name, message));
+            }
+        }
         self.pad(size).await
+    }
+
+    /// Whether the archive goes into a file (its writer can hash and cut back).
+    fn writes_a_file(&self) -> bool {
+        matches!(self.to, Target::File(..))
     }
 
     async fn pad(&mut self, size: u64) -> Result<()> {
@@ -491,11 +529,12 @@ impl Output<'_> {
     /// Goes back to `at` (a member's start) to write the member again: a file is cut back; a
     /// stream can only when nothing was written since.
     async fn rewind(&mut self, at: u64) -> Result<bool> {
+        if self.at == at {
+            return Ok(true);
+        }
         match &mut self.to {
-            Target::File(file, path) => {
-                file.flush().await.map_err(io_at("write", path))?;
-                file.set_len(at).await.map_err(io_at("truncate", path))?;
-                file.seek(std::io::SeekFrom::Start(at)).await.map_err(io_at("seek in", path))?;
+            Target::File(writer, path) => {
+                writer.as_mut().ok_or_else(|| ended(path))?.truncate(at).await?;
                 self.at = at;
                 Ok(true)
             }
@@ -507,10 +546,15 @@ impl Output<'_> {
     async fn end(&mut self) -> Result<()> {
         self.write(&[0u8; 2 * BLOCK as usize]).await?;
         match &mut self.to {
-            Target::File(file, path) => file.sync_all().await.map_err(io_at("sync", path)),
+            // Every byte written and synced.
+            Target::File(writer, path) => writer.take().ok_or_else(|| ended(path))?.finish().await.map(|_| ()),
             Target::Stream(out) => out.flush().await.map_err(written),
         }
     }
+}
+
+fn ended(path: &Path) -> Error {
+    Error::new(ErrorKind::Io, format!("{}: the archive was already ended", path.display()))
 }
 
 fn written(e: std::io::Error) -> Error {

@@ -60,13 +60,13 @@ pub(crate) struct Staged {
 impl StagedFile {
     /// Continues `partial` after the bytes it kept.
     pub async fn open(partial: Partial, handle: FileHandle) -> Self {
-        let writer = DiskWriter::start(partial.file.into_std().await, partial.hasher, &partial.path);
+        let writer = DiskWriter::start(partial.file.into_std().await, Some(partial.hasher), &partial.path);
         Self { writer, path: partial.path, written: partial.kept, handle }
     }
 
     /// Waits for every byte to be written and synced.
     pub async fn finish(self) -> Result<Staged> {
-        Ok(Staged { size: self.written, sha1: self.writer.finish().await?, path: self.path })
+        Ok(Staged { size: self.written, sha1: self.writer.finish().await?.unwrap_or_default(), path: self.path })
     }
 }
 
