@@ -51,16 +51,6 @@ impl DiskWriter {
     /// Starts writing to `file` (positioned after the bytes `hasher` has already seen), hashing
     /// what it writes with `hasher` when given.
     pub fn start(file: std::fs::File, hasher: Option<Hasher>, path: &Path) -> Self {
-        Self::spawn(Some(file), hasher, path)
-    }
-
-    /// Only hashes (on its thread, beside the bytes' way on): for a stream checked against a
-    /// checksum as it passes, whose bytes go elsewhere. `finish` gives the digest.
-    pub fn hashing(hasher: Hasher) -> Self {
-        Self::spawn(None, Some(hasher), Path::new("(hash)"))
-    }
-
-    fn spawn(file: Option<std::fs::File>, hasher: Option<Hasher>, path: &Path) -> Self {
         let (commands, mut receive) = mpsc::channel::<Command>(DEPTH);
         let (give_back, spare) = std_mpsc::channel();
         let (report, done) = oneshot::channel();
@@ -74,17 +64,13 @@ impl DiskWriter {
                             if let Some(hasher) = hasher.as_mut() {
                                 hasher.update(&buffer);
                             }
-                            if let Some(out) = out.as_mut() {
-                                out.write_all(&buffer).map_err(io_at("write", &path))?;
-                            }
+                            out.write_all(&buffer).map_err(io_at("write", &path))?;
                             buffer.clear();
                             let _ = give_back.send(buffer);
                         }
                         Command::Truncate(at) => {
-                            if let Some(out) = out.as_mut() {
-                                out.set_len(at).map_err(io_at("truncate", &path))?;
-                                out.seek(std::io::SeekFrom::Start(at)).map_err(io_at("seek in", &path))?;
-                            }
+                            out.set_len(at).map_err(io_at("truncate", &path))?;
+                            out.seek(std::io::SeekFrom::Start(at)).map_err(io_at("seek in", &path))?;
                             if hasher.is_some() {
                                 hasher = Some(Hasher::new(&ChecksumAlgorithm::Sha1)?);
                             }
@@ -95,9 +81,7 @@ impl DiskWriter {
                         }
                     }
                 }
-                if let Some(out) = out.as_ref() {
-                    out.sync_all().map_err(io_at("sync", &path))?;
-                }
+                out.sync_all().map_err(io_at("sync", &path))?;
                 Ok(hasher.map(Hasher::hex))
             })();
             let _ = report.send(result);

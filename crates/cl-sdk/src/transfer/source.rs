@@ -13,7 +13,6 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::OnceCell;
 
 use super::checksum::Hasher;
-use super::disk_writer::DiskWriter;
 use super::endpoint::{ByteStream, Endpoint, Opened};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::{FileRetries, Repeat};
@@ -259,35 +258,28 @@ pub(crate) fn resuming(
 
 /// `bytes`, hashed as they pass; the last chunk is held back until the whole digest matches
 /// `sum`, and replaced by a verification error when it does not. `claim` names who gave the sum.
-///
-/// The hashing runs on a thread of its own beside the bytes' way on (each chunk copied into a
-/// recycled buffer, not held: see `disk_writer`), so receiving, hashing and writing a stream
-/// cost the time of the slowest, not their sum.
 pub(crate) fn verified(bytes: ByteStream, sum: &ChecksumInfo, name: &str, claim: &'static str) -> Result<ByteStream> {
     let algorithm = sum.algorithm.clone().unwrap_or(ChecksumAlgorithm::Sha1);
-    let lane = DiskWriter::hashing(Hasher::new(&algorithm)?);
+    let hasher = Hasher::new(&algorithm)?;
     let (expected, name) = (sum.checksum.trim().to_owned(), name.to_owned());
-    let state = (bytes.fuse(), Some(lane), None::<bytes::Bytes>);
+    let state = (bytes.fuse(), Some(hasher), None::<bytes::Bytes>);
     Ok(futures_util::stream::unfold(Some(state), move |state| {
         let (expected, name, algorithm) = (expected.clone(), name.clone(), algorithm.clone());
         async move {
-            let (mut bytes, mut lane, mut held) = state?;
+            let (mut bytes, mut hasher, mut held) = state?;
             loop {
                 match bytes.next().await {
                     Some(Ok(chunk)) => {
-                        if let Err(error) = lane.as_mut()?.write(&chunk).await {
-                            return Some((Err(error), None));
+                        if let Some(h) = hasher.as_mut() {
+                            h.update(&chunk);
                         }
                         if let Some(previous) = held.replace(chunk) {
-                            return Some((Ok(previous), Some((bytes, lane, held))));
+                            return Some((Ok(previous), Some((bytes, hasher, held))));
                         }
                     }
                     Some(Err(error)) => return Some((Err(error), None)),
                     None => {
-                        let actual = match lane.take()?.finish().await {
-                            Ok(actual) => actual.unwrap_or_default(),
-                            Err(error) => return Some((Err(error), None)),
-                        };
+                        let actual = hasher.take()?.hex();
                         if !actual.eq_ignore_ascii_case(&expected) {
                             let message = format!(
                                 "{name}: {algorithm} checksum mismatch: {claim} says {expected}, its bytes give {actual}"
