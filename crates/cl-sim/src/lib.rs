@@ -181,6 +181,27 @@ impl Simulator {
         Ok(())
     }
 
+    /// Adds item `name` holding `files` to `library` at once, without sessions, and returns its
+    /// id: a fixture for tests (the names are not checked, so a test can seed a name no upload
+    /// would create, to see what a client does with it).
+    pub async fn seed_item(&self, library: &str, name: &str, files: &[(&str, &[u8])]) -> Result<String, String> {
+        let spec = cl_api::types::ItemModel {
+            library_id: Some(library.to_owned()),
+            name: Some(name.to_owned()),
+            type_: Some("file".into()),
+            ..Default::default()
+        };
+        let id = self.service.item_create(spec, None).map_err(|e| e.message)?;
+        let mut blobs = Vec::new();
+        for (file, bytes) in files {
+            let mut writer = blob::BlobWriter::create(&self.service.store, None).await.map_err(|e| e.to_string())?;
+            writer.write(bytes).await.map_err(|e| e.to_string())?;
+            blobs.push(((*file).to_owned(), Arc::new(writer.finish().await.map_err(|e| e.to_string())?)));
+        }
+        self.service.item_seed(&id, blobs).map_err(|e| e.message)?;
+        Ok(id)
+    }
+
     /// Ends every API session now, as if it had idled out.
     pub fn expire_api_sessions(&self) {
         self.service.expire_api_sessions();

@@ -2,6 +2,16 @@
 
 pub mod vcsim;
 
+/// A client of `sim`, logged in with its credentials and trusting its CA when it serves HTTPS:
+/// the set-up every test that is not about trust needs.
+pub async fn client(sim: &cl_sim::Simulator) -> cl_sdk::Client {
+    let mut builder = cl_sdk::Client::builder(sim.url()).credentials(sim.username(), sim.password());
+    if let Some(ca) = sim.ca_pem() {
+        builder = builder.add_ca_pem(ca);
+    }
+    builder.connect().await.expect("the simulator takes its own credentials")
+}
+
 /// The workspace's root folder.
 pub fn workspace() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -120,12 +120,7 @@ async fn libraries_items_upload_download_and_sessions() {
 
     // Sessions: none left by the transfers; one made by hand is listed, canceled and removed.
     assert_eq!(json(&run(against(&sim, &ca).args(["--json", "session", "ls"]))), serde_json::json!([]));
-    let client = cl_sdk::Client::builder(sim.url())
-        .credentials(sim.username(), sim.password())
-        .add_ca_pem(sim.ca_pem().unwrap())
-        .connect()
-        .await
-        .unwrap();
+    let client = cl_testkit::client(&sim).await;
     let item = client.find_item(&client.find_library("images").await.unwrap(), "photon").await.unwrap();
     let session = client.create_update_session(&item).await.unwrap();
     let listed = json(&run(against(&sim, &ca).args(["--json", "session", "ls"])));
@@ -195,12 +190,7 @@ async fn interrupt_cancels_and_cleans_up() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let client = cl_sdk::Client::builder(sim.url())
-        .credentials(sim.username(), sim.password())
-        .add_ca_pem(sim.ca_pem().unwrap())
-        .connect()
-        .await
-        .unwrap();
+    let client = cl_testkit::client(&sim).await;
     let library = client.find_library("lib").await.unwrap();
     // Wait until the upload is under way (its session exists).
     let mut started = false;

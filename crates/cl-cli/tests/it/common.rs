@@ -21,31 +21,15 @@ pub fn clx(sim: &Simulator) -> Command {
     command
 }
 
-/// A plain-HTTP simulator with library `lib` holding item `item` of the given files. Added
-/// through the session's calls directly: the SDK's upload refuses names like these.
+/// A plain-HTTP simulator with library `lib` holding item `item` of the given files, seeded
+/// into the simulator directly: the SDK's upload refuses names like these.
 pub async fn sim_with(files: &[(&str, Vec<u8>)]) -> (Simulator, cl_sdk::Client) {
-    use cl_sdk::types::{SourceType, UpdateFileAddSpec};
     let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
     let client =
         cl_sdk::Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await.unwrap();
     let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
-    let item = client.create_item(&library, "item", "file").await.unwrap();
-    let session = client.create_update_session(&item).await.unwrap();
-    for (name, bytes) in files {
-        let spec = UpdateFileAddSpec {
-            name: (*name).to_owned(),
-            source_type: SourceType::Push,
-            source_endpoint: None,
-            size: Some(bytes.len() as i64),
-            checksum_info: None,
-        };
-        let uri = session.add_file(&spec).await.unwrap().upload_endpoint.unwrap().uri;
-        let put = reqwest::Client::new().put(uri).body(bytes.clone()).send().await.unwrap();
-        assert!(put.status().is_success());
-    }
-    session.complete().await.unwrap();
-    session.wait_done(Duration::from_secs(30)).await.unwrap();
-    session.delete().await.unwrap();
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(name, bytes)| (*name, bytes.as_slice())).collect();
+    sim.seed_item(&library, "item", &files).await.unwrap();
     (sim, client)
 }
 

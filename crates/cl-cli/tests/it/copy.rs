@@ -20,11 +20,7 @@ async fn sim(https: bool) -> Simulator {
 }
 
 async fn client(sim: &Simulator) -> cl_sdk::Client {
-    let mut builder = cl_sdk::Client::builder(sim.url()).credentials(sim.username(), sim.password());
-    if let Some(ca) = sim.ca_pem() {
-        builder = builder.add_ca_pem(ca);
-    }
-    builder.connect().await.unwrap()
+    cl_testkit::client(sim).await
 }
 
 /// A library `lib` on `sim` holding item `disk` of `size` bytes.

@@ -15,11 +15,7 @@ async fn server(https: bool) -> (Simulator, Client, String) {
     }
     config.service.prepare_delay = Duration::from_millis(20);
     let sim = Simulator::start(config).await.unwrap();
-    let mut builder = Client::builder(sim.url()).credentials(sim.username(), sim.password());
-    if let Some(ca) = sim.ca_pem() {
-        builder = builder.add_ca_pem(ca);
-    }
-    let client = builder.connect().await.unwrap();
+    let client = cl_testkit::client(&sim).await;
     let library = client.create_local_library("templates", cl_sim::DATASTORE_ID).await.unwrap();
     (sim, client, library)
 }

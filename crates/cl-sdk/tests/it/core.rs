@@ -19,27 +19,6 @@ async fn connect(sim: &Simulator, dialect: Dialect) -> Client {
     Client::builder(sim.url()).credentials(sim.username(), sim.password()).dialect(dialect).connect().await.unwrap()
 }
 
-/// An item holding `files`, uploaded with the simulator's upload endpoints (plain HTTP PUT).
-async fn item_with(client: &Client, files: &[(&str, &[u8])]) -> String {
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
-    let item = client.create_item(&library, "item", "file").await.unwrap();
-    let session = client.create_update_session(&item).await.unwrap();
-    for (name, content) in files {
-        let spec = UpdateFileAddSpec {
-            name: (*name).into(),
-            source_type: SourceType::Push,
-            source_endpoint: None,
-            size: Some(content.len() as i64),
-            checksum_info: None,
-        };
-        let uri = session.add_file(&spec).await.unwrap().upload_endpoint.unwrap().uri;
-        assert!(reqwest::Client::new().put(uri).body(content.to_vec()).send().await.unwrap().status().is_success());
-    }
-    session.complete().await.unwrap();
-    session.delete().await.unwrap();
-    item
-}
-
 #[tokio::test]
 async fn login_detects_the_dialect_and_logs_out() {
     let sim = sim().await;
@@ -252,7 +231,8 @@ async fn download_session_handle_and_waiter() {
     for dialect in BOTH {
         let sim = sim().await;
         let client = connect(&sim, dialect).await;
-        let item = item_with(&client, &[("a.txt", b"alpha"), ("b.txt", b"beta")]).await;
+        let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+        let item = sim.seed_item(&library, "item", &[("a.txt", b"alpha"), ("b.txt", b"beta")]).await.unwrap();
         let session = client.create_download_session(&item).await.unwrap();
         assert_eq!(client.download_sessions(Some(&item)).await.unwrap(), [session.id().to_owned()]);
         assert_eq!(session.files().await.unwrap().len(), 2);

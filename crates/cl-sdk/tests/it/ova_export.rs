@@ -162,12 +162,7 @@ async fn a_failed_export_leaves_nothing_and_only_ovf_templates_export() {
 #[tokio::test]
 async fn an_ova_from_an_https_server() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let client = Client::builder(sim.url())
-        .credentials(sim.username(), sim.password())
-        .add_ca_pem(sim.ca_pem().unwrap())
-        .connect()
-        .await
-        .unwrap();
+    let client = cl_testkit::client(&sim).await;
     let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
     let disks: Vec<(String, Vec<u8>)> =
         (0..4).map(|i| (format!("d{i}.vmdk"), content(300_000 + i * 7, i as u8))).collect();

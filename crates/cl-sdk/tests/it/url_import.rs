@@ -401,12 +401,7 @@ async fn an_ova_whose_manifest_does_not_match_lands_nowhere() {
 async fn an_https_source_is_trusted_only_as_told() {
     let bed = bed().await;
     let source = Simulator::start(SimConfig::default()).await.unwrap();
-    let from = Client::builder(source.url())
-        .credentials(source.username(), source.password())
-        .add_ca_pem(source.ca_pem().unwrap())
-        .connect()
-        .await
-        .unwrap();
+    let from = cl_testkit::client(&source).await;
     let library = from.create_local_library("src", cl_sim::DATASTORE_ID).await.unwrap();
     let bytes = content(400_000, 6);
     let file = UploadFile::reader("disk.img", bytes.len() as u64, std::io::Cursor::new(bytes.clone()));

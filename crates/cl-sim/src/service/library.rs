@@ -205,6 +205,17 @@ impl Service {
             .ok_or_else(|| SimError::not_found(format!("Library item {id} does not exist.")))
     }
 
+    /// Makes `files` item `id`'s content, one new content version, without a session: a fixture
+    /// (the names are not checked, so tests can seed what no upload would create).
+    pub fn item_seed(&self, id: &str, files: Vec<(String, Arc<Blob>)>) -> SimResult<()> {
+        let mut state = self.state();
+        let item = state.item_mut(id)?;
+        item.files.extend(files);
+        item.content_version += 1;
+        item.model.last_modified_time = Some(Utc::now());
+        Ok(())
+    }
+
     pub fn item_files(&self, id: &str) -> SimResult<Vec<ItemFileInfo>> {
         let state = self.state();
         let item = state.item(id)?;

@@ -321,6 +321,10 @@ impl State {
         self.items.get(id).ok_or_else(|| SimError::not_found(format!("Library item {id} does not exist.")))
     }
 
+    fn item_mut(&mut self, id: &str) -> SimResult<&mut Item> {
+        self.items.get_mut(id).ok_or_else(|| SimError::not_found(format!("Library item {id} does not exist.")))
+    }
+
     fn download(&self, id: &str) -> SimResult<&DownloadSession> {
         self.downloads.get(id).ok_or_else(|| SimError::not_found(format!("Download session {id} does not exist.")))
     }
