@@ -87,26 +87,24 @@ impl std::error::Error for RedirectRefused {}
 
 /// Follows redirects within the origin of the first request (at most 10), refuses the rest.
 pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let Some(first) = attempt.previous().first() else { return attempt.stop() };
-        if !same_origin(first, attempt.url()) {
-            let refused = RedirectRefused { from: origin_of(first), to: origin_of(attempt.url()) };
-            attempt.error(refused)
-        } else if attempt.previous().len() > 10 {
-            attempt.error("more than 10 redirects")
-        } else {
-            attempt.follow()
-        }
-    })
+    policy(same_origin)
 }
 
 /// The redirects a source outside vCenter may take (at most 10): within its origin, or to
 /// another https origin unless `pinned`; never from https to http.
 pub(crate) fn source_redirect_policy(pinned: bool) -> reqwest::redirect::Policy {
+    policy(move |first, next| {
+        let downgrade = first.scheme() == "https" && next.scheme() != "https";
+        !downgrade && (!pinned || same_origin(first, next))
+    })
+}
+
+/// Follows at most 10 redirects that `allowed(first request, next)` lets through; refuses the
+/// rest as [`RedirectRefused`] before anything is sent to the new place.
+fn policy(allowed: impl Fn(&Url, &Url) -> bool + Send + Sync + 'static) -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(move |attempt| {
         let Some(first) = attempt.previous().first() else { return attempt.stop() };
-        let downgrade = first.scheme() == "https" && attempt.url().scheme() != "https";
-        if downgrade || (pinned && !same_origin(first, attempt.url())) {
+        if !allowed(first, attempt.url()) {
             let refused = RedirectRefused { from: origin_of(first), to: origin_of(attempt.url()) };
             attempt.error(refused)
         } else if attempt.previous().len() > 10 {

@@ -84,14 +84,7 @@ fn release_build(root: &Path) -> Result<()> {
 
 pub fn bench(root: &Path, docs: bool) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    println!("==> release build of cl-sim and the SDK's bench tool");
-    let built = Command::new(&cargo)
-        .args(["build", "--release", "-p", "cl-sim", "--bin", "cl-sim", "-p", "cl-sdk", "--example", "bench_tool"])
-        .current_dir(root)
-        .status()?;
-    if !built.success() {
-        bail!("the release build failed");
-    }
+    release_build(root)?;
     let scratch = tempfile::Builder::new()
         .prefix("cl-bench-")
         .tempdir_in(std::env::var_os("CL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir))?;
