@@ -193,14 +193,15 @@ impl Endpoint {
     ///   source whose version still matches) are skipped up to `from`; its length must be the
     ///   declared size;
     /// * an encoding that was not asked for is refused;
-    /// * not a byte past the declared end is passed on: more fails the file, as a body that
-    ///   breaks off, or ends early, ends the stream with a [`Transport`](ErrorKind::Transport)
-    ///   error, worth resuming. Stalls end it the same way (the clients' read timeout).
+    /// * not a byte past the declared end is passed on, and more fails the file;
+    /// * a body that breaks off or ends early ends the stream with a
+    ///   [`Transport`](ErrorKind::Transport) error, worth resuming; so does a stall (the clients'
+    ///   read timeout).
     pub async fn get(&self, from: u64, end: Option<u64>, size: Option<u64>) -> Result<Opened> {
         let end = end.or(size);
         let whole = from == 0 && end == size;
         let mut request = self.request(reqwest::Method::GET);
-        if !whole || from > 0 {
+        if !whole {
             let last = match end {
                 Some(end) if Some(end) != size => end.saturating_sub(1).to_string(),
                 _ => String::new(),
@@ -239,11 +240,11 @@ impl Endpoint {
                 return Err(self.changed(format!("its Content-Range gives a total of {total} bytes, not {size}")));
             }
             let carried = range.last + 1 - range.first;
-            if length.is_some_and(|l| l != carried) {
+            if let Some(length) = length.filter(|l| *l != carried) {
                 return Err(Error::new(
                     ErrorKind::Decode,
                     format!(
-                        "{}: {} answered a range of {carried} bytes with a Content-Length of {length:?}",
+                        "{}: {} answered a range of {carried} bytes with a Content-Length of {length}",
                         self.name,
                         self.who()
                     ),
