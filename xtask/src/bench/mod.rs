@@ -49,12 +49,8 @@ const REQUIRED: &[&str] = &[
 /// One route's figures alone (`cargo xtask bench --route ova|manifest`), for a focused A/B while
 /// working on it: the same release builds, source and pairs as the full run, nothing written.
 pub fn route(root: &Path, name: &str) -> Result<()> {
-    release_build(root)?;
-    let scratch = tempfile::Builder::new()
-        .prefix("cl-bench-")
-        .tempdir_in(std::env::var_os("CL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir))?;
+    let (scratch, mib) = prepare(root)?;
     let dir = scratch.path();
-    let mib: u64 = std::env::var("CL_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
     let source = dir.join("source.bin");
     generate(&source, mib)?;
     match name {
@@ -67,6 +63,17 @@ pub fn route(root: &Path, name: &str) -> Result<()> {
         other => bail!("no route {other:?} to measure alone (ova, manifest)"),
     }
     Ok(())
+}
+
+/// What every run starts with: the release builds, a scratch folder in `CL_BENCH_DIR` (removed
+/// when dropped), and the size of the main file (`CL_BENCH_MIB`, 1024).
+fn prepare(root: &Path) -> Result<(tempfile::TempDir, u64)> {
+    release_build(root)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("cl-bench-")
+        .tempdir_in(std::env::var_os("CL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir))?;
+    let mib: u64 = std::env::var("CL_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    Ok((scratch, mib))
 }
 
 fn release_build(root: &Path) -> Result<()> {
@@ -84,12 +91,8 @@ fn release_build(root: &Path) -> Result<()> {
 
 pub fn bench(root: &Path, docs: bool) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    release_build(root)?;
-    let scratch = tempfile::Builder::new()
-        .prefix("cl-bench-")
-        .tempdir_in(std::env::var_os("CL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir))?;
+    let (scratch, mib) = prepare(root)?;
     let dir = scratch.path();
-    let mib: u64 = std::env::var("CL_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
     let large_mib: u64 = std::env::var("CL_BENCH_LARGE_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(4096);
     let mut results: BTreeMap<&str, f64> = BTreeMap::new();
 
