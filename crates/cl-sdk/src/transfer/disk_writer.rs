@@ -110,7 +110,12 @@ impl DiskWriter {
     /// Cuts the file back to `at` bytes (what is queued past it is dropped) and goes on from
     /// there. A hashing writer hashes afresh, so it is only cut back to 0.
     pub async fn truncate(&mut self, at: u64) -> Result<()> {
-        self.hand_over().await?;
+        if at == 0 {
+            // Nothing pending survives a cut to 0: not worth writing first.
+            self.filling.clear();
+        } else {
+            self.hand_over().await?;
+        }
         self.send(Command::Truncate(at)).await
     }
 

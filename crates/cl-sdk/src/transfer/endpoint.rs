@@ -73,11 +73,6 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
-/// A file as a first look at its source found it.
-pub(crate) struct Looked {
-    pub size: u64,
-}
-
 impl Endpoint {
     /// Checks the URI the server gave for `name` (http or https only), picks the HTTP client its
     /// pin (or the client's trust) calls for, and decides whether the session token may go along.
@@ -156,8 +151,8 @@ impl Endpoint {
     }
 
     /// A source's first look (HEAD, or a one-byte GET where HEAD is refused): its size, and its
-    /// version, which later requests are checked against.
-    pub async fn look(&mut self) -> Result<Looked> {
+    /// version, which later requests are checked against (kept here).
+    pub async fn look(&mut self) -> Result<u64> {
         let head = self.request(reqwest::Method::HEAD).send().await.map_err(|e| self.unreachable(e))?;
         let response = if matches!(head.status(), StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED) {
             let get = self.request(reqwest::Method::GET).header(RANGE, "bytes=0-0");
@@ -181,7 +176,7 @@ impl Endpoint {
             )
         })?;
         self.validator = validator(headers);
-        Ok(Looked { size })
+        Ok(size)
     }
 
     /// GETs the file's bytes `from..end` (`end`: its declared `size` when not given). What the
@@ -219,7 +214,9 @@ impl Endpoint {
         let headers = response.headers();
         self.check_encoding(headers)?;
         let length = content_length(headers);
-        let (start, answer_end) = if status == StatusCode::PARTIAL_CONTENT {
+        // Where the bytes passed on start in the file, how many of the body's first bytes come
+        // before that, and where the body's bytes end.
+        let (start, skip, answer_end) = if status == StatusCode::PARTIAL_CONTENT {
             let range =
                 ContentRange::of(headers).filter(|r| r.first == from && r.last >= r.first).ok_or_else(|| {
                     let shown = headers.get(CONTENT_RANGE).map(|v| excerpt(v.as_bytes())).unwrap_or_default();
@@ -251,7 +248,7 @@ impl Endpoint {
                 )
                 .marked(self.party));
             }
-            (from, Some(range.last + 1))
+            (from, 0, Some(range.last + 1))
         } else {
             if let (Some(size), Some(length)) = (size, length)
                 && length != size
@@ -273,10 +270,11 @@ impl Endpoint {
             if from > 0 {
                 tracing::info!(uri = %self.shown, "Range was ignored; reading the file from its start");
             }
-            let skip = self.validator.is_some() || self.party == Party::Source;
-            (if skip { from } else { 0 }, length.or(size))
+            // A file known to be the same (or a source, refused above otherwise) is skipped up to
+            // `from`; vCenter's file without a validator starts over from byte 0.
+            let start = if self.validator.is_some() || self.party == Party::Source { from } else { 0 };
+            (start, start, length.or(size))
         };
-        let skip = if status == StatusCode::PARTIAL_CONTENT { 0 } else { start };
         let bytes = Body {
             name: self.name.clone(),
             who: self.who(),

@@ -148,6 +148,16 @@ pub(crate) fn check_length(dir: &Path, name: &str) -> Result<()> {
     ))
 }
 
+/// The longest start of `name` that fits in `bytes` bytes, cut at a character (a tar header's
+/// field, a file name beside another).
+pub(crate) fn cut_at_char(name: &str, bytes: usize) -> &str {
+    let mut end = name.len().min(bytes);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
 /// A name as messages show it: whole up to 60 characters, else its start and end around `…`.
 pub(crate) fn shown(name: &str) -> String {
     let count = name.chars().count();
@@ -174,6 +184,14 @@ mod tests {
         assert!(text.contains("305 bytes") && text.contains("at most 255"), "{text}");
         assert!(text.len() < 300, "the name is shortened: {text}");
         assert_eq!(shown("disk.vmdk"), "\"disk.vmdk\"");
+    }
+
+    #[test]
+    fn names_are_cut_at_a_character() {
+        assert_eq!(cut_at_char("abc", 10), "abc");
+        assert_eq!(cut_at_char("abc", 2), "ab");
+        assert_eq!(cut_at_char("éé", 3), "é", "two bytes each: the second would be cut in half");
+        assert_eq!(cut_at_char("😀x", 3), "");
     }
 
     #[test]

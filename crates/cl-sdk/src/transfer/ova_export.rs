@@ -577,9 +577,9 @@ fn header(name: &str, size: u64) -> Result<Vec<u8>> {
         // Not `into_inner`: that would also write the end-of-archive blocks.
         out = builder.get_ref().clone();
         // ustar's own name field holds 100 bytes: the start of the name, cut at a character.
-        let short: String = name.char_indices().take_while(|(i, c)| i + c.len_utf8() <= 100).map(|(_, c)| c).collect();
+        let short = super::names::cut_at_char(name, 100);
         header
-            .set_path(&short)
+            .set_path(short)
             .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{name:?} cannot be an OVA member name: {e}")))?;
     }
     header.set_cksum();

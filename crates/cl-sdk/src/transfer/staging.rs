@@ -192,7 +192,7 @@ pub(crate) async fn exclusive_partial(target: &Path) -> Result<(tokio::fs::File,
     };
     let name = name.to_string_lossy();
     // Short enough to fit beside any name the file system allows.
-    let stem: String = name.char_indices().take_while(|(i, c)| i + c.len_utf8() <= 180).map(|(_, c)| c).collect();
+    let stem = super::names::cut_at_char(&name, 180);
     let partial = dir.join(format!(".{stem}.cl-partial-{:016x}", fastrand::u64(..)));
     let mut options = tokio::fs::OpenOptions::new();
     options.write(true).read(true).create_new(true);

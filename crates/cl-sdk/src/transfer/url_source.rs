@@ -84,8 +84,8 @@ impl Remote {
     }
 
     async fn look(mut endpoint: Endpoint) -> Result<Arc<Self>> {
-        let looked = endpoint.look().await?;
-        Ok(Arc::new(Self { shown: endpoint.shown(), endpoint, size: looked.size }))
+        let size = endpoint.look().await?;
+        Ok(Arc::new(Self { shown: endpoint.shown(), endpoint, size }))
     }
 
     /// The files an OVF descriptor here references, beside it: every href checked (one plain
