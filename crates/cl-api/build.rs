@@ -9,7 +9,9 @@ fn main() -> anyhow::Result<()> {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let spec_path = manifest.join(cl_codegen::PACKAGED_SPEC_IN_CRATE);
     println!("cargo::rerun-if-changed={}", spec_path.display());
-    let code = cl_codegen::generate(&cl_codegen::load(&spec_path)?)?;
-    std::fs::write(PathBuf::from(std::env::var("OUT_DIR")?).join("cl_api.rs"), code)?;
+    let spec = cl_codegen::load(&spec_path)?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("cl_api.rs"), cl_codegen::generate(&spec)?)?;
+    std::fs::write(out.join("operations.rs"), cl_codegen::generate_table(&spec)?)?;
     Ok(())
 }

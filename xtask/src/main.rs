@@ -70,6 +70,7 @@ fn generate(check: bool) -> Result<()> {
     let spec = cl_codegen::load(&root.join(cl_codegen::SPEC_PATH))?;
     let outputs = [
         (cl_codegen::SNAPSHOT_PATH, cl_codegen::generate(&spec)?),
+        (cl_codegen::TABLE_SNAPSHOT_PATH, cl_codegen::generate_table(&spec)?),
         (cl_codegen::PACKAGED_SPEC_PATH, spec.text.clone()),
     ];
     let mut stale = Vec::new();
