@@ -68,8 +68,8 @@ pub fn generate(tree: &Value) -> Result<String> {
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
             let id = op["operationId"].as_str().context("an operation without operationId")?;
-            let form = form(tree, key, method, &item["parameters"], op).with_context(|| format!("{id}"))?;
-            let vapi = vapi(op).with_context(|| format!("{id}"))?;
+            let form = form(tree, key, method, &item["parameters"], op).with_context(|| id.to_owned())?;
+            let vapi = vapi(op).with_context(|| id.to_owned())?;
             forms.insert(id.to_owned(), (form, vapi));
         }
     }
