@@ -32,7 +32,7 @@ impl Client {
     /// The datastores the user can see, all or those of one name (at most 2500, as vCenter
     /// lists them), with their ids for [`create_local_library`](Self::create_local_library).
     pub async fn datastores(&self, name: Option<&str>) -> Result<Vec<DatastoreSummary>> {
-        self.call(ops::datastore_list(name)).await
+        self.call(ops::datastore_list(name.map(|n| vec![n.to_owned()]))).await
     }
 
     /// Creates a local library on a datastore and returns its id.

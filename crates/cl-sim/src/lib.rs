@@ -30,6 +30,7 @@ mod blob;
 mod dialect;
 mod error;
 mod faults;
+mod handler;
 mod jsonrpc;
 mod pull;
 pub mod serve;
@@ -212,6 +213,12 @@ impl Simulator {
         self.service.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The operations called so far over any wire form (whether they succeeded or not), for
+    /// tests that show which operations a client reaches.
+    pub fn operations_called(&self) -> std::collections::BTreeSet<cl_api::operation::OperationId> {
+        self.service.operations_called()
+    }
+
     /// Makes every download and update session expire now, as if keep-alives had stopped.
     pub fn expire_transfer_sessions(&self) {
         self.service.expire_transfer_sessions();
@@ -344,19 +351,16 @@ async fn dispatch(service: Arc<Service>, request: Request<Body>) -> Response {
             Err(_) => too_large(),
         };
     }
-    // `/rest/com/vmware/content/…` and `/rest/vcenter/…` alike route by what follows.
-    let tail = match dialect {
-        Dialect::Rest => path.strip_prefix("/rest/com/vmware/").or_else(|| path.strip_prefix("/rest/")),
-        Dialect::Api => path.strip_prefix("/api/"),
-    };
-    let Some(tail) = tail else {
+    if !path.starts_with("/api/") && !path.starts_with("/rest/") {
         return (StatusCode::NOT_FOUND, "not found").into_response();
-    };
-    let segments: Vec<String> =
-        tail.split('/').map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
-    let query = axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(request.uri())
-        .map(|q| q.0)
-        .unwrap_or_default();
+    }
+    let segments: Vec<String> = path
+        .split('/')
+        .skip(1)
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes()).into_owned().collect();
     let method = request.method().clone();
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, API_BODY_LIMIT).await {

@@ -304,11 +304,12 @@ async fn the_datastore_listing_in_both_dialects() {
     let w = Wire::start().await;
     let c = &w.client;
     let summary = r#"{"datastore":"datastore-11","name":"ds 1","type":"VMFS","free_space":1024,"capacity":4096}"#;
+    let names = vec!["ds 1".to_owned(), "ds 2".to_owned()];
     let found: Vec<t::DatastoreSummary> = w
         .ok(
             (200, &format!("[{summary}]")),
-            c.datastore_list(Some("ds 1")),
-            "GET /api/vcenter/datastore?names=ds+1",
+            c.datastore_list(Some(&names)),
+            "GET /api/vcenter/datastore?names=ds+1&names=ds+2",
             None,
         )
         .await;
@@ -318,7 +319,7 @@ async fn the_datastore_listing_in_both_dialects() {
     let rest = w
         .ok(
             (200, &format!("{{\"value\":[{summary}]}}")),
-            c.rest_datastore_list(Some("ds 1")),
+            c.rest_datastore_list(Some(&names[..1].to_vec())),
             "GET /rest/vcenter/datastore?filter.names=ds+1",
             None,
         )

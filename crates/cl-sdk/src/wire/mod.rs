@@ -1,11 +1,14 @@
-//! The wire layer: each operation described once for both dialects ([`ops`]), and the one call
-//! path every API call takes ([`Client::call`]): dialect choice, error decoding, re-login after
-//! an expired API session, and retries under the client's [`RetryPolicy`](crate::RetryPolicy).
+//! The wire layer: how each operation is sent in both dialects ([`ops`]), and the one call path
+//! every API call takes ([`Client::call`]): dialect choice, error decoding, re-login after an
+//! expired API session, and retries under the client's [`RetryPolicy`](crate::RetryPolicy).
 //!
-//! Nothing outside this module names a dialect; the rest of the SDK builds an [`Op`] and calls it.
+//! Which operations exist, their names and whether each is safe to repeat come from the
+//! operation table generated from the spec (`cl_api::operation`). Nothing outside this module
+//! names a dialect; the rest of the SDK builds an [`Op`] and calls it.
 
 use std::future::Future;
 
+use cl_api::operation::OperationId;
 use cl_api::{Dialect, ResponseValue};
 use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
@@ -25,32 +28,74 @@ type Send<'a, T> = Box<dyn Fn(&'a cl_api::Client, Dialect) -> BoxFuture<'a, Resu
 /// Public only as the sealed [`SessionKind`](crate::SessionKind)'s plumbing; nothing outside
 /// the crate can build or send one.
 pub struct Op<'a, T> {
-    /// The `/api` operationId, which names the operation in errors and logs.
-    id: &'static str,
+    id: OperationId,
     repeat: Repeat,
     send: Send<'a, T>,
 }
 
 impl<'a, T> Op<'a, T> {
+    /// The operation `id`, sent by `send`, as safe to repeat as the table says. An operation that
+    /// is safe unless versioned counts as unsafe until [`versioned`](Self::versioned) says no.
     pub(crate) fn new(
-        id: &'static str,
-        repeat: Repeat,
+        id: OperationId,
         send: impl Fn(&'a cl_api::Client, Dialect) -> BoxFuture<'a, Result<T>> + std::marker::Send + Sync + 'a,
     ) -> Self {
+        let repeat = match id.operation().repeat {
+            cl_api::operation::Repeat::Safe => Repeat::Safe,
+            cl_api::operation::Repeat::Unsafe | cl_api::operation::Repeat::UnlessVersioned => Repeat::Unsafe,
+        };
         Self { id, repeat, send: Box::new(send) }
+    }
+
+    /// Whether this request carries a version to check against; an operation the table calls
+    /// safe unless versioned is safe to repeat without one.
+    pub(crate) fn versioned(mut self, versioned: bool) -> Self {
+        if self.id.operation().repeat == cl_api::operation::Repeat::UnlessVersioned && !versioned {
+            self.repeat = Repeat::Safe;
+        }
+        self
+    }
+
+    /// What errors and logs call the operation: its `/api` operationId, but `login` for the
+    /// login, which is what a user knows it as.
+    fn name(&self) -> &'static str {
+        match self.id {
+            OperationId::SessionCreate => "login",
+            id => id.name(),
+        }
     }
 }
 
+/// Builds an [`Op`] for `OperationId::$id`: `[owned, …]` are cloned into each attempt; `$api`
+/// and `$rest` are the two dialects' sends, with the generated client bound to `$c`.
+macro_rules! op {
+    ($id:ident, [$($own:ident),*] |$c:ident| api: $api:expr, rest: $rest:expr $(,)?) => {
+        $crate::wire::Op::new(cl_api::operation::OperationId::$id, move |$c, dialect| {
+            $(let $own = $own.clone();)*
+            Box::pin(async move {
+                match dialect {
+                    cl_api::Dialect::Api => $api,
+                    cl_api::Dialect::Rest => $rest,
+                }
+            })
+        })
+    };
+    ($id:ident, |$c:ident| api: $api:expr, rest: $rest:expr $(,)?) => {
+        op!($id, [] |$c| api: $api, rest: $rest)
+    };
+}
+pub(crate) use op;
+
 /// The operations that clean up after a failed or interrupted run: each may log in once more
-/// when the re-login budget is spent.
-const CLEANUP: [&str; 7] = [
-    "download_session_delete",
-    "download_session_cancel",
-    "update_session_fail",
-    "update_session_cancel",
-    "update_session_delete",
-    "item_delete",
-    "local_library_delete",
+/// when the re-login budget is spent. A policy of this SDK, not a property of the operations.
+const CLEANUP: [OperationId; 7] = [
+    OperationId::DownloadSessionDelete,
+    OperationId::DownloadSessionCancel,
+    OperationId::UpdateSessionFail,
+    OperationId::UpdateSessionCancel,
+    OperationId::UpdateSessionDelete,
+    OperationId::ItemDelete,
+    OperationId::LocalLibraryDelete,
 ];
 
 impl Client {
@@ -66,7 +111,7 @@ impl Client {
                 // Cleaning up what a failed run made may log in once more past the budget: the
                 // run is over either way, and nothing should be left behind.
                 let cleanup = CLEANUP.contains(&op.id);
-                self.relogin(token.as_deref(), cleanup).await.map_err(|e| e.in_operation(op.id))?;
+                self.relogin(token.as_deref(), cleanup).await.map_err(|e| e.in_operation(op.name()))?;
                 self.send(&op).await.map_err(|e| {
                     if e.kind() == ErrorKind::Unauthenticated {
                         e.with_detail("the server refused the session it had just issued".to_owned())
@@ -91,10 +136,10 @@ impl Client {
             match retries.next_pause(&error, op.repeat) {
                 Some(pause) => {
                     let attempt = retries.failures();
-                    tracing::warn!(operation = op.id, attempt, ?pause, %error, "API call failed; retrying");
+                    tracing::warn!(operation = op.name(), attempt, ?pause, %error, "API call failed; retrying");
                     tokio::time::sleep(pause).await;
                 }
-                None => return Err(error.in_operation(op.id)),
+                None => return Err(error.in_operation(op.name())),
             }
         }
     }

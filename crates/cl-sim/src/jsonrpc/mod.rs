@@ -2,26 +2,29 @@
 //! call is `POST /api` with `{"jsonrpc":"2.0","method":"invoke","id":…,"params":{"serviceId",
 //! "operationId","input","ctx"}}`.
 //!
-//! A call is decoded into the same neutral operation the REST dialects route to, with the body and
-//! query `/api` would have carried, and run through [`dialect::perform`]; the result comes back
+//! A call names its operation by vAPI service and operation, which the operation table maps to
+//! the same [`OperationId`] the REST dialects route to; its input structure is the handler's
+//! inputs as they are, and it runs through [`perform`]; the result comes back
 //! as `{"result":{"output":…}}` or `{"result":{"error":…}}` in vAPI's tagged form. The security
 //! context (user and password to log in, the session id after) becomes the headers `/api` uses.
 //! Transfers stay plain HTTP on the URIs the sessions hand out, as on vCenter. Malformed requests
 //! get JSON-RPC's own error replies; every reply is HTTP 200, as the SDKs expect.
 
-mod ops;
 mod types;
+
+pub(crate) use types::*;
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use cl_api::operation::OperationId;
 use cl_api::types::ErrorType;
 use serde_json::{Map, Value, json};
 
-use crate::dialect::{self, Dialect, Outcome, Reply};
+use crate::dialect;
 use crate::error::SimError;
+use crate::handler::{Input, Outcome, Reply, handler, perform};
 use crate::service::Service;
 
 const PARSE_ERROR: i64 = -32700;
@@ -79,7 +82,7 @@ impl Invoke {
             _ => Err(format!("{key} must be a string")),
         };
         let (service, operation) = (text("serviceId")?, text("operationId")?);
-        let input = match types::untag(params.remove("input").unwrap_or(Value::Null))? {
+        let input = match untag(params.remove("input").unwrap_or(Value::Null))? {
             Value::Object(input) => input,
             Value::Null => Map::new(),
             _ => return Err("input must be the operation-input structure".into()),
@@ -124,29 +127,26 @@ enum Invoked {
 }
 
 fn invoke(service: &Arc<Service>, call: Invoke) -> Invoked {
-    let decoded = match ops::decode(&call.service, &call.operation, call.input) {
-        Ok(decoded) => decoded,
-        Err(error) => return Invoked::Result(json!({ "error": tagged_error(&error) })),
+    let Some(op) = OperationId::from_vapi(&call.service, &call.operation) else {
+        let error = SimError::new(
+            ErrorType::OperationNotFound,
+            format!("The simulator has no operation {:?} in service {:?}.", call.operation, call.service),
+        );
+        return Invoked::Result(json!({ "error": tagged_error(&error) }));
     };
-    let body = if decoded.body.is_null() { Bytes::new() } else { Bytes::from(decoded.body.to_string()) };
-    let request = dialect::Request {
-        dialect: Dialect::Api,
-        method: &Method::POST,
-        segments: Vec::new(),
-        query: decoded.query,
-        headers: &call.headers,
-        body,
-    };
-    let output = match dialect::perform(service, &request, decoded.op) {
+    let output = match perform(service, op, Input(call.input), &call.headers) {
         Outcome::Done(Ok(Reply::Void)) => Value::Null,
-        Outcome::Done(Ok(Reply::Created(value) | Reply::Ok(value))) => match types::tag(&value, decoded.output) {
-            Ok(output) => output,
-            Err(mismatch) => {
-                tracing::error!(service = call.service, operation = call.operation, "output encoding: {}", mismatch.0);
-                let error = SimError::new(ErrorType::InternalServerError, "The simulator built an invalid result.");
-                return Invoked::Result(json!({ "error": tagged_error(&error) }));
+        Outcome::Done(Ok(Reply::Value(value))) => {
+            let ty = handler(op).map_or(Ty::Void, |h| h.output);
+            match tag(&value, ty) {
+                Ok(output) => output,
+                Err(mismatch) => {
+                    tracing::error!(operation = op.name(), "output encoding: {}", mismatch.0);
+                    let error = SimError::new(ErrorType::InternalServerError, "The simulator built an invalid result.");
+                    return Invoked::Result(json!({ "error": tagged_error(&error) }));
+                }
             }
-        },
+        }
         Outcome::Done(Err(error)) => return Invoked::Result(json!({ "error": tagged_error(&error) })),
         Outcome::Proxy(code) => return Invoked::Wire(dialect::proxy_reply(code)),
         Outcome::Cut => return Invoked::Wire(crate::transfer::cut()),
@@ -157,7 +157,7 @@ fn invoke(service: &Arc<Service>, call: Invoke) -> Invoked {
 /// A standard error as `{"ERROR": {"com.vmware.vapi.std.errors.<kind>": {fields}}}`.
 fn tagged_error(error: &SimError) -> Value {
     let plain = serde_json::to_value(error.std_error()).expect("std errors serialize");
-    let fields = plain.as_object().map(|fields| types::tag_fields(&types::STD_ERROR, fields));
+    let fields = plain.as_object().map(|fields| tag_fields(&STD_ERROR, fields));
     let mut fields = fields.and_then(Result::ok).expect("std errors match their declared type");
     if matches!(error.kind, ErrorType::Unauthenticated | ErrorType::Unauthorized) {
         fields["challenge"] = json!({ "OPTIONAL": null });

@@ -45,6 +45,8 @@ const OPT_BOOL: Ty = Ty::Opt(&Ty::Bool);
 const OPT_DATETIME: Ty = Ty::Opt(&Ty::DateTime);
 const OPT_SECRET: Ty = Ty::Opt(&Ty::Secret);
 const STR_LIST: Ty = Ty::List(&STR);
+/// A list of ids, what every list and find returns.
+pub(crate) const IDS: Ty = STR_LIST;
 const OPT_STR_LIST: Ty = Ty::Opt(&STR_LIST);
 // A static, not a const: message parameters nest messages, and only statics may refer in a cycle.
 static PARAMS: Ty = Ty::Map(&Ty::Struct(&LOCALIZATION_PARAM));

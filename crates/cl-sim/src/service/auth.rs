@@ -82,3 +82,35 @@ impl Service {
         found
     }
 }
+
+/// The session operations.
+pub(crate) static HANDLERS: &[Handler] = &[
+    Handler { op: OperationId::SessionCreate, output: Ty::Secret, run: session_create },
+    Handler { op: OperationId::SessionGet, output: Ty::Struct(&SESSION_INFO), run: session_get },
+    Handler { op: OperationId::SessionDelete, output: Ty::Void, run: session_delete },
+];
+
+fn session_create(call: &mut Call<'_>) -> SimResult<Reply> {
+    let (user, password) = basic_credentials(call.headers)
+        .ok_or_else(|| SimError::new(ErrorType::Unauthenticated, "Log in with HTTP basic credentials."))?;
+    Ok(Reply::of(call.service.login(&user, &password)?))
+}
+
+fn session_get(call: &mut Call<'_>) -> SimResult<Reply> {
+    Ok(Reply::of(call.service.session_info(call.token())?))
+}
+
+fn session_delete(call: &mut Call<'_>) -> SimResult<Reply> {
+    call.service.logout(call.token())?;
+    Ok(Reply::Void)
+}
+
+fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}

@@ -218,6 +218,81 @@ fn prepare_progress(elapsed: Duration, delay: Duration) -> PrepareStatus {
     }
 }
 
+/// The download session operations and their files'.
+pub(crate) static HANDLERS: &[Handler] = &[
+    Handler { op: OperationId::DownloadSessionCreate, output: Ty::Str, run: create },
+    Handler { op: OperationId::DownloadSessionList, output: IDS, run: list },
+    Handler { op: OperationId::DownloadSessionGet, output: Ty::Struct(&DOWNLOAD_SESSION_MODEL), run: get },
+    Handler { op: OperationId::DownloadSessionKeepAlive, output: Ty::Void, run: keep_alive },
+    Handler { op: OperationId::DownloadSessionCancel, output: Ty::Void, run: cancel },
+    Handler { op: OperationId::DownloadSessionFail, output: Ty::Void, run: fail },
+    Handler { op: OperationId::DownloadSessionDelete, output: Ty::Void, run: delete },
+    Handler {
+        op: OperationId::DownloadSessionFileList,
+        output: Ty::List(&Ty::Struct(&DOWNLOAD_FILE_INFO)),
+        run: file_list,
+    },
+    Handler { op: OperationId::DownloadSessionFileGet, output: Ty::Struct(&DOWNLOAD_FILE_INFO), run: file_get },
+    Handler { op: OperationId::DownloadSessionFilePrepare, output: Ty::Struct(&DOWNLOAD_FILE_INFO), run: file_prepare },
+];
+
+const ID: &str = "download_session_id";
+
+fn create(call: &mut Call<'_>) -> SimResult<Reply> {
+    let spec = call.input.get("create_spec")?;
+    let token = call.input.opt_str("client_token")?;
+    Ok(Reply::of(call.service.download_create(&call.user, spec, token)?))
+}
+
+fn list(call: &mut Call<'_>) -> SimResult<Reply> {
+    let item = call.input.opt_str("library_item_id")?;
+    Ok(Reply::of(call.service.download_list(&call.user, item.as_deref())?))
+}
+
+fn get(call: &mut Call<'_>) -> SimResult<Reply> {
+    Ok(Reply::of(call.service.download_get(&call.input.str(ID)?)?))
+}
+
+fn keep_alive(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str(ID)?;
+    call.service.download_keep_alive(&id, call.input.opt("progress")?)?;
+    Ok(Reply::Void)
+}
+
+fn cancel(call: &mut Call<'_>) -> SimResult<Reply> {
+    call.service.download_cancel(&call.input.str(ID)?)?;
+    Ok(Reply::Void)
+}
+
+fn fail(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str(ID)?;
+    call.service.download_fail(&id, call.input.str("client_error_message")?)?;
+    Ok(Reply::Void)
+}
+
+fn delete(call: &mut Call<'_>) -> SimResult<Reply> {
+    call.service.download_delete(&call.input.str(ID)?)?;
+    Ok(Reply::Void)
+}
+
+fn file_list(call: &mut Call<'_>) -> SimResult<Reply> {
+    Ok(Reply::of(call.service.download_files(&call.input.str(ID)?)?))
+}
+
+fn file_get(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str(ID)?;
+    Ok(Reply::of(call.service.download_file(&id, &call.input.str("file_name")?)?))
+}
+
+fn file_prepare(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str(ID)?;
+    let spec = DownloadFilePrepareSpec {
+        file_name: call.input.str("file_name")?,
+        endpoint_type: call.input.opt("endpoint_type")?,
+    };
+    Ok(Reply::of(call.service.download_prepare(&id, spec)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

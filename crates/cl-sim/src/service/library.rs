@@ -288,3 +288,115 @@ fn item_file(name: &str, blob: &Blob, version: u64) -> ItemFileInfo {
         version: version.to_string(),
     }
 }
+
+/// The library, item, item file and datastore operations.
+pub(crate) static HANDLERS: &[Handler] = &[
+    Handler { op: OperationId::DatastoreList, output: Ty::List(&Ty::Struct(&DATASTORE_SUMMARY)), run: datastore_list },
+    Handler { op: OperationId::LocalLibraryCreate, output: Ty::Str, run: local_library_create },
+    Handler { op: OperationId::LocalLibraryList, output: IDS, run: local_library_list },
+    Handler { op: OperationId::LocalLibraryGet, output: Ty::Struct(&LIBRARY_MODEL), run: local_library_get },
+    Handler { op: OperationId::LocalLibraryDelete, output: Ty::Void, run: local_library_delete },
+    Handler { op: OperationId::LibraryList, output: IDS, run: library_list },
+    Handler { op: OperationId::LibraryGet, output: Ty::Struct(&LIBRARY_MODEL), run: library_get },
+    Handler { op: OperationId::LibraryFind, output: IDS, run: library_find },
+    Handler { op: OperationId::LibraryUpdate, output: Ty::Void, run: library_update },
+    Handler { op: OperationId::ItemCreate, output: Ty::Str, run: item_create },
+    Handler { op: OperationId::ItemList, output: IDS, run: item_list },
+    Handler { op: OperationId::ItemFind, output: IDS, run: item_find },
+    Handler { op: OperationId::ItemGet, output: Ty::Struct(&ITEM_MODEL), run: item_get },
+    Handler { op: OperationId::ItemUpdate, output: Ty::Void, run: item_update },
+    Handler { op: OperationId::ItemDelete, output: Ty::Void, run: item_delete },
+    Handler { op: OperationId::ItemFileList, output: Ty::List(&Ty::Struct(&ITEM_FILE_INFO)), run: item_file_list },
+    Handler { op: OperationId::ItemFileGet, output: Ty::Struct(&ITEM_FILE_INFO), run: item_file_get },
+];
+
+fn datastore_list(call: &mut Call<'_>) -> SimResult<Reply> {
+    #[derive(serde::Deserialize)]
+    struct Filter {
+        #[serde(default)]
+        names: Option<Vec<String>>,
+    }
+    let names = call.input.opt::<Filter>("filter")?.and_then(|f| f.names);
+    Ok(Reply::of(call.service.datastore_list(names.as_deref())))
+}
+
+fn local_library_create(call: &mut Call<'_>) -> SimResult<Reply> {
+    let spec = call.input.get("create_spec")?;
+    let token = call.input.opt_str("client_token")?;
+    Ok(Reply::of(call.service.library_create(spec, token)?))
+}
+
+fn local_library_list(call: &mut Call<'_>) -> SimResult<Reply> {
+    let svc = call.service;
+    let ids: Vec<String> = svc.library_list().into_iter().filter(|id| svc.library_get(id, true).is_ok()).collect();
+    Ok(Reply::of(ids))
+}
+
+fn local_library_get(call: &mut Call<'_>) -> SimResult<Reply> {
+    Ok(Reply::of(call.service.library_get(&call.input.str("library_id")?, true)?))
+}
+
+fn local_library_delete(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str("library_id")?;
+    call.service.library_get(&id, true)?;
+    call.service.library_delete(&id)?;
+    Ok(Reply::Void)
+}
+
+fn library_list(call: &mut Call<'_>) -> SimResult<Reply> {
+    Ok(Reply::of(call.service.library_list()))
+}
+
+fn library_get(call: &mut Call<'_>) -> SimResult<Reply> {
+    Ok(Reply::of(call.service.library_get(&call.input.str("library_id")?, false)?))
+}
+
+fn library_find(call: &mut Call<'_>) -> SimResult<Reply> {
+    let spec: LibraryFindSpec = call.input.get("spec")?;
+    Ok(Reply::of(call.service.library_find(&spec)))
+}
+
+fn library_update(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str("library_id")?;
+    call.service.library_update(&id, call.input.get("update_spec")?)?;
+    Ok(Reply::Void)
+}
+
+fn item_create(call: &mut Call<'_>) -> SimResult<Reply> {
+    let spec = call.input.get("create_spec")?;
+    let token = call.input.opt_str("client_token")?;
+    Ok(Reply::of(call.service.item_create(spec, token)?))
+}
+
+fn item_list(call: &mut Call<'_>) -> SimResult<Reply> {
+    Ok(Reply::of(call.service.item_list(&call.input.str("library_id")?)?))
+}
+
+fn item_find(call: &mut Call<'_>) -> SimResult<Reply> {
+    let spec: ItemFindSpec = call.input.get("spec")?;
+    Ok(Reply::of(call.service.item_find(&spec)?))
+}
+
+fn item_get(call: &mut Call<'_>) -> SimResult<Reply> {
+    Ok(Reply::of(call.service.item_get(&call.input.str("library_item_id")?)?))
+}
+
+fn item_update(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str("library_item_id")?;
+    call.service.item_update(&id, call.input.get("update_spec")?)?;
+    Ok(Reply::Void)
+}
+
+fn item_delete(call: &mut Call<'_>) -> SimResult<Reply> {
+    call.service.item_delete(&call.input.str("library_item_id")?)?;
+    Ok(Reply::Void)
+}
+
+fn item_file_list(call: &mut Call<'_>) -> SimResult<Reply> {
+    Ok(Reply::of(call.service.item_files(&call.input.str("library_item_id")?)?))
+}
+
+fn item_file_get(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str("library_item_id")?;
+    Ok(Reply::of(call.service.item_file(&id, &call.input.str("name")?)?))
+}

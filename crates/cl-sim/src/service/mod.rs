@@ -1,6 +1,7 @@
 //! The simulated service: libraries, items, API sessions and transfer sessions, with the rules the
-//! reference gives them. Dialect-agnostic: `dialect.rs` decodes requests into these calls and
-//! encodes their results; `transfer.rs` moves the bytes.
+//! reference gives them, and the handler of each operation beside the code it calls. Wire-agnostic:
+//! `dialect.rs` and `jsonrpc` decode requests into operations and inputs and encode the results;
+//! `transfer.rs` moves the bytes.
 //!
 //! This module holds the state and what every part shares; each job has its own file: `auth`
 //! (API sessions), `library` (libraries and items), `download` and `update` (the two session
@@ -17,12 +18,19 @@ use cl_api::types::*;
 use crate::blob::Blob;
 use crate::error::{SimError, SimResult};
 use crate::faults::Faults;
+use crate::handler::{Call, Handler, Reply};
+use crate::jsonrpc::*;
+use cl_api::operation::OperationId;
 
 mod auth;
 mod commit;
 mod download;
 mod library;
 mod update;
+
+/// Every module's handlers (`crate::handler` finds an operation's among them).
+pub(crate) static HANDLERS: [&[crate::handler::Handler]; 4] =
+    [auth::HANDLERS, library::HANDLERS, download::HANDLERS, update::HANDLERS];
 
 /// Settings of the simulated service.
 #[derive(Clone)]
@@ -68,6 +76,8 @@ pub struct Service {
     pub bytes_served: Arc<std::sync::atomic::AtomicU64>,
     /// Transfer requests that came over HTTP/2.
     pub http2_transfers: std::sync::atomic::AtomicU64,
+    /// The operations called so far, whichever wire form called them.
+    operations_called: Mutex<BTreeSet<OperationId>>,
     state: Mutex<State>,
 }
 
@@ -269,6 +279,16 @@ fn message(text: &str) -> LocalizableMessage {
 }
 
 impl Service {
+    /// Notes that `op` was called (for tests that show what a client reaches).
+    pub(crate) fn record_call(&self, op: OperationId) {
+        self.operations_called.lock().unwrap_or_else(|e| e.into_inner()).insert(op);
+    }
+
+    /// The operations called so far.
+    pub fn operations_called(&self) -> BTreeSet<OperationId> {
+        self.operations_called.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     pub fn new(
         config: ServiceConfig,
         faults: Arc<Faults>,
@@ -283,6 +303,7 @@ impl Service {
             base_url,
             thumbprint,
             requests: Default::default(),
+            operations_called: Default::default(),
             bytes_served: Default::default(),
             http2_transfers: Default::default(),
             state: Mutex::new(State::default()),

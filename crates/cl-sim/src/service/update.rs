@@ -387,3 +387,99 @@ impl Service {
         result
     }
 }
+
+/// The update session operations and their files'.
+pub(crate) static HANDLERS: &[Handler] = &[
+    Handler { op: OperationId::UpdateSessionCreate, output: Ty::Str, run: create },
+    Handler { op: OperationId::UpdateSessionList, output: IDS, run: list },
+    Handler { op: OperationId::UpdateSessionGet, output: Ty::Struct(&UPDATE_SESSION_MODEL), run: get },
+    Handler { op: OperationId::UpdateSessionUpdate, output: Ty::Void, run: update },
+    Handler { op: OperationId::UpdateSessionKeepAlive, output: Ty::Void, run: keep_alive },
+    Handler { op: OperationId::UpdateSessionComplete, output: Ty::Void, run: complete },
+    Handler { op: OperationId::UpdateSessionCancel, output: Ty::Void, run: cancel },
+    Handler { op: OperationId::UpdateSessionFail, output: Ty::Void, run: fail },
+    Handler { op: OperationId::UpdateSessionDelete, output: Ty::Void, run: delete },
+    Handler { op: OperationId::UpdateSessionFileAdd, output: Ty::Struct(&UPDATE_FILE_INFO), run: file_add },
+    Handler {
+        op: OperationId::UpdateSessionFileList,
+        output: Ty::List(&Ty::Struct(&UPDATE_FILE_INFO)),
+        run: file_list,
+    },
+    Handler { op: OperationId::UpdateSessionFileGet, output: Ty::Struct(&UPDATE_FILE_INFO), run: file_get },
+    Handler { op: OperationId::UpdateSessionFileRemove, output: Ty::Void, run: file_remove },
+    Handler { op: OperationId::UpdateSessionFileValidate, output: Ty::Struct(&VALIDATION_RESULT), run: file_validate },
+];
+
+const ID: &str = "update_session_id";
+
+fn create(call: &mut Call<'_>) -> SimResult<Reply> {
+    let spec = call.input.get("create_spec")?;
+    let token = call.input.opt_str("client_token")?;
+    Ok(Reply::of(call.service.update_create(&call.user, spec, token)?))
+}
+
+fn list(call: &mut Call<'_>) -> SimResult<Reply> {
+    let item = call.input.opt_str("library_item_id")?;
+    Ok(Reply::of(call.service.update_list(&call.user, item.as_deref())?))
+}
+
+fn get(call: &mut Call<'_>) -> SimResult<Reply> {
+    Ok(Reply::of(call.service.update_get(&call.input.str(ID)?)?))
+}
+
+fn update(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str(ID)?;
+    call.service.update_patch(&id, call.input.get("update_spec")?)?;
+    Ok(Reply::Void)
+}
+
+fn keep_alive(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str(ID)?;
+    call.service.update_keep_alive(&id, call.input.opt("client_progress")?)?;
+    Ok(Reply::Void)
+}
+
+fn complete(call: &mut Call<'_>) -> SimResult<Reply> {
+    call.service.update_complete(&call.input.str(ID)?)?;
+    Ok(Reply::Void)
+}
+
+fn cancel(call: &mut Call<'_>) -> SimResult<Reply> {
+    call.service.update_cancel(&call.input.str(ID)?)?;
+    Ok(Reply::Void)
+}
+
+fn fail(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str(ID)?;
+    call.service.update_fail(&id, call.input.str("client_error_message")?)?;
+    Ok(Reply::Void)
+}
+
+fn delete(call: &mut Call<'_>) -> SimResult<Reply> {
+    call.service.update_delete(&call.input.str(ID)?)?;
+    Ok(Reply::Void)
+}
+
+fn file_add(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str(ID)?;
+    Ok(Reply::of(call.service.update_file_add(&id, call.input.get("file_spec")?)?))
+}
+
+fn file_list(call: &mut Call<'_>) -> SimResult<Reply> {
+    Ok(Reply::of(call.service.update_files(&call.input.str(ID)?)?))
+}
+
+fn file_get(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str(ID)?;
+    Ok(Reply::of(call.service.update_file(&id, &call.input.str("file_name")?)?))
+}
+
+fn file_remove(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str(ID)?;
+    call.service.update_file_remove(&id, &call.input.str("file_name")?)?;
+    Ok(Reply::Void)
+}
+
+fn file_validate(call: &mut Call<'_>) -> SimResult<Reply> {
+    Ok(Reply::of(call.service.update_validate(&call.input.str(ID)?)?))
+}
