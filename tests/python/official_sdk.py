@@ -16,6 +16,7 @@ Usage: python official_sdk.py [jsonrpc|api|rest ...]   (all three when none is n
 """
 
 import hashlib
+import json
 import os
 import re
 import sys
@@ -147,66 +148,20 @@ def connect_api(env, user, password):
     return stubs
 
 
-# vCenter's /rest routes (SDK 9.1.1 ships only the /api ones). With no body parameter named, the
-# SDK puts every other input field in the body, which is the /rest wrapper form.
-REST_ROUTES = {
-    ("com.vmware.cis.session", "create"): ("POST", "/com/vmware/cis/session", {}, {}),
-    ("com.vmware.cis.session", "delete"): ("DELETE", "/com/vmware/cis/session", {}, {}),
-    ("com.vmware.content.local_library", "create"): ("POST", "/com/vmware/content/local-library", {}, {}),
-    ("com.vmware.content.local_library", "get"):
-        ("GET", "/com/vmware/content/local-library/id:{lib}", {"library_id": "lib"}, {}),
-    ("com.vmware.content.local_library", "delete"):
-        ("DELETE", "/com/vmware/content/local-library/id:{lib}", {"library_id": "lib"}, {}),
-    ("com.vmware.content.library", "list"): ("GET", "/com/vmware/content/library", {}, {}),
-    ("com.vmware.content.library", "get"):
-        ("GET", "/com/vmware/content/library/id:{lib}", {"library_id": "lib"}, {}),
-    ("com.vmware.content.library", "update"):
-        ("PATCH", "/com/vmware/content/library/id:{lib}", {"library_id": "lib"}, {}),
-    ("com.vmware.content.library.item", "create"): ("POST", "/com/vmware/content/library/item", {}, {}),
-    ("com.vmware.content.library.item", "get"):
-        ("GET", "/com/vmware/content/library/item/id:{item}", {"library_item_id": "item"}, {}),
-    ("com.vmware.content.library.item", "list"):
-        ("GET", "/com/vmware/content/library/item", {}, {"library_id": "library_id"}),
-    ("com.vmware.content.library.item", "update"):
-        ("PATCH", "/com/vmware/content/library/item/id:{item}", {"library_item_id": "item"}, {}),
-    ("com.vmware.content.library.item", "delete"):
-        ("DELETE", "/com/vmware/content/library/item/id:{item}", {"library_item_id": "item"}, {}),
-    ("com.vmware.content.library.item.file", "list"):
-        ("GET", "/com/vmware/content/library/item/file", {}, {"library_item_id": "library_item_id"}),
-    ("com.vmware.content.library.item.download_session", "create"):
-        ("POST", "/com/vmware/content/library/item/download-session", {}, {}),
-    ("com.vmware.content.library.item.download_session", "get"):
-        ("GET", "/com/vmware/content/library/item/download-session/id:{s}", {"download_session_id": "s"}, {}),
-    ("com.vmware.content.library.item.download_session", "delete"):
-        ("DELETE", "/com/vmware/content/library/item/download-session/id:{s}", {"download_session_id": "s"}, {}),
-    ("com.vmware.content.library.item.downloadsession.file", "list"):
-        ("GET", "/com/vmware/content/library/item/downloadsession/file", {},
-         {"download_session_id": "download_session_id"}),
-    ("com.vmware.content.library.item.downloadsession.file", "prepare"):
-        ("POST", "/com/vmware/content/library/item/downloadsession/file/id:{s}?~action=prepare",
-         {"download_session_id": "s"}, {}),
-    ("com.vmware.content.library.item.downloadsession.file", "get"):
-        ("POST", "/com/vmware/content/library/item/downloadsession/file/id:{s}?~action=get",
-         {"download_session_id": "s"}, {}),
-    ("com.vmware.content.library.item.update_session", "create"):
-        ("POST", "/com/vmware/content/library/item/update-session", {}, {}),
-    ("com.vmware.content.library.item.update_session", "get"):
-        ("GET", "/com/vmware/content/library/item/update-session/id:{s}", {"update_session_id": "s"}, {}),
-    ("com.vmware.content.library.item.update_session", "complete"):
-        ("POST", "/com/vmware/content/library/item/update-session/id:{s}?~action=complete",
-         {"update_session_id": "s"}, {}),
-    ("com.vmware.content.library.item.update_session", "cancel"):
-        ("POST", "/com/vmware/content/library/item/update-session/id:{s}?~action=cancel",
-         {"update_session_id": "s"}, {}),
-    ("com.vmware.content.library.item.update_session", "delete"):
-        ("DELETE", "/com/vmware/content/library/item/update-session/id:{s}", {"update_session_id": "s"}, {}),
-    ("com.vmware.content.library.item.updatesession.file", "add"):
-        ("POST", "/com/vmware/content/library/item/updatesession/file/id:{s}?~action=add",
-         {"update_session_id": "s"}, {}),
-    ("com.vmware.content.library.item.updatesession.file", "validate"):
-        ("POST", "/com/vmware/content/library/item/updatesession/file/id:{s}?~action=validate",
-         {"update_session_id": "s"}, {}),
-}
+# vCenter's /rest routes (SDK 9.1.1 ships only the /api ones), from the project's operation table
+# (`cargo xtask official-sdk` writes them to the file CL_REST_ROUTES names): (service, operation) ->
+# (method, URL template under /rest, path variables, query parameters). With no body parameter
+# named, the SDK puts every other input field in the body, which is the /rest wrapper form.
+def load_rest_routes():
+    path = os.environ.get("CL_REST_ROUTES")
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return {(service, op): (method, template, variables, query)
+                for service, op, method, template, variables, query in json.load(f)}
+
+
+REST_ROUTES = load_rest_routes()
 
 
 def connect_rest(env, user, password):
@@ -226,6 +181,8 @@ def connect_rest(env, user, password):
                 provider.add_rest_metadata(service, op, metadata)
         return stub
 
+    if not REST_ROUTES:
+        raise AssertionError("the /rest routes are missing: run through `cargo xtask official-sdk`")
     login = rest_config(env, "/rest", http, create_user_password_security_context(user, password))
     token = rest_routes(Session(login)).create()
     config = rest_config(env, "/rest", http, create_session_security_context(token))

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use cl_api::operation::{Method, OPERATIONS, OperationId, Repeat, Segment};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -27,7 +28,7 @@ fn operations(tree: &Value) -> BTreeMap<String, (String, String)> {
     ops
 }
 
-/// The reference's own list of the 24 `/api` operations, kept in the repository (provenance in
+/// The reference's own list of the `/api` transfer operations, kept in the repository (provenance in
 /// `openapi/SOURCES.md`); where the reference is beside the checkout, the copy must equal it.
 fn api_ops() -> Vec<Value> {
     let kept = std::fs::read_to_string(root().join("openapi/reference/api_ops.json")).unwrap();
@@ -44,47 +45,80 @@ fn the_spec_keeps_every_structural_rule() {
     assert!(findings.is_empty(), "{}", findings.join("\n"));
 }
 
-#[test]
-fn every_reference_operation_is_in_the_spec_with_its_rest_twin() {
-    let reference = api_ops();
-    assert_eq!(reference.len(), 24);
-    let ops = operations(&spec().tree);
-    for entry in &reference {
-        let prefix = match entry["service"].as_str().unwrap() {
-            "DownloadSession" => "download_session",
-            "UpdateSession" => "update_session",
-            "downloadsession.File" => "download_session_file",
-            "updatesession.File" => "update_session_file",
-            other => panic!("unexpected service {other}"),
-        };
-        let id = format!("{prefix}_{}", entry["op"].as_str().unwrap());
-        let expected = (entry["method"].as_str().unwrap().to_owned(), entry["path"].as_str().unwrap().to_owned());
-        assert_eq!(ops.get(&id), Some(&expected), "{id}");
+/// The reference's service names and the operation table's vAPI services they are.
+const REFERENCE_SERVICES: [(&str, &str); 4] = [
+    ("DownloadSession", "com.vmware.content.library.item.download_session"),
+    ("UpdateSession", "com.vmware.content.library.item.update_session"),
+    ("downloadsession.File", "com.vmware.content.library.item.downloadsession.file"),
+    ("updatesession.File", "com.vmware.content.library.item.updatesession.file"),
+];
 
-        let (_, twin_path) = ops.get(&format!("rest_{id}")).unwrap_or_else(|| panic!("{id} has no /rest twin"));
-        let twin_base = if prefix.ends_with("_file") {
-            "/rest/com/vmware/content/library/item/".to_owned() + &prefix.replace("_session_file", "session/file")
-        } else {
-            "/rest/com/vmware/content/library/item/".to_owned() + &prefix.replace('_', "-")
-        };
-        assert!(twin_path.starts_with(&twin_base), "rest_{id} at {twin_path}, expected under {twin_base}");
+#[test]
+fn every_reference_operation_is_in_the_table_with_its_rest_twin() {
+    for entry in &api_ops() {
+        let service = entry["service"].as_str().unwrap();
+        let (_, vapi) = REFERENCE_SERVICES
+            .iter()
+            .find(|(name, _)| *name == service)
+            .unwrap_or_else(|| panic!("unexpected reference service {service}"));
+        let name = entry["op"].as_str().unwrap();
+        let id = OperationId::from_vapi(vapi, name).unwrap_or_else(|| panic!("{service}.{name} is not in the table"));
+        let op = id.operation();
+        let expected = format!("{} {}", entry["method"].as_str().unwrap(), snake_path(entry["path"].as_str().unwrap()));
+        assert_eq!(op.api.to_string(), expected, "{id}");
+        let rest = op.rest.as_ref().unwrap_or_else(|| panic!("{id} has no /rest form"));
+        assert_eq!(rest.segments[0], Segment::Literal("rest"), "{id}");
     }
 }
 
+/// The table is the spec's operations, no more and no less: every operationId is one row's
+/// `/api` form or its `rest_` twin, and every route is the spec's path key.
 #[test]
-fn every_api_operation_has_a_rest_twin_and_back() {
-    let ops = operations(&spec().tree);
-    let api: Vec<_> = ops.keys().filter(|id| !id.starts_with("rest_")).collect();
-    let rest: Vec<_> = ops.keys().filter(|id| id.starts_with("rest_")).collect();
-    for id in &api {
-        assert!(ops.contains_key(&format!("rest_{id}")), "{id} has no /rest twin");
+fn the_table_is_the_specs_operations() {
+    let mut from_table = BTreeMap::new();
+    for op in &OPERATIONS {
+        from_table.insert(op.name.to_owned(), op.api.to_string());
+        // The service takes every id the `/rest` dialect takes, so every operation has both.
+        let rest = op.rest.as_ref().unwrap_or_else(|| panic!("{} has no /rest twin", op.name));
+        from_table.insert(format!("rest_{}", op.name), rest.to_string());
     }
-    assert_eq!(api.len(), rest.len());
-    // 24 transfer operations, 3 session operations, 16 library and item operations (the two
-    // updates among them), and the datastore listing that resolves a library's backing by name.
-    assert_eq!(api.len(), 24 + 3 + 16 + 1);
-    for (id, (_, key)) in &ops {
-        assert_eq!(key.starts_with("/rest/"), id.starts_with("rest_"), "{id} at {key}");
+    let from_spec: BTreeMap<String, String> = operations(&spec().tree)
+        .into_iter()
+        .map(|(id, (method, key))| (id, format!("{method} {}", snake_path(&key))))
+        .collect();
+    assert_eq!(from_table, from_spec);
+}
+
+/// A path key with its parameters named as the table names them (`{downloadSessionId}` is
+/// `{download_session_id}`).
+fn snake_path(key: &str) -> String {
+    let mut out = String::new();
+    let mut in_name = false;
+    for c in key.chars() {
+        match c {
+            '{' => in_name = true,
+            '}' => in_name = false,
+            c if in_name && c.is_ascii_uppercase() => {
+                out.push('_');
+                out.push(c.to_ascii_lowercase());
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn every_operation_has_one_vapi_name_and_reads_are_safe_to_repeat() {
+    let mut seen = std::collections::BTreeSet::new();
+    for op in &OPERATIONS {
+        assert!(op.vapi.service.starts_with("com.vmware."), "{}", op.name);
+        assert!(seen.insert((op.vapi.service, op.vapi.name)), "{} shares its vAPI name", op.name);
+        if op.api.method == Method::GET {
+            assert_eq!(op.repeat, Repeat::Safe, "{}: a read is safe to repeat", op.name);
+        }
     }
 }
 

@@ -25,7 +25,49 @@ pub fn official_sdk(root: &Path) -> Result<()> {
     run(Command::new(cargo).args(["build", "--quiet", "-p", "cl-sim", "--bin", "cl-sim"]))?;
     let ca = work.join("ca.pem");
     let ca = ca.to_str().context("a UTF-8 target path")?;
+    let routes = work.join("rest-routes.json");
+    std::fs::write(&routes, rest_routes().to_string())?;
     let sim = sim::start(&root.join("target/debug/cl-sim"), &["--ca-out", ca], None)?;
     // The script reads the simulator's CL_SIM_* lines from its environment.
-    run(Command::new(&python).arg(root.join("tests/python/official_sdk.py")).envs(&sim.vars))
+    run(Command::new(&python)
+        .arg(root.join("tests/python/official_sdk.py"))
+        .envs(&sim.vars)
+        .env("CL_REST_ROUTES", &routes))
+}
+
+/// vCenter's `/rest` routes, which the SDK does not ship (it has the `/api` ones only), from the
+/// operation table: `[service, operation, method, URL template under /rest, path variables,
+/// query parameters]` for each operation. Inputs that fill a nested field (`filter.names`) are
+/// left out; the script does not use them.
+fn rest_routes() -> serde_json::Value {
+    use cl_api::operation::{OPERATIONS, Segment};
+    let routes: Vec<serde_json::Value> = OPERATIONS
+        .iter()
+        .filter_map(|op| op.rest.as_ref().map(|route| (op, route)))
+        .map(|(op, route)| {
+            let mut template = String::new();
+            let mut path = serde_json::Map::new();
+            for segment in &route.segments[1..] {
+                match segment {
+                    Segment::Literal(text) => template += &format!("/{text}"),
+                    Segment::Param(name) | Segment::IdParam(name) => {
+                        let prefix = if matches!(segment, Segment::IdParam(_)) { "id:" } else { "" };
+                        template += &format!("/{prefix}{{{name}}}");
+                        path.insert((*name).to_owned(), (*name).into());
+                    }
+                }
+            }
+            if let Some(action) = route.action {
+                template += &format!("?~action={action}");
+            }
+            let query: serde_json::Map<String, serde_json::Value> = route
+                .query
+                .iter()
+                .filter(|q| !q.input.contains('.'))
+                .map(|q| (q.input.to_owned(), q.name.into()))
+                .collect();
+            serde_json::json!([op.vapi.service, op.vapi.name, route.method.as_str(), template, path, query])
+        })
+        .collect();
+    serde_json::Value::Array(routes)
 }

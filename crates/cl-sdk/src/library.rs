@@ -4,7 +4,7 @@ use cl_api::types::*;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
-use crate::wire::ops;
+use crate::wire::{api, op, ops};
 
 impl Client {
     /// The id of the library with this name (names compare case-insensitively, as on vCenter).
@@ -27,6 +27,22 @@ impl Client {
     /// The ids of all libraries.
     pub async fn libraries(&self) -> Result<Vec<String>> {
         self.call(ops::library_list()).await
+    }
+
+    /// The ids of the local libraries (the ones this vCenter's users upload into).
+    pub async fn local_libraries(&self) -> Result<Vec<String>> {
+        self.call(op!(LocalLibraryList, |c|
+            api: api(c.local_library_list()).await,
+            rest: api(c.rest_local_library_list()).await.map(|v| v.value.unwrap_or_default())))
+            .await
+    }
+
+    /// A local library; `NotFound` when `id` is no library or not a local one.
+    pub async fn local_library(&self, id: &str) -> Result<LibraryModel> {
+        self.call(op!(LocalLibraryGet, |c|
+            api: api(c.local_library_get(id)).await,
+            rest: api(c.rest_local_library_get(id)).await.map(|v| v.value)))
+            .await
     }
 
     /// The datastores the user can see, all or those of one name (at most 2500, as vCenter
@@ -152,6 +168,15 @@ impl Client {
     /// The files an item holds, with sizes and checksums where the server gives them.
     pub async fn item_files(&self, id: &str) -> Result<Vec<ItemFileInfo>> {
         self.call(ops::item_file_list(id)).await
+    }
+
+    /// One file of an item; `NotFound` when the item has no file of that name.
+    pub async fn item_file(&self, id: &str, name: &str) -> Result<ItemFileInfo> {
+        let body = ItemFileNameSpec { name: name.to_owned() };
+        self.call(op!(ItemFileGet, [body] |c|
+            api: api(c.item_file_get(id, name)).await,
+            rest: api(c.rest_item_file_get(id, &body)).await.map(|v| v.value)))
+            .await
     }
 }
 

@@ -204,14 +204,14 @@ impl Client {
 
 /// Runs a generated call and returns its value. A 2xx status the spec does not list for the
 /// operation (some builds answer 200 where 201 is documented) is still a success.
-async fn api<T: DeserializeOwned, E: 'static>(
+pub(crate) async fn api<T: DeserializeOwned, E: 'static>(
     call: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
 ) -> Result<T> {
     api_or_empty(call).await?.ok_or_else(|| Error::new(ErrorKind::Decode, "the response had an empty body"))
 }
 
 /// [`api`] for a result some servers leave out: an empty 2xx body is `None`.
-async fn api_or_empty<T: DeserializeOwned, E: 'static>(
+pub(crate) async fn api_or_empty<T: DeserializeOwned, E: 'static>(
     call: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
 ) -> Result<Option<T>> {
     match cl_api::with_status(call).await {
@@ -235,7 +235,7 @@ async fn api_or_empty<T: DeserializeOwned, E: 'static>(
 }
 
 /// [`api`] for operations without a result: any 2xx with any body is a success.
-async fn void<E: 'static>(
+pub(crate) async fn void<E: 'static>(
     call: impl Future<Output = std::result::Result<ResponseValue<()>, progenitor_client::Error<E>>>,
 ) -> Result<()> {
     match cl_api::with_status(call).await {

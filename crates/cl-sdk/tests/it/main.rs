@@ -9,6 +9,7 @@ mod hostile_server;
 mod load;
 mod ova_export;
 mod preflight;
+mod reach;
 mod retries;
 mod transfers;
 mod url_import;

@@ -4,3 +4,4 @@ mod common;
 mod jsonrpc;
 mod rules;
 mod rules_download;
+mod table;
