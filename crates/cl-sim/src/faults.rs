@@ -192,7 +192,14 @@ impl Faults {
 
     /// Applies `fault` to the next `times` calls of an API operation, named by its `/api`
     /// operationId (`download_session_file_get`, …; the `/rest` twin counts too) or `*` for any.
+    ///
+    /// # Panics
+    /// When the operation table has no such operation: the fault would never fire.
     pub fn fail_calls(&self, operation: &str, times: u32, fault: CallFault) {
+        assert!(
+            operation == "*" || cl_api::operation::OperationId::from_name(operation).is_some(),
+            "no operation {operation:?} in the table: the fault would never fire"
+        );
         lock(&self.calls).push(ArmedCall { operation: operation.to_owned(), times, fault });
     }
 

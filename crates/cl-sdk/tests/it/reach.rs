@@ -39,12 +39,12 @@ async fn drive(client: &Client) {
     assert_eq!(client.local_library(&library).await.unwrap().id.as_deref(), Some(library.as_str()));
     assert!(client.libraries().await.unwrap().contains(&library));
     assert_eq!(client.library(&library).await.unwrap().name.as_deref(), Some("reach"));
-    assert_eq!(client.find_libraries("reach").await.unwrap(), [library.clone()]);
+    assert_eq!(client.find_libraries("reach").await.unwrap(), vec![library.clone()]);
     client.update_library(&library, &cl_sdk::Changes::new().description("d")).await.unwrap();
 
     let item = client.create_item(&library, "one", "file").await.unwrap();
-    assert_eq!(client.items(&library).await.unwrap(), [item.clone()]);
-    assert_eq!(client.find_items(&library, "one").await.unwrap(), [item.clone()]);
+    assert_eq!(client.items(&library).await.unwrap(), vec![item.clone()]);
+    assert_eq!(client.find_items(&library, "one").await.unwrap(), vec![item.clone()]);
     assert_eq!(client.item(&item).await.unwrap().name.as_deref(), Some("one"));
     client.update_item(&item, &cl_sdk::Changes::new().description("d")).await.unwrap();
 
