@@ -83,6 +83,7 @@ mod origin;
 pub mod preflight;
 mod retry;
 mod session;
+mod subscription;
 pub mod transfer;
 mod wire;
 
@@ -95,3 +96,4 @@ pub use library::Changes;
 pub use origin::redact as redact_url;
 pub use retry::RetryPolicy;
 pub use session::{Download, DownloadSession, Session, SessionKind, Update, UpdateSession};
+pub use subscription::{Subscription, Sync, SyncProgress};

@@ -36,7 +36,7 @@ pub struct Request<'a> {
 }
 
 /// Handles one REST request end to end.
-pub fn handle(service: &Arc<Service>, req: Request<'_>) -> Response {
+pub async fn handle(service: &Arc<Service>, req: Request<'_>) -> Response {
     let dialect = req.dialect;
     let Some((op, route)) = resolve(&req) else {
         let error = SimError::new(
@@ -49,7 +49,7 @@ pub fn handle(service: &Arc<Service>, req: Request<'_>) -> Response {
         Ok(input) => input,
         Err(error) => return error.into_response(dialect),
     };
-    match perform(service, op.id, input, req.headers) {
+    match perform(service, op.id, input, req.headers).await {
         Outcome::Done(Ok(reply)) => encode(dialect, route, reply),
         Outcome::Done(Err(error)) => error.into_response(dialect),
         Outcome::Proxy(code) => proxy_reply(code),
@@ -157,6 +157,7 @@ fn encode(dialect: Dialect, route: &Route, reply: Reply) -> Response {
             (StatusCode::OK, axum::Json(serde_json::json!({ "value": v }))).into_response()
         }
         (Dialect::Rest, Reply::Void) => StatusCode::OK.into_response(),
+        (_, Reply::Later(_)) => unreachable!("perform awaits later replies"),
     }
 }
 

@@ -30,6 +30,9 @@ pub(crate) struct Handler {
 pub(crate) enum Reply {
     Value(Value),
     Void,
+    /// The reply once work that waits on the network is done (a subscription reaching its
+    /// publisher); handlers that only touch the service's state answer at once.
+    Later(futures_util::future::BoxFuture<'static, SimResult<Reply>>),
 }
 
 impl Reply {
@@ -114,7 +117,7 @@ pub(crate) enum Outcome {
 }
 
 /// Runs one operation, applying the call faults injected for it. Every wire form goes through here.
-pub(crate) fn perform(service: &Arc<Service>, op: OperationId, input: Input, headers: &HeaderMap) -> Outcome {
+pub(crate) async fn perform(service: &Arc<Service>, op: OperationId, input: Input, headers: &HeaderMap) -> Outcome {
     service.record_call(op);
     match service.faults.take_call(op.name()) {
         Some(CallFault::Status(503)) => {
@@ -123,14 +126,14 @@ pub(crate) fn perform(service: &Arc<Service>, op: OperationId, input: Input, hea
         Some(CallFault::Status(code)) => Outcome::Proxy(code),
         Some(CallFault::Reset) => Outcome::Cut,
         Some(CallFault::LoseReply) => {
-            let _ = run(service, op, input, headers);
+            let _ = run(service, op, input, headers).await;
             Outcome::Cut
         }
-        None => Outcome::Done(run(service, op, input, headers)),
+        None => Outcome::Done(run(service, op, input, headers).await),
     }
 }
 
-fn run(service: &Arc<Service>, op: OperationId, input: Input, headers: &HeaderMap) -> SimResult<Reply> {
+async fn run(service: &Arc<Service>, op: OperationId, input: Input, headers: &HeaderMap) -> SimResult<Reply> {
     let handler = handler(op).ok_or_else(|| {
         SimError::new(ErrorType::OperationNotFound, format!("The simulator does not implement {op}."))
     })?;
@@ -138,7 +141,10 @@ fn run(service: &Arc<Service>, op: OperationId, input: Input, headers: &HeaderMa
         Auth::Basic => String::new(),
         Auth::Session => service.authenticate(session_token(headers))?,
     };
-    (handler.run)(&mut Call { service, input, headers, user })
+    match (handler.run)(&mut Call { service, input, headers, user })? {
+        Reply::Later(work) => work.await,
+        reply => Ok(reply),
+    }
 }
 
 fn session_token(headers: &HeaderMap) -> Option<&str> {

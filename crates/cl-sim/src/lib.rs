@@ -37,6 +37,7 @@ pub mod serve;
 mod service;
 mod tls;
 mod transfer;
+mod vcsp;
 
 pub use faults::{CallFault, Faults, RangeFault, ShortUpload};
 pub use service::ServiceConfig;
@@ -213,6 +214,11 @@ impl Simulator {
         self.service.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// How many files published libraries' feeds have served (their JSON documents not counted).
+    pub fn feed_files_served(&self) -> u64 {
+        self.service.feed_files_served.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The operations called so far over any wire form (whether they succeeded or not), for
     /// tests that show which operations a client reaches.
     pub fn operations_called(&self) -> std::collections::BTreeSet<cl_api::operation::OperationId> {
@@ -345,9 +351,13 @@ async fn dispatch(service: Arc<Service>, request: Request<Body>) -> Response {
         let token = rest.split('/').next().unwrap_or_default().to_owned();
         return transfer::handle(service, &token, request).await;
     }
+    if let Some(rest) = path.strip_prefix("/cls/vcsp/lib/") {
+        let rest = rest.to_owned();
+        return vcsp::serve(service, &rest, request).await;
+    }
     if path == "/api" && request.method() == axum::http::Method::POST {
         return match axum::body::to_bytes(request.into_body(), API_BODY_LIMIT).await {
-            Ok(body) => jsonrpc::handle(&service, &body),
+            Ok(body) => jsonrpc::handle(&service, &body).await,
             Err(_) => too_large(),
         };
     }
@@ -368,5 +378,5 @@ async fn dispatch(service: Arc<Service>, request: Request<Body>) -> Response {
         Err(_) => return too_large(),
     };
     let request = dialect::Request { dialect, method: &method, segments, query, headers: &parts.headers, body };
-    dialect::handle(&service, request)
+    dialect::handle(&service, request).await
 }

@@ -42,6 +42,8 @@ pub enum ErrorKind {
     InternalServerError,
     /// The server does not know this operation (an older vCenter, or the other dialect).
     OperationNotFound,
+    /// The server could not reach something it needs (a subscribed library's feed).
+    ResourceInaccessible,
     /// Another standard error type this SDK knows by name (see [`Error::error_type`]).
     OtherStd,
     /// A standard error type this SDK does not know (a newer server's); [`Error::error_type`]
@@ -74,6 +76,9 @@ pub enum ErrorKind {
     /// The server redirected to another origin (another host or port, or from https to http);
     /// the redirect was not followed, so no token or credentials left the API's origin.
     RedirectRefused,
+    /// A subscription's feed cannot be used (unreachable, untrusted, refusing the credentials):
+    /// [`Detail::Probe`] says which, as the server's probe found it.
+    FeedUnusable,
 }
 
 impl ErrorKind {
@@ -97,6 +102,7 @@ impl ErrorKind {
             Self::TimedOut => "TimedOut",
             Self::InternalServerError => "InternalServerError",
             Self::OperationNotFound => "OperationNotFound",
+            Self::ResourceInaccessible => "ResourceInaccessible",
             Self::OtherStd => "OtherStd",
             Self::UnknownStd => "UnknownStd",
             Self::Http => "Http",
@@ -111,6 +117,7 @@ impl ErrorKind {
             Self::UnsafePath => "UnsafePath",
             Self::Canceled => "Canceled",
             Self::RedirectRefused => "RedirectRefused",
+            Self::FeedUnusable => "FeedUnusable",
         }
     }
 
@@ -129,6 +136,7 @@ impl ErrorKind {
             ErrorType::TimedOut => Self::TimedOut,
             ErrorType::InternalServerError => Self::InternalServerError,
             ErrorType::OperationNotFound => Self::OperationNotFound,
+            ErrorType::ResourceInaccessible => Self::ResourceInaccessible,
             ErrorType::Unknown(_) => Self::UnknownStd,
             _ => Self::OtherStd,
         }
@@ -199,6 +207,22 @@ pub enum Detail {
         /// The bytes it keeps.
         bytes: u64,
     },
+    /// What probing a subscription's feed found (with [`ErrorKind::FeedUnusable`]).
+    Probe {
+        /// Why the feed cannot be used.
+        status: cl_api::types::ProbeStatus,
+        /// The feed's certificate thumbprint (https), to pin when it is the publisher's.
+        ssl_thumbprint: Option<String>,
+    },
+}
+
+/// Up to `most` names, quoted and comma-separated, with how many more there are.
+pub(crate) fn list(names: &[String], most: usize) -> String {
+    let shown: Vec<String> = names.iter().take(most).map(|n| format!("{n:?}")).collect();
+    match names.len().saturating_sub(most) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 /// The result of every fallible SDK call.

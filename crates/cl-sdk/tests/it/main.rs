@@ -11,6 +11,7 @@ mod ova_export;
 mod preflight;
 mod reach;
 mod retries;
+mod subscription;
 mod transfers;
 mod url_import;
 mod vcsim;

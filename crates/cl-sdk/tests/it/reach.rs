@@ -3,6 +3,7 @@
 //! operation no public method sends fails this test by name.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use cl_api::operation::OperationId;
 use cl_sdk::types::*;
@@ -19,7 +20,7 @@ async fn every_table_operation_is_sent_by_some_public_method() {
             .connect()
             .await
             .unwrap();
-        drive(&client).await;
+        drive(&client, &sim).await;
         let called = sim.operations_called();
         let missing: Vec<&str> =
             OperationId::ALL.iter().filter(|op| !called.contains(op)).map(|op| op.name()).collect();
@@ -31,7 +32,7 @@ async fn every_table_operation_is_sent_by_some_public_method() {
 /// Calls every public method that talks to the service once. Results that depend on state
 /// (a file the session lacks, a complete with nothing uploaded) are not this test's subject:
 /// what counts is that the request went out and the simulator resolved it.
-async fn drive(client: &Client) {
+async fn drive(client: &Client, sim: &Simulator) {
     assert!(!client.session_user().await.unwrap().is_empty());
     let datastore = client.datastores(Some(cl_sim::DATASTORE_NAME)).await.unwrap().remove(0).datastore;
     let library = client.create_local_library("reach", &datastore).await.unwrap();
@@ -83,6 +84,21 @@ async fn drive(client: &Client) {
 
     assert!(client.item_files(&item).await.unwrap().is_empty());
     let _ = client.item_file(&item, "a.bin").await.unwrap_err();
+
+    // The simulator subscribes to its own published library (a feed lists items with content).
+    sim.seed_item(&library, "seeded", &[("s.bin", b"seeded")]).await.unwrap();
+    let url = client.publish_library(&library, None).await.unwrap();
+    let subscription = cl_sdk::Subscription::new(url).on_demand(true);
+    let mirror = client.create_subscribed_library("mirror", &datastore, &subscription).await.unwrap();
+    assert_eq!(client.subscribed_libraries().await.unwrap(), vec![mirror.clone()]);
+    assert!(client.subscribed_library(&mirror).await.unwrap().subscription_info.is_some());
+    client.sync_library(&mirror).await.unwrap().wait(Duration::from_secs(20), |_| {}).await.unwrap();
+    let copy = client.items(&mirror).await.unwrap().remove(0);
+    client.sync_item(&copy, true).await.unwrap().wait(Duration::from_secs(20), |_| {}).await.unwrap();
+    client.evict_item(&copy).await.unwrap();
+    client.evict_library(&mirror).await.unwrap();
+    client.delete_subscribed_library(&mirror).await.unwrap();
+
     client.delete_item(&item).await.unwrap();
     client.delete_local_library(&library).await.unwrap();
     client.logout().await.unwrap();

@@ -33,7 +33,7 @@ const METHOD_NOT_FOUND: i64 = -32601;
 const INVALID_PARAMS: i64 = -32602;
 
 /// Handles one `POST /api` JSON-RPC request.
-pub(crate) fn handle(service: &Arc<Service>, body: &[u8]) -> Response {
+pub(crate) async fn handle(service: &Arc<Service>, body: &[u8]) -> Response {
     let request: Value = match serde_json::from_slice(body) {
         Ok(request) => request,
         Err(e) => return protocol_error(Value::Null, PARSE_ERROR, format!("Parse error: {e}.")),
@@ -59,7 +59,7 @@ pub(crate) fn handle(service: &Arc<Service>, body: &[u8]) -> Response {
         Ok(call) => call,
         Err(why) => return protocol_error(id, INVALID_PARAMS, format!("Invalid params: {why}.")),
     };
-    let result = match invoke(service, call) {
+    let result = match invoke(service, call).await {
         Invoked::Result(result) => result,
         Invoked::Wire(response) => return response,
     };
@@ -126,7 +126,7 @@ enum Invoked {
     Wire(Response),
 }
 
-fn invoke(service: &Arc<Service>, call: Invoke) -> Invoked {
+async fn invoke(service: &Arc<Service>, call: Invoke) -> Invoked {
     let Some(op) = OperationId::from_vapi(&call.service, &call.operation) else {
         let error = SimError::new(
             ErrorType::OperationNotFound,
@@ -134,8 +134,8 @@ fn invoke(service: &Arc<Service>, call: Invoke) -> Invoked {
         );
         return Invoked::Result(json!({ "error": tagged_error(&error) }));
     };
-    let output = match perform(service, op, Input(call.input), &call.headers) {
-        Outcome::Done(Ok(Reply::Void)) => Value::Null,
+    let output = match perform(service, op, Input(call.input), &call.headers).await {
+        Outcome::Done(Ok(Reply::Void | Reply::Later(_))) => Value::Null,
         Outcome::Done(Ok(Reply::Value(value))) => {
             let ty = handler(op).map_or(Ty::Void, |h| h.output);
             match tag(&value, ty) {

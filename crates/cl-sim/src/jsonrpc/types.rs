@@ -81,6 +81,16 @@ static LOCALIZATION_PARAM: Struct = Struct {
     ],
 };
 
+pub(crate) static PROBE_RESULT: Struct = Struct {
+    name: "com.vmware.content.subscribed_library.probe_result",
+    fields: &[
+        ("status", STR),
+        ("ssl_thumbprint", OPT_STR),
+        ("ssl_certificate", OPT_STR),
+        ("error_messages", Ty::List(&Ty::Struct(&LOCALIZABLE_MESSAGE))),
+    ],
+};
+
 pub(crate) static SESSION_INFO: Struct = Struct {
     name: "com.vmware.cis.session.info",
     fields: &[("user", STR), ("created_time", Ty::DateTime), ("last_accessed_time", Ty::DateTime)],

@@ -62,9 +62,11 @@ impl State {
         }
         item.content_version += 1;
         item.model.last_modified_time = Some(Utc::now());
+        let library_id = item.model.library_id.clone().unwrap_or_default();
         s.state = UpdateSessionState::Done;
         s.completing = false;
         self.forget_transfers(id);
+        self.changed(&library_id);
     }
 }
 

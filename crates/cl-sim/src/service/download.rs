@@ -15,6 +15,11 @@ impl Service {
         }
         let item_id = spec.library_item_id.ok_or_else(|| SimError::invalid_argument("library_item_id is required."))?;
         let item = state.item(&item_id)?;
+        if !item.cached() {
+            return Err(SimError::not_allowed(format!(
+                "Library item {item_id} is not cached: sync it with force_sync_content first."
+            )));
+        }
         let files = item
             .files
             .iter()

@@ -38,11 +38,33 @@ impl Service {
             last_modified_time: Some(now),
             version: Some("1".into()),
             server_guid: Some("00000000-0000-0000-0000-00000000c15a".into()),
+            publish_info: None,
+            subscription_info: None,
             ..spec
         };
         state.libraries.insert(id.clone(), model);
+        if let Some(publish) = spec.publish_info
+            && let Err(error) = self.publish(&mut state, &id, publish)
+        {
+            state.libraries.remove(&id);
+            return Err(error);
+        }
         state.remember("library", client_token, &id);
         Ok(id)
+    }
+
+    /// A local library's update: name and description as any library's, and `publish_info`
+    /// publishes it, changes how, or stops publishing it.
+    pub fn local_library_update(&self, id: &str, mut spec: LibraryModel) -> SimResult<()> {
+        self.library_get(id, true)?;
+        let publish = spec.publish_info.take();
+        self.library_update(id, spec)?;
+        if let Some(publish) = publish {
+            let mut state = self.state();
+            self.publish(&mut state, id, publish)?;
+            state.changed(id);
+        }
+        Ok(())
     }
 
     pub fn library_get(&self, id: &str, local_only: bool) -> SimResult<LibraryModel> {
@@ -92,6 +114,8 @@ impl Service {
         let mut state = self.state();
         state.libraries.remove(id).ok_or_else(|| SimError::not_found(format!("Library {id} does not exist.")))?;
         state.items.retain(|_, item| item.model.library_id.as_deref() != Some(id));
+        state.publish_passwords.remove(id);
+        state.feed_versions.remove(id);
         Ok(())
     }
 
@@ -105,6 +129,7 @@ impl Service {
         if !state.libraries.contains_key(&library_id) {
             return Err(SimError::not_found(format!("Library {library_id} does not exist.")));
         }
+        state.writable(&library_id)?;
         let name = spec.name.clone().filter(|n| !n.trim().is_empty());
         let name = name.ok_or_else(|| SimError::invalid_argument("An item needs a name."))?;
         state.item_name_free(&library_id, &name, None)?;
@@ -120,8 +145,9 @@ impl Service {
             version: Some("1".into()),
             ..spec
         };
-        state.items.insert(id.clone(), Item { model, content_version: 1, files: BTreeMap::new() });
+        state.items.insert(id.clone(), Item { model, content_version: 1, files: BTreeMap::new(), source: None });
         state.remember("item", client_token, &id);
+        state.changed(&library_id);
         Ok(id)
     }
 
@@ -130,6 +156,7 @@ impl Service {
         let item = state.item(id)?;
         Ok(ItemModel {
             size: Some(item.files.values().map(|b| b.size as i64).sum()),
+            cached: Some(item.cached()),
             content_version: Some(item.content_version.to_string()),
             ..item.model.clone()
         })
@@ -162,9 +189,10 @@ impl Service {
                 && spec.library_id.as_ref().is_none_or(|l| i.library_id.as_ref() == Some(l))
                 && spec.type_.as_ref().is_none_or(|t| i.type_.as_ref() == Some(t))
                 && spec.source_id.as_ref().is_none_or(|s| i.source_id.as_ref() == Some(s))
-                && spec.cached.is_none_or(|c| c)
         };
-        Ok(state.items.iter().filter(|(_, i)| matches(&i.model)).map(|(id, _)| id.clone()).collect())
+        let found =
+            state.items.iter().filter(|(_, i)| matches(&i.model) && spec.cached.is_none_or(|c| c == i.cached()));
+        Ok(found.map(|(id, _)| id.clone()).collect())
     }
 
     /// An incremental update of an item's name and description; a name must stay unique in its
@@ -173,6 +201,7 @@ impl Service {
         let mut state = self.state();
         let item = state.item(id)?;
         let library_id = item.model.library_id.clone();
+        state.writable(library_id.as_deref().unwrap_or_default())?;
         check_version("Library item", id, spec.version.as_deref(), item.model.version.as_deref())?;
         if spec.id.as_deref().is_some_and(|other| other != id) {
             return Err(SimError::invalid_argument("The update spec names another item id."));
@@ -193,16 +222,17 @@ impl Service {
         model.metadata_version = Some(next_version(model.metadata_version.as_deref()));
         model.version = Some(next_version(model.version.as_deref()));
         model.last_modified_time = Some(Utc::now());
+        state.changed(library_id.as_deref().unwrap_or_default());
         Ok(())
     }
 
     pub fn item_delete(&self, id: &str) -> SimResult<()> {
         let mut state = self.state();
-        state
-            .items
-            .remove(id)
-            .map(|_| ())
-            .ok_or_else(|| SimError::not_found(format!("Library item {id} does not exist.")))
+        let library_id = state.item(id)?.model.library_id.clone().unwrap_or_default();
+        state.writable(&library_id)?;
+        state.items.remove(id);
+        state.changed(&library_id);
+        Ok(())
     }
 
     /// Makes `files` item `id`'s content, one new content version, without a session: a fixture
@@ -213,6 +243,8 @@ impl Service {
         item.files.extend(files);
         item.content_version += 1;
         item.model.last_modified_time = Some(Utc::now());
+        let library_id = item.model.library_id.clone().unwrap_or_default();
+        state.changed(&library_id);
         Ok(())
     }
 
@@ -221,25 +253,38 @@ impl Service {
         let item = state.item(id)?;
         let lie = self.faults.item_size_lie() as i64;
         let hidden = self.faults.hidden_file();
-        let files = item
-            .files
-            .iter()
-            .filter(|(name, _)| hidden.as_deref() != Some(name.as_str()))
-            .map(|(name, blob)| item_file(name, blob, item.content_version));
+        let files = item_files(item).into_iter().filter(|f| hidden.as_deref() != Some(f.name.as_str()));
         Ok(files.map(|f| ItemFileInfo { size: f.size.map(|s| s - lie), ..f }).collect())
     }
 
     pub fn item_file(&self, id: &str, name: &str) -> SimResult<ItemFileInfo> {
         let state = self.state();
         let item = state.item(id)?;
-        let blob =
-            item.files.get(name).ok_or_else(|| SimError::not_found(format!("Item {id} has no file {name:?}.")))?;
-        Ok(item_file(name, blob, item.content_version))
+        item_files(item)
+            .into_iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| SimError::not_found(format!("Item {id} has no file {name:?}.")))
     }
 }
 
+/// An item's files: what is on disk, and of a subscribed item also what is not cached yet
+/// (size 0, as vCenter shows it).
+fn item_files(item: &Item) -> Vec<ItemFileInfo> {
+    let on_disk = item.files.iter().map(|(name, blob)| item_file(name, blob, item.content_version));
+    let uncached =
+        item.source.iter().flat_map(|s| &s.files).filter(|f| !item.files.contains_key(&f.name)).map(|f| ItemFileInfo {
+            name: f.name.clone(),
+            size: Some(0),
+            checksum_info: None,
+            cached: false,
+            version: item.content_version.to_string(),
+        });
+    let mut files: Vec<ItemFileInfo> = on_disk.chain(uncached).collect();
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    files
+}
+
 impl State {
-    /// An item name is unique in its library (`except`: the item being renamed).
     fn item_name_free(&self, library_id: &str, name: &str, except: Option<&str>) -> SimResult<()> {
         let taken = self.items.iter().any(|(id, i)| {
             Some(id.as_str()) != except
@@ -275,7 +320,7 @@ fn check_version(what: &str, id: &str, wanted: Option<&str>, current: Option<&st
     }
 }
 
-fn next_version(current: Option<&str>) -> String {
+pub(super) fn next_version(current: Option<&str>) -> String {
     (current.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + 1).to_string()
 }
 
@@ -296,6 +341,7 @@ pub(crate) static HANDLERS: &[Handler] = &[
     Handler { op: OperationId::LocalLibraryList, output: IDS, run: local_library_list },
     Handler { op: OperationId::LocalLibraryGet, output: Ty::Struct(&LIBRARY_MODEL), run: local_library_get },
     Handler { op: OperationId::LocalLibraryDelete, output: Ty::Void, run: local_library_delete },
+    Handler { op: OperationId::LocalLibraryUpdate, output: Ty::Void, run: local_library_update },
     Handler { op: OperationId::LibraryList, output: IDS, run: library_list },
     Handler { op: OperationId::LibraryGet, output: Ty::Struct(&LIBRARY_MODEL), run: library_get },
     Handler { op: OperationId::LibraryFind, output: IDS, run: library_find },
@@ -340,6 +386,12 @@ fn local_library_delete(call: &mut Call<'_>) -> SimResult<Reply> {
     let id = call.input.str("library_id")?;
     call.service.library_get(&id, true)?;
     call.service.library_delete(&id)?;
+    Ok(Reply::Void)
+}
+
+fn local_library_update(call: &mut Call<'_>) -> SimResult<Reply> {
+    let id = call.input.str("library_id")?;
+    call.service.local_library_update(&id, call.input.get("update_spec")?)?;
     Ok(Reply::Void)
 }
 

@@ -26,11 +26,12 @@ mod auth;
 mod commit;
 mod download;
 mod library;
+mod subscription;
 mod update;
 
 /// Every module's handlers (`crate::handler` finds an operation's among them).
-pub(crate) static HANDLERS: [&[crate::handler::Handler]; 4] =
-    [auth::HANDLERS, library::HANDLERS, download::HANDLERS, update::HANDLERS];
+pub(crate) static HANDLERS: [&[crate::handler::Handler]; 5] =
+    [auth::HANDLERS, library::HANDLERS, download::HANDLERS, update::HANDLERS, subscription::HANDLERS];
 
 /// Settings of the simulated service.
 #[derive(Clone)]
@@ -78,6 +79,9 @@ pub struct Service {
     pub http2_transfers: std::sync::atomic::AtomicU64,
     /// The operations called so far, whichever wire form called them.
     operations_called: Mutex<BTreeSet<OperationId>>,
+    /// Files published libraries' feeds served (not their JSON), for tests that count what a
+    /// subscriber fetched.
+    pub feed_files_served: std::sync::atomic::AtomicU64,
     state: Mutex<State>,
 }
 
@@ -92,6 +96,12 @@ struct State {
     client_tokens: HashMap<(&'static str, String), String>,
     /// Transfer URI token → what it reaches.
     transfers: HashMap<String, Target>,
+    /// Subscribed libraries' subscriptions, by library id.
+    subscriptions: HashMap<String, subscription::Subscription>,
+    /// Published libraries' passwords (the model never shows them), by library id.
+    publish_passwords: HashMap<String, String>,
+    /// Published libraries' feed versions, raised by every change a subscriber must see.
+    feed_versions: HashMap<String, u64>,
 }
 
 struct ApiSession {
@@ -104,7 +114,10 @@ struct ApiSession {
 struct Item {
     model: ItemModel,
     content_version: u64,
+    /// The content on disk (of a subscribed item, what is cached so far).
     files: BTreeMap<String, Arc<Blob>>,
+    /// Where a subscribed item comes from.
+    source: Option<subscription::ItemSource>,
 }
 
 /// What both session kinds share: owner, item, idle clock, progress and failure reason. Each
@@ -304,6 +317,7 @@ impl Service {
             thumbprint,
             requests: Default::default(),
             operations_called: Default::default(),
+            feed_files_served: Default::default(),
             bytes_served: Default::default(),
             http2_transfers: Default::default(),
             state: Mutex::new(State::default()),

@@ -17,6 +17,7 @@ impl Service {
         let item_id = spec.library_item_id.ok_or_else(|| SimError::invalid_argument("library_item_id is required."))?;
         let item = state.item(&item_id)?;
         let (version, ovf_item) = (item.content_version.to_string(), item.model.type_.as_deref() == Some("ovf"));
+        state.writable(item.model.library_id.as_deref().unwrap_or_default())?;
         let busy = state.updates.values().any(|s| s.item_id == item_id && s.state == UpdateSessionState::Active);
         if busy {
             let mut error = SimError::new(
