@@ -34,6 +34,10 @@ pub struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true, help_heading = "Output")]
     pub json: bool,
+    /// Progress of long commands on stderr: bars on a terminal (auto), one JSON object per
+    /// line (json), or nothing (none).
+    #[arg(long, global = true, value_enum, default_value = "auto", help_heading = "Output")]
+    pub progress: ProgressArg,
     #[command(flatten)]
     pub transfer: TransferArgs,
     #[command(subcommand)]
@@ -136,6 +140,17 @@ pub enum Command {
     },
 }
 
+/// How long commands report their progress.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressArg {
+    /// Bars on a terminal; plain lines otherwise; nothing with --json.
+    Auto,
+    /// One JSON object per line on stderr.
+    Json,
+    /// Nothing.
+    None,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum LibraryCommand {
     /// List libraries.
@@ -144,12 +159,42 @@ pub enum LibraryCommand {
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
     },
-    /// Create a local library.
+    /// Create a local library, or with --subscribe a library subscribed to a published one.
     Create {
         name: String,
         /// Datastore name or id (`clx datastore ls` lists them); the only one when there is one.
         #[arg(long)]
         datastore: Option<String>,
+        #[command(flatten)]
+        subscribe: SubscribeArgs,
+    },
+    /// Publish a local library and print the URL other libraries subscribe to.
+    Publish {
+        /// Library name or id.
+        library: String,
+        /// Protect the feed with the password in CLX_PUB_PASSWORD (subscribers send user `vcsp`).
+        #[arg(long)]
+        password: bool,
+    },
+    /// Check a subscription URL before subscribing: reachable, trusted, credentials accepted.
+    Probe {
+        /// The feed's URL (ends in /lib.json).
+        #[arg(value_name = "URL")]
+        feed_url: String,
+        #[command(flatten)]
+        feed: FeedArgs,
+    },
+    /// Sync a subscribed library with its publisher.
+    Sync {
+        /// Library name or id.
+        library: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Drop the cached content of an on-demand subscribed library (its items stay listed).
+    Evict {
+        /// Library name or id.
+        library: String,
     },
     /// Show a library: type, description, where it stores, its items and their total size.
     Info {
@@ -200,6 +245,61 @@ pub enum ItemCommand {
         /// LIBRARY/ITEM (names or ids), or an item id.
         target: String,
     },
+    /// Sync one item of a subscribed library.
+    Sync {
+        /// LIBRARY/ITEM (names or ids), or an item id.
+        target: String,
+        /// Fetch the content too in an on-demand library.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Drop the cached content of one item of an on-demand subscribed library.
+    Evict {
+        /// LIBRARY/ITEM (names or ids), or an item id.
+        target: String,
+    },
+}
+
+/// What `library create --subscribe` subscribes to.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Subscription")]
+pub struct SubscribeArgs {
+    /// Subscribe to the published library (VCSP feed) whose lib.json is at this URL.
+    #[arg(long, value_name = "URL")]
+    pub subscribe: Option<String>,
+    /// Fetch content only for items synced with --force (`clx item sync`), not with every sync.
+    #[arg(long, requires = "subscribe")]
+    pub on_demand: bool,
+    /// Do not let the server sync the library on its own schedule.
+    #[arg(long, requires = "subscribe")]
+    pub no_auto_sync: bool,
+    #[command(flatten)]
+    pub feed: FeedArgs,
+}
+
+/// How to reach a feed.
+#[derive(clap::Args, Debug)]
+pub struct FeedArgs {
+    /// User name the feed takes (a vCenter publisher takes `vcsp`); the password is read from
+    /// CLX_SUB_PASSWORD.
+    #[arg(long, value_name = "USER")]
+    pub sub_username: Option<String>,
+    /// Trust the feed iff its certificate has this thumbprint (`clx library probe` prints it).
+    #[arg(long, value_name = "THUMBPRINT")]
+    pub sub_thumbprint: Option<String>,
+}
+
+/// Whether and how long to wait for a sync.
+#[derive(clap::Args, Debug)]
+pub struct WaitArgs {
+    /// Wait until the sync is done (every item it brings cached), with progress.
+    #[arg(long)]
+    pub wait: bool,
+    /// The most to wait (seconds, or 30m, 2h).
+    #[arg(long, default_value = "1h", value_parser = parse_duration, requires = "wait")]
+    pub wait_timeout: std::time::Duration,
 }
 
 /// What `update` changes; at least one is needed.

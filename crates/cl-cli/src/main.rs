@@ -61,6 +61,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         _ => {}
     }
     signals::install();
+    progress::set_mode(cli.progress);
     let target = connect::connect(&cli, matches!(cli.command, Command::Demo(_))).await?;
     let ctx = Ctx { client: &target.client, cli: &cli, json: cli.json, transfer: &cli.transfer };
     match &cli.command {

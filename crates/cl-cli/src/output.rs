@@ -50,6 +50,12 @@ impl From<cl_sdk::Error> for Failure {
                 "{e}. The user name and password were accepted every time; the server ends its sessions \
                  at once (check its session settings or a proxy in between)."
             ),
+            Some(Detail::Probe { status: cl_sdk::types::ProbeStatus::CertificateError, ssl_thumbprint: Some(t) }) => {
+                format!("{e}. If it is the publisher's certificate, pass --sub-thumbprint {}.", clean(t))
+            }
+            Some(Detail::Probe { status: cl_sdk::types::ProbeStatus::InvalidCredentials, .. }) => {
+                format!("{e}. Check --sub-username and CLX_SUB_PASSWORD (a vCenter publisher takes the user vcsp).")
+            }
             _ => format!("{e}.{}", hint(e.kind())),
         };
         Failure { kind, message, code }
@@ -64,6 +70,9 @@ fn hint(kind: ErrorKind) -> &'static str {
         ErrorKind::Transport => " Check the URL, and that the server is reachable and speaks that scheme.",
         ErrorKind::ResourceBusy => " Another update of this item is running; try again when it is done.",
         ErrorKind::RedirectRefused => " The server sent the request elsewhere; no credentials went with it.",
+        ErrorKind::ResourceInaccessible => {
+            " The server could not reach what it needs; for a subscription, `clx library probe URL` says why."
+        }
         _ => "",
     }
 }

@@ -1,9 +1,15 @@
-//! Transfer progress on stderr: bars per file and overall on a terminal, plain lines otherwise.
+//! Progress of long commands on stderr: bars per file and overall on a terminal, plain lines
+//! otherwise; with `--progress json` one JSON object per line (the shape is in README); with
+//! `--progress none` nothing.
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use cl_sdk::transfer::{FileState, TransferControl};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use crate::args::ProgressArg;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -49,10 +55,28 @@ fn status(f: &cl_sdk::transfer::FileProgress) -> String {
     }
 }
 
-/// Shows `control`'s progress until finished. Quiet with `--json` (stdout stays machine-readable).
+/// `--progress`, set once at start.
+static MODE: OnceLock<ProgressArg> = OnceLock::new();
+
+pub fn set_mode(mode: ProgressArg) {
+    let _ = MODE.set(mode);
+}
+
+fn mode() -> ProgressArg {
+    MODE.get().copied().unwrap_or(ProgressArg::Auto)
+}
+
+/// JSON progress lines at most this often (and always the last).
+const JSON_EVERY: Duration = Duration::from_millis(250);
+
+/// Shows `control`'s progress until finished. `--progress auto` is quiet with `--json` (stdout
+/// stays machine-readable); `--progress json` writes its lines on stderr either way.
 pub fn show(control: &TransferControl, json: bool) -> Display {
-    if json {
-        return Display { stop: None, task: None };
+    match mode() {
+        ProgressArg::None => return Display { stop: None, task: None },
+        ProgressArg::Json => return json_lines(control),
+        ProgressArg::Auto if json => return Display { stop: None, task: None },
+        ProgressArg::Auto => {}
     }
     let (stop, mut stopped) = oneshot::channel();
     let mut progress = control.progress();
@@ -131,4 +155,103 @@ pub fn show(control: &TransferControl, json: bool) -> Display {
         }
     });
     Display { stop: Some(stop), task: Some(task) }
+}
+
+/// One JSON progress line of a transfer: what, bytes and files done and in total, time and rate.
+fn transfer_line(p: &cl_sdk::transfer::Progress) -> serde_json::Value {
+    let files_done = p.files.iter().filter(|f| f.state == FileState::Done).count();
+    serde_json::json!({
+        "what": "transfer",
+        "bytes_done": p.done(),
+        "bytes_total": p.total(),
+        "files_done": files_done,
+        "files_total": p.files.len(),
+        "elapsed_s": round(p.started.elapsed().as_secs_f64()),
+        "rate_bps": round(p.rate()),
+    })
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Writes a transfer's progress as JSON lines until it finishes; the last line is its end.
+fn json_lines(control: &TransferControl) -> Display {
+    let (stop, mut stopped) = oneshot::channel();
+    let mut progress = control.progress();
+    let task = tokio::spawn(async move {
+        let mut last: Option<Instant> = None;
+        loop {
+            let stopping = tokio::select! {
+                changed = progress.changed() => changed.is_err(),
+                _ = &mut stopped => true,
+            };
+            let p = progress.borrow_and_update().clone();
+            if stopping || last.is_none_or(|l| l.elapsed() >= JSON_EVERY) {
+                last = Some(Instant::now());
+                eprintln!("{}", transfer_line(&p));
+            }
+            if stopping {
+                return;
+            }
+        }
+    });
+    Display { stop: Some(stop), task: Some(task) }
+}
+
+/// Reports a sync's progress as `--progress` says; call [`update`](Self::update) after each
+/// look and [`finish`](Self::finish) at the end.
+pub struct SyncDisplay {
+    what: String,
+    bar: Option<ProgressBar>,
+    json: bool,
+    last_line: Option<Instant>,
+}
+
+impl SyncDisplay {
+    /// `quiet` is `--json`: `--progress auto` then shows nothing.
+    pub fn new(what: &str, quiet: bool) -> Self {
+        let mode = mode();
+        let bar = (mode == ProgressArg::Auto && !quiet && std::io::stderr().is_terminal()).then(|| {
+            let style = ProgressStyle::with_template("{prefix:>24} {bar:30} {pos}/{len} items cached, {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+            ProgressBar::new(0).with_style(style).with_prefix(crate::output::clean(what).into_owned())
+        });
+        Self { what: what.to_owned(), bar, json: mode == ProgressArg::Json, last_line: None }
+    }
+
+    pub fn update(&mut self, p: &cl_sdk::SyncProgress) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(p.items as u64);
+            bar.set_position(p.items_cached as u64);
+            bar.set_message(crate::output::human(p.bytes_cached));
+        }
+        if self.json && self.last_line.is_none_or(|l| l.elapsed() >= JSON_EVERY) {
+            self.last_line = Some(Instant::now());
+            eprintln!("{}", self.line(p));
+        }
+    }
+
+    /// Ends the display; `last` (the final progress) is always written as a JSON line.
+    pub fn finish(self, last: Option<&cl_sdk::SyncProgress>) {
+        if let Some(bar) = &self.bar {
+            if last.is_some_and(|p| p.pending.is_empty()) { bar.finish() } else { bar.abandon() }
+        }
+        if let (true, Some(p)) = (self.json, last) {
+            eprintln!("{}", self.line(p));
+        }
+    }
+
+    fn line(&self, p: &cl_sdk::SyncProgress) -> serde_json::Value {
+        let secs = p.elapsed.as_secs_f64();
+        serde_json::json!({
+            "what": "sync",
+            "target": crate::output::clean(&self.what),
+            "items_done": p.items_cached,
+            "items_total": p.items,
+            "bytes_done": p.bytes_cached,
+            "elapsed_s": round(secs),
+            "rate_bps": round(if secs > 0.0 { p.bytes_cached as f64 / secs } else { 0.0 }),
+        })
+    }
 }

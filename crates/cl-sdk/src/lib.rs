@@ -96,4 +96,4 @@ pub use library::Changes;
 pub use origin::redact as redact_url;
 pub use retry::RetryPolicy;
 pub use session::{Download, DownloadSession, Session, SessionKind, Update, UpdateSession};
-pub use subscription::{Subscription, Sync, SyncProgress};
+pub use subscription::{Subscription, SyncHandle, SyncProgress};

@@ -2,7 +2,7 @@
 //! evict.
 //!
 //! vCenter runs a sync in the background and gives no task to follow: what the API shows (the
-//! items, whether each is `cached`, their sizes) is the progress. [`Sync::wait`] polls it: a
+//! items, whether each is `cached`, their sizes) is the progress. [`SyncHandle::wait`] polls it: a
 //! sync is done when everything it brings is there (every item cached when content comes with
 //! it) and nothing changed between two polls.
 
@@ -121,7 +121,7 @@ pub struct SyncProgress {
 /// A sync the server runs in the background; [`wait`](Self::wait) follows it to the end.
 #[derive(Debug, Clone)]
 #[must_use = "a sync runs on the server whether or not it is waited for; wait() reports its end"]
-pub struct Sync {
+pub struct SyncHandle {
     client: Client,
     library: String,
     /// The one item, for an item sync.
@@ -133,7 +133,7 @@ pub struct Sync {
 /// One poll's view of the items a sync covers: id → (name, version, cached, size).
 type View = BTreeMap<String, (String, Option<String>, bool, u64)>;
 
-impl Sync {
+impl SyncHandle {
     /// The library this sync is for.
     pub fn library(&self) -> &str {
         &self.library
@@ -318,19 +318,19 @@ impl Client {
 
     /// Starts a sync of a subscribed library (joining one that runs) and returns the handle to
     /// follow it. A feed the server cannot reach fails here.
-    pub async fn sync_library(&self, id: &str) -> Result<Sync> {
+    pub async fn sync_library(&self, id: &str) -> Result<SyncHandle> {
         let library = self.subscribed_library(id).await?;
         self.call(op!(SubscribedLibrarySync, |c|
             api: void(c.subscribed_library_sync(id)).await,
             rest: void(c.rest_subscribed_library_sync(id)).await))
             .await?;
         let on_demand = library.subscription_info.and_then(|s| s.on_demand).unwrap_or(false);
-        Ok(Sync { client: self.clone(), library: id.to_owned(), item: None, content: !on_demand })
+        Ok(SyncHandle { client: self.clone(), library: id.to_owned(), item: None, content: !on_demand })
     }
 
     /// Starts a sync of one item of a subscribed library: its metadata, and its content when the
     /// library is not on-demand or `force_content` says so.
-    pub async fn sync_item(&self, item_id: &str, force_content: bool) -> Result<Sync> {
+    pub async fn sync_item(&self, item_id: &str, force_content: bool) -> Result<SyncHandle> {
         let item = self.item(item_id).await?;
         let library_id = item.library_id.unwrap_or_default();
         let library = self.subscribed_library(&library_id).await?;
@@ -340,7 +340,7 @@ impl Client {
             rest: void(c.rest_subscribed_item_sync(item_id, &body)).await))
             .await?;
         let on_demand = library.subscription_info.and_then(|s| s.on_demand).unwrap_or(false);
-        Ok(Sync {
+        Ok(SyncHandle {
             client: self.clone(),
             library: library_id,
             item: Some(item_id.to_owned()),

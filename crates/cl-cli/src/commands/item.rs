@@ -14,7 +14,7 @@ pub async fn run(command: &ItemCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
             let what = format!("library {:?} holds items", clean(library));
             super::list(ctx, &what, ids, *limit, |id| async move {
                 let item = ctx.client.item(&id).await?;
-                Ok(ItemRow { name: item.name, r#type: item.type_, size: item.size, id })
+                Ok(ItemRow { name: item.name, r#type: item.type_, size: item.size, cached: item.cached, id })
             })
             .await?;
         }
@@ -28,10 +28,21 @@ pub async fn run(command: &ItemCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
                 description: model.description.filter(|d| !d.is_empty()),
                 r#type: model.type_,
                 size: model.size,
+                cached: model.cached,
                 content_version: model.content_version,
                 files,
             };
             print(ctx.json, &info);
+        }
+        ItemCommand::Sync { target: spec, force, wait } => {
+            let (id, _) = crate::resolve::item(ctx.client, spec).await?;
+            let sync = ctx.client.sync_item(&id, *force).await?;
+            super::sync_and_wait(ctx, spec, sync, wait).await?;
+        }
+        ItemCommand::Evict { target: spec } => {
+            let (id, name) = crate::resolve::item(ctx.client, spec).await?;
+            ctx.client.evict_item(&id).await?;
+            print(ctx.json, &Done { id, name, kind: "item", done: "evicted" });
         }
         ItemCommand::Update { target: spec, changes } => {
             let (id, _) = crate::resolve::item(ctx.client, spec).await?;
@@ -54,13 +65,22 @@ struct ItemRow {
     name: Option<String>,
     r#type: Option<String>,
     size: Option<i64>,
+    cached: Option<bool>,
 }
 
 impl Row for ItemRow {
-    const HEADER: &'static [&'static str] = &["NAME", "TYPE", "SIZE", "ID"];
+    const HEADER: &'static [&'static str] = &["NAME", "TYPE", "SIZE", "CACHED", "ID"];
     fn cells(&self) -> Vec<String> {
         let size = self.size.and_then(|s| u64::try_from(s).ok()).map_or_else(|| "-".to_owned(), human);
-        vec![text(&self.name), text(&self.r#type), size, clean(&self.id).into_owned()]
+        vec![text(&self.name), text(&self.r#type), size, yes_no(self.cached), clean(&self.id).into_owned()]
+    }
+}
+
+fn yes_no(flag: Option<bool>) -> String {
+    match flag {
+        Some(true) => "yes".into(),
+        Some(false) => "no".into(),
+        None => "-".into(),
     }
 }
 
@@ -72,6 +92,7 @@ struct ItemInfo {
     description: Option<String>,
     r#type: Option<String>,
     size: Option<i64>,
+    cached: Option<bool>,
     content_version: Option<String>,
     files: Vec<cl_sdk::types::ItemFileInfo>,
 }
@@ -79,8 +100,9 @@ struct ItemInfo {
 impl Report for ItemInfo {
     fn text(&self) -> String {
         let size = self.size.and_then(|s| u64::try_from(s).ok()).map_or_else(|| "-".to_owned(), human);
+        let cached = if self.cached == Some(false) { " (content not cached)" } else { "" };
         let mut out = format!(
-            "{} ({}), {}, {size}, content version {}\n",
+            "{} ({}), {}, {size}{cached}, content version {}\n",
             text(&self.name),
             clean(&self.id),
             text(&self.r#type),
@@ -100,7 +122,7 @@ impl Report for ItemInfo {
 struct FileRow<'a>(&'a cl_sdk::types::ItemFileInfo);
 
 impl Row for FileRow<'_> {
-    const HEADER: &'static [&'static str] = &["FILE", "SIZE", "CHECKSUM"];
+    const HEADER: &'static [&'static str] = &["FILE", "SIZE", "CACHED", "CHECKSUM"];
     fn cells(&self) -> Vec<String> {
         let size = self.0.size.and_then(|s| u64::try_from(s).ok()).map_or_else(|| "-".to_owned(), human);
         let sum = self
@@ -108,6 +130,11 @@ impl Row for FileRow<'_> {
             .checksum_info
             .as_ref()
             .map(|c| format!("{}:{}", text(&c.algorithm.as_ref().map(|a| a.to_string())), c.checksum));
-        vec![clean(&self.0.name).into_owned(), size, clean(&sum.unwrap_or_else(|| "-".into())).into_owned()]
+        vec![
+            clean(&self.0.name).into_owned(),
+            size,
+            yes_no(Some(self.0.cached)),
+            clean(&sum.unwrap_or_else(|| "-".into())).into_owned(),
+        ]
     }
 }

@@ -1,10 +1,11 @@
-//! `clx library`: list, show, create, change and delete libraries.
+//! `clx library`: list, show, create, change and delete libraries; publish one, probe a feed,
+//! subscribe to one, sync and evict.
 
 use serde::Serialize;
 
 use super::{Ctx, Done, text};
-use crate::args::LibraryCommand;
-use crate::output::{Failure, Row, clean, print, usage};
+use crate::args::{FeedArgs, LibraryCommand, SubscribeArgs};
+use crate::output::{Failure, Report, Row, clean, print, usage};
 
 pub async fn run(command: &LibraryCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
     match command {
@@ -20,10 +21,45 @@ pub async fn run(command: &LibraryCommand, ctx: &Ctx<'_>) -> Result<(), Failure>
             let id = crate::resolve::library(ctx.client, library).await?;
             print(ctx.json, &LibraryInfo::of(ctx, id).await?);
         }
-        LibraryCommand::Create { name, datastore } => {
+        LibraryCommand::Create { name, datastore, subscribe } => {
             let datastore = crate::resolve::datastore(ctx.client, datastore.as_deref()).await?;
-            let id = ctx.client.create_local_library(name, &datastore).await?;
+            let id = match subscription(subscribe)? {
+                Some(subscription) => ctx.client.create_subscribed_library(name, &datastore, &subscription).await?,
+                None => ctx.client.create_local_library(name, &datastore).await?,
+            };
             print(ctx.json, &Done { id, name: name.clone(), kind: "library", done: "created" });
+        }
+        LibraryCommand::Publish { library, password } => {
+            let id = crate::resolve::library(ctx.client, library).await?;
+            let password = match password {
+                true => Some(secret("CLX_PUB_PASSWORD", "--password")?),
+                false => None,
+            };
+            let url = ctx.client.publish_library(&id, password.as_deref()).await?;
+            print(ctx.json, &Published { id, url, user: password.is_some().then_some("vcsp") });
+        }
+        LibraryCommand::Probe { feed_url, feed } => {
+            let result = ctx.client.probe_subscription(&feed_of(cl_sdk::Subscription::new(feed_url), feed)?).await?;
+            let status = result.status.clone();
+            print(ctx.json, &Probe(result));
+            if status != cl_sdk::types::ProbeStatus::Success {
+                return Err(Failure {
+                    kind: "FeedUnusable".into(),
+                    message: format!("the feed cannot be used as given: {status}"),
+                    code: crate::output::EXIT_SERVER,
+                });
+            }
+        }
+        LibraryCommand::Sync { library, wait } => {
+            let id = crate::resolve::library(ctx.client, library).await?;
+            let sync = ctx.client.sync_library(&id).await?;
+            super::sync_and_wait(ctx, library, sync, wait).await?;
+        }
+        LibraryCommand::Evict { library } => {
+            let id = crate::resolve::library(ctx.client, library).await?;
+            ctx.client.evict_library(&id).await?;
+            let name = ctx.client.library(&id).await?.name.unwrap_or_default();
+            print(ctx.json, &Done { id, name, kind: "library", done: "evicted" });
         }
         LibraryCommand::Update { library, changes } => {
             let id = crate::resolve::library(ctx.client, library).await?;
@@ -47,6 +83,72 @@ pub async fn run(command: &LibraryCommand, ctx: &Ctx<'_>) -> Result<(), Failure>
         }
     }
     Ok(())
+}
+
+/// The subscription `library create --subscribe` asks for, if any.
+fn subscription(args: &SubscribeArgs) -> Result<Option<cl_sdk::Subscription>, Failure> {
+    let Some(url) = &args.subscribe else { return Ok(None) };
+    let subscription = cl_sdk::Subscription::new(url).on_demand(args.on_demand).automatic_sync(!args.no_auto_sync);
+    feed_of(subscription, &args.feed).map(Some)
+}
+
+/// A subscription with the feed's credentials (password from CLX_SUB_PASSWORD) and thumbprint.
+fn feed_of(mut subscription: cl_sdk::Subscription, feed: &FeedArgs) -> Result<cl_sdk::Subscription, Failure> {
+    if let Some(user) = &feed.sub_username {
+        subscription = subscription.basic_auth(user, secret("CLX_SUB_PASSWORD", "--sub-username")?);
+    }
+    if let Some(thumbprint) = &feed.sub_thumbprint {
+        subscription = subscription.thumbprint(thumbprint);
+    }
+    Ok(subscription)
+}
+
+/// A password from the environment, never from the command line (where `ps` shows it).
+fn secret(var: &str, flag: &str) -> Result<String, Failure> {
+    match std::env::var(var) {
+        Ok(value) if !value.is_empty() => Ok(value),
+        _ => Err(usage(format!("{flag} needs the password in {var}"))),
+    }
+}
+
+/// What `clx library publish` reports.
+#[derive(Serialize)]
+struct Published {
+    id: String,
+    url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'static str>,
+}
+
+impl Report for Published {
+    fn text(&self) -> String {
+        let auth = if self.user.is_some() { " (user vcsp, the password in CLX_PUB_PASSWORD)" } else { "" };
+        format!("published {}: subscribe to {}{auth}", clean(&self.id), clean(&self.url))
+    }
+}
+
+/// What `clx library probe` reports.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Probe(cl_sdk::types::ProbeResult);
+
+impl Report for Probe {
+    fn text(&self) -> String {
+        let mut out = format!("status: {}", self.0.status);
+        if let Some(thumbprint) = &self.0.ssl_thumbprint {
+            out.push_str(&format!("\nthumbprint: {}", clean(thumbprint)));
+            if self.0.status == cl_sdk::types::ProbeStatus::CertificateError {
+                out.push_str(&format!(
+                    "\nthe certificate is not trusted; if it is the publisher's, pass --sub-thumbprint {}",
+                    clean(thumbprint)
+                ));
+            }
+        }
+        for message in &self.0.error_messages {
+            out.push_str(&format!("\n{}", clean(&message.default_message)));
+        }
+        out
+    }
 }
 
 #[derive(Serialize)]

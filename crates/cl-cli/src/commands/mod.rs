@@ -100,3 +100,67 @@ pub fn changes(args: &crate::args::ChangeArgs) -> cl_sdk::Changes {
     }
     changes
 }
+
+/// Starts waiting for `sync` if `--wait` says so, with progress, and reports the end.
+pub async fn sync_and_wait(
+    ctx: &Ctx<'_>,
+    what: &str,
+    sync: cl_sdk::SyncHandle,
+    wait: &crate::args::WaitArgs,
+) -> Result<(), crate::output::Failure> {
+    let library = sync.library().to_owned();
+    if !wait.wait {
+        crate::output::print(
+            ctx.json,
+            &Synced { library, done: "sync started", items: None, items_cached: None, bytes_cached: None },
+        );
+        return Ok(());
+    }
+    let mut display = crate::progress::SyncDisplay::new(what, ctx.json);
+    let mut last = None;
+    let result = sync
+        .wait(wait.wait_timeout, |p| {
+            display.update(p);
+            last = Some(p.clone());
+        })
+        .await;
+    display.finish(last.as_ref());
+    let done = result?;
+    crate::output::print(
+        ctx.json,
+        &Synced {
+            library,
+            done: "synced",
+            items: Some(done.items),
+            items_cached: Some(done.items_cached),
+            bytes_cached: Some(done.bytes_cached),
+        },
+    );
+    Ok(())
+}
+
+/// What `clx library sync` and `clx item sync` report.
+#[derive(Serialize)]
+struct Synced {
+    library: String,
+    done: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    items: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    items_cached: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_cached: Option<u64>,
+}
+
+impl crate::output::Report for Synced {
+    fn text(&self) -> String {
+        match (self.items, self.items_cached, self.bytes_cached) {
+            (Some(items), Some(cached), Some(bytes)) => format!(
+                "synced library {}: {items} items, {cached} cached ({})",
+                crate::output::clean(&self.library),
+                crate::output::human(bytes)
+            ),
+            _ => format!("{} for library {}", self.done, crate::output::clean(&self.library)),
+        }
+    }
+}

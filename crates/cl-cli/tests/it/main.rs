@@ -9,4 +9,5 @@ mod ova;
 mod progress_tty;
 mod resume;
 mod safety;
+mod subscribe;
 mod vcsim;
