@@ -6,8 +6,9 @@ Three protocols of one third-party client, each running the same workflows:
 * ``api``: the SDK's REST connector against ``/api``;
 * ``rest``: the SDK's REST connector against the legacy ``/rest``.
 
-Workflows: a full upload (update session, add, PUT, validate, complete, wait for DONE) and a full
-download (download session, list, prepare, poll, GET, checksum compare), then error paths asserted
+Workflows: a full upload (update session, add, PUT, validate, complete, wait for DONE), a full
+download (download session, list, prepare, poll, GET, checksum compare), publish and subscribe
+(probe, on-demand subscribed library, sync, item content, evict), then error paths asserted
 by the SDK's exception classes. The simulator is reached as ``cl-sim`` prints it: the CL_SIM_URL,
 CL_SIM_USERNAME, CL_SIM_PASSWORD, CL_SIM_DATASTORE, CL_SIM_DATASTORE_NAME and CL_SIM_CA environment
 variables.
@@ -30,8 +31,9 @@ from com.vmware.content.library.item import downloadsession_client, updatesessio
 from com.vmware.content.library.item_client import (
     DownloadSession, DownloadSessionModel, File as ItemFile, TransferStatus, UpdateSession,
     UpdateSessionModel)
-from com.vmware.content.library_client import Item, ItemModel, StorageBacking
-from com.vmware.content_client import Library, LibraryModel, LocalLibrary
+from com.vmware.content.library_client import (
+    Item, ItemModel, PublishInfo, StorageBacking, SubscribedItem, SubscriptionInfo)
+from com.vmware.content_client import Library, LibraryModel, LocalLibrary, SubscribedLibrary
 from com.vmware.vcenter_client import Datastore
 from com.vmware.vapi.std import errors_client as errors
 from vmware.vapi.bindings.converter import RestConverter
@@ -71,10 +73,13 @@ class Stubs:
         self.download_file = DownloadFile(config)
         self.update = UpdateSession(config)
         self.update_file = UpdateFile(config)
+        self.subscribed_library = SubscribedLibrary(config)
+        self.subscribed_item = SubscribedItem(config)
 
     def all(self):
         return [self.local_library, self.library, self.item, self.item_file, self.download,
-                self.download_file, self.update, self.update_file]
+                self.download_file, self.update, self.update_file, self.subscribed_library,
+                self.subscribed_item]
 
 
 def connect_jsonrpc(env, user, password):
@@ -94,6 +99,8 @@ def connect_jsonrpc(env, user, password):
     stubs.download_file = content.library.item.downloadsession.File
     stubs.update = content.library.item.UpdateSession
     stubs.update_file = content.library.item.updatesession.File
+    stubs.subscribed_library = content.SubscribedLibrary
+    stubs.subscribed_item = content.library.SubscribedItem
     return stubs
 
 
@@ -294,6 +301,41 @@ def update(sdk, protocol, library, item):
     print("    ok  item and library update")
 
 
+def subscribe(sdk, env, protocol, library, payload):
+    """Publishes the library and subscribes a second one to it, on demand (the simulator reads
+    its own feed over https, trusted by the thumbprint the probe returns), then syncs the
+    library, fetches one item's content, and evicts it."""
+    sdk.local_library.update(library, LibraryModel(publish_info=PublishInfo(
+        published=True, authentication_method=PublishInfo.AuthenticationMethod.NONE)))
+    url = sdk.local_library.get(library).publish_info.publish_url
+    assert url.endswith(f"/cls/vcsp/lib/{library}/lib.json"), url
+    info = SubscriptionInfo(subscription_url=url, on_demand=True, automatic_sync_enabled=False,
+                            authentication_method=SubscriptionInfo.AuthenticationMethod.NONE)
+    probe = sdk.subscribed_library.probe(info)
+    assert probe.status == SubscribedLibrary.ProbeResult.Status.CERTIFICATE_ERROR, probe
+    info.ssl_thumbprint = probe.ssl_thumbprint
+    assert sdk.subscribed_library.probe(info).status == SubscribedLibrary.ProbeResult.Status.SUCCESS
+    backing = StorageBacking(type=StorageBacking.Type.DATASTORE, datastore_id=env["datastore"])
+    subscribed = sdk.subscribed_library.create(
+        LibraryModel(name=f"subscribed-{protocol}", type=LibraryModel.LibraryType.SUBSCRIBED,
+                     storage_backings=[backing], subscription_info=info),
+        client_token=str(uuid.uuid4()))
+    assert subscribed in sdk.subscribed_library.list()
+    assert sdk.subscribed_library.get(subscribed).subscription_info.subscription_url == url
+    sdk.subscribed_library.sync(subscribed)
+    copies = wait_for("the sync's items", lambda: sdk.item.list(subscribed), lambda ids: len(ids) == 1)
+    copy = sdk.item.get(copies[0])
+    assert not copy.cached and copy.size == 0, copy
+    sdk.subscribed_item.sync(copy.id, True)
+    wait_for("the item's content", lambda: sdk.item.get(copy.id).cached, lambda cached: cached)
+    assert sdk.item.get(copy.id).size == len(payload)
+    sdk.subscribed_item.evict(copy.id)
+    assert not sdk.item.get(copy.id).cached
+    sdk.subscribed_library.evict(subscribed)
+    sdk.subscribed_library.delete(subscribed)
+    print("    ok  publish, probe, subscribe on demand, sync, an item's content, evict")
+
+
 def error_paths(sdk, env, protocol, item):
     def expect_error(error_class, call, what):
         expect(error_class, call, what, by_type=protocol == "api")
@@ -338,6 +380,7 @@ def run(protocol, env):
     assert [(f.name, f.size) for f in sdk.item_file.list(item)] == [("payload.bin", len(payload))]
     download(sdk, env, item, payload)
     update(sdk, protocol, library, item)
+    subscribe(sdk, env, protocol, library, payload)
     error_paths(sdk, env, protocol, item)
     # Clean up with a fresh session (the error paths logged the first one out).
     sdk = CONNECT[protocol](env, env["user"], env["password"])
