@@ -242,9 +242,15 @@ impl Client {
         datastore_id: &str,
         subscription: &Subscription,
     ) -> Result<String> {
-        let probe = self.probe_subscription(subscription).await?;
-        if probe.status != ProbeStatus::Success {
-            return Err(unusable(&probe));
+        match self.probe_subscription(subscription).await {
+            Ok(probe) if probe.status != ProbeStatus::Success => return Err(unusable(&probe)),
+            Ok(_) => {}
+            // A server without the probe (govmomi's vcsim answers it with an empty body): the
+            // create still checks the feed itself.
+            Err(e) if matches!(e.kind(), ErrorKind::Decode | ErrorKind::OperationNotFound) => {
+                tracing::warn!(error = %e, "the server cannot probe subscriptions; subscribing without a probe");
+            }
+            Err(e) => return Err(e),
         }
         let spec = LibraryModel {
             name: Some(name.to_owned()),
