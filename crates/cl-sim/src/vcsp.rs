@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::blob::{Blob, BlobWriter};
-use crate::service::Service;
+use crate::service::{Service, url_segment};
 
 /// The largest `lib.json` or `items.json` a subscriber reads.
 const INDEX_LIMIT: usize = 16 << 20;
@@ -111,10 +111,13 @@ pub async fn serve(service: Arc<Service>, tail: &str, request: Request<Body>) ->
     match segments.as_slice() {
         [file] if file == "lib.json" => json(&published.lib),
         [file] if file == "items.json" => json(&published.items),
-        [item, file] if file == "item.json" => match published.items.items.iter().find(|i| &i.id == item) {
-            Some(found) => json(found),
-            None => not_found(),
-        },
+        [item, file] if file == "item.json" => {
+            let href = format!("{}/item.json", url_segment(item));
+            match published.items.items.iter().find(|i| i.self_href.as_deref() == Some(href.as_str())) {
+                Some(found) => json(found),
+                None => not_found(),
+            }
+        }
         [item, file] => match service.published_file(library, item, file) {
             Some(blob) => {
                 service.feed_files_served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -216,8 +219,11 @@ impl Feed {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(30))
-            // A feed's files are served as they are; redirects stay on the feed's scheme.
-            .redirect(reqwest::redirect::Policy::limited(5));
+            // A redirect may not take the feed's credentials to another origin (or to http).
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let same = attempt.previous().first().is_some_and(|first| first.origin() == attempt.url().origin());
+                if same && attempt.previous().len() < 5 { attempt.follow() } else { attempt.stop() }
+            }));
         if !pins.is_empty() {
             builder = builder.tls_backend_preconfigured(cl_tls::PinnedVerifier::client_config(pins));
         }

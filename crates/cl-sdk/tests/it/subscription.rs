@@ -78,8 +78,10 @@ async fn publish_subscribe_sync_and_download_in_both_dialects() {
         let info = model.subscription_info.unwrap();
         assert_eq!((info.password, info.ssl_thumbprint), (None, None), "secrets are never shown");
         let mut seen = Vec::new();
+        // The create started a sync; this one joins it, so every file is fetched once.
         let done = c.sync_library(&mirror).await.unwrap().wait(WAIT, |p| seen.push(p.clone())).await.unwrap();
         assert_eq!((done.items, done.items_cached, done.bytes_cached), (2, 2, (3 << 20) + (1 << 20) + 5));
+        assert_eq!(s.publisher.feed_files_served(), 3);
         assert!(seen.windows(2).all(|w| w[0].items_cached <= w[1].items_cached));
 
         let alpha = item_named(c, &mirror, "alpha").await;
@@ -169,6 +171,8 @@ mod hostile_feed {
         pub version: Arc<Mutex<u64>>,
         pub files: Arc<Mutex<Vec<File>>>,
         pub gone: Arc<Mutex<bool>>,
+        /// lib.json still answers, the index does not: a feed vanishing mid-sync.
+        pub index_gone: Arc<Mutex<bool>>,
     }
 
     pub async fn start(feed: Feed) -> String {
@@ -194,6 +198,9 @@ mod hostile_feed {
     }
 
     async fn items(State(feed): State<Feed>) -> Response {
+        if *feed.index_gone.lock().unwrap() {
+            return StatusCode::NOT_FOUND.into_response();
+        }
         let files = feed.files.lock().unwrap();
         let items: Vec<_> = files
             .iter()
@@ -253,6 +260,14 @@ async fn a_feed_that_breaks_mid_sync_loses_nothing_cached() {
     assert!(text.contains("cut.bin") && text.contains("short.bin") && !text.contains("good.bin"), "{text}");
     let good = c.find_item(&mirror, "good.bin").await.unwrap();
     assert_eq!(c.item(&good).await.unwrap().cached, Some(true), "what was cached stays cached");
+
+    // The feed vanishes mid-sync (lib.json answers, its index no longer): the API shows no task,
+    // so the sync looks like one that brought nothing new, and nothing cached is lost.
+    *feed.index_gone.lock().unwrap() = true;
+    *feed.version.lock().unwrap() = 3;
+    let _ = c.sync_library(&mirror).await.unwrap().wait(Duration::from_secs(2), |_| {}).await;
+    assert_eq!(c.item(&good).await.unwrap().cached, Some(true));
+    assert_eq!(c.items(&mirror).await.unwrap().len(), 3, "no item dropped for a vanished index");
 
     // The feed vanishes: the sync itself fails, typed, and the cache is kept.
     *feed.gone.lock().unwrap() = true;

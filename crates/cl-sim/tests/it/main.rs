@@ -5,3 +5,4 @@ mod jsonrpc;
 mod rules;
 mod rules_download;
 mod table;
+mod vcsp;
