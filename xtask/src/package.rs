@@ -9,7 +9,7 @@ use crate::{root, run};
 
 /// The crates a registry would hold, in dependency order. `xtask`, `cl-tests` and `cl-testkit`
 /// are `publish = false`.
-pub const PUBLISHED: &[&str] = &["cl-codegen", "cl-tls", "cl-api", "cl-sim", "cl-sdk", "cl-cli"];
+pub const PUBLISHED: &[&str] = &["cl-codegen", "cl-tls", "cl-vcsp", "cl-api", "cl-sim", "cl-sdk", "cl-cli"];
 
 /// Crates that serve HTTP (or make certificates for a server); none may be in a client's tree.
 /// (tower-http stays: reqwest uses its client-side redirect middleware.)

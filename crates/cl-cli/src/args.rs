@@ -119,6 +119,9 @@ pub enum Command {
     Upload(UploadArgs),
     /// Check an OVF folder, an .ova or VMDKs for what would fail an upload or a deploy, without a server.
     Check(CheckArgs),
+    /// Publish a folder as a library any vCenter can subscribe to (a VCSP feed written in place;
+    /// serve the folder with any web server), without a server.
+    Publish(PublishArgs),
     /// Download an item's files into a folder, or one file to stdout.
     Download(DownloadArgs),
     /// Copy an item, or every item of a library, to another vCenter (or within this one): streamed, verified, no local disk.
@@ -260,6 +263,16 @@ pub enum ItemCommand {
         /// LIBRARY/ITEM (names or ids), or an item id.
         target: String,
     },
+}
+
+/// The arguments of `clx publish`.
+#[derive(clap::Args, Debug)]
+pub struct PublishArgs {
+    /// The folder: item folders (an OVF set, ISOs, any files) and loose .ova and .iso files.
+    pub dir: PathBuf,
+    /// The library's name (the previous feed's, or the folder's, when not given).
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 /// What `library create --subscribe` subscribes to.

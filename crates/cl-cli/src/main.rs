@@ -52,6 +52,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Sim(args) => return builtin::serve(args.clone()).await,
         Command::Check(args) => return commands::check::run(args, cli.json),
+        Command::Publish(args) => return commands::publish::run(args, cli.json).await,
         Command::Upload(args) => commands::check::before_upload(args, cli.json)?,
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -74,6 +75,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Session(command) => commands::session::run(command, &ctx).await,
         Command::Datastore(command) => commands::datastore::run(command, &ctx).await,
         Command::Demo(args) => commands::demo::run(args, &ctx).await,
-        Command::Sim(_) | Command::Check(_) | Command::Completions { .. } => unreachable!("handled above"),
+        Command::Sim(_) | Command::Check(_) | Command::Publish(_) | Command::Completions { .. } => {
+            unreachable!("handled above")
+        }
     }
 }

@@ -81,6 +81,7 @@ mod error;
 mod library;
 mod origin;
 pub mod preflight;
+pub mod publish;
 mod retry;
 mod session;
 mod subscription;

@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cl_api::types::{LocalizableMessage, ProbeResult, ProbeStatus, SubscriptionInfo};
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 
 use crate::blob::{Blob, BlobWriter};
 use crate::service::{Service, url_segment};
@@ -22,72 +21,7 @@ use crate::service::{Service, url_segment};
 /// The largest `lib.json` or `items.json` a subscriber reads.
 const INDEX_LIMIT: usize = 16 << 20;
 
-/// `lib.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Lib {
-    pub vcsp_version: String,
-    pub version: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_version: Option<String>,
-    pub id: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<serde_json::Value>,
-    pub items_href: String,
-}
-
-/// `items.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Items {
-    pub items: Vec<FeedItem>,
-}
-
-/// One item, as in `items.json` and its `item.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FeedItem {
-    pub id: String,
-    pub name: String,
-    #[serde(rename = "type")]
-    pub type_: String,
-    pub version: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    #[serde(default)]
-    pub description: String,
-    pub files: Vec<FeedFile>,
-    #[serde(default)]
-    pub properties: serde_json::Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub self_href: Option<String>,
-}
-
-/// One file of an item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FeedFile {
-    pub name: String,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generation_num: Option<i64>,
-    pub hrefs: Vec<String>,
-}
-
-/// A `vcsp.*` item type as the library item type vCenter shows.
-pub fn item_type(vcsp: &str) -> &'static str {
-    match vcsp {
-        "vcsp.ovf" => "ovf",
-        "vcsp.iso" => "iso",
-        _ => "file",
-    }
-}
+pub use cl_vcsp::{File as FeedFile, Item as FeedItem, Items, Lib, item_type};
 
 // ------------------------------------------------------------------ serving
 

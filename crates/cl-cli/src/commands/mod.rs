@@ -15,6 +15,7 @@ pub mod item;
 pub mod library;
 pub mod login;
 pub mod ova;
+pub mod publish;
 pub mod session;
 pub mod upload;
 

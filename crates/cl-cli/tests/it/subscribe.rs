@@ -162,3 +162,27 @@ async fn publish_here_subscribe_there_sync_and_wait() {
         assert_eq!(error["error"]["kind"], "NotAllowedInCurrentState");
     });
 }
+
+#[test]
+fn publish_a_folder_twice_and_nothing_changes_the_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tools")).unwrap();
+    std::fs::write(dir.path().join("tools/a.txt"), b"a").unwrap();
+    std::fs::write(dir.path().join("disc.iso"), b"iso").unwrap();
+    let publish = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_clx"));
+        command.env_remove("CLX_URL").args(["--json", "publish", "--name", "lab"]).arg(dir.path()).stdin(Stdio::null());
+        json(&ok(command.output().unwrap()))
+    };
+    let first = publish();
+    assert_eq!((first["changed"].as_bool(), first["version"].as_str()), (Some(true), Some("1")));
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let second = publish();
+    assert_eq!(second["changed"], false);
+    assert!(second["items"].as_array().unwrap().iter().all(|i| i["state"] == "unchanged"), "{second}");
+    std::fs::create_dir(dir.path().join("TOOLS")).unwrap();
+    std::fs::write(dir.path().join("TOOLS/b.txt"), b"b").unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clx"));
+    let refused = command.env_remove("CLX_URL").args(["publish"]).arg(dir.path()).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
+}

@@ -254,43 +254,42 @@ pub(crate) fn entries(file: &std::fs::File) -> std::io::Result<Entries> {
 /// The regular files of the archive at `path`, in archive order, each named by the one rule.
 pub(crate) async fn members(path: &Path) -> Result<Vec<Member>> {
     let path = path.to_owned();
-    tokio::task::spawn_blocking(move || -> Result<Vec<Member>> {
-        let bad = |why: String| {
-            Error::new(
+    tokio::task::spawn_blocking(move || members_blocking(&path))
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("OVA index task failed: {e}")))?
+}
+
+/// [`members`], on the calling thread.
+pub(crate) fn members_blocking(path: &Path) -> Result<Vec<Member>> {
+    let bad = |why: String| {
+        Error::new(ErrorKind::InvalidInput, format!("{} is not a readable OVA (tar) archive: {why}", path.display()))
+    };
+    let file = std::fs::File::open(path)?;
+    let found = entries(&file)?;
+    if let Some(broken) = found.broken {
+        return Err(bad(broken.to_string()));
+    }
+    let mut members = Vec::new();
+    for entry in found.entries {
+        if let Some(what) = unsupported(entry.kind) {
+            return Err(Error::new(
                 ErrorKind::InvalidInput,
-                format!("{} is not a readable OVA (tar) archive: {why}", path.display()),
-            )
-        };
-        let file = std::fs::File::open(&path)?;
-        let found = entries(&file)?;
-        if let Some(broken) = found.broken {
-            return Err(bad(broken.to_string()));
+                format!(
+                    "OVA member {} is {what}, which vCenter does not read as a file; pack the OVA again without it",
+                    super::names::shown(&entry.name)
+                ),
+            ));
         }
-        let mut members = Vec::new();
-        for entry in found.entries {
-            if let Some(what) = unsupported(entry.kind) {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!(
-                        "OVA member {} is {what}, which vCenter does not read as a file; pack the OVA again without it",
-                        super::names::shown(&entry.name)
-                    ),
-                ));
-            }
-            if !entry.kind.is_file() {
-                continue;
-            }
-            let name =
-                super::names::member_name(&entry.name).map_err(|why| Error::new(ErrorKind::InvalidInput, why))?;
-            members.push(Member { name, offset: entry.data, size: entry.size });
+        if !entry.kind.is_file() {
+            continue;
         }
-        if members.is_empty() {
-            return Err(Error::new(ErrorKind::InvalidInput, format!("{} holds no files", path.display())));
-        }
-        Ok(members)
-    })
-    .await
-    .map_err(|e| Error::new(ErrorKind::Io, format!("OVA index task failed: {e}")))?
+        let name = super::names::member_name(&entry.name).map_err(|why| Error::new(ErrorKind::InvalidInput, why))?;
+        members.push(Member { name, offset: entry.data, size: entry.size });
+    }
+    if members.is_empty() {
+        return Err(Error::new(ErrorKind::InvalidInput, format!("{} holds no files", path.display())));
+    }
+    Ok(members)
 }
 
 #[cfg(test)]

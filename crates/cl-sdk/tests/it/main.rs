@@ -9,6 +9,7 @@ mod hostile_server;
 mod load;
 mod ova_export;
 mod preflight;
+mod publish;
 mod reach;
 mod retries;
 mod subscription;

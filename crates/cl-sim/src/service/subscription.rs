@@ -400,7 +400,7 @@ impl Service {
             id: format!("urn:uuid:{library_id}"),
             name: library.name.clone().unwrap_or_default(),
             created,
-            capabilities: Some(serde_json::json!({"transferIn": ["httpGet"], "transferOut": ["httpGet"]})),
+            capabilities: Some(vcsp::Lib::http_get_capabilities()),
             items_href: "items.json".into(),
         };
         let items = state
@@ -418,18 +418,13 @@ impl Service {
                         size: blob.size,
                         etag: Some(item.content_version.to_string()),
                         generation_num: Some(item.content_version as i64),
-                        hrefs: vec![format!("{id}/{}", url_segment(name))],
+                        hrefs: vec![cl_vcsp::href(&[id, name])],
                     })
                     .collect();
                 vcsp::FeedItem {
                     id: format!("urn:uuid:{id}"),
                     name: item.model.name.clone().unwrap_or_default(),
-                    type_: match item.model.type_.as_deref() {
-                        Some("ovf") => "vcsp.ovf",
-                        Some("iso") => "vcsp.iso",
-                        _ => "vcsp.other",
-                    }
-                    .into(),
+                    type_: cl_vcsp::vcsp_type(item.model.type_.as_deref()).into(),
                     version: version.clone(),
                     content_version: Some(item.content_version.to_string()),
                     created: item.model.creation_time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
@@ -437,6 +432,7 @@ impl Service {
                     files,
                     properties: serde_json::json!({}),
                     self_href: Some(format!("{id}/item.json")),
+                    metadata: None,
                 }
             })
             .collect();

@@ -1,0 +1,59 @@
+//! `clx publish DIR`: a folder as a VCSP feed (see `cl_sdk::publish`), written in place.
+
+use cl_sdk::publish::{PublishReport, PublishedItem};
+use serde::Serialize;
+
+use crate::args::PublishArgs;
+use crate::output::{Failure, Report, Row, clean, fail, human, print};
+
+pub async fn run(args: &PublishArgs, json: bool) -> Result<(), Failure> {
+    let (dir, name) = (args.dir.clone(), args.name.clone());
+    let report = tokio::task::spawn_blocking(move || cl_sdk::publish::publish_folder(&dir, name.as_deref()))
+        .await
+        .map_err(|e| fail(format!("the publish task failed: {e}")))??;
+    print(json, &Published(report));
+    Ok(())
+}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Published(PublishReport);
+
+#[derive(Serialize)]
+#[serde(transparent)]
+struct ItemRow(PublishedItem);
+
+impl Row for ItemRow {
+    const HEADER: &'static [&'static str] = &["ITEM", "TYPE", "VERSION", "SIZE", "STATE"];
+    fn cells(&self) -> Vec<String> {
+        let i = &self.0;
+        vec![
+            clean(&i.name).into_owned(),
+            i.r#type.clone(),
+            clean(&i.version).into_owned(),
+            human(i.bytes),
+            i.state.into(),
+        ]
+    }
+}
+
+impl Report for Published {
+    fn text(&self) -> String {
+        let r = &self.0;
+        let rows: Vec<ItemRow> = r.items.iter().cloned().map(ItemRow).collect();
+        let mut out = rows.text();
+        for name in &r.removed {
+            out.push_str(&format!("\nremoved: {}", clean(name)));
+        }
+        for why in &r.skipped {
+            out.push_str(&format!("\nleft out: {}", clean(why)));
+        }
+        let what = if r.changed { "written" } else { "unchanged" };
+        out.push_str(&format!(
+            "\nfeed {what}: library {:?} at version {}; serve the folder and subscribe to …/lib.json",
+            clean(&r.library),
+            clean(&r.version)
+        ));
+        out.trim_start_matches('\n').to_owned()
+    }
+}

@@ -1,0 +1,214 @@
+//! A folder published as a VCSP feed: ids and versions kept across runs, only changes raise
+//! versions, a rerun changes no byte, the preflight and name rules refuse bad items, and a
+//! simulator subscribed to the folder (served by a plain web server) syncs it byte for byte.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use cl_sdk::publish::publish_folder;
+use cl_sdk::{ErrorKind, Subscription};
+use cl_sim::{SimConfig, Simulator};
+use cl_vcsp::{Items, Lib};
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Every file under `root` (but the state file): relative path → bytes.
+fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                files.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn feed(root: &Path) -> (Lib, Items) {
+    let lib: Lib = serde_json::from_slice(&std::fs::read(root.join("lib.json")).unwrap()).unwrap();
+    let items: Items = serde_json::from_slice(&std::fs::read(root.join("items.json")).unwrap()).unwrap();
+    (lib, items)
+}
+
+fn ova(path: &Path, members: &[(&str, &[u8])]) {
+    let mut builder = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in members {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, name, *bytes).unwrap();
+    }
+    builder.finish().unwrap();
+}
+
+fn library_of_three(root: &Path) {
+    write(&root.join("tools/readme.txt"), b"read me");
+    write(&root.join("tools/bin.dat"), &[7u8; 10_000]);
+    write(&root.join("ubuntu 24.iso"), &[1u8; 30_000]);
+    let ovf = br#"<?xml version="1.0"?><Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References><File ovf:id="f1" ovf:href="notes.txt" ovf:size="5"/></References></Envelope>"#;
+    ova(&root.join("app.ova"), &[("app.ovf", ovf), ("notes.txt", b"notes")]);
+}
+
+#[test]
+fn a_folder_becomes_a_feed_and_only_changes_move_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    library_of_three(root);
+    write(&root.join(".hidden"), b"x");
+    write(&root.join("loose.txt"), b"x");
+
+    let report = publish_folder(root, Some("templates")).unwrap();
+    assert!(report.changed);
+    let (lib, items) = feed(root);
+    assert_eq!((lib.name.as_str(), lib.version.as_str(), lib.vcsp_version.as_str()), ("templates", "1", "2"));
+    assert!(lib.id.starts_with("urn:uuid:"));
+    let by_name: BTreeMap<&str, &cl_vcsp::Item> = items.items.iter().map(|i| (i.name.as_str(), i)).collect();
+    assert_eq!(by_name.keys().copied().collect::<Vec<_>>(), ["app", "tools", "ubuntu 24"]);
+    assert_eq!(by_name["app"].type_, "vcsp.ovf");
+    assert_eq!(by_name["ubuntu 24"].type_, "vcsp.iso");
+    assert_eq!(by_name["tools"].type_, "vcsp.other");
+    assert_eq!(by_name["ubuntu 24"].files[0].hrefs, ["ubuntu%2024.iso"], "hrefs are encoded");
+    for item in &items.items {
+        let self_href = item.self_href.as_deref().unwrap();
+        let on_disk: cl_vcsp::Item = serde_json::from_slice(
+            &std::fs::read(root.join(percent_encoding::percent_decode_str(self_href).decode_utf8().unwrap().as_ref()))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(&on_disk, item, "item.json is its index entry");
+        for file in &item.files {
+            let href = percent_encoding::percent_decode_str(&file.hrefs[0]).decode_utf8().unwrap().into_owned();
+            assert_eq!(std::fs::metadata(root.join(&href)).unwrap().len(), file.size, "{href}");
+            assert!(cl_vcsp::number(file.etag.as_deref().unwrap()).is_some());
+            assert!(file.generation_num.is_some());
+        }
+    }
+    assert!(report.skipped.iter().any(|s| s.contains("loose.txt")), "{:?}", report.skipped);
+    assert_eq!(snapshot(&root.join("app.ova.item")).len(), 3, "members and item.json");
+
+    // A rerun on the unchanged folder changes no byte.
+    let before = snapshot(root);
+    let again = publish_folder(root, None).unwrap();
+    assert!(!again.changed);
+    assert_eq!(snapshot(root), before);
+
+    // A file's time alone is no change; its bytes are, and only for its item.
+    let tools_bin = root.join("tools/bin.dat");
+    std::fs::File::options()
+        .write(true)
+        .open(&tools_bin)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
+    assert!(!publish_folder(root, None).unwrap().changed);
+    write(&tools_bin, &[8u8; 10_000]);
+    let report = publish_folder(root, None).unwrap();
+    assert!(report.changed);
+    let (lib2, items2) = feed(root);
+    assert_eq!(lib2.id, lib.id);
+    assert_eq!(lib2.version, "2");
+    for (old, new) in items.items.iter().zip(&items2.items) {
+        assert_eq!(old.id, new.id, "ids are kept");
+        if old.name == "tools" {
+            assert!(cl_vcsp::number(&new.version) > cl_vcsp::number(&old.version));
+            assert_ne!(old.files[0].etag, new.files[0].etag);
+        } else {
+            assert_eq!(old, new, "{} did not change", old.name);
+        }
+    }
+
+    // A removed item leaves the index; the library version rises once more.
+    std::fs::remove_file(root.join("ubuntu 24.iso")).unwrap();
+    let report = publish_folder(root, None).unwrap();
+    assert_eq!(report.removed, ["ubuntu 24"]);
+    assert_eq!(feed(root).0.version, "3");
+}
+
+#[test]
+fn bad_items_are_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Two items that a subscriber would see with one name.
+    write(&root.join("Tools/a.txt"), b"a");
+    write(&root.join("tools/b.txt"), b"b");
+    let e = publish_folder(root, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("duplicate"), "{e}");
+    assert!(!root.join("lib.json").exists());
+    std::fs::remove_dir_all(root.join("Tools")).unwrap();
+
+    // An OVF item whose descriptor names a file the folder lacks fails the preflight.
+    write(
+        &root.join("broken/app.ovf"),
+        br#"<?xml version="1.0"?><Envelope><References><File ovf:href="missing.vmdk"/></References></Envelope>"#,
+    );
+    let e = publish_folder(root, None).unwrap_err();
+    assert!(e.to_string().contains("preflight"), "{e}");
+    assert!(!root.join("lib.json").exists());
+
+    // A feed file this cannot read is not overwritten.
+    std::fs::remove_dir_all(root.join("broken")).unwrap();
+    write(&root.join("lib.json"), b"not json");
+    assert_eq!(publish_folder(root, None).unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(std::fs::read(root.join("lib.json")).unwrap(), b"not json");
+}
+
+/// Serves a folder as a plain web server would: GET of a file by its (decoded) path.
+async fn serve(root: std::path::PathBuf) -> String {
+    use axum::extract::Path as UrlPath;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let router = axum::Router::new().route(
+        "/feed/{*path}",
+        axum::routing::get(move |UrlPath(path): UrlPath<String>| {
+            let root = root.clone();
+            async move {
+                if path.split('/').any(|s| s == ".." || s.starts_with('.')) {
+                    return StatusCode::NOT_FOUND.into_response();
+                }
+                match std::fs::read(root.join(&path)) {
+                    Ok(bytes) => bytes.into_response(),
+                    Err(_) => StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/feed/lib.json", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+#[tokio::test]
+async fn a_simulator_subscribes_to_a_published_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    library_of_three(dir.path());
+    publish_folder(dir.path(), Some("folder")).unwrap();
+    let url = serve(dir.path().to_owned()).await;
+
+    let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
+    let client = cl_testkit::client(&sim).await;
+    let library =
+        client.create_subscribed_library("from-folder", cl_sim::DATASTORE_ID, &Subscription::new(&url)).await.unwrap();
+    let done = client.sync_library(&library).await.unwrap().wait(Duration::from_secs(30), |_| {}).await.unwrap();
+    assert_eq!((done.items, done.items_cached), (3, 3));
+    let iso = client.find_item(&library, "ubuntu 24").await.unwrap();
+    assert_eq!(client.item(&iso).await.unwrap().type_.as_deref(), Some("iso"));
+    let dest = tempfile::tempdir().unwrap();
+    client.download_item(&iso, dest.path(), Default::default()).await.unwrap();
+    assert_eq!(std::fs::read(dest.path().join("ubuntu 24.iso")).unwrap(), vec![1u8; 30_000]);
+    let app = client.find_item(&library, "app").await.unwrap();
+    let names: Vec<String> = client.item_files(&app).await.unwrap().into_iter().map(|f| f.name).collect();
+    assert_eq!(names, ["app.ovf", "notes.txt"], "the OVA arrives as its members");
+}
