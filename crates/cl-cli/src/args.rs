@@ -269,10 +269,19 @@ pub enum ItemCommand {
 #[derive(clap::Args, Debug)]
 pub struct PublishArgs {
     /// The folder: item folders (an OVF set, ISOs, any files) and loose .ova and .iso files.
-    pub dir: PathBuf,
+    #[arg(required_unless_present = "check")]
+    pub dir: Option<PathBuf>,
     /// The library's name (the previous feed's, or the folder's, when not given).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "check")]
     pub name: Option<String>,
+    /// Instead of publishing, check a feed as a subscriber reads it: its lib.json URL (credentials
+    /// as user:password@, sent to its origin only) or folder. Exit 2 on errors.
+    #[arg(long, value_name = "URL|DIR", conflicts_with = "dir")]
+    pub check: Option<String>,
+    /// With --check: a folder holding an earlier copy of the feed, to check that ids stayed and
+    /// versions moved as they should.
+    #[arg(long, value_name = "DIR", requires = "check")]
+    pub previous: Option<PathBuf>,
 }
 
 /// What `library create --subscribe` subscribes to.

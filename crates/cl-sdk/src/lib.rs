@@ -78,6 +78,7 @@
 
 mod client;
 mod error;
+mod feed_check;
 mod library;
 mod origin;
 pub mod preflight;

@@ -14,18 +14,31 @@ pub fn run(args: &CheckArgs, json: bool) -> Result<(), Failure> {
     let paths = super::upload::expand(&args.paths)?;
     let digests = if args.skip_digests { Digests::Skip } else { Digests::Verify };
     let report = preflight::check(&paths, digests)?;
+    show(&report, json, &summary(&report), "fix them before uploading")
+}
+
+/// Prints findings as a table (or a JSON list) and fails with exit 2 when any is an error.
+pub fn show(report: &Report, json: bool, summary: &str, advice: &str) -> Result<(), Failure> {
     let mut printer = RowPrinter::new(json);
     for finding in &report.findings {
         printer.push(FindingRow(finding.clone()));
     }
     printer.finish();
     if report.has_errors() {
-        return Err(usage(format!("{}; fix them before uploading", summary(&report))));
+        return Err(usage(format!("{summary}; {advice}")));
     }
     if !json {
-        eprintln!("clx: {}", summary(&report));
+        eprintln!("clx: {summary}");
     }
     Ok(())
+}
+
+/// "N errors, M warnings", or that there were none.
+pub fn counts(report: &Report) -> String {
+    if report.findings.is_empty() {
+        return "no problems found".to_owned();
+    }
+    format!("{}, {}", count(report, Severity::Error, "error"), count(report, Severity::Warning, "warning"))
 }
 
 /// Before `clx upload` connects: the local files' structure (the upload verifies manifest digests

@@ -1,4 +1,5 @@
-//! `clx publish DIR`: a folder as a VCSP feed (see `cl_sdk::publish`), written in place.
+//! `clx publish DIR`: a folder as a VCSP feed (see `cl_sdk::publish`), written in place; and
+//! `clx publish --check URL|DIR`: a feed checked as a subscriber reads it.
 
 use cl_sdk::publish::{PublishReport, PublishedItem};
 use serde::Serialize;
@@ -7,7 +8,13 @@ use crate::args::PublishArgs;
 use crate::output::{Failure, Report, Row, clean, fail, human, print};
 
 pub async fn run(args: &PublishArgs, json: bool) -> Result<(), Failure> {
-    let (dir, name) = (args.dir.clone(), args.name.clone());
+    if let Some(location) = &args.check {
+        let report = cl_sdk::publish::check_feed(location, args.previous.as_deref()).await?;
+        let summary = format!("feed {}: {}", clean(&cl_sdk::redact_url(location)), super::check::counts(&report));
+        return super::check::show(&report, json, &summary, "subscribers would fail or miss changes");
+    }
+    let dir = args.dir.clone().expect("clap requires DIR without --check");
+    let name = args.name.clone();
     let report = tokio::task::spawn_blocking(move || cl_sdk::publish::publish_folder(&dir, name.as_deref()))
         .await
         .map_err(|e| fail(format!("the publish task failed: {e}")))??;

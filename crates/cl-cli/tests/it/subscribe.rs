@@ -180,6 +180,23 @@ fn publish_a_folder_twice_and_nothing_changes_the_second_time() {
     let second = publish();
     assert_eq!(second["changed"], false);
     assert!(second["items"].as_array().unwrap().iter().all(|i| i["state"] == "unchanged"), "{second}");
+    let check = |json: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_clx"));
+        command.env_remove("CLX_URL");
+        if json {
+            command.arg("--json");
+        }
+        command.args(["publish", "--check"]).arg(dir.path()).stdin(Stdio::null()).output().unwrap()
+    };
+    let clean = check(false);
+    assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
+    assert!(String::from_utf8_lossy(&clean.stderr).contains("no problems found"));
+    std::fs::write(dir.path().join("tools/a.txt"), b"a longer file than the feed says").unwrap();
+    let broken = check(true);
+    assert_eq!(broken.status.code(), Some(2));
+    let findings = json(&broken);
+    assert!(findings.as_array().unwrap().iter().any(|f| f["code"] == "feed.size"), "{findings}");
+    std::fs::write(dir.path().join("tools/a.txt"), b"a").unwrap();
     std::fs::create_dir(dir.path().join("TOOLS")).unwrap();
     std::fs::write(dir.path().join("TOOLS/b.txt"), b"b").unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_clx"));

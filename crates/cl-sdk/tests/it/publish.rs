@@ -212,3 +212,72 @@ async fn a_simulator_subscribes_to_a_published_folder() {
     let names: Vec<String> = client.item_files(&app).await.unwrap().into_iter().map(|f| f.name).collect();
     assert_eq!(names, ["app.ovf", "notes.txt"], "the OVA arrives as its members");
 }
+
+fn codes(report: &cl_sdk::preflight::Report) -> Vec<&'static str> {
+    report.findings.iter().map(|f| f.code).collect()
+}
+
+fn edit_items(root: &Path, change: impl FnOnce(&mut serde_json::Value)) {
+    let path = root.join("items.json");
+    let mut items: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    change(&mut items);
+    std::fs::write(&path, serde_json::to_vec(&items).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn a_feed_is_checked_as_a_subscriber_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    library_of_three(root);
+    publish_folder(root, Some("lab")).unwrap();
+    let clean = cl_sdk::publish::check_feed(root.to_str().unwrap(), None).await.unwrap();
+    assert!(clean.findings.is_empty(), "{:?}", clean.findings);
+    let url = serve(root.to_owned()).await;
+    let over_http = cl_sdk::publish::check_feed(&url, None).await.unwrap();
+    assert!(over_http.findings.is_empty(), "{:?}", over_http.findings);
+    let e = cl_sdk::publish::check_feed(&url.replace("lib.json", "nope.json"), None).await.unwrap_err();
+    assert!(e.to_string().contains("lib.json"), "{e}");
+
+    // An earlier copy, then a change published correctly: still clean against it.
+    let previous = tempfile::tempdir().unwrap();
+    for name in ["lib.json", "items.json"] {
+        std::fs::copy(root.join(name), previous.path().join(name)).unwrap();
+    }
+    write(&root.join("tools/readme.txt"), b"read me, changed");
+    publish_folder(root, None).unwrap();
+    let report = cl_sdk::publish::check_feed(root.to_str().unwrap(), Some(previous.path())).await.unwrap();
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+
+    // The traps one-off scripts fall into, each found.
+    edit_items(root, |items| {
+        let tools = items["items"].as_array_mut().unwrap().iter_mut().find(|i| i["name"] == "tools").unwrap();
+        tools["files"][0]["etag"] = "9d38a60e".into();
+        tools["files"][0].as_object_mut().unwrap().remove("generationNum");
+        tools["files"][1]["size"] = 1.into();
+        tools["id"] = "urn:uuid:00000000-0000-0000-0000-000000000001".into();
+        let iso = items["items"].as_array_mut().unwrap().iter_mut().find(|i| i["name"] == "ubuntu 24").unwrap();
+        iso["files"][0]["hrefs"] = serde_json::json!(["ubuntu 24.iso"]);
+        iso["name"] = "TOOLS".into();
+    });
+    let report = cl_sdk::publish::check_feed(root.to_str().unwrap(), Some(previous.path())).await.unwrap();
+    let found = codes(&report);
+    for code in ["feed.etag", "feed.size", "feed.href", "feed.item_name", "feed.item_json", "feed.stable_id"] {
+        assert!(found.contains(&code), "{code} not in {found:?}");
+    }
+    assert!(report.has_errors());
+    let etag = report
+        .findings
+        .iter()
+        .find(|f| f.code == "feed.etag" && f.severity == cl_sdk::preflight::Severity::Error)
+        .unwrap();
+    assert!(etag.problem.contains("Long.valueOf"), "{}", etag.problem);
+
+    // Hrefs that climb out or leave the server are refused, never followed.
+    edit_items(root, |items| {
+        items["items"][0]["files"][0]["hrefs"] = serde_json::json!(["../../etc/passwd"]);
+        items["items"][1]["files"][0]["hrefs"] = serde_json::json!(["http://elsewhere.invalid/x"]);
+    });
+    let report = cl_sdk::publish::check_feed(root.to_str().unwrap(), None).await.unwrap();
+    let climbing: Vec<_> = report.findings.iter().filter(|f| f.code == "feed.href").collect();
+    assert!(climbing.len() >= 2, "{:?}", report.findings);
+}
