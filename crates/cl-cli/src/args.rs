@@ -268,7 +268,8 @@ pub enum ItemCommand {
 /// The arguments of `clx publish`.
 #[derive(clap::Args, Debug)]
 pub struct PublishArgs {
-    /// The folder: item folders (an OVF set, ISOs, any files) and loose .ova and .iso files.
+    /// The folder: item folders (an OVF set, ISOs, any files) and loose .ova and .iso files (with
+    /// --mirror: where the mirror goes).
     #[arg(required_unless_present = "check")]
     pub dir: Option<PathBuf>,
     /// The library's name (the previous feed's, or the folder's, when not given).
@@ -282,6 +283,10 @@ pub struct PublishArgs {
     /// versions moved as they should.
     #[arg(long, value_name = "DIR", requires = "check")]
     pub previous: Option<PathBuf>,
+    /// Instead of publishing, mirror the feed at this lib.json URL into DIR (itself a feed):
+    /// only what changed, verified, resumable (credentials as user:password@, to its origin only).
+    #[arg(long, value_name = "URL", requires = "dir", conflicts_with_all = ["check", "name"])]
+    pub mirror: Option<String>,
 }
 
 /// What `library create --subscribe` subscribes to.

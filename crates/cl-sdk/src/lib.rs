@@ -78,7 +78,7 @@
 
 mod client;
 mod error;
-mod feed_check;
+mod feed;
 mod library;
 mod origin;
 pub mod preflight;

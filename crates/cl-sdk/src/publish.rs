@@ -28,7 +28,8 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, ErrorKind, Result};
 use crate::preflight;
 
-pub use crate::feed_check::check_feed;
+pub use crate::feed::check::check_feed;
+pub use crate::feed::mirror::{MirrorReport, mirror_feed};
 
 /// The hidden file that remembers each published file's checksum.
 pub const STATE_FILE: &str = ".clx-publish.json";

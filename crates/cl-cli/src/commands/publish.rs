@@ -14,6 +14,11 @@ pub async fn run(args: &PublishArgs, json: bool) -> Result<(), Failure> {
         return super::check::show(&report, json, &summary, "subscribers would fail or miss changes");
     }
     let dir = args.dir.clone().expect("clap requires DIR without --check");
+    if let Some(url) = &args.mirror {
+        let report = cl_sdk::publish::mirror_feed(url, &dir).await?;
+        print(json, &Mirrored(report));
+        return Ok(());
+    }
     let name = args.name.clone();
     let report = tokio::task::spawn_blocking(move || cl_sdk::publish::publish_folder(&dir, name.as_deref()))
         .await
@@ -62,5 +67,27 @@ impl Report for Published {
             clean(&r.version)
         ));
         out.trim_start_matches('\n').to_owned()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Mirrored(cl_sdk::publish::MirrorReport);
+
+impl Report for Mirrored {
+    fn text(&self) -> String {
+        let r = &self.0;
+        let mut out = format!(
+            "mirrored version {}: {} items fetched ({} files, {}), {} unchanged",
+            clean(&r.version),
+            r.fetched_items.len(),
+            r.files,
+            human(r.bytes),
+            r.unchanged_items
+        );
+        for name in &r.removed_items {
+            out.push_str(&format!("\nno longer in the feed: {}", clean(name)));
+        }
+        out
     }
 }

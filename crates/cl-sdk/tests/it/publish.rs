@@ -281,3 +281,56 @@ async fn a_feed_is_checked_as_a_subscriber_reads_it() {
     let climbing: Vec<_> = report.findings.iter().filter(|f| f.code == "feed.href").collect();
     assert!(climbing.len() >= 2, "{:?}", report.findings);
 }
+
+#[tokio::test]
+async fn a_remote_feed_is_mirrored_incrementally_verified_and_resumed() {
+    let publisher = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
+    let client = cl_testkit::client(&publisher).await;
+    let library = client.create_local_library("upstream", cl_sim::DATASTORE_ID).await.unwrap();
+    let big: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 249) as u8).collect();
+    publisher.seed_item(&library, "big", &[("big.bin", &big)]).await.unwrap();
+    publisher.seed_item(&library, "small", &[("a b.txt", b"small")]).await.unwrap();
+    let url = client.publish_library(&library, Some("pw")).await.unwrap();
+    let with_credentials = url.replacen("http://", "http://vcsp:pw@", 1);
+    let dest = tempfile::tempdir().unwrap();
+
+    let e = cl_sdk::publish::mirror_feed(&url, dest.path()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport, "no credentials: {e}");
+    let report = cl_sdk::publish::mirror_feed(&with_credentials, dest.path()).await.unwrap();
+    assert_eq!((report.fetched_items.len(), report.files, report.bytes), (2, 2, (3 << 20) + 5));
+    let (lib, items) = feed(dest.path());
+    assert_eq!(lib.id, format!("urn:uuid:{library}"), "the mirror keeps the feed's ids");
+    let check = cl_sdk::publish::check_feed(dest.path().to_str().unwrap(), None).await.unwrap();
+    assert!(check.findings.is_empty(), "the mirror is itself a feed: {:?}", check.findings);
+    let big_href = items.items.iter().find(|i| i.name == "big").unwrap().files[0].hrefs[0].clone();
+    let big_path = dest.path().join(&big_href);
+    assert_eq!(std::fs::read(&big_path).unwrap(), big);
+
+    // Unchanged: only lib.json is read.
+    let served = publisher.feed_files_served();
+    let again = cl_sdk::publish::mirror_feed(&with_credentials, dest.path()).await.unwrap();
+    assert_eq!((again.files, again.unchanged_items), (0, 2));
+    assert_eq!(publisher.feed_files_served(), served);
+
+    // A new item upstream: only its file is fetched.
+    publisher.seed_item(&library, "new", &[("n.iso", b"new iso")]).await.unwrap();
+    let third = cl_sdk::publish::mirror_feed(&with_credentials, dest.path()).await.unwrap();
+    assert_eq!((third.fetched_items.as_slice(), third.files), (&["new".to_owned()][..], 1));
+    assert_eq!(publisher.feed_files_served(), served + 1);
+
+    // A cut download left half of a file and its marker: the next run fetches only the rest.
+    let partial = big_path.with_file_name(".big.bin.partial");
+    std::fs::write(&partial, &big[..1 << 20]).unwrap();
+    let entry = &items.items.iter().find(|i| i.name == "big").unwrap().files[0];
+    let marker = serde_json::json!({"href": big_href, "size": entry.size, "etag": entry.etag, "generation_num": entry.generation_num});
+    std::fs::write(big_path.with_file_name(".big.bin.partial.json"), marker.to_string()).unwrap();
+    std::fs::remove_file(&big_path).unwrap();
+    let resumed = cl_sdk::publish::mirror_feed(&with_credentials, dest.path()).await.unwrap();
+    assert_eq!(resumed.bytes, (3 << 20) - (1 << 20), "only the rest was fetched");
+    assert_eq!(std::fs::read(&big_path).unwrap(), big);
+    assert!(!partial.exists());
+
+    // Only http(s) feeds.
+    let e = cl_sdk::publish::mirror_feed("ftp://x/lib.json", dest.path()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}
