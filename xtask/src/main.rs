@@ -135,9 +135,11 @@ fn ci() -> Result<()> {
     let vcsim = build_vcsim()?;
     step("Debian's disk tools for the preflight tests (qemu-utils, python3-vmdkstream, libvmdk-utils)");
     disk_tools()?;
+    step("moto's S3 server for the publish-to-S3 tests");
+    let moto = official_sdk::moto(&root())?;
     step("cargo test");
     let mut test = Command::new(&cargo);
-    test.args(["test", "--workspace"]);
+    test.args(["test", "--workspace"]).env("CL_MOTO", moto);
     if let Some(vcsim) = vcsim {
         test.env("CL_VCSIM", vcsim);
     }

@@ -11,16 +11,7 @@ use crate::{run, sim};
 
 pub fn official_sdk(root: &Path) -> Result<()> {
     let work = root.join("target/official-sdk");
-    let venv = work.join("venv");
-    let python = venv.join("bin/python");
-    if !python.is_file() {
-        std::fs::create_dir_all(&work)?;
-        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))
-            .context("making a Python virtual environment (on Debian or Ubuntu, install python3-venv)")?;
-    }
-    run(Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(root.join("tests/python/requirements.txt")))?;
+    let python = venv_with(root, "tests/python/requirements.txt")?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(cargo).args(["build", "--quiet", "-p", "cl-sim", "--bin", "cl-sim"]))?;
     let ca = work.join("ca.pem");
@@ -33,6 +24,28 @@ pub fn official_sdk(root: &Path) -> Result<()> {
         .arg(root.join("tests/python/official_sdk.py"))
         .envs(&sim.vars)
         .env("CL_REST_ROUTES", &routes))
+}
+
+/// The tests' Python virtual environment (`target/official-sdk/venv`, made when missing) with
+/// the pinned packages of `requirements` installed; returns its `python`.
+pub fn venv_with(root: &Path, requirements: &str) -> Result<std::path::PathBuf> {
+    let venv = root.join("target/official-sdk/venv");
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        std::fs::create_dir_all(root.join("target/official-sdk"))?;
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))
+            .context("making a Python virtual environment (on Debian or Ubuntu, install python3-venv)")?;
+    }
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(root.join(requirements)))?;
+    Ok(python)
+}
+
+/// moto's S3 server for the publish-to-S3 tests, in the same environment; returns `moto_server`.
+pub fn moto(root: &Path) -> Result<std::path::PathBuf> {
+    let python = venv_with(root, "tests/python/requirements-s3.txt")?;
+    Ok(python.with_file_name("moto_server"))
 }
 
 /// vCenter's `/rest` routes, which the SDK does not ship (it has the `/api` ones only), from the

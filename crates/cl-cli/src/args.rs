@@ -287,6 +287,11 @@ pub struct PublishArgs {
     /// only what changed, verified, resumable (credentials as user:password@, to its origin only).
     #[arg(long, value_name = "URL", requires = "dir", conflicts_with_all = ["check", "name"])]
     pub mirror: Option<String>,
+    /// After publishing, write the feed and its files to S3-compatible storage, only what
+    /// changed (endpoint, region and credentials from the standard AWS variables:
+    /// AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+    #[arg(long, value_name = "s3://BUCKET/PREFIX", conflicts_with_all = ["check", "mirror"])]
+    pub to: Option<String>,
 }
 
 /// What `library create --subscribe` subscribes to.

@@ -30,6 +30,8 @@ use crate::preflight;
 
 pub use crate::feed::check::check_feed;
 pub use crate::feed::mirror::{MirrorReport, mirror_feed};
+#[cfg(feature = "s3")]
+pub use crate::feed::s3::{S3Report, S3Target, upload_feed};
 
 /// The hidden file that remembers each published file's checksum.
 pub const STATE_FILE: &str = ".clx-publish.json";

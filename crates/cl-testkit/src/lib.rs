@@ -1,5 +1,6 @@
 //! Test helpers shared by the workspace's crates; a dev-dependency only.
 
+pub mod moto;
 pub mod vcsim;
 
 /// A client of `sim`, logged in with its credentials and trusting its CA when it serves HTTPS:

@@ -23,13 +23,56 @@ pub async fn run(args: &PublishArgs, json: bool) -> Result<(), Failure> {
     let report = tokio::task::spawn_blocking(move || cl_sdk::publish::publish_folder(&dir, name.as_deref()))
         .await
         .map_err(|e| fail(format!("the publish task failed: {e}")))??;
-    print(json, &Published(report));
+    let uploaded = match &args.to {
+        Some(to) => Some(upload(&args.dir.clone().expect("DIR"), to).await?),
+        None => None,
+    };
+    print(json, &Published { report, uploaded });
     Ok(())
 }
 
+#[cfg(feature = "s3")]
+async fn upload(dir: &std::path::Path, to: &str) -> Result<Uploaded, Failure> {
+    let report = cl_sdk::publish::upload_feed(dir, &cl_sdk::publish::S3Target::new(to)).await?;
+    Ok(Uploaded { to: to.to_owned(), report })
+}
+
+#[cfg(not(feature = "s3"))]
+async fn upload(_: &std::path::Path, _: &str) -> Result<Uploaded, Failure> {
+    Err(crate::output::usage("this clx was built without the s3 feature; --to needs it"))
+}
+
+/// What `--to` wrote.
 #[derive(Serialize)]
-#[serde(transparent)]
-struct Published(PublishReport);
+struct Uploaded {
+    to: String,
+    #[cfg(feature = "s3")]
+    #[serde(flatten)]
+    report: cl_sdk::publish::S3Report,
+}
+
+impl Uploaded {
+    fn text(&self) -> String {
+        #[cfg(feature = "s3")]
+        return format!(
+            "\n{}: {} objects written ({}), {} unchanged",
+            clean(&self.to),
+            self.report.uploaded,
+            human(self.report.bytes),
+            self.report.unchanged
+        );
+        #[cfg(not(feature = "s3"))]
+        String::new()
+    }
+}
+
+#[derive(Serialize)]
+struct Published {
+    #[serde(flatten)]
+    report: PublishReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uploaded: Option<Uploaded>,
+}
 
 #[derive(Serialize)]
 #[serde(transparent)]
@@ -51,7 +94,7 @@ impl Row for ItemRow {
 
 impl Report for Published {
     fn text(&self) -> String {
-        let r = &self.0;
+        let r = &self.report;
         let rows: Vec<ItemRow> = r.items.iter().cloned().map(ItemRow).collect();
         let mut out = rows.text();
         for name in &r.removed {
@@ -66,6 +109,9 @@ impl Report for Published {
             clean(&r.library),
             clean(&r.version)
         ));
+        if let Some(uploaded) = &self.uploaded {
+            out.push_str(&uploaded.text());
+        }
         out.trim_start_matches('\n').to_owned()
     }
 }

@@ -8,6 +8,7 @@ mod govc_like;
 mod ova;
 mod progress_tty;
 mod resume;
+mod s3;
 mod safety;
 mod subscribe;
 mod vcsim;

@@ -9,6 +9,8 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub(crate) mod check;
 pub(crate) mod mirror;
+#[cfg(feature = "s3")]
+pub(crate) mod s3;
 
 /// The largest `lib.json`, `items.json` or `item.json` read.
 const DOCUMENT_LIMIT: usize = 16 << 20;
