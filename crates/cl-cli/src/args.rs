@@ -275,6 +275,9 @@ pub struct PublishArgs {
     /// The library's name (the previous feed's, or the folder's, when not given).
     #[arg(long, conflicts_with = "check")]
     pub name: Option<String>,
+    /// Read every file again, even those whose size and modification time are as last seen.
+    #[arg(long, conflicts_with_all = ["check", "mirror"])]
+    pub rehash: bool,
     /// Instead of publishing, check a feed as a subscriber reads it: its lib.json URL (credentials
     /// as user:password@, sent to its origin only) or folder. Exit 2 on errors.
     #[arg(long, value_name = "URL|DIR", conflicts_with = "dir")]

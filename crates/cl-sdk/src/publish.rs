@@ -95,18 +95,48 @@ struct Found {
     files: Vec<(String, String)>,
 }
 
-/// Writes (or updates) the VCSP feed of the folder `root`; `name` is the library's name (the
-/// folder's own name, or the previous feed's, when `None`).
+/// How [`publish_folder`] publishes.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PublishOptions {
+    /// The library's name (the previous feed's, or the folder's, when unset).
+    pub name: Option<String>,
+    /// Read every file again, even one whose size and modification time are as last seen.
+    pub rehash: bool,
+}
+
+impl PublishOptions {
+    /// The defaults: the name kept or taken from the folder, unchanged files not read.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The library's name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Read every file again (`clx publish --rehash`).
+    pub fn rehash(mut self, rehash: bool) -> Self {
+        self.rehash = rehash;
+        self
+    }
+}
+
+/// Writes (or updates) the VCSP feed of the folder `root`.
 ///
 /// ```no_run
 /// # fn demo() -> cl_sdk::Result<()> {
-/// let report = cl_sdk::publish::publish_folder(std::path::Path::new("/srv/library"), Some("templates"))?;
+/// use cl_sdk::publish::{PublishOptions, publish_folder};
+/// let report = publish_folder(std::path::Path::new("/srv/library"), &PublishOptions::new().name("templates"))?;
 /// println!("version {} with {} items", report.version, report.items.len());
 /// # Ok(()) }
 /// ```
 ///
 /// Blocking (it reads every new or changed file); run it with `spawn_blocking` in async code.
-pub fn publish_folder(root: &Path, name: Option<&str>) -> Result<PublishReport> {
+pub fn publish_folder(root: &Path, options: &PublishOptions) -> Result<PublishReport> {
+    let name = options.name.as_deref();
     let io =
         |what: &Path, e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", what.display())).with_source(e);
     if !root.is_dir() {
@@ -152,7 +182,8 @@ pub fn publish_folder(root: &Path, name: Option<&str>) -> Result<PublishReport> 
         let mut files = Vec::new();
         for (file_name, rel) in &f.files {
             let path = root.join(rel);
-            let seen = look(&path, state.files.get(rel)).map_err(|e| io(&path, e))?;
+            let known = if options.rehash { None } else { state.files.get(rel) };
+            let seen = look(&path, known).map_err(|e| io(&path, e))?;
             files.push((file_name.clone(), rel.clone(), seen.clone()));
             seen_now.insert(rel.clone(), seen);
         }

@@ -19,8 +19,11 @@ pub async fn run(args: &PublishArgs, json: bool) -> Result<(), Failure> {
         print(json, &Mirrored(report));
         return Ok(());
     }
-    let name = args.name.clone();
-    let report = tokio::task::spawn_blocking(move || cl_sdk::publish::publish_folder(&dir, name.as_deref()))
+    let mut options = cl_sdk::publish::PublishOptions::new().rehash(args.rehash);
+    if let Some(name) = &args.name {
+        options = options.name(name);
+    }
+    let report = tokio::task::spawn_blocking(move || cl_sdk::publish::publish_folder(&dir, &options))
         .await
         .map_err(|e| fail(format!("the publish task failed: {e}")))??;
     let uploaded = match &args.to {

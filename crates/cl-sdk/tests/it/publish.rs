@@ -68,7 +68,7 @@ fn a_folder_becomes_a_feed_and_only_changes_move_versions() {
     write(&root.join(".hidden"), b"x");
     write(&root.join("loose.txt"), b"x");
 
-    let report = publish_folder(root, Some("templates")).unwrap();
+    let report = publish_folder(root, &cl_sdk::publish::PublishOptions::new().name("templates")).unwrap();
     assert!(report.changed);
     let (lib, items) = feed(root);
     assert_eq!((lib.name.as_str(), lib.version.as_str(), lib.vcsp_version.as_str()), ("templates", "1", "2"));
@@ -99,7 +99,7 @@ fn a_folder_becomes_a_feed_and_only_changes_move_versions() {
 
     // A rerun on the unchanged folder changes no byte.
     let before = snapshot(root);
-    let again = publish_folder(root, None).unwrap();
+    let again = publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap();
     assert!(!again.changed);
     assert_eq!(snapshot(root), before);
 
@@ -111,13 +111,19 @@ fn a_folder_becomes_a_feed_and_only_changes_move_versions() {
         .unwrap()
         .set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
         .unwrap();
-    assert!(!publish_folder(root, None).unwrap().changed);
+    assert!(!publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap().changed);
+    // Same size and time, other bytes (a copy that kept the time): only a rehash sees it.
+    let time = std::fs::metadata(&tools_bin).unwrap().modified().unwrap();
+    write(&tools_bin, &[9u8; 10_000]);
+    std::fs::File::options().write(true).open(&tools_bin).unwrap().set_modified(time).unwrap();
+    assert!(!publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap().changed);
+    assert!(publish_folder(root, &cl_sdk::publish::PublishOptions::new().rehash(true)).unwrap().changed);
     write(&tools_bin, &[8u8; 10_000]);
-    let report = publish_folder(root, None).unwrap();
+    let report = publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap();
     assert!(report.changed);
     let (lib2, items2) = feed(root);
     assert_eq!(lib2.id, lib.id);
-    assert_eq!(lib2.version, "2");
+    assert_eq!(lib2.version, "3", "the rehash and this change");
     for (old, new) in items.items.iter().zip(&items2.items) {
         assert_eq!(old.id, new.id, "ids are kept");
         if old.name == "tools" {
@@ -130,9 +136,9 @@ fn a_folder_becomes_a_feed_and_only_changes_move_versions() {
 
     // A removed item leaves the index; the library version rises once more.
     std::fs::remove_file(root.join("ubuntu 24.iso")).unwrap();
-    let report = publish_folder(root, None).unwrap();
+    let report = publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap();
     assert_eq!(report.removed, ["ubuntu 24"]);
-    assert_eq!(feed(root).0.version, "3");
+    assert_eq!(feed(root).0.version, "4");
 }
 
 #[test]
@@ -142,7 +148,7 @@ fn bad_items_are_refused_before_anything_is_written() {
     // Two items that a subscriber would see with one name.
     write(&root.join("Tools/a.txt"), b"a");
     write(&root.join("tools/b.txt"), b"b");
-    let e = publish_folder(root, None).unwrap_err();
+    let e = publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     assert!(e.to_string().contains("duplicate"), "{e}");
     assert!(!root.join("lib.json").exists());
@@ -153,14 +159,17 @@ fn bad_items_are_refused_before_anything_is_written() {
         &root.join("broken/app.ovf"),
         br#"<?xml version="1.0"?><Envelope><References><File ovf:href="missing.vmdk"/></References></Envelope>"#,
     );
-    let e = publish_folder(root, None).unwrap_err();
+    let e = publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap_err();
     assert!(e.to_string().contains("preflight"), "{e}");
     assert!(!root.join("lib.json").exists());
 
     // A feed file this cannot read is not overwritten.
     std::fs::remove_dir_all(root.join("broken")).unwrap();
     write(&root.join("lib.json"), b"not json");
-    assert_eq!(publish_folder(root, None).unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(
+        publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
     assert_eq!(std::fs::read(root.join("lib.json")).unwrap(), b"not json");
 }
 
@@ -194,7 +203,7 @@ async fn serve(root: std::path::PathBuf) -> String {
 async fn a_simulator_subscribes_to_a_published_folder() {
     let dir = tempfile::tempdir().unwrap();
     library_of_three(dir.path());
-    publish_folder(dir.path(), Some("folder")).unwrap();
+    publish_folder(dir.path(), &cl_sdk::publish::PublishOptions::new().name("folder")).unwrap();
     let url = serve(dir.path().to_owned()).await;
 
     let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
@@ -229,7 +238,7 @@ async fn a_feed_is_checked_as_a_subscriber_reads_it() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     library_of_three(root);
-    publish_folder(root, Some("lab")).unwrap();
+    publish_folder(root, &cl_sdk::publish::PublishOptions::new().name("lab")).unwrap();
     let clean = cl_sdk::publish::check_feed(root.to_str().unwrap(), None).await.unwrap();
     assert!(clean.findings.is_empty(), "{:?}", clean.findings);
     let url = serve(root.to_owned()).await;
@@ -237,6 +246,10 @@ async fn a_feed_is_checked_as_a_subscriber_reads_it() {
     assert!(over_http.findings.is_empty(), "{:?}", over_http.findings);
     let e = cl_sdk::publish::check_feed(&url.replace("lib.json", "nope.json"), None).await.unwrap_err();
     assert!(e.to_string().contains("lib.json"), "{e}");
+    std::fs::copy(root.join("lib.json"), root.join("library.json")).unwrap();
+    let renamed = cl_sdk::publish::check_feed(&url.replace("lib.json", "library.json"), None).await.unwrap();
+    assert_eq!(codes(&renamed), ["feed.url"], "a subscription URL must end in /lib.json");
+    std::fs::remove_file(root.join("library.json")).unwrap();
 
     // An earlier copy, then a change published correctly: still clean against it.
     let previous = tempfile::tempdir().unwrap();
@@ -244,7 +257,7 @@ async fn a_feed_is_checked_as_a_subscriber_reads_it() {
         std::fs::copy(root.join(name), previous.path().join(name)).unwrap();
     }
     write(&root.join("tools/readme.txt"), b"read me, changed");
-    publish_folder(root, None).unwrap();
+    publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap();
     let report = cl_sdk::publish::check_feed(root.to_str().unwrap(), Some(previous.path())).await.unwrap();
     assert!(report.findings.is_empty(), "{:?}", report.findings);
 
