@@ -44,6 +44,9 @@ const REQUIRED: &[&str] = &[
     "upload_cpu_vs_openssl_curl",
     "upload_manifest_vs_curl",
     "upload_manifest_vs_curl_same_checks",
+    "publish_vs_sha256sum",
+    "publish_rerun_ms",
+    "mirror_vs_curl",
 ];
 
 /// One route's figures alone (`cargo xtask bench --route ova|manifest`), for a focused A/B while
@@ -60,7 +63,14 @@ pub fn route(root: &Path, name: &str) -> Result<()> {
             let (plain, same) = routes::upload_manifest_vs_curl(root, dir, &source, &sim.url)?;
             println!("upload_manifest_vs_curl = {plain:.2}, upload_manifest_vs_curl_same_checks = {same:.2}");
         }
-        other => bail!("no route {other:?} to measure alone (ova, manifest)"),
+        "publish" => {
+            let (publish, rerun) = routes::publish_vs_sha256sum(root, dir, &source)?;
+            let mirror = routes::mirror_vs_curl(root, dir, &source)?;
+            println!(
+                "publish_vs_sha256sum = {publish:.2}, publish_rerun_ms = {rerun:.0}, mirror_vs_curl = {mirror:.2}"
+            );
+        }
+        other => bail!("no route {other:?} to measure alone (ova, manifest, publish)"),
     }
     Ok(())
 }
@@ -81,6 +91,7 @@ fn release_build(root: &Path) -> Result<()> {
     println!("==> release build of cl-sim and the SDK's bench tool");
     let built = Command::new(&cargo)
         .args(["build", "--release", "-p", "cl-sim", "--bin", "cl-sim", "-p", "cl-sdk", "--example", "bench_tool"])
+        .args(["-p", "cl-cli", "--bin", "clx"])
         .current_dir(root)
         .status()?;
     if !built.success() {
@@ -218,6 +229,12 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     results.insert("url_import_rss_mib", url_rss);
     println!("==> OVA export, {mib} MiB: one OVA file against the item into a folder (both SDK), {PAIRS} pairs");
     results.insert("ova_export_vs_download", routes::ova_export_vs_download(root, dir, &source)?);
+
+    println!("==> clx publish of 4 × {mib} MiB against sha256sum, a rerun, and a mirror against curl, {PAIRS} pairs");
+    let (publish, rerun) = routes::publish_vs_sha256sum(root, dir, &source)?;
+    results.insert("publish_vs_sha256sum", publish);
+    results.insert("publish_rerun_ms", rerun);
+    results.insert("mirror_vs_curl", routes::mirror_vs_curl(root, dir, &source)?);
 
     println!("==> CPU per GiB, {mib} MiB: SDK against curl and openssl doing the same work, {PAIRS} pairs");
     let cpu_sim = start_sim(root, dir, "0ms")?;

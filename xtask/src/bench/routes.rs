@@ -15,8 +15,12 @@
 //! * `ova_export_vs_download`: an OVF item (a descriptor and the large file as its disk) written
 //!   as one OVA file, against downloading the same item into a folder (both the SDK, both
 //!   verified).
+//! * `publish_vs_sha256sum`, `publish_rerun_ms`, `mirror_vs_curl`: `clx publish` of a folder of
+//!   four items (hard links of the large file) against `sha256sum` over them, a rerun on the
+//!   unchanged folder, and `clx publish --mirror` of it from Python's `http.server` against curl
+//!   fetching the same files four at a time.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -376,4 +380,115 @@ pub fn upload_manifest_vs_curl(root: &Path, dir: &Path, source: &Path, url: &str
     checked.show(" (OVF set with a manifest, curl to an endpoint verifying the same SHA-256)");
     std::fs::remove_dir_all(&set)?;
     Ok((runs.ratio(), checked.ratio()))
+}
+
+/// `clx publish` on a fresh 4-file folder (hard links of the source) against `sha256sum` over
+/// the same files: sha256sum's time over ours (the hash is publishing's one read of each file).
+/// Also a rerun on the unchanged folder, in milliseconds (no file content is read).
+pub fn publish_vs_sha256sum(root: &Path, dir: &Path, source: &Path) -> Result<(f64, f64)> {
+    let folder = feed_folder(dir, source)?;
+    let files: Vec<PathBuf> = (0..4).map(|i| folder.join(format!("item-{i}/disk.bin"))).collect();
+    let (mut ours, mut theirs, mut reruns) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..PAIRS {
+        forget_feed(&folder)?;
+        ours.push(timed(Command::new(clx(root)).args(["publish", "--name", "bench"]).arg(&folder))?);
+        theirs.push(timed(Command::new("sha256sum").args(&files))?);
+        reruns.push(timed(Command::new(clx(root)).arg("publish").arg(&folder))? * 1000.0);
+    }
+    super::harness::spread("clx publish", &ours);
+    super::harness::spread("sha256sum", &theirs);
+    super::harness::spread("clx publish, unchanged (ms)", &reruns);
+    Ok((median(theirs) / median(ours), median(reruns)))
+}
+
+/// `clx publish --mirror` of that folder served by Python's `http.server` on loopback, against
+/// curl fetching the same files four at a time: curl's time over ours.
+pub fn mirror_vs_curl(root: &Path, dir: &Path, source: &Path) -> Result<f64> {
+    let folder = feed_folder(dir, source)?;
+    forget_feed(&folder)?;
+    run_quiet(Command::new(clx(root)).args(["publish", "--name", "bench"]).arg(&folder))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut server = Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "-d"])
+        .arg(&folder)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("python3 -m http.server")?;
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed().as_secs() > 20 {
+            let _ = server.kill();
+            bail!("http.server did not start");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let result = (|| -> Result<f64> {
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for pair in 0..PAIRS {
+            let out = dir.join(format!("mirror-{pair}"));
+            ours.push(timed(
+                Command::new(clx(root)).args(["publish", "--mirror", &format!("{base}/lib.json")]).arg(&out),
+            )?);
+            std::fs::remove_dir_all(&out)?;
+            let out = dir.join(format!("curl-{pair}"));
+            let mut curl = Command::new("curl");
+            curl.args(["-sS", "--fail", "--parallel", "--parallel-max", "4", "--create-dirs"]);
+            for i in 0..4 {
+                curl.arg("-o").arg(out.join(format!("item-{i}/disk.bin"))).arg(format!("{base}/item-{i}/disk.bin"));
+            }
+            theirs.push(timed(&mut curl)?);
+            std::fs::remove_dir_all(&out)?;
+        }
+        super::harness::spread("clx publish --mirror", &ours);
+        super::harness::spread("curl --parallel", &theirs);
+        Ok(median(theirs) / median(ours))
+    })();
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
+
+/// A folder of four items, each a hard link of the source (no extra disk).
+fn feed_folder(dir: &Path, source: &Path) -> Result<PathBuf> {
+    let folder = dir.join("feed");
+    for i in 0..4 {
+        let item = folder.join(format!("item-{i}"));
+        std::fs::create_dir_all(&item)?;
+        let disk = item.join("disk.bin");
+        if !disk.exists() {
+            std::fs::hard_link(source, &disk).or_else(|_| std::fs::copy(source, &disk).map(|_| ()))?;
+        }
+    }
+    Ok(folder)
+}
+
+/// Removes a folder's feed and publishing state, so the next publish reads every file.
+fn forget_feed(folder: &Path) -> Result<()> {
+    for name in ["lib.json", "items.json", ".clx-publish.json"] {
+        let _ = std::fs::remove_file(folder.join(name));
+    }
+    for i in 0..4 {
+        let _ = std::fs::remove_file(folder.join(format!("item-{i}/item.json")));
+    }
+    Ok(())
+}
+
+fn clx(root: &Path) -> PathBuf {
+    root.join("target/release/clx")
+}
+
+fn timed(command: &mut Command) -> Result<f64> {
+    let started = Instant::now();
+    run_quiet(command)?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn run_quiet(command: &mut Command) -> Result<()> {
+    let output = command.output().with_context(|| format!("running {command:?}"))?;
+    if !output.status.success() {
+        bail!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(())
 }
