@@ -14,7 +14,8 @@
 //! Ids are read back from the existing feed and kept; an item's versions rise only when its
 //! files changed (names, sizes or SHA-256, not their times alone), the library's only when an
 //! item was added, changed or removed. A run on an unchanged folder changes no byte. Every OVF
-//! item passes the preflight first (its errors refuse the whole run). The SHA-256 of each file
+//! item passes the preflight and its manifest first (errors refuse the whole run; the manifest is
+//! checked against the same read that hashes each file). The SHA-256 of each file
 //! is kept in `.clx-publish.json` so unchanged files (same size and modification time) are not
 //! read again.
 
@@ -152,9 +153,31 @@ pub fn publish_folder(root: &Path, options: &PublishOptions) -> Result<PublishRe
     let mut skipped = Vec::new();
     let found = scan(root, &mut skipped).map_err(|e| io(root, e))?;
     check_names(&found)?;
+    // One read of each new or changed file: its SHA-256, and the manifest's digest where an OVF
+    // item's manifest uses another algorithm.
+    let mut seen_now = BTreeMap::new();
+    let mut reread = BTreeSet::new();
+    let mut extra = BTreeMap::new();
+    for item in &found {
+        let manifest = manifest_of(root, item).map_err(|e| io(root, e))?;
+        for (file_name, rel) in &item.files {
+            let path = root.join(rel);
+            let known = if options.rehash { None } else { state.files.get(rel) };
+            let algorithm = manifest.get(file_name).map(|(a, _)| *a).filter(|a| *a != Algorithm::Sha256);
+            let (seen, digest) = look(&path, known, algorithm).map_err(|e| io(&path, e))?;
+            if known.is_none_or(|k| *k != seen) || digest.is_some() {
+                reread.insert(rel.clone());
+            }
+            if let Some(digest) = digest {
+                extra.insert(rel.clone(), digest);
+            }
+            seen_now.insert(rel.clone(), seen);
+        }
+    }
     for item in found.iter().filter(|i| i.type_ == "vcsp.ovf") {
         let paths: Vec<PathBuf> = item.files.iter().map(|(_, rel)| root.join(rel)).collect();
-        let report = preflight::check(&paths, preflight::Digests::Verify)?;
+        // Structure here; the manifest's digests against the one read above.
+        let report = preflight::check(&paths, preflight::Digests::Skip)?;
         if report.has_errors() {
             let first = report.errors().next().map(|f| f.to_string()).unwrap_or_default();
             return Err(Error::new(
@@ -166,6 +189,7 @@ pub fn publish_folder(root: &Path, options: &PublishOptions) -> Result<PublishRe
                 ),
             ));
         }
+        verify_manifest(root, item, &seen_now, &extra, &reread)?;
     }
 
     let previous: BTreeMap<String, &Item> = old_items
@@ -174,18 +198,13 @@ pub fn publish_folder(root: &Path, options: &PublishOptions) -> Result<PublishRe
         .filter_map(|i| Some((i.self_href.as_deref()?.strip_suffix("/item.json")?.to_owned(), i)))
         .collect();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut seen_now = BTreeMap::new();
     let mut items = Vec::new();
     let mut report_items = Vec::new();
     let mut changed_any = false;
     for f in &found {
         let mut files = Vec::new();
         for (file_name, rel) in &f.files {
-            let path = root.join(rel);
-            let known = if options.rehash { None } else { state.files.get(rel) };
-            let seen = look(&path, known).map_err(|e| io(&path, e))?;
-            files.push((file_name.clone(), rel.clone(), seen.clone()));
-            seen_now.insert(rel.clone(), seen);
+            files.push((file_name.clone(), rel.clone(), seen_now[rel].clone()));
         }
         let before = previous.get(&cl_vcsp::href(&[&f.dir]));
         let same_files = before.is_some_and(|b| {
@@ -416,17 +435,97 @@ fn check_names(found: &[Found]) -> Result<()> {
     Ok(())
 }
 
-/// A file's size, time and SHA-256, reading it only when the size or time differ from `known`.
-fn look(path: &Path, known: Option<&Seen>) -> std::io::Result<Seen> {
+/// A manifest's digest algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Algorithm {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+/// An OVF item's manifest, if it has one: file name → (algorithm, digest).
+fn manifest_of(root: &Path, item: &Found) -> std::io::Result<BTreeMap<String, (Algorithm, String)>> {
+    let mut entries = BTreeMap::new();
+    if item.type_ != "vcsp.ovf" {
+        return Ok(entries);
+    }
+    let Some((_, rel)) = item.files.iter().find(|(name, _)| name.to_ascii_lowercase().ends_with(".mf")) else {
+        return Ok(entries);
+    };
+    let text = String::from_utf8_lossy(&std::fs::read(root.join(rel))?).into_owned();
+    for line in text.lines() {
+        let Some((left, digest)) = line.split_once(")=") else { continue };
+        let Some((algorithm, name)) = left.split_once('(') else { continue };
+        let algorithm = match algorithm.trim().to_ascii_uppercase().as_str() {
+            "SHA1" => Algorithm::Sha1,
+            "SHA256" => Algorithm::Sha256,
+            "SHA512" => Algorithm::Sha512,
+            _ => continue,
+        };
+        entries.insert(name.trim().to_owned(), (algorithm, digest.trim().to_ascii_lowercase()));
+    }
+    Ok(entries)
+}
+
+/// An OVF item's manifest must match its files. A digest is taken from this run's one read of
+/// the file; a file neither read now nor listed by a manifest read now was verified by the run
+/// that published it.
+fn verify_manifest(
+    root: &Path,
+    item: &Found,
+    seen: &BTreeMap<String, Seen>,
+    extra: &BTreeMap<String, String>,
+    reread: &BTreeSet<String>,
+) -> Result<()> {
+    let manifest = manifest_of(root, item).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+    let Some((_, mf_rel)) = item.files.iter().find(|(name, _)| name.to_ascii_lowercase().ends_with(".mf")) else {
+        return Ok(());
+    };
+    for (name, (algorithm, expected)) in &manifest {
+        let Some((_, rel)) = item.files.iter().find(|(file, _)| file == name) else { continue };
+        let actual = match algorithm {
+            Algorithm::Sha256 => seen[rel].sha256.clone(),
+            _ => match extra.get(rel) {
+                Some(digest) => digest.clone(),
+                None if !reread.contains(rel) && !reread.contains(mf_rel) => continue,
+                None => look(&root.join(rel), None, Some(*algorithm))
+                    .map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?
+                    .1
+                    .unwrap_or_default(),
+            },
+        };
+        if &actual != expected {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "item {:?}: {name} does not match its manifest; regenerate the manifest or fix the file",
+                    item.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A file's size, time and SHA-256 (and its digest in `also`), reading it only when the size or
+/// time differ from `known` or another digest is wanted.
+fn look(path: &Path, known: Option<&Seen>, also: Option<Algorithm>) -> std::io::Result<(Seen, Option<String>)> {
     let meta = std::fs::metadata(path)?;
     let modified_ns = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     if let Some(k) = known
         && k.size == meta.len()
         && k.modified_ns == modified_ns
+        && also.is_none()
     {
-        return Ok(k.clone());
+        return Ok((k.clone(), None));
     }
-    let mut hasher = Sha256::new();
+    let mut sha256 = Sha256::new();
+    let (mut sha1, mut sha512) = (None, None);
+    match also {
+        Some(Algorithm::Sha1) => sha1 = Some(<sha1::Sha1 as Digest>::new()),
+        Some(Algorithm::Sha512) => sha512 = Some(sha2::Sha512::new()),
+        _ => {}
+    }
     let mut file = std::fs::File::open(path)?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -434,9 +533,16 @@ fn look(path: &Path, known: Option<&Seen>) -> std::io::Result<Seen> {
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
+        sha256.update(&buf[..n]);
+        if let Some(h) = &mut sha1 {
+            h.update(&buf[..n]);
+        }
+        if let Some(h) = &mut sha512 {
+            h.update(&buf[..n]);
+        }
     }
-    Ok(Seen { size: meta.len(), modified_ns, sha256: hex::encode(hasher.finalize()) })
+    let other = sha1.map(|h| hex::encode(h.finalize())).or_else(|| sha512.map(|h| hex::encode(h.finalize())));
+    Ok((Seen { size: meta.len(), modified_ns, sha256: hex::encode(sha256.finalize()) }, other))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {

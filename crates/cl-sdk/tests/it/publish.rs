@@ -347,3 +347,38 @@ async fn a_remote_feed_is_mirrored_incrementally_verified_and_resumed() {
     let e = cl_sdk::publish::mirror_feed("ftp://x/lib.json", dest.path()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
+
+#[test]
+fn an_ovf_items_manifest_is_checked_in_the_one_read() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let ovf = br#"<?xml version="1.0"?><Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"><References><File ovf:id="f1" ovf:href="notes.txt" ovf:size="5"/></References></Envelope>"#;
+    write(&root.join("app/app.ovf"), ovf);
+    write(&root.join("app/notes.txt"), b"notes");
+    let manifest = |notes: &[u8]| {
+        format!(
+            "SHA1(app.ovf)= {}\nSHA1(notes.txt)= {}\n",
+            hex::encode(sha1::Sha1::digest(ovf)),
+            hex::encode(sha1::Sha1::digest(notes))
+        )
+    };
+    write(&root.join("app/app.mf"), manifest(b"notes").as_bytes());
+    publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap();
+    // The file changes and the manifest does not: refused, and the feed stays as it was.
+    let before = std::fs::read(root.join("lib.json")).unwrap();
+    write(&root.join("app/notes.txt"), b"NOTES");
+    let e = publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap_err();
+    assert!(e.to_string().contains("notes.txt does not match its manifest"), "{e}");
+    assert_eq!(std::fs::read(root.join("lib.json")).unwrap(), before);
+    // A SHA-256 manifest is checked against the publish hash itself.
+    let sha256 = format!(
+        "SHA256(app.ovf)= {}\nSHA256(notes.txt)= {}\n",
+        hex::encode(sha2::Sha256::digest(ovf)),
+        hex::encode(sha2::Sha256::digest(b"notes"))
+    );
+    write(&root.join("app/app.mf"), sha256.as_bytes());
+    assert!(publish_folder(root, &cl_sdk::publish::PublishOptions::new()).is_err());
+    write(&root.join("app/notes.txt"), b"notes");
+    assert!(publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap().changed);
+}
