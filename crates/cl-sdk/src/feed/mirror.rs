@@ -192,7 +192,7 @@ async fn fetch(origin: &Origin, file: &File, url: reqwest::Url, path: &Path) -> 
         }
         have = 0;
     }
-    let mut out = tokio::fs::OpenOptions::new()
+    let file_out = tokio::fs::OpenOptions::new()
         .create(true)
         .write(true)
         .append(resumed)
@@ -200,6 +200,8 @@ async fn fetch(origin: &Origin, file: &File, url: reqwest::Url, path: &Path) -> 
         .open(&partial)
         .await
         .map_err(|e| io(&partial, e))?;
+    // Network chunks are small; each write to a tokio file is a trip to the blocking pool.
+    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file_out);
     let mut fetched = 0u64;
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
@@ -215,7 +217,7 @@ async fn fetch(origin: &Origin, file: &File, url: reqwest::Url, path: &Path) -> 
         fetched += chunk.len() as u64;
     }
     tokio::io::AsyncWriteExt::flush(&mut out).await.map_err(|e| io(&partial, e))?;
-    out.sync_all().await.map_err(|e| io(&partial, e))?;
+    out.into_inner().sync_all().await.map_err(|e| io(&partial, e))?;
     if have + fetched != file.size {
         // Kept, with its marker: the next run resumes it.
         return Err(Error::new(
