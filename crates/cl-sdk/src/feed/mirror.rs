@@ -83,6 +83,19 @@ pub async fn mirror_feed(url: &str, dest: &Path) -> Result<MirrorReport> {
     let items_target = origin.resolve(&lib.items_href).map_err(|why| unreadable("itemsHref", why))?;
     let items: Items = origin.document(&items_target).await.map_err(|why| unreadable("index", why))?;
 
+    // Every document and file the mirror writes has a path of its own: two references that land
+    // on one path (or on lib.json) would overwrite each other.
+    let mut claimed = std::collections::BTreeSet::from([dest.join("lib.json"), local_path(dest, &lib.items_href)?]);
+    let all_hrefs =
+        items.items.iter().flat_map(|i| i.self_href.iter().chain(i.files.iter().flat_map(|f| f.hrefs.first())));
+    for href in all_hrefs {
+        if !claimed.insert(local_path(dest, href)?) {
+            return Err(Error::new(
+                ErrorKind::Verification,
+                format!("the feed names {href:?} twice (or over one of its own documents); nothing was mirrored"),
+            ));
+        }
+    }
     let local: BTreeMap<&str, &Item> = local_items.iter().flat_map(|i| &i.items).map(|i| (i.id.as_str(), i)).collect();
     let mut report = MirrorReport { version: lib.version.clone(), ..Default::default() };
     let mut jobs = Vec::new();
@@ -138,20 +151,10 @@ pub async fn mirror_feed(url: &str, dest: &Path) -> Result<MirrorReport> {
 
 /// Where an href lands in the mirror: relative to the root, every segment decoded and plain.
 fn local_path(dest: &Path, href: &str) -> Result<PathBuf> {
-    let bad =
-        |why: &str| Error::new(ErrorKind::UnsafePath, format!("the feed's href {href:?} {why}; it is not mirrored"));
-    if href.starts_with('/') || href.contains("://") || href.contains(['?', '#']) {
-        return Err(bad("is not a path relative to lib.json"));
-    }
-    let mut path = dest.to_owned();
-    for segment in href.split('/') {
-        let segment = percent_encoding::percent_decode_str(segment).decode_utf8().map_err(|_| bad("is not UTF-8"))?;
-        if crate::transfer::names::plain(&segment).is_err() || segment.starts_with('.') {
-            return Err(bad("has a segment that is not a plain name"));
-        }
-        path.push(segment.as_ref());
-    }
-    Ok(path)
+    let segments = super::href_segments(href).map_err(|why| {
+        Error::new(ErrorKind::UnsafePath, format!("the feed's href {href:?} {why}; it is not mirrored"))
+    })?;
+    Ok(segments.iter().fold(dest.to_owned(), |path, s| path.join(s)))
 }
 
 /// Fetches one file into `path` through a hidden partial beside it; returns the bytes fetched.

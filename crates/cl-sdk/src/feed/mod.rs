@@ -68,19 +68,8 @@ impl Origin {
                 Ok(Target::Url(url))
             }
             Self::Dir(root) => {
-                if href.starts_with('/') || href.contains("://") {
-                    return Err(format!("{href:?} is not relative to lib.json"));
-                }
-                let mut path = root.clone();
-                for segment in href.split('/') {
-                    let segment = percent_encoding::percent_decode_str(segment)
-                        .decode_utf8()
-                        .map_err(|_| format!("{href:?} is not UTF-8 once decoded"))?;
-                    if segment.is_empty() || segment == "." || segment == ".." || segment.contains(['/', '\\']) {
-                        return Err(format!("{href:?} climbs out of the feed or has an empty segment"));
-                    }
-                    path.push(segment.as_ref());
-                }
+                let segments = href_segments(href).map_err(|why| format!("{href:?} {why}"))?;
+                let path = segments.iter().fold(root.clone(), |path, s| path.join(s));
                 Ok(Target::Path(path))
             }
         }
@@ -140,6 +129,25 @@ impl Origin {
             }
         }
     }
+}
+
+/// The one rule for where a feed's href lands on disk (a folder being checked, a mirror, the
+/// keys of an upload): a path relative to `lib.json` whose segments, percent-decoded, are each a
+/// plain name and not hidden (partial files are hidden, and web servers refuse dot-files).
+pub(crate) fn href_segments(href: &str) -> std::result::Result<Vec<String>, &'static str> {
+    if href.starts_with('/') || href.contains("://") || href.contains(['?', '#']) {
+        return Err("is not a path relative to lib.json");
+    }
+    href.split('/')
+        .map(|segment| {
+            let segment =
+                percent_encoding::percent_decode_str(segment).decode_utf8().map_err(|_| "is not UTF-8 once decoded")?;
+            if crate::transfer::names::plain(&segment).is_err() || segment.starts_with('.') {
+                return Err("climbs out of the feed or has a segment that is not a plain name");
+            }
+            Ok(segment.into_owned())
+        })
+        .collect()
 }
 
 pub(crate) enum Target {

@@ -141,19 +141,9 @@ pub async fn upload_feed(dir: &Path, target: &S3Target) -> Result<S3Report> {
 
 /// An href as the relative path it is in the folder.
 fn decoded(href: &str) -> Result<String> {
-    let mut parts = Vec::new();
-    for segment in href.split('/') {
-        let segment = percent_encoding::percent_decode_str(segment).decode_utf8().map_err(|_| unsafe_href(href))?;
-        if crate::transfer::names::plain(&segment).is_err() {
-            return Err(unsafe_href(href));
-        }
-        parts.push(segment.into_owned());
-    }
-    Ok(parts.join("/"))
-}
-
-fn unsafe_href(href: &str) -> Error {
-    Error::new(ErrorKind::UnsafePath, format!("the feed's href {href:?} is not a plain relative path"))
+    let segments = super::href_segments(href)
+        .map_err(|why| Error::new(ErrorKind::UnsafePath, format!("the feed's href {href:?} {why}")))?;
+    Ok(segments.join("/"))
 }
 
 fn digest(path: &PathBuf) -> Result<(u64, String)> {

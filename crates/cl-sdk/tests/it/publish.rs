@@ -382,3 +382,27 @@ fn an_ovf_items_manifest_is_checked_in_the_one_read() {
     write(&root.join("app/notes.txt"), b"notes");
     assert!(publish_folder(root, &cl_sdk::publish::PublishOptions::new()).unwrap().changed);
 }
+
+#[tokio::test]
+async fn a_mirror_refuses_references_that_collide_or_climb_out() {
+    let dir = tempfile::tempdir().unwrap();
+    library_of_three(dir.path());
+    publish_folder(dir.path(), &cl_sdk::publish::PublishOptions::new()).unwrap();
+    let url = serve(dir.path().to_owned()).await;
+    let hrefs = |items: &mut serde_json::Value, to: &str| {
+        let first = items["items"][0]["files"][0]["hrefs"][0].as_str().unwrap().to_owned();
+        items["items"][1]["files"][0]["hrefs"] = serde_json::json!([if to.is_empty() { first } else { to.to_owned() }]);
+    };
+    for (to, kind) in [
+        ("", ErrorKind::Verification),
+        ("lib.json", ErrorKind::Verification),
+        ("%2e%2e/x", ErrorKind::UnsafePath),
+        (".hidden", ErrorKind::UnsafePath),
+    ] {
+        edit_items(dir.path(), |items| hrefs(items, to));
+        let dest = tempfile::tempdir().unwrap();
+        let e = cl_sdk::publish::mirror_feed(&url, dest.path()).await.unwrap_err();
+        assert_eq!(e.kind(), kind, "{to:?}: {e}");
+        assert!(std::fs::read_dir(dest.path()).unwrap().next().is_none(), "{to:?}: nothing written");
+    }
+}
