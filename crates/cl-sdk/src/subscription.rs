@@ -11,6 +11,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use cl_api::types::*;
+use futures_util::StreamExt;
 
 use crate::client::Client;
 use crate::error::{Detail, Error, ErrorKind, Result};
@@ -185,9 +186,18 @@ impl SyncHandle {
             Some(item) => vec![item.clone()],
             None => self.client.items(&self.library).await?,
         };
+        // Sixteen looks at a time: a poll of a large library stays short and bounded.
+        let looks: Vec<(String, Result<ItemModel>)> =
+            futures_util::stream::iter(ids.into_iter().map(|id| async move {
+                let item = self.client.item(&id).await;
+                (id, item)
+            }))
+            .buffered(16)
+            .collect()
+            .await;
         let mut view = View::new();
-        for id in ids {
-            match self.client.item(&id).await {
+        for (id, item) in looks {
+            match item {
                 Ok(item) => {
                     let size = item.size.unwrap_or(0).max(0) as u64;
                     let name = item.name.unwrap_or_else(|| id.clone());
@@ -211,7 +221,8 @@ impl SyncHandle {
         SyncProgress {
             items: view.len(),
             items_cached: cached,
-            bytes_cached: view.values().map(|(.., size)| size).sum(),
+            // Sizes are the server's word: a hostile one cannot overflow the total.
+            bytes_cached: view.values().fold(0u64, |total, (.., size)| total.saturating_add(*size)),
             pending,
             elapsed,
         }
