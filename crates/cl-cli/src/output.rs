@@ -32,14 +32,17 @@ impl From<cl_sdk::Error> for Failure {
             _ => EXIT_SERVER,
         };
         let kind = e.kind().as_str().to_owned();
+        // The server's last sentence may end the text already; the advice below adds its own.
+        let text = e.to_string();
+        let said = text.trim_end_matches('.');
         // What the CLI says is decided by the error's kind and typed detail, never by its text.
         let message = match e.detail() {
             Some(Detail::TargetExists(path)) => format!("{} exists; pass --overwrite to replace it.", path.display()),
             Some(Detail::PreviewWarnings(_)) => {
-                format!("{e}. Review them; pass --ignore-warning TYPE for each to accept it.")
+                format!("{said}. Review them; pass --ignore-warning TYPE for each to accept it.")
             }
             Some(Detail::Resumable { folder, bytes }) => format!(
-                "{e}.{} Kept {} of the download in {}: run the same command again to resume, or add \
+                "{said}.{} Kept {} of the download in {}: run the same command again to resume, or add \
                  --no-resume to start over.",
                 hint(e.kind()),
                 human(*bytes),
@@ -47,16 +50,16 @@ impl From<cl_sdk::Error> for Failure {
             ),
             // Every login succeeded: the credentials are not what is wrong.
             Some(Detail::SessionsEnd) => format!(
-                "{e}. The user name and password were accepted every time; the server ends its sessions \
+                "{said}. The user name and password were accepted every time; the server ends its sessions \
                  at once (check its session settings or a proxy in between)."
             ),
             Some(Detail::Probe { status: cl_sdk::types::ProbeStatus::CertificateError, ssl_thumbprint: Some(t) }) => {
-                format!("{e}. If it is the publisher's certificate, pass --sub-thumbprint {}.", clean(t))
+                format!("{said}. If it is the publisher's certificate, pass --sub-thumbprint {}.", clean(t))
             }
             Some(Detail::Probe { status: cl_sdk::types::ProbeStatus::InvalidCredentials, .. }) => {
-                format!("{e}. Check --sub-username and CLX_SUB_PASSWORD (a vCenter publisher takes the user vcsp).")
+                format!("{said}. Check --sub-username and CLX_SUB_PASSWORD (a vCenter publisher takes the user vcsp).")
             }
-            _ => format!("{e}.{}", hint(e.kind())),
+            _ => format!("{said}.{}", hint(e.kind())),
         };
         Failure { kind, message, code }
     }

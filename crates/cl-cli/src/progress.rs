@@ -206,6 +206,8 @@ pub struct SyncDisplay {
     bar: Option<ProgressBar>,
     json: bool,
     last_line: Option<Instant>,
+    /// Bytes already cached at the first look: the rate counts what arrived while waiting.
+    first_bytes: Option<u64>,
 }
 
 impl SyncDisplay {
@@ -217,10 +219,11 @@ impl SyncDisplay {
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
             ProgressBar::new(0).with_style(style).with_prefix(crate::output::clean(what).into_owned())
         });
-        Self { what: what.to_owned(), bar, json: mode == ProgressArg::Json, last_line: None }
+        Self { what: what.to_owned(), bar, json: mode == ProgressArg::Json, last_line: None, first_bytes: None }
     }
 
     pub fn update(&mut self, p: &cl_sdk::SyncProgress) {
+        self.first_bytes.get_or_insert(p.bytes_cached);
         if let Some(bar) = &self.bar {
             bar.set_length(p.items as u64);
             bar.set_position(p.items_cached as u64);
@@ -244,6 +247,7 @@ impl SyncDisplay {
 
     fn line(&self, p: &cl_sdk::SyncProgress) -> serde_json::Value {
         let secs = p.elapsed.as_secs_f64();
+        let arrived = p.bytes_cached.saturating_sub(self.first_bytes.unwrap_or(p.bytes_cached));
         serde_json::json!({
             "what": "sync",
             "target": crate::output::clean(&self.what),
@@ -251,7 +255,7 @@ impl SyncDisplay {
             "items_total": p.items,
             "bytes_done": p.bytes_cached,
             "elapsed_s": round(secs),
-            "rate_bps": round(if secs > 0.0 { p.bytes_cached as f64 / secs } else { 0.0 }),
+            "rate_bps": round(if secs > 0.0 { arrived as f64 / secs } else { 0.0 }),
         })
     }
 }

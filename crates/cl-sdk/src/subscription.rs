@@ -168,7 +168,8 @@ impl SyncHandle {
             let waited = started.elapsed();
             if waited >= deadline {
                 let pending = match progress.pending.len() {
-                    0 => "its items were still changing".to_owned(),
+                    0 if last.is_none() => "it was looked at only once".to_owned(),
+                    0 => "its items were still changing between looks".to_owned(),
                     n => format!("{n} item(s) not cached yet: {}", crate::error::list(&progress.pending, 5)),
                 };
                 return Err(Error::new(
@@ -308,7 +309,9 @@ impl Client {
     }
 
     /// Publishes a local library (with a password, subscribers must send user `vcsp` and it)
-    /// and returns the subscription URL the server gives it.
+    /// and returns the subscription URL the server gives it. Publishing again with the same
+    /// password is a no-op; another password, or none, on a protected library is refused
+    /// (`Unauthorized`): changing it needs the current one.
     pub async fn publish_library(&self, id: &str, password: Option<&str>) -> Result<String> {
         let publish = PublishInfo {
             published: Some(true),
@@ -317,6 +320,9 @@ impl Client {
                 None => AuthenticationMethod::None,
             }),
             password: password.map(str::to_owned),
+            // Publishing again with the same password (a rerun) proves it: vCenter asks for the
+            // current password to change a protected publication.
+            current_password: password.map(str::to_owned),
             ..Default::default()
         };
         let spec = LibraryModel { publish_info: Some(publish), ..Default::default() };
@@ -391,9 +397,7 @@ fn unusable(probe: &ProbeResult) -> Error {
         ProbeStatus::ResourceNotFound => "there is no feed at that URL (it should end in /lib.json)".to_owned(),
         ProbeStatus::InvalidCredentials => "the feed refused the credentials".to_owned(),
         ProbeStatus::CertificateError => match &probe.ssl_thumbprint {
-            Some(t) => format!(
-                "the feed's certificate is not trusted; its SHA-1 thumbprint is {t}: pin it if it is the publisher's"
-            ),
+            Some(t) => format!("the feed's certificate is not trusted (its SHA-1 thumbprint is {t})"),
             None => "the feed's certificate is not trusted or does not match the thumbprint".to_owned(),
         },
         _ => "the feed could not be read".to_owned(),

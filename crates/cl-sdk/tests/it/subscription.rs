@@ -38,6 +38,9 @@ async fn sites(dialect: Dialect) -> Sites {
     publisher.seed_item(&library, "alpha", &[("alpha.bin", &bytes(1, 3 << 20))]).await.unwrap();
     publisher.seed_item(&library, "beta", &[("beta.iso", &bytes(2, 1 << 20)), ("beta.txt", b"notes")]).await.unwrap();
     let url = pub_client.publish_library(&library, Some("s3cret")).await.unwrap();
+    assert_eq!(pub_client.publish_library(&library, Some("s3cret")).await.unwrap(), url, "a rerun is a no-op");
+    let e = pub_client.publish_library(&library, Some("other")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthorized, "changing the password needs the current one: {e}");
     Sites { publisher, subscriber, pub_client, sub_client, library, url }
 }
 
