@@ -545,6 +545,25 @@ fn look(path: &Path, known: Option<&Seen>, also: Option<Algorithm>) -> std::io::
     Ok((Seen { size: meta.len(), modified_ns, sha256: hex::encode(sha256.finalize()) }, other))
 }
 
+/// The checksums the last publish of a folder kept.
+pub(crate) struct Hashes {
+    root: PathBuf,
+    state: State,
+}
+
+impl Hashes {
+    pub(crate) fn load(root: &Path) -> Self {
+        let state = std::fs::read(root.join(STATE_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        Self { root: root.to_owned(), state: state.unwrap_or_default() }
+    }
+
+    /// The size and SHA-256 of `relative`: kept when the file is as it was then, else read.
+    pub(crate) fn sha256(&self, relative: &str) -> std::io::Result<(u64, String)> {
+        let (seen, _) = look(&self.root.join(relative), self.state.files.get(relative), None)?;
+        Ok((seen.size, seen.sha256))
+    }
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
@@ -563,7 +582,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
 
 /// Writes `value` as JSON to `path` through a temporary file and a rename, unless the file
 /// already holds exactly those bytes. True when it wrote.
-fn write_if_changed<T: Serialize>(path: &Path, value: &T) -> Result<bool> {
+pub(crate) fn write_if_changed<T: Serialize>(path: &Path, value: &T) -> Result<bool> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("feed documents serialize");
     bytes.push(b'\n');
     if std::fs::read(path).is_ok_and(|current| current == bytes) {

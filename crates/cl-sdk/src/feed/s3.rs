@@ -4,14 +4,13 @@
 //! SHA-256 as metadata (`x-amz-meta-sha256`), and an object of the same size and checksum is
 //! left alone. Large files go up in parts, streamed from disk.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cl_vcsp::{Items, Lib};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as Key;
 use object_store::{Attribute, Attributes, GetOptions, ObjectStore, PutMultipartOptions, PutOptions, WriteMultipart};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -119,11 +118,15 @@ pub async fn upload_feed(dir: &Path, target: &S3Target) -> Result<S3Report> {
     order.push(lib.items_href.clone());
     order.push("lib.json".to_owned());
     let mut report = S3Report::default();
+    let hashes = crate::publish::Hashes::load(dir);
     for href in order {
         let relative = decoded(&href)?;
         let path = dir.join(&relative);
         let key = Key::from(if prefix.is_empty() { relative.clone() } else { format!("{prefix}/{relative}") });
-        let (size, sha256) = digest(&path)?;
+        // The publish just hashed the content: its kept checksums spare a second read.
+        let (size, sha256) = hashes
+            .sha256(&relative)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())).with_source(e))?;
         let head = GetOptions { head: true, ..Default::default() };
         if let Ok(existing) = store.get_opts(&key, head).await
             && existing.meta.size == size
@@ -144,23 +147,6 @@ fn decoded(href: &str) -> Result<String> {
     let segments = super::href_segments(href)
         .map_err(|why| Error::new(ErrorKind::UnsafePath, format!("the feed's href {href:?} {why}")))?;
     Ok(segments.join("/"))
-}
-
-fn digest(path: &PathBuf) -> Result<(u64, String)> {
-    let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())).with_source(e);
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = std::io::Read::read(&mut file, &mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((size, hex::encode(hasher.finalize())))
 }
 
 async fn put(store: &AmazonS3, key: &Key, path: &Path, size: u64, sha256: &str) -> Result<()> {
