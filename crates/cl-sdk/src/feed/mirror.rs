@@ -279,17 +279,7 @@ fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
 }
 
 fn write<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(value).expect("feed documents serialize");
-    bytes.push(b'\n');
-    if std::fs::read(path).is_ok_and(|current| current == bytes) {
-        return Ok(());
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    }
-    let temp = path.with_extension("json.partial");
-    std::fs::write(&temp, &bytes).map_err(|e| io(&temp, e))?;
-    std::fs::rename(&temp, path).map_err(|e| io(path, e))
+    crate::publish::write_if_changed(path, value).map(|_| ())
 }
 
 fn io(path: &Path, e: std::io::Error) -> Error {
