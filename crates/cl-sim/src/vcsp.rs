@@ -100,11 +100,7 @@ async fn serve_blob(blob: Arc<Blob>, request: Request<Body>) -> Response {
 }
 
 fn basic_auth_is(headers: &HeaderMap, user: &str, password: &str) -> bool {
-    use base64::Engine as _;
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
-    let Some(encoded) = value.strip_prefix("Basic ") else { return false };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
-    decoded == format!("{user}:{password}").as_bytes()
+    crate::service::basic_credentials(headers).is_some_and(|(u, p)| u == user && p == password)
 }
 
 // ------------------------------------------------------------------ reading

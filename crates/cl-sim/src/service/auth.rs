@@ -105,7 +105,8 @@ fn session_delete(call: &mut Call<'_>) -> SimResult<Reply> {
     Ok(Reply::Void)
 }
 
-fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+/// The user and password of a Basic `Authorization` header.
+pub(crate) fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
     use base64::Engine as _;
     let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;

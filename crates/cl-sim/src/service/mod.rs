@@ -23,6 +23,7 @@ use crate::jsonrpc::*;
 use cl_api::operation::OperationId;
 
 mod auth;
+pub(crate) use auth::basic_credentials;
 mod commit;
 mod download;
 mod library;
