@@ -545,12 +545,14 @@ fn look(path: &Path, known: Option<&Seen>, also: Option<Algorithm>) -> std::io::
     Ok((Seen { size: meta.len(), modified_ns, sha256: hex::encode(sha256.finalize()) }, other))
 }
 
-/// The checksums the last publish of a folder kept.
+/// The checksums the last publish of a folder kept (for the S3 upload that follows it).
+#[cfg(feature = "s3")]
 pub(crate) struct Hashes {
     root: PathBuf,
     state: State,
 }
 
+#[cfg(feature = "s3")]
 impl Hashes {
     pub(crate) fn load(root: &Path) -> Self {
         let state = std::fs::read(root.join(STATE_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok());
