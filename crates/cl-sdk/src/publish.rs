@@ -158,6 +158,7 @@ pub fn publish_folder(root: &Path, options: &PublishOptions) -> Result<PublishRe
     let mut seen_now = BTreeMap::new();
     let mut reread = BTreeSet::new();
     let mut extra = BTreeMap::new();
+    let mut manifests = BTreeMap::new();
     for item in &found {
         let manifest = manifest_of(root, item).map_err(|e| io(root, e))?;
         for (file_name, rel) in &item.files {
@@ -173,6 +174,7 @@ pub fn publish_folder(root: &Path, options: &PublishOptions) -> Result<PublishRe
             }
             seen_now.insert(rel.clone(), seen);
         }
+        manifests.insert(item.dir.clone(), manifest);
     }
     for item in found.iter().filter(|i| i.type_ == "vcsp.ovf") {
         let paths: Vec<PathBuf> = item.files.iter().map(|(_, rel)| root.join(rel)).collect();
@@ -189,7 +191,7 @@ pub fn publish_folder(root: &Path, options: &PublishOptions) -> Result<PublishRe
                 ),
             ));
         }
-        verify_manifest(root, item, &seen_now, &extra, &reread)?;
+        verify_manifest(root, item, &manifests[&item.dir], &seen_now, &extra, &reread)?;
     }
 
     let previous: BTreeMap<String, &Item> = old_items
@@ -473,15 +475,15 @@ fn manifest_of(root: &Path, item: &Found) -> std::io::Result<BTreeMap<String, (A
 fn verify_manifest(
     root: &Path,
     item: &Found,
+    manifest: &BTreeMap<String, (Algorithm, String)>,
     seen: &BTreeMap<String, Seen>,
     extra: &BTreeMap<String, String>,
     reread: &BTreeSet<String>,
 ) -> Result<()> {
-    let manifest = manifest_of(root, item).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
     let Some((_, mf_rel)) = item.files.iter().find(|(name, _)| name.to_ascii_lowercase().ends_with(".mf")) else {
         return Ok(());
     };
-    for (name, (algorithm, expected)) in &manifest {
+    for (name, (algorithm, expected)) in manifest {
         let Some((_, rel)) = item.files.iter().find(|(file, _)| file == name) else { continue };
         let actual = match algorithm {
             Algorithm::Sha256 => seen[rel].sha256.clone(),
