@@ -425,6 +425,12 @@ pub struct UploadArgs {
     /// Upload without checking the files first (see `clx check`); for a finding you know to be wrong.
     #[arg(long)]
     pub no_preflight: bool,
+    /// Before connecting, also read and inflate every grain of every disk (what `clx check` does).
+    /// The default preflight reads only headers, tables and markers: milliseconds for any size. The
+    /// deep one costs the time to decompress the disks, on every core: about as long as `qemu-img
+    /// convert` of them, seconds per GiB.
+    #[arg(long, conflicts_with = "no_preflight")]
+    pub deep_check: bool,
 }
 
 /// The arguments of `clx check`.
@@ -433,9 +439,14 @@ pub struct CheckArgs {
     /// Files, OVF folders or .ova archives, as `clx upload` takes them.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Do not read whole files to verify a manifest's digests (structure checks only).
+    /// Do not read whole files to verify a manifest's digests.
     #[arg(long)]
     pub skip_digests: bool,
+    /// Check structure only: headers, tables, markers, descriptors, manifests' form, signatures;
+    /// neither grains inflated nor digests verified. Milliseconds for any size, where the full
+    /// check reads every byte and decompresses every disk (seconds per GiB, on every core).
+    #[arg(long)]
+    pub structure_only: bool,
 }
 
 // The arguments of `clx download`.

@@ -73,7 +73,7 @@ async fn main() -> Result<()> {
     }
     if let ["-", "preflight", file] = args.as_slice() {
         let started = Instant::now();
-        let report = cl_sdk::preflight::check(&[file.into()], cl_sdk::preflight::Digests::Skip)?;
+        let report = cl_sdk::preflight::check(&[file.into()], cl_sdk::preflight::Options::structure())?;
         println!("seconds={:.6}\nfindings={}", started.elapsed().as_secs_f64(), report.findings.len());
         return Ok(());
     }

@@ -179,7 +179,7 @@ pub fn publish_folder(root: &Path, options: &PublishOptions) -> Result<PublishRe
     for item in found.iter().filter(|i| i.type_ == "vcsp.ovf") {
         let paths: Vec<PathBuf> = item.files.iter().map(|(_, rel)| root.join(rel)).collect();
         // Structure here; the manifest's digests against the one read above.
-        let report = preflight::check(&paths, preflight::Digests::Skip)?;
+        let report = preflight::check(&paths, preflight::Options::structure())?;
         if report.has_errors() {
             let first = report.errors().next().map(|f| f.to_string()).unwrap_or_default();
             return Err(Error::new(

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use cl_sdk::preflight::{self, Digests, Finding, Report, Severity};
+use cl_sdk::preflight::{self, Digests, Finding, Options, Report, Severity};
 use serde::Serialize;
 
 use crate::args::{CheckArgs, UploadArgs};
@@ -12,9 +12,23 @@ use crate::output::{Failure, Row, RowPrinter, clean, usage};
 /// `clx check PATH…`: the findings as a table (or a JSON list); exit 2 when any is an error.
 pub fn run(args: &CheckArgs, json: bool) -> Result<(), Failure> {
     let paths = super::upload::expand(&args.paths)?;
-    let digests = if args.skip_digests { Digests::Skip } else { Digests::Verify };
-    let report = preflight::check(&paths, digests)?;
+    let mut options = if args.structure_only { Options::structure() } else { Options::full() };
+    if args.skip_digests {
+        options = options.digests(Digests::Skip);
+    }
+    let report = preflight::check(&paths, options)?;
+    disks(&report, json);
     show(&report, json, &summary(&report), "fix them before uploading")
+}
+
+/// One line per disk on stderr: its layout, size, grains read and the tool that wrote it.
+fn disks(report: &Report, json: bool) {
+    if json {
+        return;
+    }
+    for disk in &report.disks {
+        eprintln!("clx: {}", clean(&disk.to_string()));
+    }
 }
 
 /// Prints findings as a table (or a JSON list) and fails with exit 2 when any is an error.
@@ -51,7 +65,8 @@ pub fn before_upload(args: &UploadArgs, json: bool) -> Result<(), Failure> {
     if local.is_empty() {
         return Ok(());
     }
-    let report = preflight::check(&super::upload::expand(&local)?, Digests::Skip)?;
+    let options = if args.deep_check { Options::structure().grains(true) } else { Options::structure() };
+    let report = preflight::check(&super::upload::expand(&local)?, options)?;
     for finding in &report.findings {
         if json {
             eprintln!("{}", serde_json::json!({ "finding": finding }));

@@ -200,7 +200,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         super::generate_ovf_set(dir.path(), 3).unwrap();
         let paths = crate::commands::upload::expand(&[dir.path().to_owned()]).unwrap();
-        let report = cl_sdk::preflight::check(&paths, cl_sdk::preflight::Digests::Verify).unwrap();
+        let report = cl_sdk::preflight::check(&paths, cl_sdk::preflight::Options::full()).unwrap();
         assert!(report.findings.is_empty(), "{:#?}", report.findings);
         assert_eq!(report.files, 4);
         // qemu-img, where installed, reads the disks back as the pattern they hold.

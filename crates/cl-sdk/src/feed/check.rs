@@ -107,7 +107,7 @@ pub async fn check_feed(location: &str, previous: Option<&Path>) -> Result<Repor
 fn report(f: Findings) -> Report {
     let mut findings = f.0;
     findings.sort_by_key(|f| f.severity);
-    Report { findings, files: 0 }
+    Report { findings, files: 0, disks: Vec::new() }
 }
 
 fn check_lib(lib: &Lib, f: &mut Findings) {

@@ -22,6 +22,7 @@
 
 mod ova;
 mod ovf;
+mod signature;
 mod vmdk;
 
 use std::fmt;
@@ -105,6 +106,71 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// How many files were looked at (an OVA's members each count).
     pub files: usize,
+    /// What was learned of each disk whose header could be read, in the order checked.
+    pub disks: Vec<DiskFacts>,
+}
+
+/// What the preflight learned of one disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct DiskFacts {
+    /// The file, named as in findings.
+    pub file: String,
+    /// Stream-optimized (compressed grains and markers), or hosted sparse.
+    pub stream_optimized: bool,
+    /// The disk's size as its header gives it.
+    pub capacity_bytes: u64,
+    /// The tool that wrote it, where the file says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub producer: Option<Producer>,
+    /// What in the file names the producer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub producer_evidence: Option<&'static str>,
+    /// How many grains the deep check read (inflated, when compressed); `None` when it did not
+    /// run or stopped at a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grains_checked: Option<u64>,
+}
+
+impl fmt::Display for DiskFacts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let layout = if self.stream_optimized { "stream-optimized" } else { "hosted sparse" };
+        write!(f, "{}: {layout}, {} bytes", self.file, self.capacity_bytes)?;
+        if let Some(n) = self.grains_checked {
+            write!(f, ", {n} grains read")?;
+        }
+        match (self.producer, self.producer_evidence) {
+            (Some(p), Some(why)) => write!(f, "; written by {p} ({why})"),
+            _ => f.write_str("; writer unknown"),
+        }
+    }
+}
+
+/// A tool that writes VMDKs, as the preflight recognises it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Producer {
+    /// qemu-img (and the builders that run it: packer's qemu builder, kiwi, image factories).
+    QemuImg,
+    /// Debian's python3-vmdkstream.
+    Vmdkstream,
+    /// VirtualBox (`VBoxManage clonemedium`, appliance export).
+    VirtualBox,
+    /// A VMware writer: ovftool, vmdk-convert (open-vmdk), an ESXi or Workstation export.
+    #[serde(rename = "vmware")]
+    VMware,
+}
+
+impl fmt::Display for Producer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::QemuImg => "qemu-img",
+            Self::Vmdkstream => "python3-vmdkstream",
+            Self::VirtualBox => "VirtualBox",
+            Self::VMware => "a VMware tool (ovftool, vmdk-convert, ESXi)",
+        })
+    }
 }
 
 impl Report {
@@ -129,13 +195,57 @@ pub enum Digests {
     Skip,
 }
 
+/// How deep a preflight reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    digests: Digests,
+    grains: bool,
+}
+
+impl Options {
+    /// Everything: manifest digests verified, every grain of every disk read and inflated, the
+    /// signature checked. Reads every byte once (a disk's digest is taken in the same pass as
+    /// its grains); what `clx check` does.
+    pub fn full() -> Self {
+        Self { digests: Digests::Verify, grains: true }
+    }
+
+    /// Headers, tables, markers, descriptors, the manifest's form and the signature: a few reads
+    /// per file, milliseconds for any size; what `clx upload` does before it connects.
+    pub fn structure() -> Self {
+        Self { digests: Digests::Skip, grains: false }
+    }
+
+    /// Whether manifest digests are verified.
+    pub fn digests(mut self, digests: Digests) -> Self {
+        self.digests = digests;
+        self
+    }
+
+    /// Whether every grain is read and inflated (CPU-bound: the cost of decompressing the disk).
+    pub fn grains(mut self, grains: bool) -> Self {
+        self.grains = grains;
+        self
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::full()
+    }
+}
+
 /// Checks local files as an upload would take them: an `.ova` is its own set of members, the
 /// other files (an OVF folder's, or loose files) one set. Files of other kinds (ISOs, scripts)
 /// are counted and otherwise left alone.
 ///
+/// Blocking: it reads files (all of them with [`Options::full`]); from async code run it on a
+/// blocking thread (`tokio::task::spawn_blocking`). The grain check uses every core.
+///
 /// `Err` only for a path that cannot be read at all; everything wrong inside files is a finding.
-pub fn check(paths: &[PathBuf], digests: Digests) -> Result<Report> {
+pub fn check(paths: &[PathBuf], options: Options) -> Result<Report> {
     let mut findings = Vec::new();
+    let mut disks = Vec::new();
     let mut files = 0;
     let mut loose = Vec::new();
     for path in paths {
@@ -149,7 +259,7 @@ pub fn check(paths: &[PathBuf], digests: Digests) -> Result<Report> {
                 let data = Region::new(file.try_clone().map_err(|e| io(path, e))?, m.offset, m.size);
                 entries.push(Entry { label: format!("{name}:{}", m.name), name: m.name, data });
             }
-            let referenced = check_set(&entries, digests, &mut findings);
+            let referenced = check_set(&entries, options, &mut findings, &mut disks);
             let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
             ova::order(&names, referenced.as_deref(), &mut Sink::new(&name, &mut findings));
         } else {
@@ -158,9 +268,9 @@ pub fn check(paths: &[PathBuf], digests: Digests) -> Result<Report> {
         }
     }
     files += loose.len();
-    check_set(&loose, digests, &mut findings);
+    check_set(&loose, options, &mut findings, &mut disks);
     findings.sort_by_key(|f| f.severity);
-    Ok(Report { findings, files })
+    Ok(Report { findings, files, disks })
 }
 
 /// One file's bytes alone, by the kind its name says (`.vmdk`, `.ovf`, `.mf`): what the fuzz
@@ -171,7 +281,7 @@ pub fn check_one(name: &str, bytes: &[u8]) -> Vec<Finding> {
     let mut sink = Sink::new(name, &mut findings);
     let lower = name.to_ascii_lowercase();
     if lower.ends_with(".vmdk") {
-        vmdk::check(bytes, &mut sink);
+        vmdk::check(bytes, Some(vmdk::Deep { digest: None }), &mut sink);
     } else if lower.ends_with(".ovf") {
         ovf::check_descriptor(bytes, &ovf::View::EMPTY, &mut sink);
     } else if lower.ends_with(".mf") {
@@ -190,15 +300,38 @@ struct Entry {
 
 /// Checks a set's disks, then the set; the names its descriptors reference (see
 /// [`ovf::check_set`]).
-fn check_set(entries: &[Entry], digests: Digests, findings: &mut Vec<Finding>) -> Option<Vec<String>> {
+fn check_set(
+    entries: &[Entry],
+    options: Options,
+    findings: &mut Vec<Finding>,
+    facts: &mut Vec<DiskFacts>,
+) -> Option<Vec<String>> {
+    // A disk the manifest lists has its digest taken in the grain pass's one read.
+    let listed = if options.grains && options.digests == Digests::Verify { ovf::listed(entries) } else { Vec::new() };
     let mut disks = Vec::new();
+    let mut digested = Vec::new();
     for entry in entries.iter().filter(|e| e.name.to_ascii_lowercase().ends_with(".vmdk")) {
         let mut sink = Sink::new(&entry.label, findings);
-        if let Some(disk) = vmdk::check(&entry.data, &mut sink) {
+        let algorithm = listed.iter().find(|(name, _)| *name == entry.name).map(|(_, a)| a.clone());
+        let deep = options.grains.then(|| vmdk::Deep {
+            digest: algorithm.as_ref().and_then(|a| crate::transfer::checksum::Hasher::new(a).ok()),
+        });
+        if let Some(disk) = vmdk::check(&entry.data, deep, &mut sink) {
+            facts.push(DiskFacts {
+                file: entry.label.clone(),
+                stream_optimized: disk.stream_optimized,
+                capacity_bytes: disk.capacity_bytes,
+                producer: disk.producer.map(|(p, _)| p),
+                producer_evidence: disk.producer.map(|(_, why)| why),
+                grains_checked: disk.grains,
+            });
+            if let (Some(a), Some(hex)) = (algorithm, &disk.digest) {
+                digested.push((entry.name.clone(), a, hex.clone()));
+            }
             disks.push((entry.name.clone(), disk));
         }
     }
-    ovf::check_set(entries, &disks, digests, findings)
+    ovf::check_set(entries, &disks, options.digests, &digested, findings)
 }
 
 /// Where findings of one file go: repeats of a check are counted, not listed, so a disk with a

@@ -39,6 +39,7 @@ pub(super) fn check_set(
     entries: &[Entry],
     disks: &[(String, Disk)],
     digests: Digests,
+    digested: &[Digested],
     findings: &mut Vec<Finding>,
 ) -> Option<Vec<String>> {
     let files: Vec<(&str, u64)> = entries.iter().map(|e| (e.name.as_str(), e.data.size())).collect();
@@ -69,10 +70,15 @@ pub(super) fn check_set(
         let mut sink = Sink::new(&m.label, findings);
         if let Some(bytes) = read_small(&m.data, MAX_MANIFEST, "manifest", &mut sink) {
             let needed = referenced.as_deref().filter(|_| !descriptors.is_empty());
-            check_manifest_in(&bytes, entries, needed, digests, &mut sink);
+            check_manifest_in(&bytes, entries, needed, digests, digested, &mut sink);
         }
     }
     for cert in entries.iter().filter(|e| is_kind(&e.name, ".cert")) {
+        let mut sink = Sink::new(&cert.label, findings);
+        if let Some(bytes) = read_small(&cert.data, MAX_MANIFEST, "certificate", &mut sink) {
+            super::signature::check(&bytes, &manifests, &mut sink);
+        }
+        drop(sink);
         if manifests.is_empty() {
             // DSP0243 §5.2: the certificate signs the manifest's digest.
             Sink::new(&cert.label, findings).error(
@@ -367,15 +373,46 @@ fn allocation_unit(units: &str) -> Option<u64> {
     }
 }
 
+/// A file's digest already taken (by the grain pass): its name, the algorithm and the hex.
+pub(super) type Digested = (String, cl_api::types::ChecksumAlgorithm, String);
+
+/// The files the set's manifests list, with the algorithm of each: the digests to take while
+/// the disks are read anyway.
+pub(super) fn listed(entries: &[Entry]) -> Vec<(String, cl_api::types::ChecksumAlgorithm)> {
+    let mut listed = Vec::new();
+    for m in entries.iter().filter(|e| is_kind(&e.name, ".mf") && e.data.size() <= MAX_MANIFEST) {
+        let mut bytes = vec![0u8; m.data.size() as usize];
+        if m.data.read_at(&mut bytes, 0).is_ok() {
+            let text = String::from_utf8_lossy(&bytes);
+            listed.extend(text.lines().filter_map(|l| parse_line(l.trim())).map(|l| (l.name.to_owned(), l.algorithm)));
+        }
+    }
+    listed
+}
+
 /// A manifest on its own (fuzzing): its lines only.
 pub(super) fn check_manifest(bytes: &[u8], entries: &[Entry], digests: Digests, out: &mut Sink) {
-    check_manifest_in(bytes, entries, None, digests, out);
+    check_manifest_in(bytes, entries, None, digests, &[], out);
 }
+
+/// How to write a manifest in the form DSP0243 gives and vCenter reads, with tools every build
+/// machine has. Not `openssl dgst`: OpenSSL 3 names the algorithm `SHA2-256`, which vCenter
+/// refuses ("Invalid OVF checksum algorithm"); not `sha256sum --tag`: its `SHA256 (x) = …`
+/// spacing is refused by ESXi and Workstation.
+pub(super) const FIX_MANIFEST: &str = "write the manifest again from the files: \
+     sha256sum x.ovf disk1.vmdk … | sed -E 's/^([0-9a-f]+) [ *](.*)$/SHA256(\\2)= \\1/' > x.mf";
 
 /// A manifest: its lines parse, name files of the set, use an algorithm the service takes, list
 /// every file the descriptor references, and (with `Digests::Verify`) match.
-fn check_manifest_in(bytes: &[u8], entries: &[Entry], needed: Option<&[String]>, digests: Digests, out: &mut Sink) {
-    let fix = "regenerate the manifest from the files (openssl dgst -sha256 … > x.mf, in the OVF's format)";
+fn check_manifest_in(
+    bytes: &[u8],
+    entries: &[Entry],
+    needed: Option<&[String]>,
+    digests: Digests,
+    digested: &[Digested],
+    out: &mut Sink,
+) {
+    let fix = FIX_MANIFEST;
     let text = String::from_utf8_lossy(bytes);
     let mut listed: HashSet<&str> = HashSet::new();
     for (n, raw) in text.lines().enumerate() {
@@ -389,6 +426,15 @@ fn check_manifest_in(bytes: &[u8], entries: &[Entry], needed: Option<&[String]>,
             // OVF manifests); DSP0243 §5.1 names SHA1, SHA256 and SHA512.
             let algorithm = line.split_once('(').map(|(a, _)| a.trim()).filter(|a| a.len() <= 16);
             let problem = match algorithm {
+                Some(a) if a.eq_ignore_ascii_case("SHA2-256") || a.eq_ignore_ascii_case("SHA2-512") => format!(
+                    "digest algorithm {a:?}, as OpenSSL 3's openssl dgst names it: vCenter refuses it (\"Invalid OVF \
+                     checksum algorithm\"); manifests say SHA256 or SHA512"
+                ),
+                Some(a) if line.contains(") = ") && !a.is_empty() => format!(
+                    "{:?} is spaced as sha256sum --tag writes it (\"SHA256 (x) = …\"); DSP0243's form, which vCenter \
+                     reads, is \"SHA256(x)= …\"",
+                    short(line)
+                ),
                 Some(a) if line.contains(")=") && !a.is_empty() => {
                     format!("digest algorithm {:?}: manifests use SHA1, SHA256 or SHA512", short(a))
                 }
@@ -410,6 +456,17 @@ fn check_manifest_in(bytes: &[u8], entries: &[Entry], needed: Option<&[String]>,
                 fix,
             );
         }
+        if line.split_once('(').is_some_and(|(a, _)| a.ends_with(char::is_whitespace)) {
+            // GNU sha256sum --tag and BSD sha256 write "SHA256 (x) = …"; ESXi and Workstation
+            // read "SHA256 " as the algorithm ("Invalid OVF checksum algorithm: SHA256 ").
+            out.warning(
+                "ovf.manifest_spacing",
+                at.clone(),
+                "spaces around the file name (\"SHA256 (x) = …\", as sha256sum --tag writes): DSP0243's form is \
+                 \"SHA256(x)= …\", and ESXi and Workstation refuse the spaced one",
+                fix,
+            );
+        }
         if !listed.insert(name) {
             out.warning("ovf.manifest_twice", at.clone(), format!("{:?} is listed twice", short(name)), fix);
         }
@@ -425,7 +482,8 @@ fn check_manifest_in(bytes: &[u8], entries: &[Entry], needed: Option<&[String]>,
             continue;
         };
         if digests == Digests::Verify && digest.len() == hex_len {
-            match digest_of(&entry.data, &algorithm) {
+            let taken = digested.iter().find(|(n, a, _)| n == name && *a == algorithm).map(|(_, _, hex)| hex.clone());
+            match taken.map_or_else(|| digest_of(&entry.data, &algorithm), Ok) {
                 Ok(actual) if actual.eq_ignore_ascii_case(digest) => {}
                 Ok(actual) => out.error(
                     "ovf.digest",

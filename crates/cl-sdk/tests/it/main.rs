@@ -9,6 +9,8 @@ mod hostile_server;
 mod load;
 mod ova_export;
 mod preflight;
+mod preflight_deep;
+mod preflight_signature;
 mod publish;
 mod reach;
 mod retries;

@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cl_sdk::preflight::{self, Digests, Finding, Report, Severity};
+use cl_sdk::preflight::{self, Finding, Options, Report, Severity};
 
 /// A tool from Debian's packages; locally its absence skips, in CI it fails.
-fn tool(program: &str, package: &str) -> Option<PathBuf> {
+pub(super) fn tool(program: &str, package: &str) -> Option<PathBuf> {
     let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .chain([PathBuf::from("/usr/bin")])
         .map(|dir| dir.join(program))
@@ -21,14 +21,14 @@ fn tool(program: &str, package: &str) -> Option<PathBuf> {
     found
 }
 
-fn run(command: &mut Command) -> std::process::Output {
+pub(super) fn run(command: &mut Command) -> std::process::Output {
     let output = command.output().unwrap();
     assert!(output.status.success(), "{command:?}: {}", String::from_utf8_lossy(&output.stderr));
     output
 }
 
 /// 8 MiB of raw disk: random data, a zero stretch (no grains), then a pattern.
-fn raw_image(dir: &Path) -> PathBuf {
+pub(super) fn raw_image(dir: &Path) -> PathBuf {
     let path = dir.join("raw.img");
     let mut bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     bytes.resize(5 << 20, 0);
@@ -37,7 +37,7 @@ fn raw_image(dir: &Path) -> PathBuf {
     path
 }
 
-fn qemu_disk(dir: &Path, raw: &Path, subformat: &str, name: &str) -> Option<PathBuf> {
+pub(super) fn qemu_disk(dir: &Path, raw: &Path, subformat: &str, name: &str) -> Option<PathBuf> {
     let qemu = tool("qemu-img", "qemu-utils")?;
     let out = dir.join(name);
     run(Command::new(qemu)
@@ -48,7 +48,7 @@ fn qemu_disk(dir: &Path, raw: &Path, subformat: &str, name: &str) -> Option<Path
     Some(out)
 }
 
-fn vmdkstream_disk(dir: &Path, raw: &Path) -> Option<PathBuf> {
+pub(super) fn vmdkstream_disk(dir: &Path, raw: &Path) -> Option<PathBuf> {
     let module = Path::new("/usr/lib/python3/dist-packages/VMDKstream.py");
     if !module.is_file() {
         assert!(std::env::var_os("CI").is_none(), "CI needs python3-vmdkstream (.ci/run installs it)");
@@ -62,21 +62,21 @@ fn vmdkstream_disk(dir: &Path, raw: &Path) -> Option<PathBuf> {
 }
 
 /// Whether libvmdk reads the disk.
-fn vmdkinfo_accepts(disk: &Path) -> Option<bool> {
+pub(super) fn vmdkinfo_accepts(disk: &Path) -> Option<bool> {
     let vmdkinfo = tool("vmdkinfo", "libvmdk-utils")?;
     Some(Command::new(vmdkinfo).arg(disk).output().unwrap().status.success())
 }
 
-fn check(paths: &[&Path]) -> Report {
+pub(super) fn check(paths: &[&Path]) -> Report {
     let paths: Vec<PathBuf> = paths.iter().map(|p| p.to_path_buf()).collect();
-    preflight::check(&paths, Digests::Verify).unwrap()
+    preflight::check(&paths, Options::full()).unwrap()
 }
 
-fn codes(report: &Report, severity: Severity) -> Vec<&'static str> {
+pub(super) fn codes(report: &Report, severity: Severity) -> Vec<&'static str> {
     report.findings.iter().filter(|f| f.severity == severity).map(|f| f.code).collect()
 }
 
-fn the_error<'a>(report: &'a Report, code: &str) -> &'a Finding {
+pub(super) fn the_error<'a>(report: &'a Report, code: &str) -> &'a Finding {
     report
         .findings
         .iter()
@@ -85,7 +85,7 @@ fn the_error<'a>(report: &'a Report, code: &str) -> &'a Finding {
 }
 
 /// A copy of `disk` named `name`, changed by `edit`.
-fn variant(disk: &Path, name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
+pub(super) fn variant(disk: &Path, name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
     let mut bytes = std::fs::read(disk).unwrap();
     edit(&mut bytes);
     let path = disk.with_file_name(name);
@@ -93,17 +93,17 @@ fn variant(disk: &Path, name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> PathBuf 
     path
 }
 
-fn u32_at(b: &[u8], o: usize) -> u32 {
+pub(super) fn u32_at(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
 }
 
-fn u64_at(b: &[u8], o: usize) -> u64 {
+pub(super) fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
 }
 
 /// The byte offset of the first allocated grain table entry, through the grain directory at
 /// `gd` (sectors).
-fn first_gte(b: &[u8], gd: u64) -> usize {
+pub(super) fn first_gte(b: &[u8], gd: u64) -> usize {
     let gt = u32_at(b, gd as usize * 512) as usize * 512;
     (0..512).map(|j| gt + j * 4).find(|&at| u32_at(b, at) > 1).unwrap()
 }
@@ -243,7 +243,7 @@ fn corrupted_disks_give_the_finding_that_names_them() {
 }
 
 /// A descriptor for `disk` (`size` bytes, `capacity` bytes of disk).
-fn descriptor(disk: &str, size: u64, capacity: u64, extra: &str) -> String {
+pub(super) fn descriptor(disk: &str, size: u64, capacity: u64, extra: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1">
@@ -261,7 +261,7 @@ fn descriptor(disk: &str, size: u64, capacity: u64, extra: &str) -> String {
     )
 }
 
-fn sha256(path: &Path) -> String {
+pub(super) fn sha256(path: &Path) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
 }
@@ -401,7 +401,7 @@ fn ovf_sets_and_ovas() {
     std::fs::write(&mf, format!("SHA256(app.ovf)= {}\nSHA256(disk1.vmdk)= {}\n", sha256(&ovf), "0".repeat(64)))
         .unwrap();
     let paths = [ovf.clone(), mf.clone(), disk.clone()];
-    assert!(!preflight::check(&paths, Digests::Skip).unwrap().has_errors());
+    assert!(!preflight::check(&paths, Options::structure()).unwrap().has_errors());
     std::fs::remove_file(&mf).unwrap();
     let cert = write("app.cert", "-----BEGIN CERTIFICATE-----");
     the_error(&check(&[&ovf, &cert, &disk]), "ovf.cert_without_manifest");

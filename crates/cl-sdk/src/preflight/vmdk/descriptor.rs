@@ -2,16 +2,29 @@
 
 use super::*;
 
-/// The embedded descriptor: in bounds, and saying what the header says.
-pub(super) fn descriptor(f: &(impl ReadAt + ?Sized), h: &Header, out: &mut Sink) {
+/// What the descriptor says of the tool that wrote the disk.
+#[derive(Default)]
+pub(super) struct Marks {
+    /// python3-vmdkstream's comment, `# Created by VMDKstream`.
+    pub vmdkstream: bool,
+    /// VirtualBox's `ddb.uuid.image`.
+    pub virtualbox: bool,
+    /// VMware's `ddb.toolsInstallType` (ovftool, vmdk-convert, ESXi exports).
+    pub vmware: bool,
+}
+
+/// The embedded descriptor: in bounds, and saying what the header says; what it says of its
+/// writer.
+pub(super) fn descriptor(f: &(impl ReadAt + ?Sized), h: &Header, out: &mut Sink) -> Marks {
     if h.descriptor_offset == 0 {
         out.warning(
             "vmdk.no_descriptor",
             at(28),
-            "no embedded descriptor: an extent of a multi-file disk, not a disk on its own",
-            RECONVERT,
+            "no embedded descriptor: one extent of a disk split over several files, not a disk on its own",
+            "upload the whole disk as one file: convert the disk's descriptor file, not this extent \
+             (qemu-img convert -O vmdk -o subformat=streamOptimized DISK.vmdk OUT.vmdk), and reference OUT.vmdk",
         );
-        return;
+        return Marks::default();
     }
     let offset = h.descriptor_offset.saturating_mul(SECTOR);
     let size = h.descriptor_size.saturating_mul(SECTOR);
@@ -26,20 +39,27 @@ pub(super) fn descriptor(f: &(impl ReadAt + ?Sized), h: &Header, out: &mut Sink)
             format!("the embedded descriptor ({size} bytes at {offset}) lies outside the header's area or the file"),
             RECONVERT,
         );
-        return;
+        return Marks::default();
     }
     let mut bytes = vec![0u8; size as usize];
     if f.read_at(&mut bytes, offset).is_err() {
         out.error("vmdk.descriptor_bounds", at(offset), "the embedded descriptor cannot be read", RECOPY);
-        return;
+        return Marks::default();
     }
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     let text = String::from_utf8_lossy(&bytes[..end]);
-    descriptor_text(&text, h, offset, out);
+    descriptor_text(&text, h, offset, out)
 }
 
-fn descriptor_text(text: &str, h: &Header, offset: u64, out: &mut Sink) {
+fn descriptor_text(text: &str, h: &Header, offset: u64, out: &mut Sink) -> Marks {
     let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let key =
+        |name: &str| lines.iter().any(|l| l.split_once('=').is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case(name)));
+    let marks = Marks {
+        vmdkstream: lines.iter().any(|l| l.starts_with("# Created by VMDKstream")),
+        virtualbox: key("ddb.uuid.image"),
+        vmware: key("ddb.toolsInstallType"),
+    };
     // libvmdk (vmdkinfo, and the tools built on it) refuses a descriptor whose first line is not
     // exactly this signature; python3-vmdkstream writes "# Disk Descriptor File".
     if lines.first() != Some(&"# Disk DescriptorFile") {
@@ -47,10 +67,15 @@ fn descriptor_text(text: &str, h: &Header, offset: u64, out: &mut Sink) {
             "vmdk.descriptor_signature",
             at(offset),
             format!(
-                "the embedded descriptor starts with {:?}, not \"# Disk DescriptorFile\"; libvmdk-based readers refuse it",
+                "the embedded descriptor starts with {:?}, not \"# Disk DescriptorFile\"; vCenter and ESXi read it, \
+                 libvmdk-based readers (vmdkinfo, and tools built on libvmdk) refuse it",
                 lines.first().map(|l| super::super::ovf::short(l)).unwrap_or_default()
             ),
-            "convert the disk again with qemu-img, or correct the descriptor's first line in place",
+            &format!(
+                "nothing for vCenter; for libvmdk's sake, write the first line of the descriptor (plain text at offset \
+                 {offset}) as \"# Disk DescriptorFile\", or write the disk with qemu-img or VMware's vmdk-convert \
+                 instead (python3-vmdkstream writes this line)"
+            ),
         );
     }
     // libvmdk finds the extents and the disk database by these section comments and refuses a
@@ -67,7 +92,8 @@ fn descriptor_text(text: &str, h: &Header, offset: u64, out: &mut Sink) {
                 "the embedded descriptor lacks the line {:?}; libvmdk-based readers refuse it",
                 missing.join("\" and \"")
             ),
-            "convert the disk again with qemu-img, or add the section lines to the descriptor",
+            "nothing for vCenter; for libvmdk's sake, add the two section lines to the descriptor, or write the disk \
+             with qemu-img or VMware's vmdk-convert, which write them",
         );
     }
     let value = |key: &str| {
@@ -141,4 +167,5 @@ fn descriptor_text(text: &str, h: &Header, offset: u64, out: &mut Sink) {
             RECONVERT,
         ),
     }
+    marks
 }

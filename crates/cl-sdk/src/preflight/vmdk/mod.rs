@@ -9,6 +9,7 @@
 //! stream-optimized disk, `sparse` the grain directory and tables both layouts have.
 
 mod descriptor;
+mod grains;
 mod sparse;
 mod stream;
 
@@ -16,7 +17,8 @@ use descriptor::descriptor;
 use sparse::tables;
 use stream::walk;
 
-use super::{Location, ReadAt, Sink};
+use super::{Location, Producer, ReadAt, Sink};
+use crate::transfer::checksum::Hasher;
 
 const SECTOR: u64 = 512;
 /// VDF: the four bytes `KDMV`, read as a little-endian u32.
@@ -41,15 +43,27 @@ const MAX_CAPACITY: u64 = 1 << 39;
 /// The largest embedded descriptor read: 1 MiB (vmware writes 1 to 20 sectors).
 const MAX_DESCRIPTOR_SECTORS: u64 = 2048;
 
-const RECONVERT: &str =
-    "re-export the disk, or convert it again (qemu-img convert -O vmdk -o subformat=streamOptimized)";
+/// For a disk whose structure is wrong in a way no writer means: build it again from its source.
+/// Which tool wrote it is unknown this early, so both kinds of writer are named.
+const RECONVERT: &str = "build the disk again from its source image (VMware's vmdk-convert or ovftool, or qemu-img \
+     convert -O vmdk -o subformat=streamOptimized), or export it again";
 const RECOPY: &str = "copy the file again from its source (it is cut short or damaged), then check it again";
 
 /// What the rest of the preflight needs to know of a disk.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Disk {
     pub capacity_bytes: u64,
     pub stream_optimized: bool,
+    pub producer: Option<(Producer, &'static str)>,
+    /// Grains read by the deep pass, when it ran to the end.
+    pub grains: Option<u64>,
+    /// The whole file's digest, when one was asked of the deep pass and it ran to the end.
+    pub digest: Option<String>,
+}
+
+/// What the deep pass is asked for: nothing (`None`), or every grain, and a digest of the file.
+pub(super) struct Deep {
+    pub digest: Option<Hasher>,
 }
 
 struct Header {
@@ -102,8 +116,9 @@ fn at(offset: u64) -> Option<Location> {
     Some(Location::Offset(offset))
 }
 
-/// Checks one VMDK; `Some` when it is a sparse extent whose header could be read.
-pub(super) fn check(file: &(impl ReadAt + ?Sized), out: &mut Sink) -> Option<Disk> {
+/// Checks one VMDK, every grain too when `deep` asks; `Some` when it is a sparse extent whose
+/// header could be read.
+pub(super) fn check(file: &(impl ReadAt + ?Sized), deep: Option<Deep>, out: &mut Sink) -> Option<Disk> {
     let f = &super::Windowed::new(file);
     let len = f.size();
     let mut head = [0u8; 512];
@@ -136,10 +151,12 @@ pub(super) fn check(file: &(impl ReadAt + ?Sized), out: &mut Sink) -> Option<Dis
                 "a stream-optimized disk with header version {}; ESXi refuses those below 3 (\"sparse VMDK version too old\")",
                 h.version
             ),
-            "convert it again with qemu-img 2.5.1 or later (qemu-img convert -O vmdk -o subformat=streamOptimized)",
+            "convert it again with qemu-img 2.5.1 or later, or with VMware's vmdk-convert (the version 1 header is \
+             what qemu-img 2.1.0 to 2.5.0 wrote)",
         );
     }
-    descriptor(f, &h, out);
+    let marks = descriptor(f, &h, out);
+    let producer = identify(&h, &marks);
     if h.overhead.saturating_mul(SECTOR) > len {
         out.error(
             "vmdk.truncated",
@@ -151,7 +168,7 @@ pub(super) fn check(file: &(impl ReadAt + ?Sized), out: &mut Sink) -> Option<Dis
     }
     let mut gd = (h.gd_offset != GD_AT_END).then_some(h.gd_offset);
     if stream {
-        let walk = walk(f, &h, out)?;
+        let walk = walk(f, &h, producer, out)?;
         gd = gd.or(walk.footer_gd).or(walk.gd_marker.map(|m| m / SECTOR + 1));
     } else if gd.is_none() {
         out.error(
@@ -162,15 +179,44 @@ pub(super) fn check(file: &(impl ReadAt + ?Sized), out: &mut Sink) -> Option<Dis
         );
     }
     let compressed = h.flags & FLAG_COMPRESSED != 0;
-    if let Some(gd) = gd {
-        tables(f, &h, gd, compressed, "grain directory", out);
-    }
+    let allocated = gd.and_then(|gd| tables(f, &h, gd, compressed, "grain directory", out));
     // qemu-img sets the redundant-table flag and writes both directories; a damaged copy
     // misleads a reader that prefers it.
     if h.flags & FLAG_REDUNDANT != 0 && h.rgd_offset != 0 && h.rgd_offset != GD_AT_END && !out.has_errors() {
         tables(f, &h, h.rgd_offset, compressed, "redundant grain directory", out);
     }
-    Some(Disk { capacity_bytes: h.capacity * SECTOR, stream_optimized: stream })
+    let mut disk =
+        Disk { capacity_bytes: h.capacity * SECTOR, stream_optimized: stream, producer, grains: None, digest: None };
+    // The deep pass trusts the structure: only a disk without errors so far gets one.
+    if let (Some(deep), Some(allocated), Some(gd), false) = (deep, allocated, gd, out.has_errors()) {
+        let found = if stream {
+            grains::stream(file, &h, allocated, deep.digest, out)
+        } else {
+            grains::sparse(f, &h, gd, compressed, out)
+        };
+        if let Some(found) = found {
+            disk.grains = Some(found.grains);
+            disk.digest = found.digest;
+        }
+    }
+    Some(disk)
+}
+
+/// The tool that wrote the disk, where the file says so, and what says it. Layout first: qemu-img
+/// is the one writer that puts a stream's grain directory before its grains; then the marks
+/// writers leave in the descriptor. Tools that wrap these (packer, kiwi) show as what they ran.
+fn identify(h: &Header, marks: &descriptor::Marks) -> Option<(Producer, &'static str)> {
+    if marks.vmdkstream {
+        Some((Producer::Vmdkstream, "its descriptor's \"# Created by VMDKstream\""))
+    } else if marks.virtualbox {
+        Some((Producer::VirtualBox, "its descriptor's ddb.uuid.image"))
+    } else if h.stream() && h.gd_offset != GD_AT_END {
+        Some((Producer::QemuImg, "its layout: a stream with the grain directory before the grains"))
+    } else if marks.vmware {
+        Some((Producer::VMware, "its descriptor's ddb.toolsInstallType"))
+    } else {
+        None
+    }
 }
 
 /// Names what a file that is not a sparse extent is instead.

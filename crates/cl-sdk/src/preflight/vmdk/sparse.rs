@@ -3,8 +3,16 @@
 use super::*;
 
 /// The grain directory at sector `gd` and the tables it points to: in the file, and each entry
-/// pointing at a grain of the right disk sector. Stops at the first error.
-pub(super) fn tables(f: &(impl ReadAt + ?Sized), h: &Header, gd: u64, compressed: bool, what: &str, out: &mut Sink) {
+/// pointing at a grain of the right disk sector. Stops at the first error; else how many grains
+/// the tables allocate.
+pub(super) fn tables(
+    f: &(impl ReadAt + ?Sized),
+    h: &Header,
+    gd: u64,
+    compressed: bool,
+    what: &str,
+    out: &mut Sink,
+) -> Option<u64> {
     let len = f.size();
     let gdes = h.gdes();
     let gd_at = gd.saturating_mul(SECTOR);
@@ -15,17 +23,18 @@ pub(super) fn tables(f: &(impl ReadAt + ?Sized), h: &Header, gd: u64, compressed
             format!("the {what} ({gdes} entries at sector {gd}) lies past the end of the file ({len} bytes)"),
             RECOPY,
         );
-        return;
+        return None;
     }
     // Allocated grains are each in the file, so there can be no more of them than sectors.
     let mut budget = len / SECTOR + 1;
+    let mut allocated = 0u64;
     let mut table = [0u8; (GTES_PER_GT * 4) as usize];
     let mut gde_bytes = [0u8; 4];
     for i in 0..gdes as usize {
         // Through the window: the directory is read 8 KiB at a time, however large it claims to be.
         if f.read_at(&mut gde_bytes, gd_at + i as u64 * 4).is_err() {
             out.error("vmdk.gd_bounds", at(gd_at), format!("the {what} cannot be read"), RECOPY);
-            return;
+            return None;
         }
         let gde = u64::from(u32::from_le_bytes(gde_bytes));
         if gde == 0 {
@@ -39,7 +48,7 @@ pub(super) fn tables(f: &(impl ReadAt + ?Sized), h: &Header, gd: u64, compressed
                 format!("{what} entry {i} points at a grain table at sector {gde}, past the end of the file"),
                 RECOPY,
             );
-            return;
+            return None;
         }
         for (j, gte) in table.chunks_exact(4).enumerate() {
             let gte = u64::from(u32::from_le_bytes(gte.try_into().expect("4 bytes")));
@@ -56,7 +65,7 @@ pub(super) fn tables(f: &(impl ReadAt + ?Sized), h: &Header, gd: u64, compressed
                     format!("a grain table entry for disk sector {lba}, past the capacity of {} sectors", h.capacity),
                     RECONVERT,
                 );
-                return;
+                return None;
             }
             if budget == 0 {
                 out.error(
@@ -65,9 +74,10 @@ pub(super) fn tables(f: &(impl ReadAt + ?Sized), h: &Header, gd: u64, compressed
                     "more grains allocated than the file has sectors: the tables are damaged",
                     RECONVERT,
                 );
-                return;
+                return None;
             }
             budget -= 1;
+            allocated += 1;
             let grain_at = gte * SECTOR;
             if !compressed {
                 if grain_at + h.grain * SECTOR > len {
@@ -77,7 +87,7 @@ pub(super) fn tables(f: &(impl ReadAt + ?Sized), h: &Header, gd: u64, compressed
                         format!("the grain of disk sector {lba} is at sector {gte}, past the end of the file"),
                         RECOPY,
                     );
-                    return;
+                    return None;
                 }
                 continue;
             }
@@ -89,7 +99,7 @@ pub(super) fn tables(f: &(impl ReadAt + ?Sized), h: &Header, gd: u64, compressed
                     format!("the grain of disk sector {lba} is at sector {gte}, outside the file's grains"),
                     RECOPY,
                 );
-                return;
+                return None;
             }
             let found = u64::from_le_bytes(marker[..8].try_into().expect("8 bytes"));
             let size = u32::from_le_bytes(marker[8..].try_into().expect("4 bytes"));
@@ -100,8 +110,9 @@ pub(super) fn tables(f: &(impl ReadAt + ?Sized), h: &Header, gd: u64, compressed
                     format!("the entry for disk sector {lba} points at sector {gte}, where there is no grain for it"),
                     RECONVERT,
                 );
-                return;
+                return None;
             }
         }
     }
+    Some(allocated)
 }

@@ -11,7 +11,12 @@ pub(super) struct Walk {
 
 /// Walks a stream-optimized disk from its first grain to its end-of-stream marker. `None` when
 /// the walk found the disk cut or damaged (already reported).
-pub(super) fn walk(f: &(impl ReadAt + ?Sized), h: &Header, out: &mut Sink) -> Option<Walk> {
+pub(super) fn walk(
+    f: &(impl ReadAt + ?Sized),
+    h: &Header,
+    producer: Option<(Producer, &'static str)>,
+    out: &mut Sink,
+) -> Option<Walk> {
     let len = f.size();
     // zlib's compressBound for one grain, plus slack: no deflate stream of a grain is larger.
     let grain_bytes = h.grain * SECTOR;
@@ -159,11 +164,32 @@ pub(super) fn walk(f: &(impl ReadAt + ?Sized), h: &Header, out: &mut Sink) -> Op
         );
         return None;
     }
+    no_eos(len, producer, out);
+    Some(result)
+}
+
+/// A stream that ends without its end-of-stream marker: what that means depends on who wrote it.
+fn no_eos(len: u64, producer: Option<(Producer, &'static str)>, out: &mut Sink) {
+    if let Some((Producer::QemuImg, _)) = producer {
+        // qemu-img's VMDK driver writes the directory and tables up front and, at the end of a
+        // conversion, only rounds the file up to a sector: no footer, no marker (block/vmdk.c).
+        out.warning(
+            "vmdk.no_eos",
+            at(len),
+            "written by qemu-img, which puts the grain directory and tables before the grains and ends the file \
+             with no end-of-stream marker: readers that seek (qemu, VirtualBox, libvmdk) read it whole, a reader that \
+             takes the disk strictly as a stream cannot tell it is complete, and ovftool's validation has refused \
+             such disks (siderolabs/talos#11053). The upload stores it as it is; the risk is at deploy",
+            "if ovftool or a deploy refuses it, write the disk with VMware's vmdk-convert (open-vmdk) or ovftool, \
+             which put the directory after the grains with a footer and the marker; converting again with qemu-img \
+             gives this same layout",
+        );
+        return;
+    }
     out.warning(
         "vmdk.no_eos",
         at(len),
-        "no end-of-stream marker at the end: streaming readers may wait for more",
+        "no end-of-stream marker at the end: a reader that takes the disk as a stream cannot tell it is complete",
         RECONVERT,
     );
-    Some(result)
 }
