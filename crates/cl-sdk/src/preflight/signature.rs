@@ -12,9 +12,10 @@ use x509_parser::prelude::*;
 use super::ovf::short;
 use super::{Entry, ReadAt, Sink};
 
-const FIX_SIGN: &str = "sign the manifest again with the key of the certificate you ship: \
-     openssl dgst -sha256 -sign KEY.pem -out x.sig x.mf, then write the .cert as \
-     \"SHA256(x.mf)= <the signature in hex (xxd -p x.sig | tr -d '\\n')>\" followed by the certificate in PEM";
+/// How the OVF tool chain signs, with openssl alone.
+pub(super) const FIX_SIGN: &str = "sign the manifest again with the key of the certificate you ship: \
+     openssl dgst -sha256 -sign KEY.pem -out x.sig x.mf && \
+     { printf 'SHA256(x.mf)= %s\\n' \"$(od -An -v -tx1 x.sig | tr -d ' \\n')\"; cat CERT.pem; } > x.cert";
 
 /// Checks a certificate file against the set's manifests.
 pub(super) fn check(bytes: &[u8], manifests: &[&Entry], out: &mut Sink) {
@@ -129,7 +130,7 @@ pub(super) fn check(bytes: &[u8], manifests: &[&Entry], out: &mut Sink) {
     let validity = cert.validity();
     let expiry = validity.not_after.to_string();
     if !validity.is_valid() {
-        let when = if validity.not_before.timestamp() > validity.not_after.timestamp().min(now()) {
+        let when = if validity.not_before.timestamp() > now() {
             format!("valid only from {}", validity.not_before)
         } else {
             format!("expired {expiry}")
