@@ -125,3 +125,90 @@ async fn upload_refuses_broken_files_before_the_server_is_touched() {
     assert!(warned.status.success(), "{err}");
     assert!(err.contains("warning: notes.txt") && err.contains("[ovf.unreferenced]"), "{err}");
 }
+
+/// A qemu-img disk damaged inside one grain's compressed data, its manifest made afterwards:
+/// `clx check` exits 2 naming the file, the offset and the disk sector, and says who wrote the
+/// disk; `--structure-only` cannot see it; `clx upload --deep-check` refuses it before connecting.
+#[test]
+fn check_inflates_every_grain_and_upload_can_too() {
+    let Ok(qemu) = which("qemu-img") else {
+        assert!(std::env::var_os("CI").is_none(), "CI needs qemu-img (.ci/run installs qemu-utils)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    std::fs::create_dir(&set).unwrap();
+    let raw = dir.path().join("raw.img");
+    std::fs::write(&raw, (0..4u32 << 20).map(|i| (i / 7 % 251) as u8 ^ (i >> 12) as u8).collect::<Vec<u8>>()).unwrap();
+    let disk = set.join("disk1.vmdk");
+    let status = Command::new(qemu)
+        .args(["convert", "-O", "vmdk", "-o", "subformat=streamOptimized"])
+        .arg(&raw)
+        .arg(&disk)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The tenth grain, in the middle of its deflated bytes.
+    let mut bytes = std::fs::read(&disk).unwrap();
+    let mut pos = u64::from_le_bytes(bytes[64..72].try_into().unwrap()) as usize * 512;
+    for _ in 0..9 {
+        let size = u32::from_le_bytes(bytes[pos + 8..pos + 12].try_into().unwrap()) as usize;
+        pos = (pos + 12 + size).next_multiple_of(512);
+    }
+    let lba = u64::from_le_bytes(bytes[pos..pos + 8].try_into().unwrap());
+    let size = u32::from_le_bytes(bytes[pos + 8..pos + 12].try_into().unwrap()) as usize;
+    bytes[pos + 12 + size / 2] ^= 0x21;
+    std::fs::write(&disk, &bytes).unwrap();
+    let sum = |p: &Path| {
+        let out = Command::new("sha256sum").arg(p).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+    };
+    ovf_set(&set, 8192);
+    std::fs::remove_file(set.join("disk.img")).unwrap();
+    let ovf = std::fs::read_to_string(set.join("app.ovf")).unwrap().replace(
+        r#"<File ovf:href="disk.img" ovf:id="f1" ovf:size="8192"/>"#,
+        &format!(r#"<File ovf:href="disk1.vmdk" ovf:id="f1" ovf:size="{}"/>"#, bytes.len()),
+    );
+    std::fs::write(set.join("app.ovf"), ovf).unwrap();
+    let manifest = format!("SHA256(app.ovf)= {}\nSHA256(disk1.vmdk)= {}\n", sum(&set.join("app.ovf")), sum(&disk));
+    std::fs::write(set.join("app.mf"), manifest).unwrap();
+
+    let output = clx().arg("check").arg(&set).output().unwrap();
+    let (out, err) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{out}{err}");
+    let line = out.lines().find(|l| l.contains("[vmdk.grain_data]")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("disk1.vmdk") && line.contains(&format!("offset {pos}")), "{line}");
+    assert!(line.contains(&format!("disk sector {lba}")), "{line}");
+    assert!(!out.contains("[ovf.digest]"), "the manifest was made after the damage: {out}");
+    assert!(err.contains("disk1.vmdk: stream-optimized") && err.contains("written by qemu-img"), "{err}");
+
+    let output = clx().args(["check", "--structure-only"]).arg(&set).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+
+    // The upload's preflight: structural by default (the damage passes it, and the upload goes on
+    // to fail at the server, here one that is not there), every grain with --deep-check, refused
+    // before any connection.
+    let upload = |extra: &[&str]| {
+        clx()
+            .args(["--url", "https://127.0.0.1:9", "upload", "--library", "lib", "--item", "app", "--create"])
+            .args(extra)
+            .arg(&set)
+            .env("CLX_USERNAME", "u")
+            .env("CLX_PASSWORD", "p")
+            .output()
+            .unwrap()
+    };
+    let (_, err) = text(&upload(&[]));
+    assert!(!err.contains("vmdk.grain_data") && !err.contains("nothing was sent"), "{err}");
+    let output = upload(&["--deep-check"]);
+    let (out, err) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("vmdk.grain_data") && err.contains("nothing was sent"), "{err}");
+}
+
+fn which(program: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .ok_or(())
+}

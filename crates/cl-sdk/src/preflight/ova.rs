@@ -5,7 +5,10 @@
 use super::{Location, Sink};
 use crate::transfer::ova::Broken;
 
-const FIX_REPACK: &str = "pack it again: tar -cf x.ova x.ovf x.mf disk1.vmdk … (descriptor first), or export it again";
+/// POSIX ustar, as DSP0243 §5.3 asks: no sparse or GNU long-name members a streaming reader
+/// would take as data.
+pub(super) const FIX_REPACK: &str = "pack it again: tar --format=ustar -cf x.ova x.ovf x.mf disk1.vmdk … (the \
+     descriptor, the manifest and certificate, then the files in the order the descriptor lists them)";
 
 /// One regular file in the archive.
 pub(super) struct Member {

@@ -278,7 +278,8 @@ pub(super) fn check_descriptor(bytes: &[u8], set: &View<'_>, out: &mut Sink) -> 
                 "ovf.disk_format",
                 line(disk),
                 format!("Disk {:?} is declared stream-optimized and is not", short(href)),
-                "convert it (qemu-img convert -O vmdk -o subformat=streamOptimized), then update sizes and manifest",
+                "convert it (qemu-img convert -O vmdk -o subformat=streamOptimized DISK.vmdk OUT.vmdk), then update the \
+                 descriptor's sizes and the manifest",
             );
         } else if vmdk.stream_optimized && !format.contains("streamOptimized") {
             out.warning(

@@ -9,6 +9,7 @@ mod hostile_server;
 mod load;
 mod ova_export;
 mod preflight;
+mod preflight_advice;
 mod preflight_deep;
 mod preflight_signature;
 mod publish;

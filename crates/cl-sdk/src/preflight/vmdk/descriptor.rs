@@ -17,13 +17,7 @@ pub(super) struct Marks {
 /// writer.
 pub(super) fn descriptor(f: &(impl ReadAt + ?Sized), h: &Header, out: &mut Sink) -> Marks {
     if h.descriptor_offset == 0 {
-        out.warning(
-            "vmdk.no_descriptor",
-            at(28),
-            "no embedded descriptor: one extent of a disk split over several files, not a disk on its own",
-            "upload the whole disk as one file: convert the disk's descriptor file, not this extent \
-             (qemu-img convert -O vmdk -o subformat=streamOptimized DISK.vmdk OUT.vmdk), and reference OUT.vmdk",
-        );
+        no_descriptor(at(28), out);
         return Marks::default();
     }
     let offset = h.descriptor_offset.saturating_mul(SECTOR);
@@ -48,7 +42,22 @@ pub(super) fn descriptor(f: &(impl ReadAt + ?Sized), h: &Header, out: &mut Sink)
     }
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     let text = String::from_utf8_lossy(&bytes[..end]);
+    if text.trim().is_empty() {
+        // qemu-img reserves the space in every extent of a split disk and fills only the first.
+        no_descriptor(at(offset), out);
+        return Marks::default();
+    }
     descriptor_text(&text, h, offset, out)
+}
+
+fn no_descriptor(at: Option<Location>, out: &mut Sink) {
+    out.warning(
+        "vmdk.no_descriptor",
+        at,
+        "no embedded descriptor: one extent of a disk split over several files, not a disk on its own",
+        "upload the whole disk as one file: convert the disk's descriptor file, not this extent \
+         (qemu-img convert -O vmdk -o subformat=streamOptimized DISK.vmdk OUT.vmdk), and reference OUT.vmdk",
+    );
 }
 
 fn descriptor_text(text: &str, h: &Header, offset: u64, out: &mut Sink) -> Marks {
@@ -67,14 +76,15 @@ fn descriptor_text(text: &str, h: &Header, offset: u64, out: &mut Sink) -> Marks
             "vmdk.descriptor_signature",
             at(offset),
             format!(
-                "the embedded descriptor starts with {:?}, not \"# Disk DescriptorFile\"; vCenter and ESXi read it, \
-                 libvmdk-based readers (vmdkinfo, and tools built on libvmdk) refuse it",
-                lines.first().map(|l| super::super::ovf::short(l)).unwrap_or_default()
+                "the embedded descriptor starts with {:?}{}, not \"# Disk DescriptorFile\"; vCenter and ESXi read \
+                 it, libvmdk-based readers (vmdkinfo, and tools built on libvmdk) refuse it",
+                lines.first().map(|l| super::super::ovf::short(l)).unwrap_or_default(),
+                if marks.vmdkstream { " (as python3-vmdkstream writes it)" } else { "" }
             ),
             &format!(
                 "nothing for vCenter; for libvmdk's sake, write the first line of the descriptor (plain text at offset \
-                 {offset}) as \"# Disk DescriptorFile\", or write the disk with qemu-img or VMware's vmdk-convert \
-                 instead (python3-vmdkstream writes this line)"
+                 {offset}) as \"# Disk DescriptorFile\", or write the disk with another tool (qemu-img convert -O vmdk \
+                 -o subformat=streamOptimized DISK.vmdk OUT.vmdk, or VMware's vmdk-convert)"
             ),
         );
     }

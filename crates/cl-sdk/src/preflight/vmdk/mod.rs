@@ -227,7 +227,8 @@ fn magic(head: &[u8; 512], out: &mut Sink) {
             "vmdk.descriptor_only",
             at(0),
             "a descriptor-only VMDK: its data is in other files, which an OVF cannot carry",
-            "convert the disk to one stream-optimized file (qemu-img convert -O vmdk -o subformat=streamOptimized)",
+            "convert the disk to one stream-optimized file (qemu-img convert -O vmdk -o subformat=streamOptimized \
+             DISK.vmdk OUT.vmdk)",
         );
     } else if &head[..4] == b"COWD" {
         out.error(
