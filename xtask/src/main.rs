@@ -6,7 +6,7 @@
 //!   is stale.
 //! * `validate-spec`: validate the spec with a real OpenAPI 3.0 validator (openapi-spec-validator).
 //! * `bench [--docs]`: the SDK side by side with curl (release builds; see `bench.rs`); `--docs`
-//!   also puts the table and the throughput plot into `docs/`. `bench --route ova|manifest|publish`
+//!   also puts the table and the throughput plot into `docs/`. `bench --route ova|manifest|publish|deep`
 //!   measures one route alone.
 //! * `official-sdk`: VMware's official Python SDK against the `cl-sim` binary, in JSON-RPC and both
 //!   REST dialects (see `official_sdk.rs`).
@@ -29,7 +29,7 @@ mod package;
 mod plot;
 mod sim;
 
-const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | bench [--docs | --route ova|manifest|publish] | official-sdk | package | vcsim | ci>";
+const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | bench [--docs | --route ova|manifest|publish|deep] | official-sdk | package | vcsim | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -19,6 +19,7 @@
 //! bench_tool URL rm-item ITEM                # deletes an item
 //! bench_tool URL first-byte ITEM DIR        # prepared-to-first-request delay; prints ms=
 //! bench_tool - hash FILE                    # SHA-1 and SHA-256 speed; prints sha1_gbps= sha256_gbps=
+//! bench_tool - deep-check FILE              # the full preflight of FILE; prints seconds= errors= grains= rss_mib=
 //! ```
 
 use std::path::Path;
@@ -75,6 +76,18 @@ async fn main() -> Result<()> {
         let started = Instant::now();
         let report = cl_sdk::preflight::check(&[file.into()], cl_sdk::preflight::Options::structure())?;
         println!("seconds={:.6}\nfindings={}", started.elapsed().as_secs_f64(), report.findings.len());
+        return Ok(());
+    }
+    if let ["-", "deep-check", file] = args.as_slice() {
+        let started = Instant::now();
+        let report = cl_sdk::preflight::check(&[file.into()], cl_sdk::preflight::Options::full())?;
+        println!(
+            "seconds={:.4}\nerrors={}\ngrains={}\nrss_mib={:.1}",
+            started.elapsed().as_secs_f64(),
+            report.errors().count(),
+            report.disks.first().and_then(|d| d.grains_checked).unwrap_or(0),
+            cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN)
+        );
         return Ok(());
     }
     let Some((url, command)) = args.split_first() else {

@@ -40,6 +40,8 @@ const REQUIRED: &[&str] = &[
     "url_import_vs_curl_pipe",
     "url_import_rss_mib",
     "preflight_10gib_stream_ms",
+    "deep_check_vs_qemu_img_convert",
+    "deep_check_rss_mib",
     "download_cpu_vs_curl_openssl",
     "upload_cpu_vs_openssl_curl",
     "upload_manifest_vs_curl",
@@ -70,7 +72,11 @@ pub fn route(root: &Path, name: &str) -> Result<()> {
                 "publish_vs_sha256sum = {publish:.2}, publish_rerun_ms = {rerun:.0}, mirror_vs_curl = {mirror:.2}"
             );
         }
-        other => bail!("no route {other:?} to measure alone (ova, manifest, publish)"),
+        "deep" => {
+            let (ratio, rss) = routes::deep_check(root, dir)?;
+            println!("deep_check_vs_qemu_img_convert = {ratio:.2}, deep_check_rss_mib = {rss:.1}");
+        }
+        other => bail!("no route {other:?} to measure alone (ova, manifest, publish, deep)"),
     }
     Ok(())
 }
@@ -258,6 +264,11 @@ pub fn bench(root: &Path, docs: bool) -> Result<()> {
     if let Some(ratio) = against_qemu {
         results.insert("preflight_vs_qemu_img_check", ratio);
     }
+
+    println!("==> deep preflight of a 10 GiB stream-optimized disk against qemu-img convert -O raw of it");
+    let (deep, deep_rss) = routes::deep_check(root, dir)?;
+    results.insert("deep_check_vs_qemu_img_convert", deep);
+    results.insert("deep_check_rss_mib", deep_rss);
 
     println!("==> 200 files of 64 KiB: SDK and a curl loop of the same session calls, {PAIRS} pairs");
     // No prepare delay here: the figure is the per-file overhead of the calls themselves.

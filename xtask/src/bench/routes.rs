@@ -12,6 +12,10 @@
 //!   one pass, against `curl -T` of the disk.
 //! * `preflight_10gib_stream_ms`: `cl_sdk::preflight` over a generated 10 GiB stream-optimized
 //!   disk, and `preflight_vs_qemu_img_check` against qemu-img's own check of it.
+//! * `deep_check_vs_qemu_img_convert`, `deep_check_rss_mib`: the deep preflight (every grain
+//!   inflated) of a 10 GiB stream-optimized disk of mixed content against `qemu-img convert -O
+//!   raw` of it to a tmpfs file, which inflates every grain too; and the checking process's peak
+//!   RSS.
 //! * `ova_export_vs_download`: an OVF item (a descriptor and the large file as its disk) written
 //!   as one OVA file, against downloading the same item into a folder (both the SDK, both
 //!   verified).
@@ -150,18 +154,98 @@ pub fn preflight(root: &Path, dir: &Path) -> Result<(f64, Option<f64>)> {
     Ok((ms, ratio))
 }
 
-/// Writes a stream-optimized VMDK of `capacity` bytes with every 64 KiB grain allocated (each the
-/// same small deflated pattern): header, descriptor, grains with a grain table after each 512,
-/// the grain directory, footer and end-of-stream marker, as VMware's format describes them.
+/// `deep_check_vs_qemu_img_convert` (qemu-img's time over ours: above 1, the check is faster)
+/// and `deep_check_rss_mib`: the deep preflight of a 10 GiB stream-optimized disk whose grains
+/// are of every kind a system disk holds (noise, text, machine code, mostly zeros), against
+/// `qemu-img convert -O raw` of it into a tmpfs file, warm cache, medians of interleaved pairs.
+pub fn deep_check(root: &Path, dir: &Path) -> Result<(f64, f64)> {
+    let disk = dir.join("deep.vmdk");
+    let gib: u64 = std::env::var("CL_BENCH_DEEP_GIB").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    stream_disk_of(&disk, gib << 30, &mixed_grains()?)?;
+    println!(
+        "    disk: {gib} GiB of capacity, {:.2} GiB of file",
+        std::fs::metadata(&disk)?.len() as f64 / (1u64 << 30) as f64
+    );
+    let tmpfs = Path::new("/dev/shm");
+    let raw = if tmpfs.is_dir() { tmpfs.join("cl-bench-deep.raw") } else { dir.join("deep.raw") };
+    let path = disk.to_string_lossy().into_owned();
+    let (mut ours, mut theirs, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    for pair in 0..4 {
+        let out = tool(root, &["-", "deep-check", &path], &[])?;
+        if out.get("errors").map(String::as_str) != Some("0") {
+            bail!("the generated disk has errors: {out:?}");
+        }
+        let qemu = timed(Command::new("qemu-img").args(["convert", "-O", "raw"]).arg(&disk).arg(&raw))?;
+        std::fs::remove_file(&raw)?;
+        // The first pair warms the cache.
+        if pair > 0 {
+            ours.push(number(&out, "seconds")?);
+            rss.push(number(&out, "rss_mib")?);
+            theirs.push(qemu);
+        }
+    }
+    std::fs::remove_file(&disk)?;
+    super::harness::spread("deep check, s", &ours);
+    super::harness::spread("qemu-img convert, s", &theirs);
+    let ratio = median(theirs) / median(ours);
+    let rss = rss.into_iter().fold(0.0, f64::max);
+    println!("    deep check {ratio:.2}x qemu-img convert's speed, peak RSS {rss:.1} MiB");
+    Ok((ratio, rss))
+}
+
+/// 64 KiB grains of the kinds a system disk holds, each deflated at zlib's default level as
+/// qemu-img and VMware's writers deflate: noise (stored), text, machine-code-like bytes, and
+/// mostly zeros with a little data.
+fn mixed_grains() -> Result<Vec<Vec<u8>>> {
+    use std::io::Write;
+    let mut state = 0x853c_49e6_748f_ea9bu64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let words = ["disk", "grain", "the", "library", "vcenter", "of", "a", "content", "item", "stream", "and", "to"];
+    let mut grains = Vec::new();
+    for kind in 0..32 {
+        let grain: Vec<u8> = match kind % 4 {
+            0 => (0..65536).map(|_| next() as u8).collect(),
+            1 => {
+                let mut text = Vec::new();
+                while text.len() < 65536 {
+                    text.extend_from_slice(words[(next() % words.len() as u64) as usize].as_bytes());
+                    text.push(if next() % 9 == 0 { b'\n' } else { b' ' });
+                }
+                text.truncate(65536);
+                text
+            }
+            2 => (0..65536u32).map(|i| if next() % 3 == 0 { next() as u8 } else { (i % 64) as u8 }).collect(),
+            _ => (0..65536).map(|_| if next() % 16 == 0 { next() as u8 } else { 0 }).collect(),
+        };
+        let mut deflate = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        deflate.write_all(&grain)?;
+        grains.push(deflate.finish()?);
+    }
+    Ok(grains)
+}
+
+/// A stream-optimized disk whose grains are all one small deflated pattern.
 fn stream_disk(path: &Path, capacity: u64) -> Result<()> {
+    use std::io::Write;
+    let mut deflate = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    deflate.write_all(&vec![0x5a; 65536])?;
+    stream_disk_of(path, capacity, &[deflate.finish()?])
+}
+
+/// Writes a stream-optimized VMDK of `capacity` bytes with every 64 KiB grain allocated (the
+/// deflated `payloads` in turn): header, descriptor, grains with a grain table after each 512,
+/// the grain directory, footer and end-of-stream marker, as VMware's format describes them.
+fn stream_disk_of(path: &Path, capacity: u64, payloads: &[Vec<u8>]) -> Result<()> {
     use std::io::Write;
     const SECTOR: u64 = 512;
     const GRAIN: u64 = 128;
     let sectors = capacity / SECTOR;
     let grains = sectors / GRAIN;
-    let mut deflate = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-    deflate.write_all(&vec![0x5a; (GRAIN * SECTOR) as usize])?;
-    let data = deflate.finish()?;
     let overhead = 128u64;
     let header = |gd: u64| {
         let mut h = vec![0u8; SECTOR as usize];
@@ -198,18 +282,23 @@ fn stream_disk(path: &Path, capacity: u64) -> Result<()> {
     out.write_all(&sector)?;
     out.write_all(&vec![0u8; ((overhead - 2) * SECTOR) as usize])?;
     let mut at = overhead;
-    let mut record = (12 + data.len() as u64).div_ceil(SECTOR) * SECTOR;
-    let mut grain_bytes = vec![0u8; record as usize];
-    grain_bytes[8..12].copy_from_slice(&(data.len() as u32).to_le_bytes());
-    grain_bytes[12..12 + data.len()].copy_from_slice(&data);
-    record /= SECTOR;
+    let records: Vec<Vec<u8>> = payloads
+        .iter()
+        .map(|data| {
+            let mut record = vec![0u8; (12 + data.len() as u64).div_ceil(SECTOR) as usize * SECTOR as usize];
+            record[8..12].copy_from_slice(&(data.len() as u32).to_le_bytes());
+            record[12..12 + data.len()].copy_from_slice(data);
+            record
+        })
+        .collect();
     let mut directory = Vec::new();
     let mut table = Vec::new();
     for grain in 0..grains {
-        grain_bytes[..8].copy_from_slice(&(grain * GRAIN).to_le_bytes());
-        out.write_all(&grain_bytes)?;
+        let mut record = records[(grain % records.len() as u64) as usize].clone();
+        record[..8].copy_from_slice(&(grain * GRAIN).to_le_bytes());
+        out.write_all(&record)?;
         table.extend((at as u32).to_le_bytes());
-        at += record;
+        at += record.len() as u64 / SECTOR;
         if table.len() == 2048 || grain + 1 == grains {
             table.resize(2048, 0);
             out.write_all(&marker(4, 0, 1))?;
@@ -250,6 +339,13 @@ mod tests {
         let bytes = std::fs::read(&raw).unwrap();
         assert_eq!(bytes.len(), 40 << 20);
         assert!(bytes.iter().all(|&b| b == 0x5a));
+        // The deep check's disk of mixed grains is one qemu-img reads as well.
+        let mixed = dir.path().join("m.vmdk");
+        super::stream_disk_of(&mixed, 8 << 20, &super::mixed_grains().unwrap()).unwrap();
+        assert!(Command::new("qemu-img").args(["check", "-q"]).arg(&mixed).status().unwrap().success());
+        let converted = Command::new("qemu-img").args(["convert", "-O", "raw"]).arg(&mixed).arg(&raw).status();
+        assert!(converted.unwrap().success());
+        assert_eq!(std::fs::metadata(&raw).unwrap().len(), 8 << 20);
     }
 
     use std::process::Command;
