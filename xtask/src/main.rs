@@ -133,7 +133,7 @@ fn ci() -> Result<()> {
     package::package()?;
     step("govmomi's vcsim for the interoperability tests");
     let vcsim = build_vcsim()?;
-    step("Debian's disk tools for the preflight tests (qemu-utils, python3-vmdkstream, libvmdk-utils)");
+    step("Debian's tools for the preflight tests (qemu-utils, python3-vmdkstream, libvmdk-utils, openssl)");
     disk_tools()?;
     step("moto's S3 server for the publish-to-S3 tests");
     let moto = official_sdk::moto(&root())?;
@@ -205,14 +205,16 @@ fn build_vcsim() -> Result<Option<PathBuf>> {
 }
 
 /// Installs the Debian packages whose real disks the preflight tests check (qemu-img and
-/// python3-vmdkstream write stream-optimized VMDKs, libvmdk's vmdkinfo reads them back), when
-/// any is missing and apt-get is there. Without them the tests skip, or fail under CI.
+/// python3-vmdkstream write stream-optimized VMDKs, libvmdk's vmdkinfo reads them back; openssl
+/// signs packages as the OVF tool chain does), when any is missing and apt-get is there. Without
+/// them the tests skip, or fail under CI.
 fn disk_tools() -> Result<()> {
     let present = |path: &str| Path::new(path).exists();
     let wanted = [
         ("qemu-utils", "/usr/bin/qemu-img"),
         ("python3-vmdkstream", "/usr/lib/python3/dist-packages/VMDKstream.py"),
         ("libvmdk-utils", "/usr/bin/vmdkinfo"),
+        ("openssl", "/usr/bin/openssl"),
     ];
     let missing: Vec<&str> = wanted.iter().filter(|(_, path)| !present(path)).map(|(package, _)| *package).collect();
     if missing.is_empty() {
