@@ -33,7 +33,7 @@ impl From<cl_sdk::Error> for Failure {
         };
         let kind = e.kind().as_str().to_owned();
         // The server's last sentence may end the text already; the advice below adds its own.
-        let text = e.to_string();
+        let text = e.report();
         let said = text.trim_end_matches('.');
         // What the CLI says is decided by the error's kind and typed detail, never by its text.
         let message = match e.detail() {

@@ -84,13 +84,13 @@ impl TransferReport {
                 name: f.name.clone(),
                 path: None,
                 size: f.size,
-                checksum: f.checksum.clone(),
+                checksum: f.checksum.clone().map(info),
                 resumed_from: 0,
                 started_over: false,
             })
             .collect();
         TransferReport {
-            item: report.item_id.clone(),
+            item: report.item_id.to_string(),
             files,
             bytes: report.bytes(),
             seconds: report.elapsed.as_secs_f64(),
@@ -116,10 +116,7 @@ impl TransferReport {
                 name: f.name.clone(),
                 path: Some(f.path.clone()),
                 size: f.size,
-                checksum: f
-                    .verified_checksum
-                    .clone()
-                    .map(|(algorithm, checksum)| ChecksumInfo { algorithm: Some(algorithm), checksum }),
+                checksum: f.verified_checksum.clone().map(info),
                 resumed_from: f.resumed_from,
                 started_over: f.started_over,
             })
@@ -138,4 +135,9 @@ impl TransferReport {
     pub fn paths(&self) -> impl Iterator<Item = &PathBuf> {
         self.files.iter().filter_map(|f| f.path.as_ref())
     }
+}
+
+/// A verified checksum in the server's JSON shape (`{algorithm, checksum}`), as clx prints it.
+fn info(sum: cl_sdk::transfer::Checksum) -> ChecksumInfo {
+    ChecksumInfo { algorithm: Some(sum.algorithm), checksum: sum.hex }
 }

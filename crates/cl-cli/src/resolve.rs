@@ -1,18 +1,18 @@
 //! Libraries and items as users name them: by name, by id, or by govc-style path
 //! (`/library/item` or `library/item`). An ambiguous name lists the candidates with their ids.
 
-use cl_sdk::{Client, ErrorKind};
+use cl_sdk::{Client, DatastoreId, ErrorKind, ItemId, LibraryId};
 
 use crate::output::{Failure, clean, usage};
 
 /// The id of the library `spec` names (an id or a name).
-pub async fn library(client: &Client, spec: &str) -> Result<String, Failure> {
+pub async fn library(client: &Client, spec: &str) -> Result<LibraryId, Failure> {
     let spec = spec.trim_matches('/');
     if spec.is_empty() {
         return Err(usage("give a library name or id"));
     }
-    if client.libraries().await?.iter().any(|id| id == spec) {
-        return Ok(spec.to_owned());
+    if client.library_ids().await?.iter().any(|id| id.as_str() == spec) {
+        return Ok(LibraryId::new(spec));
     }
     let ids = client.find_libraries(spec).await?;
     match ids.as_slice() {
@@ -36,11 +36,12 @@ pub async fn library(client: &Client, spec: &str) -> Result<String, Failure> {
 
 /// The id and name of the item `spec` names: `LIBRARY/ITEM` (either part a name or an id,
 /// a leading `/` allowed) or an item id.
-pub async fn item(client: &Client, spec: &str) -> Result<(String, String), Failure> {
+pub async fn item(client: &Client, spec: &str) -> Result<(ItemId, String), Failure> {
     let trimmed = spec.trim_start_matches('/');
     let Some((library_spec, item_spec)) = trimmed.split_once('/') else {
-        return match client.item(trimmed).await {
-            Ok(model) => Ok((trimmed.to_owned(), model.name.unwrap_or_default())),
+        let id = ItemId::new(trimmed);
+        return match client.item(&id).await {
+            Ok(model) => Ok((id, model.name.unwrap_or_default())),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidArgument) => Err(usage(format!(
                 "{:?} is not an item id; give LIBRARY/ITEM (names or ids) or an item id",
                 clean(spec)
@@ -53,7 +54,10 @@ pub async fn item(client: &Client, spec: &str) -> Result<(String, String), Failu
     }
     let library_id = library(client, library_spec).await?;
     match item_in(client, &library_id, item_spec).await? {
-        Some(id) if id == item_spec => Ok((id, client.item(item_spec).await?.name.unwrap_or_default())),
+        Some(id) if id.as_str() == item_spec => {
+            let name = client.item(&id).await?.name.unwrap_or_default();
+            Ok((id, name))
+        }
         Some(id) => Ok((id, item_spec.to_owned())),
         None => Err(usage(format!(
             "library {:?} has no item {:?}; `clx item ls {}` lists them",
@@ -66,20 +70,30 @@ pub async fn item(client: &Client, spec: &str) -> Result<(String, String), Failu
 
 /// The id of the item `spec` names (an id or a name) in a library; `None` when there is none.
 /// A name several items share lists them with their ids.
-pub async fn item_in(client: &Client, library_id: &str, spec: &str) -> Result<Option<String>, Failure> {
-    if client.items(library_id).await?.iter().any(|id| id == spec) {
-        return Ok(Some(spec.to_owned()));
+pub async fn item_in(client: &Client, library_id: &LibraryId, spec: &str) -> Result<Option<ItemId>, Failure> {
+    if client.item_ids(library_id).await?.iter().any(|id| id.as_str() == spec) {
+        return Ok(Some(ItemId::new(spec)));
     }
     let ids = client.find_items(library_id, spec).await?;
     if ids.len() > 1 {
-        return Err(usage(format!("{} items are named {:?}: {}; give the id", ids.len(), clean(spec), ids.join(", "))));
+        let listed: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        return Err(usage(format!(
+            "{} items are named {:?}: {}; give the id",
+            ids.len(),
+            clean(spec),
+            listed.join(", ")
+        )));
     }
     Ok(ids.into_iter().next())
 }
 
 /// The id of the datastore `spec` names (a name or an id), or the only datastore when none is
 /// named. A server without the datastore listing (govmomi's vcsim) takes `spec` as an id.
-pub async fn datastore(client: &Client, spec: Option<&str>) -> Result<String, Failure> {
+pub async fn datastore(client: &Client, spec: Option<&str>) -> Result<DatastoreId, Failure> {
+    datastore_id(client, spec).await.map(DatastoreId::new)
+}
+
+async fn datastore_id(client: &Client, spec: Option<&str>) -> Result<String, Failure> {
     let all = match client.datastores(None).await {
         Ok(all) => all,
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::OperationNotFound) => {

@@ -25,9 +25,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cl_sdk::transfer::{CopyOptions, DownloadOptions, OvaOptions, SourceTrust, UploadFile, UploadOptions};
+use cl_sdk::transfer::{
+    CopyOptions, DownloadOptions, OvaOptions, OvaTarget, Overwrite, SourceTrust, UploadFile, UploadOptions,
+};
 use cl_sdk::types::{ChecksumAlgorithm, ChecksumInfo, SourceType, UpdateFileAddSpec};
-use cl_sdk::{Client, Result};
+use cl_sdk::{Client, DatastoreId, ItemId, LibraryId, Result, SessionId};
 
 async fn connect(url: &str) -> Result<Client> {
     let user = std::env::var("CL_SIM_USERNAME").unwrap_or_else(|_| "administrator@vsphere.local".into());
@@ -40,10 +42,10 @@ async fn connect(url: &str) -> Result<Client> {
     builder.connect().await
 }
 
-async fn library(client: &Client) -> Result<String> {
+async fn library(client: &Client) -> Result<LibraryId> {
     match client.find_library("bench").await {
         Ok(id) => Ok(id),
-        Err(_) => client.create_local_library("bench", "datastore-sim").await,
+        Err(_) => client.create_local_library("bench", &DatastoreId::new("datastore-sim")).await,
     }
 }
 
@@ -100,14 +102,14 @@ async fn main() -> Result<()> {
             let library = library(&client).await?;
             let options = UploadOptions::default().checksum(None);
             let files = files.iter().map(UploadFile::path).collect();
-            let report = client.upload_new_item(&library, name, "file", files, options).await?;
+            let report = client.upload_new_item(&library, name, &cl_sdk::ItemType::File, files, options).await?;
             println!("item={}", report.item_id);
         }
         ["download", item, dir] => {
             let concurrency = std::env::var("CL_BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
             let started = Instant::now();
             let options = DownloadOptions::default().resume(false).concurrency(concurrency);
-            client.download_item(item, Path::new(dir), options).await?;
+            client.download_item(&ItemId::new(*item), Path::new(dir), options).await?;
             println!(
                 "seconds={:.4}\nrss_mib={:.1}",
                 started.elapsed().as_secs_f64(),
@@ -118,7 +120,7 @@ async fn main() -> Result<()> {
             let algorithm = (*checksum == "sha256").then_some(ChecksumAlgorithm::Sha256);
             let started = Instant::now();
             let options = UploadOptions::default().checksum(algorithm);
-            client.upload_item(item, vec![UploadFile::path(file)], options).await?;
+            client.upload_item(&ItemId::new(*item), vec![UploadFile::path(file)], options).await?;
             println!(
                 "seconds={:.4}\nrss_mib={:.1}",
                 started.elapsed().as_secs_f64(),
@@ -130,14 +132,17 @@ async fn main() -> Result<()> {
             let name = format!("set-{}", std::process::id());
             let files = files.iter().map(UploadFile::path).collect();
             let started = Instant::now();
-            let report = client.upload_new_item(&library, &name, "ovf", files, UploadOptions::default()).await?;
+            let report = client
+                .upload_new_item(&library, &name, &cl_sdk::ItemType::Ovf, files, UploadOptions::default())
+                .await?;
             let seconds = started.elapsed().as_secs_f64();
             client.delete_item(&report.item_id).await?;
             println!("seconds={seconds:.4}\nrss_mib={:.1}", cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN));
         }
         ["ova", item, path] => {
             let started = Instant::now();
-            client.export_ova_to(item, path, OvaOptions::default().overwrite(true)).await?;
+            let options = OvaOptions::default().overwrite(Overwrite::Always);
+            client.export_ova(&ItemId::new(*item), OvaTarget::path(path), options).await?;
             println!(
                 "seconds={:.4}\nrss_mib={:.1}",
                 started.elapsed().as_secs_f64(),
@@ -149,7 +154,9 @@ async fn main() -> Result<()> {
             let name = format!("import-{}", std::process::id());
             let file = UploadFile::url(source, SourceTrust::default());
             let started = Instant::now();
-            let report = client.upload_new_item(&library, &name, "file", vec![file], UploadOptions::default()).await?;
+            let report = client
+                .upload_new_item(&library, &name, &cl_sdk::ItemType::File, vec![file], UploadOptions::default())
+                .await?;
             let seconds = started.elapsed().as_secs_f64();
             client.delete_item(&report.item_id).await?;
             println!("seconds={seconds:.4}\nrss_mib={:.1}", cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN));
@@ -158,13 +165,14 @@ async fn main() -> Result<()> {
             let to = connect(to_url).await?;
             let library = library(&to).await?;
             let started = Instant::now();
-            let copied = client.copy_item(item, &to, &library, CopyOptions::default().create(true)).await?;
+            let copied =
+                client.copy_item(&ItemId::new(*item), &to, &library, CopyOptions::default().create(true)).await?;
             let seconds = started.elapsed().as_secs_f64();
             to.delete_item(&copied.item_id).await?;
             println!("seconds={seconds:.4}\nrss_mib={:.1}", cl_testkit::peak_rss_mib(None).unwrap_or(f64::NAN));
         }
         ["get-endpoint", item] => {
-            let session = client.create_download_session(item).await?;
+            let session = client.create_session::<cl_sdk::Download>(&ItemId::new(*item)).await?;
             let name = session.files().await?.into_iter().next().map(|f| f.name).unwrap_or_default();
             session.prepare(&name).await?;
             let file = session.wait_prepared(&name, Duration::from_secs(600)).await?;
@@ -173,8 +181,8 @@ async fn main() -> Result<()> {
         }
         ["put-endpoint", name, file, checksum @ ..] => {
             let library = library(&client).await?;
-            let item = client.create_item(&library, name, "file").await?;
-            let session = client.create_update_session(&item).await?;
+            let item = client.create_item(&library, name, &cl_sdk::ItemType::File).await?;
+            let session = client.create_session::<cl_sdk::Update>(&item).await?;
             let size = std::fs::metadata(file).map(|m| m.len() as i64).ok();
             let spec = UpdateFileAddSpec {
                 name: "data.bin".into(),
@@ -191,15 +199,15 @@ async fn main() -> Result<()> {
             println!("uri={}", added.upload_endpoint.map(|e| e.uri).unwrap_or_default());
             println!("session={}\nitem={item}", session.id());
         }
-        ["rm-item", item] => client.delete_item(item).await?,
+        ["rm-item", item] => client.delete_item(&ItemId::new(*item)).await?,
         // The session holds the content it serves: an item's replaced content stays until it goes.
-        ["drop-download", session] => client.download_session(session).delete().await?,
+        ["drop-download", session] => client.session::<cl_sdk::Download>(SessionId::new(*session)).delete().await?,
         ["drop-upload", session, item] => {
             // What curl sent is discarded at once, so runs do not pile up content in the server.
-            let session = client.update_session(session);
+            let session = client.session::<cl_sdk::Update>(SessionId::new(*session));
             session.cancel().await?;
             session.delete().await?;
-            client.delete_item(item).await?;
+            client.delete_item(&ItemId::new(*item)).await?;
         }
         ["first-byte", item, dir] => {
             // The SDK polls until PREPARED; the delay is how long after that it starts fetching,
@@ -209,7 +217,7 @@ async fn main() -> Result<()> {
             let mut progress = control.progress();
             let options = DownloadOptions::default().resume(false).control(control);
             let download = tokio::spawn({
-                let (client, item, dir) = (client.clone(), item.to_string(), dir.to_string());
+                let (client, item, dir) = (client.clone(), ItemId::new(*item), dir.to_string());
                 async move { client.download_item(&item, Path::new(&dir), options).await }
             });
             let mut preparing = None;

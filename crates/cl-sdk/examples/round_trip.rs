@@ -19,9 +19,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let work = tempfile::tempdir()?;
     let source = work.path().join("notes.txt");
     std::fs::write(&source, "content library round trip\n")?;
-    let library = client.create_local_library("examples", cl_sim::DATASTORE_ID).await?;
+    let library = client.create_local_library("examples", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await?;
     let upload = client
-        .upload_new_item(&library, "notes", "file", vec![UploadFile::path(&source)], UploadOptions::default())
+        .upload_new_item(
+            &library,
+            "notes",
+            &cl_sdk::ItemType::File,
+            vec![UploadFile::path(&source)],
+            UploadOptions::default(),
+        )
         .await?;
     println!("uploaded {} bytes into item {}", upload.bytes(), upload.item_id);
 

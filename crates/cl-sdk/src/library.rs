@@ -1,48 +1,96 @@
 //! Libraries and items: finding them by name, creating, changing and deleting them.
 
 use cl_api::types::*;
+use futures_util::stream::{self, BoxStream, StreamExt};
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
+use crate::id::{DatastoreId, ItemId, ItemType, LibraryId};
 use crate::wire::{api, op, ops};
+
+/// How many models a listing fetches at once: the API lists ids only, and one get per entry at
+/// this concurrency keeps a long listing quick without flooding the server.
+const LIST_CONCURRENCY: usize = 16;
 
 impl Client {
     /// The id of the library with this name (names compare case-insensitively, as on vCenter).
     /// `NotFound` when there is none, `InvalidArgument` when several share the name.
-    pub async fn find_library(&self, name: &str) -> Result<String> {
+    pub async fn find_library(&self, name: &str) -> Result<LibraryId> {
         single(self.find_libraries(name).await?, || format!("library {name:?}"))
     }
 
     /// The ids of every library with this name (case-insensitively).
-    pub async fn find_libraries(&self, name: &str) -> Result<Vec<String>> {
+    pub async fn find_libraries(&self, name: &str) -> Result<Vec<LibraryId>> {
         let spec = LibraryFindSpec { name: Some(name.to_owned()), type_: None };
-        self.call(ops::library_find(spec)).await
+        Ok(ids(self.call(ops::library_find(spec)).await?))
     }
 
     /// A library of any type.
-    pub async fn library(&self, id: &str) -> Result<LibraryModel> {
-        self.call(ops::library_get(id)).await
+    pub async fn library(&self, id: &LibraryId) -> Result<LibraryModel> {
+        self.call(ops::library_get(id.as_str())).await
     }
 
-    /// The ids of all libraries.
-    pub async fn libraries(&self) -> Result<Vec<String>> {
-        self.call(ops::library_list()).await
+    /// Every library, local and subscribed, as models: the API lists ids, and each is read as the
+    /// stream is consumed (16 at a time), so a long listing holds only the ids and a few models.
+    /// A library deleted between the listing and its read is left out.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// let mut libraries = client.libraries().await?;
+    /// while let Some(library) = libraries.try_next().await? {
+    ///     println!("{:?} {:?}", library.name, library.type_);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn libraries(&self) -> Result<Listing<'_, LibraryModel>> {
+        let ids = self.library_ids().await?;
+        Ok(self.models(ids, |c, id| Box::pin(async move { c.library(&id).await })))
+    }
+
+    /// The ids of all libraries (one call).
+    pub async fn library_ids(&self) -> Result<Vec<LibraryId>> {
+        Ok(ids(self.call(ops::library_list()).await?))
     }
 
     /// The ids of the local libraries (the ones this vCenter's users upload into).
-    pub async fn local_libraries(&self) -> Result<Vec<String>> {
-        self.call(op!(LocalLibraryList, |c|
-            api: api(c.local_library_list()).await,
-            rest: api(c.rest_local_library_list()).await.map(|v| v.value.unwrap_or_default())))
-            .await
+    pub async fn local_library_ids(&self) -> Result<Vec<LibraryId>> {
+        let listed = self
+            .call(op!(LocalLibraryList, |c|
+                api: api(c.local_library_list()).await,
+                rest: api(c.rest_local_library_list()).await.map(|v| v.value.unwrap_or_default())))
+            .await?;
+        Ok(ids(listed))
     }
 
     /// A local library; `NotFound` when `id` is no library or not a local one.
-    pub async fn local_library(&self, id: &str) -> Result<LibraryModel> {
+    pub async fn local_library(&self, id: &LibraryId) -> Result<LibraryModel> {
+        let id = id.as_str();
         self.call(op!(LocalLibraryGet, |c|
             api: api(c.local_library_get(id)).await,
             rest: api(c.rest_local_library_get(id)).await.map(|v| v.value)))
             .await
+    }
+
+    /// Reads each id's model as the stream is consumed, a few at a time, in the listing's
+    /// order; ids whose thing vanished meanwhile (`NotFound`) are skipped.
+    fn models<'a, I: Clone + Send + 'a, M: Send + 'a>(
+        &'a self,
+        ids: Vec<I>,
+        get: impl Fn(&'a Client, I) -> futures_util::future::BoxFuture<'a, Result<M>> + Send + Sync + 'a,
+    ) -> Listing<'a, M> {
+        let total = ids.len();
+        let models = stream::iter(ids)
+            .map(move |id| get(self, id))
+            .buffered(LIST_CONCURRENCY)
+            .filter_map(|read| async move {
+                match read {
+                    Err(e) if e.kind() == ErrorKind::NotFound => None,
+                    other => Some(other),
+                }
+            })
+            .boxed();
+        Listing { total, models }
     }
 
     /// The datastores the user can see, all or those of one name (at most 2500, as vCenter
@@ -52,18 +100,18 @@ impl Client {
     }
 
     /// Creates a local library on a datastore and returns its id.
-    pub async fn create_local_library(&self, name: &str, datastore_id: &str) -> Result<String> {
+    pub async fn create_local_library(&self, name: &str, datastore: &DatastoreId) -> Result<LibraryId> {
         let spec = LibraryModel {
             name: Some(name.to_owned()),
             type_: Some(LibraryType::Local),
             storage_backings: vec![StorageBacking {
                 type_: Some(StorageBackingType::Datastore),
-                datastore_id: Some(datastore_id.to_owned()),
+                datastore_id: Some(datastore.to_string()),
                 storage_uri: None,
             }],
             ..Default::default()
         };
-        self.call(ops::local_library_create(spec, uuid::Uuid::new_v4().to_string())).await
+        self.call(ops::local_library_create(spec, uuid::Uuid::new_v4().to_string())).await.map(LibraryId::new)
     }
 
     /// Changes a library's name or description, then reads it back: the library as it now is.
@@ -77,7 +125,7 @@ impl Client {
     /// println!("now at version {:?}", library.version);
     /// # Ok(()) }
     /// ```
-    pub async fn update_library(&self, id: &str, changes: &Changes) -> Result<LibraryModel> {
+    pub async fn update_library(&self, id: &LibraryId, changes: &Changes) -> Result<LibraryModel> {
         changes.check()?;
         let spec = LibraryModel {
             name: changes.name.clone(),
@@ -85,48 +133,67 @@ impl Client {
             version: changes.if_version.clone(),
             ..Default::default()
         };
-        self.call(ops::library_update(id, spec)).await?;
+        self.call(ops::library_update(id.as_str(), spec)).await?;
         let library = self.library(id).await?;
         changes.shown_by(&format!("library {id}"), library.name.as_deref(), library.description.as_deref())?;
         Ok(library)
     }
 
     /// Deletes a local library with all its items.
-    pub async fn delete_local_library(&self, id: &str) -> Result<()> {
-        self.call(ops::local_library_delete(id)).await
+    pub async fn delete_local_library(&self, id: &LibraryId) -> Result<()> {
+        self.call(ops::local_library_delete(id.as_str())).await
     }
 
     /// The id of the item with this name in a library.
-    pub async fn find_item(&self, library_id: &str, name: &str) -> Result<String> {
-        single(self.find_items(library_id, name).await?, || format!("item {name:?} in library {library_id}"))
+    pub async fn find_item(&self, library: &LibraryId, name: &str) -> Result<ItemId> {
+        single(self.find_items(library, name).await?, || format!("item {name:?} in library {library}"))
     }
 
     /// The ids of every item with this name in a library.
-    pub async fn find_items(&self, library_id: &str, name: &str) -> Result<Vec<String>> {
+    pub async fn find_items(&self, library: &LibraryId, name: &str) -> Result<Vec<ItemId>> {
         let spec =
-            ItemFindSpec { name: Some(name.to_owned()), library_id: Some(library_id.to_owned()), ..Default::default() };
-        self.call(ops::item_find(spec)).await
+            ItemFindSpec { name: Some(name.to_owned()), library_id: Some(library.to_string()), ..Default::default() };
+        Ok(ids(self.call(ops::item_find(spec)).await?))
     }
 
     /// An item, with its size and content version.
-    pub async fn item(&self, id: &str) -> Result<ItemModel> {
-        self.call(ops::item_get(id)).await
+    pub async fn item(&self, id: &ItemId) -> Result<ItemModel> {
+        self.call(ops::item_get(id.as_str())).await
     }
 
-    /// The ids of a library's items.
-    pub async fn items(&self, library_id: &str) -> Result<Vec<String>> {
-        self.call(ops::item_list(library_id)).await
+    /// A library's items as models, read as the stream is consumed (16 at a time; see
+    /// [`libraries`](Self::libraries)): a library of 100 000 items holds only their ids and a
+    /// few models at once.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// let library = client.find_library("templates").await?;
+    /// let items: Vec<_> = client.items(&library).await?.try_collect().await?;
+    /// for item in items {
+    ///     println!("{:?}: {:?} bytes", item.name, item.size);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn items(&self, library: &LibraryId) -> Result<Listing<'_, ItemModel>> {
+        let ids = self.item_ids(library).await?;
+        Ok(self.models(ids, |c, id| Box::pin(async move { c.item(&id).await })))
     }
 
-    /// Creates an empty item (`item_type` e.g. `ovf`, `iso` or `file`) and returns its id.
-    pub async fn create_item(&self, library_id: &str, name: &str, item_type: &str) -> Result<String> {
+    /// The ids of a library's items (one call).
+    pub async fn item_ids(&self, library: &LibraryId) -> Result<Vec<ItemId>> {
+        Ok(ids(self.call(ops::item_list(library.as_str())).await?))
+    }
+
+    /// Creates an empty item and returns its id.
+    pub async fn create_item(&self, library: &LibraryId, name: &str, item_type: &ItemType) -> Result<ItemId> {
         let spec = ItemModel {
-            library_id: Some(library_id.to_owned()),
+            library_id: Some(library.to_string()),
             name: Some(name.to_owned()),
-            type_: Some(item_type.to_owned()),
+            type_: Some(item_type.to_string()),
             ..Default::default()
         };
-        self.call(ops::item_create(spec, uuid::Uuid::new_v4().to_string())).await
+        self.call(ops::item_create(spec, uuid::Uuid::new_v4().to_string())).await.map(ItemId::new)
     }
 
     /// Changes an item's name or description (its files stay as they are), then reads it back:
@@ -136,17 +203,19 @@ impl Client {
     /// ```no_run
     /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
     /// use cl_sdk::{Changes, ErrorKind};
-    /// let item = client.item("item-id").await?;
+    /// let library = client.find_library("templates").await?;
+    /// let id = client.find_item(&library, "photon-5").await?;
+    /// let item = client.item(&id).await?;
     /// // Only if nobody changed it since it was read.
     /// let changes = Changes::new().name("photon-5.0").if_version(item.version.clone().unwrap_or_default());
-    /// match client.update_item("item-id", &changes).await {
+    /// match client.update_item(&id, &changes).await {
     ///     Ok(item) => println!("renamed to {:?}", item.name),
     ///     Err(e) if e.kind() == ErrorKind::ConcurrentChange => println!("changed meanwhile; read it again"),
     ///     Err(e) => return Err(e),
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn update_item(&self, id: &str, changes: &Changes) -> Result<ItemModel> {
+    pub async fn update_item(&self, id: &ItemId, changes: &Changes) -> Result<ItemModel> {
         changes.check()?;
         let spec = ItemModel {
             name: changes.name.clone(),
@@ -154,29 +223,66 @@ impl Client {
             version: changes.if_version.clone(),
             ..Default::default()
         };
-        self.call(ops::item_update(id, spec)).await?;
+        self.call(ops::item_update(id.as_str(), spec)).await?;
         let item = self.item(id).await?;
         changes.shown_by(&format!("item {id}"), item.name.as_deref(), item.description.as_deref())?;
         Ok(item)
     }
 
     /// Deletes an item and its content.
-    pub async fn delete_item(&self, id: &str) -> Result<()> {
-        self.call(ops::item_delete(id)).await
+    pub async fn delete_item(&self, id: &ItemId) -> Result<()> {
+        self.call(ops::item_delete(id.as_str())).await
     }
 
     /// The files an item holds, with sizes and checksums where the server gives them.
-    pub async fn item_files(&self, id: &str) -> Result<Vec<ItemFileInfo>> {
-        self.call(ops::item_file_list(id)).await
+    pub async fn item_files(&self, id: &ItemId) -> Result<Vec<ItemFileInfo>> {
+        self.call(ops::item_file_list(id.as_str())).await
     }
 
     /// One file of an item; `NotFound` when the item has no file of that name.
-    pub async fn item_file(&self, id: &str, name: &str) -> Result<ItemFileInfo> {
+    pub async fn item_file(&self, id: &ItemId, name: &str) -> Result<ItemFileInfo> {
+        let id = id.as_str();
         let body = ItemFileNameSpec { name: name.to_owned() };
         self.call(op!(ItemFileGet, [body] |c|
             api: api(c.item_file_get(id, name)).await,
             rest: api(c.rest_item_file_get(id, &body)).await.map(|v| v.value)))
             .await
+    }
+}
+
+/// Models read one by one as the stream is consumed, a few at a time, in the order the server
+/// listed their ids ([`Client::libraries`], [`Client::items`]). Entries deleted between the
+/// listing and their read are skipped.
+pub struct Listing<'a, M> {
+    total: usize,
+    models: BoxStream<'a, Result<M>>,
+}
+
+impl<M> Listing<'_, M> {
+    /// How many ids the server listed: the most entries the stream yields.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+}
+
+impl<M> futures_util::Stream for Listing<'_, M> {
+    type Item = Result<M>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.models.as_mut().poll_next(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.total))
+    }
+}
+
+impl<M> std::fmt::Debug for Listing<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listing").field("total", &self.total).finish_non_exhaustive()
     }
 }
 
@@ -244,12 +350,17 @@ impl Changes {
     }
 }
 
-fn single(ids: Vec<String>, what: impl Fn() -> String) -> Result<String> {
-    match <[String; 1]>::try_from(ids) {
+fn single<T>(ids: Vec<T>, what: impl Fn() -> String) -> Result<T> {
+    match <[T; 1]>::try_from(ids) {
         Ok([id]) => Ok(id),
         Err(ids) if ids.is_empty() => Err(Error::new(ErrorKind::NotFound, format!("there is no {}", what()))),
         Err(ids) => {
             Err(Error::new(ErrorKind::InvalidArgument, format!("{} names {} objects; use an id", what(), ids.len())))
         }
     }
+}
+
+/// Typed ids of what the server listed.
+fn ids<T>(listed: Vec<String>) -> Vec<crate::id::Id<T>> {
+    listed.into_iter().map(crate::id::Id::new).collect()
 }

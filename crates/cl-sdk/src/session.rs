@@ -2,13 +2,13 @@
 //! exports an item's files, [`Session<Update>`](UpdateSession) changes them. What both kinds share
 //! is written once here; what one kind has lives on that kind.
 
-use std::marker::PhantomData;
 use std::time::Duration;
 
 use cl_api::types::*;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
+use crate::id::{ItemId, SessionId};
 use crate::retry::Waiter;
 use crate::wire::ops::{self, SessionWire};
 
@@ -22,19 +22,38 @@ pub struct Download;
 #[derive(Debug, Clone, Copy)]
 pub struct Update;
 
-/// A kind of transfer session: [`Download`] or [`Update`].
-#[allow(private_bounds)] // sealed: its operations are the wire layer's, for this crate's two kinds
-pub trait SessionKind: SessionWire {}
-impl SessionKind for Download {}
-impl SessionKind for Update {}
+/// A kind of transfer session: [`Download`] or [`Update`]. Sealed: the two kinds the API has;
+/// the calls of each are the crate's own (`K: SessionWire` in the signatures below is this trait
+/// with them).
+pub trait SessionKind: sealed::Sealed + Send + Sync + Sized + 'static {
+    /// The session's model ([`DownloadSessionModel`] or [`UpdateSessionModel`]).
+    type Info: Send;
+    /// One file's state in the session ([`DownloadFileInfo`] or [`UpdateFileInfo`]).
+    type File: Send;
+}
+
+impl SessionKind for Download {
+    type Info = DownloadSessionModel;
+    type File = DownloadFileInfo;
+}
+
+impl SessionKind for Update {
+    type Info = UpdateSessionModel;
+    type File = UpdateFileInfo;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Download {}
+    impl Sealed for super::Update {}
+}
 
 /// A handle on a transfer session. Dropping it leaves the session on the server;
 /// [`delete`](Self::delete) it when done (the transfers in this crate do). Only finished update
 /// sessions can be deleted.
 pub struct Session<K> {
     client: Client,
-    id: String,
-    kind: PhantomData<K>,
+    id: SessionId<K>,
 }
 
 /// A download session.
@@ -44,79 +63,65 @@ pub type UpdateSession = Session<Update>;
 
 impl<K> Clone for Session<K> {
     fn clone(&self) -> Self {
-        Self { client: self.client.clone(), id: self.id.clone(), kind: PhantomData }
+        Self { client: self.client.clone(), id: self.id.clone() }
     }
 }
 
-impl<K: SessionKind> std::fmt::Debug for Session<K> {
+impl<K: SessionWire> std::fmt::Debug for Session<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("kind", &K::NAME).field("id", &self.id).finish()
+        f.debug_struct("Session").field("kind", &K::NAME).field("id", &self.id.as_str()).finish()
     }
 }
 
+/// One way to open, find and list sessions of either kind: the kind is a type parameter.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::{Download, Update};
+/// let download = client.create_session::<Download>(&item).await?;
+/// let open: Vec<_> = client.sessions::<Update>(Some(&item)).await?;
+/// let again = client.session(download.id().clone()); // a handle, no call
+/// assert_eq!(again.id(), download.id());
+/// println!("{} update sessions open", open.len());
+/// # Ok(()) }
+/// ```
 impl Client {
-    /// Creates a download session for an item. A client token makes the create idempotent, so a
-    /// create repeated after a lost answer returns the same session.
-    pub async fn create_download_session(&self, item_id: &str) -> Result<DownloadSession> {
-        self.create_session(item_id).await
-    }
-
-    /// Creates an update session for an item (one ACTIVE session per item). A client token
-    /// makes the create idempotent.
-    pub async fn create_update_session(&self, item_id: &str) -> Result<UpdateSession> {
-        self.create_session(item_id).await
-    }
-
-    /// Creates a session of either kind for an item.
-    pub async fn create_session<K: SessionKind>(&self, item_id: &str) -> Result<Session<K>> {
-        self.create_session_with_token(item_id, &uuid::Uuid::new_v4().to_string()).await
+    /// Creates a session of either kind for an item (one ACTIVE update session per item). A
+    /// client token makes the create idempotent, so a create repeated after a lost answer
+    /// returns the same session.
+    #[allow(private_bounds)]
+    pub async fn create_session<K: SessionWire>(&self, item: &ItemId) -> Result<Session<K>> {
+        self.create_session_with_token(item, &uuid::Uuid::new_v4().to_string()).await
     }
 
     /// Creates a session with a client token of the caller's: the server answers a repeat of
     /// the same token with the first session it made.
-    pub(crate) async fn create_session_with_token<K: SessionKind>(
+    pub(crate) async fn create_session_with_token<K: SessionWire>(
         &self,
-        item_id: &str,
+        item: &ItemId,
         token: &str,
     ) -> Result<Session<K>> {
-        let id = self.call(K::create(item_id, token)).await?;
-        Ok(self.session(&id))
+        let id = self.call(K::create(item.as_str(), token)).await?;
+        Ok(self.session(SessionId::new(id)))
     }
 
     /// A handle on an existing session (no call is made).
-    pub fn session<K: SessionKind>(&self, id: &str) -> Session<K> {
-        Session { client: self.clone(), id: id.to_owned(), kind: PhantomData }
+    pub fn session<K: SessionKind>(&self, id: SessionId<K>) -> Session<K> {
+        Session { client: self.clone(), id }
     }
 
-    /// A handle on an existing download session (no call is made).
-    pub fn download_session(&self, id: &str) -> DownloadSession {
-        self.session(id)
-    }
-
-    /// A handle on an existing update session (no call is made).
-    pub fn update_session(&self, id: &str) -> UpdateSession {
-        self.session(id)
-    }
-
-    /// The ids of this user's sessions of one kind, all or those of one item.
-    pub async fn sessions<K: SessionKind>(&self, item_id: Option<&str>) -> Result<Vec<String>> {
-        self.call(K::list(item_id)).await
-    }
-
-    /// The ids of this user's download sessions, all or those of one item.
-    pub async fn download_sessions(&self, item_id: Option<&str>) -> Result<Vec<String>> {
-        self.sessions::<Download>(item_id).await
-    }
-
-    /// The ids of this user's update sessions, all or those of one item.
-    pub async fn update_sessions(&self, item_id: Option<&str>) -> Result<Vec<String>> {
-        self.sessions::<Update>(item_id).await
+    /// This user's sessions of one kind, all or those of one item.
+    #[allow(private_bounds)]
+    pub async fn sessions<K: SessionWire>(&self, item: Option<&ItemId>) -> Result<Vec<SessionId<K>>> {
+        let ids = self.call(K::list(item.map(ItemId::as_str))).await?;
+        Ok(ids.into_iter().map(SessionId::new).collect())
     }
 }
 
-impl<K: SessionKind> Session<K> {
+#[allow(private_bounds)]
+impl<K: SessionWire> Session<K> {
     /// The session's id.
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &SessionId<K> {
         &self.id
     }
 
@@ -127,37 +132,37 @@ impl<K: SessionKind> Session<K> {
 
     /// The session's current state.
     pub async fn info(&self) -> Result<K::Info> {
-        self.client.call(K::get(&self.id)).await
+        self.client.call(K::get(self.id.as_str())).await
     }
 
     /// Keeps the session from expiring, optionally reporting progress (0–100).
     pub async fn keep_alive(&self, progress: Option<i64>) -> Result<()> {
-        self.client.call(K::keep_alive(&self.id, progress)).await
+        self.client.call(K::keep_alive(self.id.as_str(), progress)).await
     }
 
     /// Cancels the session: its transfer URIs stop working and an update's files are discarded.
     pub async fn cancel(&self) -> Result<()> {
-        self.client.call(K::cancel(&self.id)).await
+        self.client.call(K::cancel(self.id.as_str())).await
     }
 
     /// Puts the session into ERROR with a message saying why the client gave up.
     pub async fn fail(&self, message: &str) -> Result<()> {
-        self.client.call(K::fail(&self.id, message)).await
+        self.client.call(K::fail(self.id.as_str(), message)).await
     }
 
     /// Deletes the session.
     pub async fn delete(&self) -> Result<()> {
-        self.client.call(K::delete(&self.id)).await
+        self.client.call(K::delete(self.id.as_str())).await
     }
 
     /// Every file of the session with its state.
     pub async fn files(&self) -> Result<Vec<K::File>> {
-        self.client.call(K::files(&self.id)).await
+        self.client.call(K::files(self.id.as_str())).await
     }
 
     /// One file's state.
     pub async fn file(&self, name: &str) -> Result<K::File> {
-        self.client.call(K::file(&self.id, name)).await
+        self.client.call(K::file(self.id.as_str(), name)).await
     }
 }
 
@@ -168,7 +173,7 @@ fn reason(message: Option<LocalizableMessage>) -> String {
 impl Session<Download> {
     /// Asks the server to make a file downloadable over HTTPS.
     pub async fn prepare(&self, name: &str) -> Result<DownloadFileInfo> {
-        self.client.call(ops::download_session_file_prepare(&self.id, name)).await
+        self.client.call(ops::download_session_file_prepare(self.id.as_str(), name)).await
     }
 
     /// Waits until a file is PREPARED (with backoff, up to `deadline`) and returns it with its
@@ -207,29 +212,29 @@ impl Session<Update> {
     /// fails the session at complete.
     pub async fn set_warning_behavior(&self, behavior: Vec<WarningBehavior>) -> Result<()> {
         let spec = UpdateSessionModel { warning_behavior: behavior, ..Default::default() };
-        self.client.call(ops::update_session_update(&self.id, spec)).await
+        self.client.call(ops::update_session_update(self.id.as_str(), spec)).await
     }
 
     /// Commits the session's files to the item.
     pub async fn complete(&self) -> Result<()> {
-        self.client.call(ops::update_session_complete(&self.id)).await
+        self.client.call(ops::update_session_complete(self.id.as_str())).await
     }
 
     /// Adds (or replaces) a file; a PUSH file comes back with its upload endpoint.
     pub async fn add_file(&self, spec: &UpdateFileAddSpec) -> Result<UpdateFileInfo> {
-        self.client.call(ops::update_session_file_add(&self.id, spec.clone())).await
+        self.client.call(ops::update_session_file_add(self.id.as_str(), spec.clone())).await
     }
 
     /// Marks a file for removal from the item (effective at complete), or takes a file added to
     /// this session out again.
     pub async fn remove_file(&self, name: &str) -> Result<()> {
-        self.client.call(ops::update_session_file_remove(&self.id, name)).await
+        self.client.call(ops::update_session_file_remove(self.id.as_str(), name)).await
     }
 
     /// Checks the session's files: which are missing, which are invalid. `None` when the server
     /// answers without a result (govmomi's vcsim does), which says nothing either way.
     pub async fn validate(&self) -> Result<Option<ValidationResult>> {
-        self.client.call(ops::update_session_file_validate(&self.id)).await
+        self.client.call(ops::update_session_file_validate(self.id.as_str())).await
     }
 
     /// Waits (with backoff, up to `deadline`) until the session is DONE; ERROR or CANCELED fail

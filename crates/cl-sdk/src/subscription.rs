@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 
 use crate::client::Client;
 use crate::error::{Detail, Error, ErrorKind, Result};
+use crate::id::{DatastoreId, ItemId, LibraryId};
 use crate::retry::Backoff;
 use crate::wire::{api, op, void};
 
@@ -124,19 +125,19 @@ pub struct SyncProgress {
 #[must_use = "a sync runs on the server whether or not it is waited for; wait() reports its end"]
 pub struct SyncHandle {
     client: Client,
-    library: String,
+    library: LibraryId,
     /// The one item, for an item sync.
-    item: Option<String>,
+    item: Option<ItemId>,
     /// Whether the sync brings content (else only metadata).
     content: bool,
 }
 
 /// One poll's view of the items a sync covers: id → (name, version, cached, size).
-type View = BTreeMap<String, (String, Option<String>, bool, u64)>;
+type View = BTreeMap<ItemId, (String, Option<String>, bool, u64)>;
 
 impl SyncHandle {
     /// The library this sync is for.
-    pub fn library(&self) -> &str {
+    pub fn library(&self) -> &LibraryId {
         &self.library
     }
 
@@ -185,10 +186,10 @@ impl SyncHandle {
     async fn view(&self) -> Result<View> {
         let ids = match &self.item {
             Some(item) => vec![item.clone()],
-            None => self.client.items(&self.library).await?,
+            None => self.client.item_ids(&self.library).await?,
         };
         // Sixteen looks at a time: a poll of a large library stays short and bounded.
-        let looks: Vec<(String, Result<ItemModel>)> =
+        let looks: Vec<(ItemId, Result<ItemModel>)> =
             futures_util::stream::iter(ids.into_iter().map(|id| async move {
                 let item = self.client.item(&id).await;
                 (id, item)
@@ -201,7 +202,7 @@ impl SyncHandle {
             match item {
                 Ok(item) => {
                     let size = item.size.unwrap_or(0).max(0) as u64;
-                    let name = item.name.unwrap_or_else(|| id.clone());
+                    let name = item.name.unwrap_or_else(|| id.to_string());
                     view.insert(id, (name, item.version, item.cached == Some(true), size));
                 }
                 // Removed by the sync (its source is gone) between the listing and the look.
@@ -251,9 +252,9 @@ impl Client {
     pub async fn create_subscribed_library(
         &self,
         name: &str,
-        datastore_id: &str,
+        datastore: &DatastoreId,
         subscription: &Subscription,
-    ) -> Result<String> {
+    ) -> Result<LibraryId> {
         match self.probe_subscription(subscription).await {
             Ok(probe) if probe.status != ProbeStatus::Success => return Err(unusable(&probe)),
             Ok(_) => {}
@@ -269,7 +270,7 @@ impl Client {
             type_: Some(LibraryType::Subscribed),
             storage_backings: vec![StorageBacking {
                 type_: Some(StorageBackingType::Datastore),
-                datastore_id: Some(datastore_id.to_owned()),
+                datastore_id: Some(datastore.to_string()),
                 storage_uri: None,
             }],
             subscription_info: Some(subscription.info()),
@@ -282,18 +283,22 @@ impl Client {
                 .await
                 .map(|v| v.value)))
         .await
+        .map(LibraryId::new)
     }
 
     /// The ids of the subscribed libraries.
-    pub async fn subscribed_libraries(&self) -> Result<Vec<String>> {
-        self.call(op!(SubscribedLibraryList, |c|
-            api: api(c.subscribed_library_list()).await,
-            rest: api(c.rest_subscribed_library_list()).await.map(|v| v.value.unwrap_or_default())))
-            .await
+    pub async fn subscribed_library_ids(&self) -> Result<Vec<LibraryId>> {
+        let ids = self
+            .call(op!(SubscribedLibraryList, |c|
+                api: api(c.subscribed_library_list()).await,
+                rest: api(c.rest_subscribed_library_list()).await.map(|v| v.value.unwrap_or_default())))
+            .await?;
+        Ok(ids.into_iter().map(LibraryId::new).collect())
     }
 
     /// A subscribed library; `InvalidElementType` when `id` is a local one.
-    pub async fn subscribed_library(&self, id: &str) -> Result<LibraryModel> {
+    pub async fn subscribed_library(&self, id: &LibraryId) -> Result<LibraryModel> {
+        let id = id.as_str();
         self.call(op!(SubscribedLibraryGet, |c|
             api: api(c.subscribed_library_get(id)).await,
             rest: api(c.rest_subscribed_library_get(id)).await.map(|v| v.value)))
@@ -301,7 +306,8 @@ impl Client {
     }
 
     /// Deletes a subscribed library and its cached content.
-    pub async fn delete_subscribed_library(&self, id: &str) -> Result<()> {
+    pub async fn delete_subscribed_library(&self, id: &LibraryId) -> Result<()> {
+        let id = id.as_str();
         self.call(op!(SubscribedLibraryDelete, |c|
             api: void(c.subscribed_library_delete(id)).await,
             rest: void(c.rest_subscribed_library_delete(id)).await))
@@ -312,7 +318,8 @@ impl Client {
     /// and returns the subscription URL the server gives it. Publishing again with the same
     /// password is a no-op; another password, or none, on a protected library is refused
     /// (`Unauthorized`): changing it needs the current one.
-    pub async fn publish_library(&self, id: &str, password: Option<&str>) -> Result<String> {
+    pub async fn publish_library(&self, library: &LibraryId, password: Option<&str>) -> Result<String> {
+        let id = library.as_str();
         let publish = PublishInfo {
             published: Some(true),
             authentication_method: Some(match password {
@@ -333,7 +340,7 @@ impl Client {
             .versioned(false),
         )
         .await?;
-        let library = self.local_library(id).await?;
+        let library = self.local_library(library).await?;
         library.publish_info.filter(|p| p.published == Some(true)).and_then(|p| p.publish_url).ok_or_else(|| {
             Error::new(ErrorKind::Verification, "the server accepted the publication but shows no publish URL")
         })
@@ -341,21 +348,23 @@ impl Client {
 
     /// Starts a sync of a subscribed library (joining one that runs) and returns the handle to
     /// follow it. A feed the server cannot reach fails here.
-    pub async fn sync_library(&self, id: &str) -> Result<SyncHandle> {
-        let library = self.subscribed_library(id).await?;
+    pub async fn sync_library(&self, library: &LibraryId) -> Result<SyncHandle> {
+        let id = library.as_str();
+        let model = self.subscribed_library(library).await?;
         self.call(op!(SubscribedLibrarySync, |c|
             api: void(c.subscribed_library_sync(id)).await,
             rest: void(c.rest_subscribed_library_sync(id)).await))
             .await?;
-        let on_demand = library.subscription_info.and_then(|s| s.on_demand).unwrap_or(false);
-        Ok(SyncHandle { client: self.clone(), library: id.to_owned(), item: None, content: !on_demand })
+        let on_demand = model.subscription_info.and_then(|s| s.on_demand).unwrap_or(false);
+        Ok(SyncHandle { client: self.clone(), library: library.clone(), item: None, content: !on_demand })
     }
 
     /// Starts a sync of one item of a subscribed library: its metadata, and its content when the
     /// library is not on-demand or `force_content` says so.
-    pub async fn sync_item(&self, item_id: &str, force_content: bool) -> Result<SyncHandle> {
-        let item = self.item(item_id).await?;
-        let library_id = item.library_id.unwrap_or_default();
+    pub async fn sync_item(&self, item: &ItemId, force_content: bool) -> Result<SyncHandle> {
+        let item_id = item.as_str();
+        let model = self.item(item).await?;
+        let library_id = LibraryId::new(model.library_id.unwrap_or_default());
         let library = self.subscribed_library(&library_id).await?;
         let body = SubscribedItemSyncSpec { force_sync_content: force_content, sync_optional_files: None };
         self.call(op!(SubscribedItemSync, [body] |c|
@@ -366,13 +375,14 @@ impl Client {
         Ok(SyncHandle {
             client: self.clone(),
             library: library_id,
-            item: Some(item_id.to_owned()),
+            item: Some(item.clone()),
             content: force_content || !on_demand,
         })
     }
 
     /// Drops the cached content of an on-demand subscribed library (its items stay listed).
-    pub async fn evict_library(&self, id: &str) -> Result<()> {
+    pub async fn evict_library(&self, library: &LibraryId) -> Result<()> {
+        let id = library.as_str();
         self.call(op!(SubscribedLibraryEvict, |c|
             api: void(c.subscribed_library_evict(id)).await,
             rest: void(c.rest_subscribed_library_evict(id)).await))
@@ -380,7 +390,8 @@ impl Client {
     }
 
     /// Drops the cached content of one item of an on-demand subscribed library.
-    pub async fn evict_item(&self, item_id: &str) -> Result<()> {
+    pub async fn evict_item(&self, item: &ItemId) -> Result<()> {
+        let item_id = item.as_str();
         self.call(op!(SubscribedItemEvict, |c|
             api: void(c.subscribed_item_evict(item_id)).await,
             rest: void(c.rest_subscribed_item_evict(item_id)).await))

@@ -38,10 +38,11 @@ pub async fn run(args: &CopyArgs, ctx: &Ctx<'_>) -> Result<(), Failure> {
     let rows = match source(ctx.client, &args.source).await? {
         Source::Item(item) => {
             let bars = progress::show(&control, ctx.json);
-            let copied = match dest_name {
-                Some(name) => ctx.client.copy_item_as(&item, to, &dest_library, name, options).await,
-                None => ctx.client.copy_item(&item, to, &dest_library, options).await,
+            let options = match dest_name {
+                Some(name) => options.name(name),
+                None => options,
             };
+            let copied = ctx.client.copy_item(&item, to, &dest_library, options).await;
             bars.finish().await;
             vec![CopyRow::from(copied?)]
         }
@@ -50,7 +51,7 @@ pub async fn run(args: &CopyArgs, ctx: &Ctx<'_>) -> Result<(), Failure> {
                 return Err(usage("a library copies into a LIBRARY (its items keep their names), not LIBRARY/ITEM"));
             }
             let copies = ctx.client.copy_library(&library, to, &dest_library, options).await?;
-            copies.into_iter().map(|c| CopyRow::from_result(c.source_item, c.name, c.result)).collect()
+            copies.into_iter().map(|c| CopyRow::from_result(c.source_item.to_string(), c.name, c.result)).collect()
         }
     };
     print(ctx.json, &rows);
@@ -90,8 +91,8 @@ async fn destination(args: &CopyArgs, ctx: &Ctx<'_>) -> Result<Option<Client>, F
 }
 
 enum Source {
-    Item(String),
-    Library(String),
+    Item(cl_sdk::ItemId),
+    Library(cl_sdk::LibraryId),
 }
 
 /// `LIBRARY/ITEM` or an item id is one item; a library's name or id is all of its items.
@@ -139,8 +140,8 @@ impl From<CopyReport> for CopyRow {
             bytes: report.bytes(),
             seconds: report.elapsed.as_secs_f64(),
             outcome,
-            item: Some(report.item_id),
-            source_item: report.source_item,
+            item: Some(report.item_id.to_string()),
+            source_item: report.source_item.to_string(),
             name: report.name,
             error: None,
             error_kind: None,

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use cl_sdk::transfer::{TransferControl, UploadFile};
 use cl_sdk::{Client, ErrorKind};
+use cl_sdk::{DatastoreId, ItemId, ItemType, LibraryId};
 use serde::Serialize;
 
 use super::Ctx;
@@ -109,7 +110,7 @@ pub async fn run(args: &DemoArgs, ctx: &Ctx<'_>) -> Result<(), Failure> {
 /// The demo, then (unless `keep`) removing the item it made and a library it created.
 async fn demo(
     client: &Client,
-    datastore: &str,
+    datastore: &DatastoreId,
     disk_mib: u64,
     keep: bool,
     knobs: &TransferArgs,
@@ -137,11 +138,11 @@ async fn demo(
 
 async fn round_trip(
     client: &Client,
-    library: &str,
+    library: &LibraryId,
     disk_mib: u64,
     knobs: &TransferArgs,
     json_out: bool,
-    made_item: &mut Option<String>,
+    made_item: &mut Option<ItemId>,
 ) -> Result<(), Failure> {
     let work = tempfile::tempdir().map_err(|e| fail(format!("cannot make a work folder: {e}")))?;
     let (src, dest) = (work.path().join("upload"), work.path().join("download"));
@@ -154,7 +155,13 @@ async fn round_trip(
     crate::signals::watch(&control);
     let bars = progress::show(&control, json_out);
     let up = client
-        .upload_new_item(library, &item, "ovf", files, upload_options(knobs, ChecksumArg::Sha256).control(control))
+        .upload_new_item(
+            library,
+            &item,
+            &ItemType::Ovf,
+            files,
+            upload_options(knobs, ChecksumArg::Sha256).control(control),
+        )
         .await;
     bars.finish().await;
     let up = up?;
@@ -183,7 +190,7 @@ async fn round_trip(
     let leg =
         |files: usize, bytes: u64, elapsed: std::time::Duration| Leg { files, bytes, seconds: elapsed.as_secs_f64() };
     let report = DemoReport {
-        item: up.item_id.clone(),
+        item: up.item_id.to_string(),
         uploaded: leg(up.files.len(), up.bytes(), up.elapsed),
         downloaded: leg(down.files.len(), down.bytes(), down.elapsed),
         verified: true,

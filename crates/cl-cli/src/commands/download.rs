@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use cl_sdk::Client;
 use cl_sdk::transfer::{DownloadOptions, Overwrite, TransferControl};
+use cl_sdk::{Client, ItemId};
 
 use super::Ctx;
 use crate::args::{DownloadArgs, TransferArgs};
@@ -38,7 +38,7 @@ pub struct DownloadRequest<'a> {
 /// Downloads an item into `to` (created when missing).
 pub async fn download(
     client: &Client,
-    item_id: &str,
+    item_id: &ItemId,
     to: &Path,
     request: &DownloadRequest<'_>,
     knobs: &TransferArgs,
@@ -61,14 +61,14 @@ pub async fn download(
     }
     let report = client.download_item(item_id, to, options).await;
     bars.finish().await;
-    Ok(TransferReport::downloaded(item_id, &report?))
+    Ok(TransferReport::downloaded(item_id.as_str(), &report?))
 }
 
 /// Downloads one file of an item and writes it to stdout, progress on stderr. The bytes are
 /// verified in a private folder first, so stdout never receives a byte that was not.
 pub async fn download_to_stdout(
     client: &Client,
-    item_id: &str,
+    item_id: &ItemId,
     request: &DownloadRequest<'_>,
     knobs: &TransferArgs,
 ) -> Result<(), Failure> {

@@ -10,11 +10,14 @@ pub async fn run(command: &ItemCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
     match command {
         ItemCommand::Ls { library, limit } => {
             let library_id = crate::resolve::library(ctx.client, library).await?;
-            let ids = ctx.client.items(&library_id).await?;
+            let items = ctx.client.items(&library_id).await?;
             let what = format!("library {:?} holds items", clean(library));
-            super::list(ctx, &what, ids, *limit, |id| async move {
-                let item = ctx.client.item(&id).await?;
-                Ok(ItemRow { name: item.name, r#type: item.type_, size: item.size, cached: item.cached, id })
+            super::list_models(ctx, &what, items, *limit, |item| ItemRow {
+                id: item.id.unwrap_or_default(),
+                name: item.name,
+                r#type: item.type_,
+                size: item.size,
+                cached: item.cached,
             })
             .await?;
         }
@@ -23,7 +26,7 @@ pub async fn run(command: &ItemCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
             let model = ctx.client.item(&id).await?;
             let files = ctx.client.item_files(&id).await?;
             let info = ItemInfo {
-                id,
+                id: id.to_string(),
                 name: model.name,
                 description: model.description.filter(|d| !d.is_empty()),
                 r#type: model.type_,
@@ -42,18 +45,18 @@ pub async fn run(command: &ItemCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
         ItemCommand::Evict { target: spec } => {
             let (id, name) = crate::resolve::item(ctx.client, spec).await?;
             ctx.client.evict_item(&id).await?;
-            print(ctx.json, &Done { id, name, kind: "item", done: "evicted" });
+            print(ctx.json, &Done { id: id.to_string(), name, kind: "item", done: "evicted" });
         }
         ItemCommand::Update { target: spec, changes } => {
             let (id, _) = crate::resolve::item(ctx.client, spec).await?;
             let model = ctx.client.update_item(&id, &super::changes(changes)).await?;
             let name = model.name.unwrap_or_default();
-            print(ctx.json, &Done { id, name, kind: "item", done: "updated" });
+            print(ctx.json, &Done { id: id.to_string(), name, kind: "item", done: "updated" });
         }
         ItemCommand::Rm { target: spec } => {
             let (id, name) = crate::resolve::item(ctx.client, spec).await?;
             ctx.client.delete_item(&id).await?;
-            print(ctx.json, &Done { id, name, kind: "item", done: "deleted" });
+            print(ctx.json, &Done { id: id.to_string(), name, kind: "item", done: "deleted" });
         }
     }
     Ok(())

@@ -10,10 +10,11 @@ use crate::output::{Failure, Report, Row, clean, print, usage};
 pub async fn run(command: &LibraryCommand, ctx: &Ctx<'_>) -> Result<(), Failure> {
     match command {
         LibraryCommand::Ls { limit } => {
-            let ids = ctx.client.libraries().await?;
-            super::list(ctx, "the server holds libraries", ids, *limit, |id| async move {
-                let library = ctx.client.library(&id).await?;
-                Ok(LibraryRow { name: library.name, r#type: library.type_.map(|t| t.to_string()), id })
+            let libraries = ctx.client.libraries().await?;
+            super::list_models(ctx, "the server holds libraries", libraries, *limit, |library| LibraryRow {
+                id: library.id.unwrap_or_default(),
+                name: library.name,
+                r#type: library.type_.map(|t| t.to_string()),
             })
             .await?;
         }
@@ -27,7 +28,7 @@ pub async fn run(command: &LibraryCommand, ctx: &Ctx<'_>) -> Result<(), Failure>
                 Some(subscription) => ctx.client.create_subscribed_library(name, &datastore, &subscription).await?,
                 None => ctx.client.create_local_library(name, &datastore).await?,
             };
-            print(ctx.json, &Done { id, name: name.clone(), kind: "library", done: "created" });
+            print(ctx.json, &Done { id: id.to_string(), name: name.clone(), kind: "library", done: "created" });
         }
         LibraryCommand::Publish { library, password } => {
             let id = crate::resolve::library(ctx.client, library).await?;
@@ -36,7 +37,7 @@ pub async fn run(command: &LibraryCommand, ctx: &Ctx<'_>) -> Result<(), Failure>
                 false => None,
             };
             let url = ctx.client.publish_library(&id, password.as_deref()).await?;
-            print(ctx.json, &Published { id, url, user: password.is_some().then_some("vcsp") });
+            print(ctx.json, &Published { id: id.to_string(), url, user: password.is_some().then_some("vcsp") });
         }
         LibraryCommand::Probe { feed_url, feed } => {
             let result = ctx.client.probe_subscription(&feed_of(cl_sdk::Subscription::new(feed_url), feed)?).await?;
@@ -59,17 +60,17 @@ pub async fn run(command: &LibraryCommand, ctx: &Ctx<'_>) -> Result<(), Failure>
             let id = crate::resolve::library(ctx.client, library).await?;
             ctx.client.evict_library(&id).await?;
             let name = ctx.client.library(&id).await?.name.unwrap_or_default();
-            print(ctx.json, &Done { id, name, kind: "library", done: "evicted" });
+            print(ctx.json, &Done { id: id.to_string(), name, kind: "library", done: "evicted" });
         }
         LibraryCommand::Update { library, changes } => {
             let id = crate::resolve::library(ctx.client, library).await?;
             let model = ctx.client.update_library(&id, &super::changes(changes)).await?;
             let name = model.name.unwrap_or_default();
-            print(ctx.json, &Done { id, name, kind: "library", done: "updated" });
+            print(ctx.json, &Done { id: id.to_string(), name, kind: "library", done: "updated" });
         }
         LibraryCommand::Rm { library, force } => {
             let id = crate::resolve::library(ctx.client, library).await?;
-            let items = ctx.client.items(&id).await?;
+            let items = ctx.client.item_ids(&id).await?;
             if !items.is_empty() && !force {
                 return Err(usage(format!(
                     "library {:?} holds {} items; pass --force to delete them with it",
@@ -79,7 +80,7 @@ pub async fn run(command: &LibraryCommand, ctx: &Ctx<'_>) -> Result<(), Failure>
             }
             let name = ctx.client.library(&id).await?.name.unwrap_or_default();
             ctx.client.delete_local_library(&id).await?;
-            print(ctx.json, &Done { id, name, kind: "library", done: "deleted" });
+            print(ctx.json, &Done { id: id.to_string(), name, kind: "library", done: "deleted" });
         }
     }
     Ok(())
@@ -183,7 +184,7 @@ struct LibraryInfo {
 }
 
 impl LibraryInfo {
-    async fn of(ctx: &Ctx<'_>, id: String) -> Result<Self, Failure> {
+    async fn of(ctx: &Ctx<'_>, id: cl_sdk::LibraryId) -> Result<Self, Failure> {
         use futures_util::StreamExt;
         let model = ctx.client.library(&id).await?;
         let datastore_id = model.storage_backings.iter().find_map(|b| b.datastore_id.clone());
@@ -191,25 +192,24 @@ impl LibraryInfo {
             Some(ds) => ctx.client.datastores(None).await?.into_iter().find(|d| &d.datastore == ds).map(|d| d.name),
             None => None,
         };
-        let ids = ctx.client.items(&id).await?;
-        if ids.len() > super::MAX_LISTING {
+        let listing = ctx.client.items(&id).await?;
+        if listing.total() > super::MAX_LISTING {
             return Err(usage(format!(
                 "library {} holds {} items; clx sums at most {} (`clx item ls --limit N` lists some)",
-                clean(model.name.as_deref().unwrap_or(&id)),
-                ids.len(),
+                clean(model.name.as_deref().unwrap_or(id.as_str())),
+                listing.total(),
                 super::MAX_LISTING
             )));
         }
-        let items = ids.len();
-        let sizes = futures_util::stream::iter(ids.iter().map(|item| ctx.client.item(item))).buffered(16);
-        let size = sizes
+        let items = listing.total();
+        let size = listing
             .fold(Ok::<u64, Failure>(0), |total, item| async move {
                 let size = item?.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-                Ok(total? + size)
+                Ok(total?.saturating_add(size))
             })
             .await?;
         Ok(Self {
-            id,
+            id: id.to_string(),
             name: model.name,
             r#type: model.type_.map(|t| t.to_string()),
             description: model.description.filter(|d| !d.is_empty()),

@@ -25,6 +25,33 @@ pub const MAX_LISTING: usize = 100_000;
 /// Details fetched at once while listing.
 const AT_ONCE: usize = 16;
 
+/// Prints the models of a listing as rows as they arrive (the SDK reads them a few at once), in
+/// order; at most `limit`. A listing longer than [`MAX_LISTING`] without a limit is refused
+/// before any model is read.
+pub async fn list_models<M, R: Row>(
+    ctx: &Ctx<'_>,
+    what: &str,
+    listing: cl_sdk::Listing<'_, M>,
+    limit: Option<usize>,
+    row: impl Fn(M) -> R,
+) -> Result<(), Failure> {
+    use futures_util::StreamExt;
+    if limit.is_none() && listing.total() > MAX_LISTING {
+        return Err(too_many(what, listing.total()));
+    }
+    let mut models = listing.take(limit.unwrap_or(usize::MAX));
+    let mut printer = RowPrinter::new(ctx.json);
+    while let Some(model) = models.next().await {
+        printer.push(row(model?));
+    }
+    printer.finish();
+    Ok(())
+}
+
+fn too_many(what: &str, n: usize) -> Failure {
+    usage(format!("{what}: {n} of them; clx lists at most {MAX_LISTING} at once: pass --limit N to list the first N"))
+}
+
 /// Lists `ids` (`what` names them for messages): each row fetched by `row`, a few at once, and
 /// printed as it comes, in order; at most `limit`.
 pub async fn list<T, R, F, Fut>(
@@ -41,10 +68,7 @@ where
 {
     use futures_util::StreamExt;
     if limit.is_none() && ids.len() > MAX_LISTING {
-        return Err(usage(format!(
-            "{what}: {} of them; clx lists at most {MAX_LISTING} at once: pass --limit N to list the first N",
-            ids.len()
-        )));
+        return Err(too_many(what, ids.len()));
     }
     let ids = ids.into_iter().take(limit.unwrap_or(usize::MAX));
     let mut rows = futures_util::stream::iter(ids.map(row)).buffered(AT_ONCE);
@@ -109,7 +133,7 @@ pub async fn sync_and_wait(
     sync: cl_sdk::SyncHandle,
     wait: &crate::args::WaitArgs,
 ) -> Result<(), crate::output::Failure> {
-    let library = sync.library().to_owned();
+    let library = sync.library().to_string();
     if !wait.wait {
         crate::output::print(
             ctx.json,

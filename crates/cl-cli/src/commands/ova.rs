@@ -2,19 +2,20 @@
 
 use std::path::Path;
 
-use cl_sdk::transfer::{OvaOptions, OvaReport, TransferControl};
+use cl_sdk::ItemId;
+use cl_sdk::transfer::{OvaOptions, OvaReport, OvaTarget, Overwrite, TransferControl};
 use serde::Serialize;
 
 use super::Ctx;
 use crate::output::{Failure, Report, clean, print, summary};
 use crate::progress;
 
-pub async fn export(ctx: &Ctx<'_>, item: &str, path: &Path, overwrite: bool) -> Result<(), Failure> {
+pub async fn export(ctx: &Ctx<'_>, item: &ItemId, path: &Path, overwrite: bool) -> Result<(), Failure> {
     let knobs = ctx.transfer;
     let control = TransferControl::new();
     crate::signals::watch(&control);
     let mut options = OvaOptions::default()
-        .overwrite(overwrite)
+        .overwrite(if overwrite { Overwrite::Always } else { Overwrite::Never })
         .concurrency(knobs.concurrency.into())
         .retries(knobs.retries)
         .prepare_timeout(knobs.prepare_timeout)
@@ -25,14 +26,10 @@ pub async fn export(ctx: &Ctx<'_>, item: &str, path: &Path, overwrite: bool) -> 
     let to_stdout = path.as_os_str() == "-";
     // On stdout the archive is the output: progress and the summary go to stderr.
     let bars = progress::show(&control, ctx.json || to_stdout);
-    let report = if to_stdout {
-        let stdout = tokio::io::stdout();
-        ctx.client.export_ova(item, stdout, options).await
-    } else {
-        ctx.client.export_ova_to(item, path, options).await
-    };
+    let target = if to_stdout { OvaTarget::writer(tokio::io::stdout()) } else { OvaTarget::path(path) };
+    let report = ctx.client.export_ova(item, target, options).await;
     bars.finish().await;
-    let report = OvaRow::new(item, report?);
+    let report = OvaRow::new(item.as_str(), report?);
     if to_stdout {
         eprintln!("{}", report.text());
     } else {
@@ -65,11 +62,7 @@ impl OvaRow {
         let members = report
             .members
             .into_iter()
-            .map(|m| Member {
-                checksum: m.checksum.map(|(algorithm, hex)| format!("{algorithm}:{hex}")),
-                name: m.name,
-                size: m.size,
-            })
+            .map(|m| Member { checksum: m.checksum.map(|sum| sum.to_string()), name: m.name, size: m.size })
             .collect();
         OvaRow {
             item: item.to_owned(),

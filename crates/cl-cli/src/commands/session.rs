@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use cl_sdk::{Download, SessionId, Update};
+
 use super::{Ctx, Done, text};
 use crate::args::SessionCommand;
 use crate::output::{Failure, Row, clean, print, usage};
@@ -11,11 +13,11 @@ pub async fn run(command: &SessionCommand, ctx: &Ctx<'_>) -> Result<(), Failure>
         SessionCommand::Ls { limit } => {
             // Download sessions first, then update sessions.
             let mut ids: Vec<(bool, String)> =
-                ctx.client.download_sessions(None).await?.into_iter().map(|id| (true, id)).collect();
-            ids.extend(ctx.client.update_sessions(None).await?.into_iter().map(|id| (false, id)));
+                ctx.client.sessions::<Download>(None).await?.into_iter().map(|id| (true, id.to_string())).collect();
+            ids.extend(ctx.client.sessions::<Update>(None).await?.into_iter().map(|id| (false, id.to_string())));
             super::list(ctx, "the server holds sessions", ids, *limit, |(download, id)| async move {
                 let (kind, state, expires, item, progress) = if download {
-                    let s = ctx.client.download_session(&id).info().await?;
+                    let s = ctx.client.session::<Download>(SessionId::new(id.as_str())).info().await?;
                     (
                         "download",
                         s.state.map(|x| x.to_string()),
@@ -24,7 +26,7 @@ pub async fn run(command: &SessionCommand, ctx: &Ctx<'_>) -> Result<(), Failure>
                         s.client_progress,
                     )
                 } else {
-                    let s = ctx.client.update_session(&id).info().await?;
+                    let s = ctx.client.session::<Update>(SessionId::new(id.as_str())).info().await?;
                     ("update", s.state.map(|x| x.to_string()), s.expiration_time, s.library_item_id, s.client_progress)
                 };
                 let expires = expires.map(|t| t.to_rfc3339());
@@ -34,16 +36,16 @@ pub async fn run(command: &SessionCommand, ctx: &Ctx<'_>) -> Result<(), Failure>
         }
         SessionCommand::Cancel { id } | SessionCommand::Rm { id } => {
             let cancel = matches!(command, SessionCommand::Cancel { .. });
-            let kind = if ctx.client.download_sessions(None).await?.contains(id) {
-                let s = ctx.client.download_session(id);
+            let kind = if ctx.client.sessions::<Download>(None).await?.iter().any(|s| s.as_str() == id) {
+                let s = ctx.client.session::<Download>(SessionId::new(id.as_str()));
                 if cancel {
                     s.cancel().await?
                 } else {
                     s.delete().await?
                 }
                 "download"
-            } else if ctx.client.update_sessions(None).await?.contains(id) {
-                let s = ctx.client.update_session(id);
+            } else if ctx.client.sessions::<Update>(None).await?.iter().any(|s| s.as_str() == id) {
+                let s = ctx.client.session::<Update>(SessionId::new(id.as_str()));
                 if cancel {
                     s.cancel().await?
                 } else {

@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use cl_sdk::Client;
 use cl_sdk::transfer::{SourceTrust, TransferControl, UploadFile, UploadOptions};
 use cl_sdk::types::{ChecksumAlgorithm, WarningType};
+use cl_sdk::{Client, ItemType};
 
 use super::Ctx;
 use crate::args::{ChecksumArg, TransferArgs, UploadArgs};
@@ -89,14 +89,14 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
 }
 
 /// The item type an upload creates: `ovf` for OVF sets and OVAs, `iso` for ISOs, `file` else.
-fn item_type(paths: &[PathBuf]) -> &'static str {
+fn item_type(paths: &[PathBuf]) -> ItemType {
     let lower = |p: &PathBuf| p.to_string_lossy().to_ascii_lowercase();
     if paths.iter().any(|p| lower(p).ends_with(".ovf") || lower(p).ends_with(".ova") || (!is_url(p) && p.is_dir())) {
-        "ovf"
+        ItemType::Ovf
     } else if paths.iter().all(|p| lower(p).ends_with(".iso")) {
-        "iso"
+        ItemType::Iso
     } else {
-        "file"
+        ItemType::File
     }
 }
 
@@ -169,14 +169,14 @@ pub fn warnings(names: &[String]) -> Result<Vec<WarningType>, Failure> {
 }
 
 /// The item type for a pulled file, by its name.
-fn pulled_type(files: &[UploadFile]) -> &'static str {
+fn pulled_type(files: &[UploadFile]) -> ItemType {
     let name = files.first().map(|f| f.name().to_ascii_lowercase()).unwrap_or_default();
     if name.ends_with(".iso") {
-        "iso"
+        ItemType::Iso
     } else if name.ends_with(".ova") || name.ends_with(".ovf") {
-        "ovf"
+        ItemType::Ovf
     } else {
-        "file"
+        ItemType::File
     }
 }
 
@@ -210,7 +210,7 @@ pub async fn upload(
         Some(id) => client.upload_item(&id, files, options).await,
         None => {
             let kind = if paths.is_empty() { pulled_type(&files) } else { item_type(paths) };
-            client.upload_new_item(&library_id, item, kind, files, options).await
+            client.upload_new_item(&library_id, item, &kind, files, options).await
         }
     };
     bars.finish().await;

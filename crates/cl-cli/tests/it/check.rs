@@ -102,7 +102,7 @@ async fn upload_refuses_broken_files_before_the_server_is_touched() {
     let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
     let client =
         cl_sdk::Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await.unwrap();
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let upload = |extra: &[&str], path: &Path| {
         clx()
             .args(["--url", sim.url(), "upload", "--library", "lib", "--item", "app", "--create"])

@@ -122,13 +122,13 @@ async fn libraries_items_upload_download_and_sessions() {
     assert_eq!(json(&run(against(&sim, &ca).args(["--json", "session", "ls"]))), serde_json::json!([]));
     let client = cl_testkit::client(&sim).await;
     let item = client.find_item(&client.find_library("images").await.unwrap(), "photon").await.unwrap();
-    let session = client.create_update_session(&item).await.unwrap();
+    let session = client.create_session::<cl_sdk::Update>(&item).await.unwrap();
     let listed = json(&run(against(&sim, &ca).args(["--json", "session", "ls"])));
     assert_eq!(listed[0]["kind"], "update");
     assert_eq!(listed[0]["state"], "ACTIVE");
-    let canceled = json(&run(against(&sim, &ca).args(["--json", "session", "cancel", session.id()])));
+    let canceled = json(&run(against(&sim, &ca).args(["--json", "session", "cancel", session.id().as_str()])));
     assert_eq!(canceled["done"], "canceled");
-    json(&run(against(&sim, &ca).args(["--json", "session", "rm", session.id()])));
+    json(&run(against(&sim, &ca).args(["--json", "session", "rm", session.id().as_str()])));
     assert_eq!(json(&run(against(&sim, &ca).args(["--json", "session", "ls"]))), serde_json::json!([]));
     let none = run(against(&sim, &ca).args(["session", "rm", "no-such-session"]));
     assert_eq!(none.status.code(), Some(2), "a session id that does not exist is the user's mistake");
@@ -195,7 +195,7 @@ async fn interrupt_cancels_and_cleans_up() {
     // Wait until the upload is under way (its session exists).
     let mut started = false;
     for _ in 0..200 {
-        if !client.update_sessions(None).await.unwrap().is_empty() {
+        if !client.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty() {
             started = true;
             break;
         }
@@ -208,7 +208,7 @@ async fn interrupt_cancels_and_cleans_up() {
     let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
     assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stderr).contains("canceling"));
-    assert!(client.update_sessions(None).await.unwrap().is_empty(), "the session was canceled and deleted");
+    assert!(client.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty(), "the session was canceled and deleted");
     assert_eq!(
         client.find_item(&library, "new-item").await.unwrap_err().kind(),
         cl_sdk::ErrorKind::NotFound,
@@ -288,8 +288,9 @@ fn help_groups_connection_transfer_and_output_options() {
 async fn large_listings_stream_are_limited_and_a_million_is_refused() {
     let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
     let client = cl_sdk::Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await;
-    let library = client.unwrap().create_local_library("big", cl_sim::DATASTORE_ID).await.unwrap();
-    sim.add_items(&library, "item-", 10_000).unwrap();
+    let library =
+        client.unwrap().create_local_library("big", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
+    sim.add_items(library.as_str(), "item-", 10_000).unwrap();
     let clx_at = || {
         let mut command = clx();
         command.args(["--url", sim.url()]).env("CLX_USERNAME", sim.username()).env("CLX_PASSWORD", sim.password());
@@ -323,18 +324,18 @@ async fn library_info_and_item_descriptions() {
     let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
     let client =
         cl_sdk::Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await.unwrap();
-    let library = client.create_local_library("info", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("info", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let spec = cl_sdk::types::ItemModel {
-        library_id: Some(library.clone()),
+        library_id: Some(library.to_string()),
         name: Some("described".into()),
         type_: Some("file".into()),
         description: Some("the golden image\u{1b}[2J".into()),
         ..Default::default()
     };
-    let item = client.raw().item_create(None, &spec).await.unwrap().into_inner();
+    let item = cl_sdk::ItemId::new(client.raw().item_create(None, &spec).await.unwrap().into_inner());
     let file = cl_sdk::transfer::UploadFile::reader("a.bin", 3000, std::io::Cursor::new(vec![1u8; 3000]));
     client.upload_item(&item, vec![file], cl_sdk::transfer::UploadOptions::default()).await.unwrap();
-    let other = client.create_item(&library, "plain", "file").await.unwrap();
+    let other = client.create_item(&library, "plain", &cl_sdk::ItemType::File).await.unwrap();
     let file = cl_sdk::transfer::UploadFile::reader("b.bin", 1000, std::io::Cursor::new(vec![2u8; 1000]));
     client.upload_item(&other, vec![file], cl_sdk::transfer::UploadOptions::default()).await.unwrap();
     let clx_at = || {
@@ -370,11 +371,11 @@ async fn items_and_libraries_are_renamed_and_described() {
     let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
     let client =
         cl_sdk::Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await.unwrap();
-    let library = client.create_local_library("images", cl_sim::DATASTORE_ID).await.unwrap();
-    let item = client.create_item(&library, "photon", "file").await.unwrap();
+    let library = client.create_local_library("images", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
+    let item = client.create_item(&library, "photon", &cl_sdk::ItemType::File).await.unwrap();
     let file = cl_sdk::transfer::UploadFile::reader("a.bin", 3000, std::io::Cursor::new(vec![1u8; 3000]));
     client.upload_item(&item, vec![file], cl_sdk::transfer::UploadOptions::default()).await.unwrap();
-    client.create_item(&library, "ubuntu", "file").await.unwrap();
+    client.create_item(&library, "ubuntu", &cl_sdk::ItemType::File).await.unwrap();
     let clx_at = || {
         let mut command = clx();
         command.args(["--url", sim.url()]).env("CLX_USERNAME", sim.username()).env("CLX_PASSWORD", sim.password());
@@ -384,7 +385,7 @@ async fn items_and_libraries_are_renamed_and_described() {
     let done = json(&run(clx_at().args(["--json", "item", "update", "images/photon", "--name", "photon-5"])));
     assert_eq!(
         (&done["id"], &done["name"], &done["done"]),
-        (&item.clone().into(), &"photon-5".into(), &"updated".into())
+        (&item.to_string().into(), &"photon-5".into(), &"updated".into())
     );
     let out = run(clx_at().args(["item", "update", "images/photon-5", "--description", "golden"]));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

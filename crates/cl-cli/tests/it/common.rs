@@ -27,9 +27,9 @@ pub async fn sim_with(files: &[(&str, Vec<u8>)]) -> (Simulator, cl_sdk::Client) 
     let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
     let client =
         cl_sdk::Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await.unwrap();
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let files: Vec<(&str, &[u8])> = files.iter().map(|(name, bytes)| (*name, bytes.as_slice())).collect();
-    sim.seed_item(&library, "item", &files).await.unwrap();
+    sim.seed_item(library.as_str(), "item", &files).await.unwrap();
     (sim, client)
 }
 

@@ -24,13 +24,14 @@ async fn client(sim: &Simulator) -> cl_sdk::Client {
 }
 
 /// A library `lib` on `sim` holding item `disk` of `size` bytes.
-async fn source(sim: &Simulator, size: usize) -> (cl_sdk::Client, String, Vec<u8>) {
+async fn source(sim: &Simulator, size: usize) -> (cl_sdk::Client, cl_sdk::ItemId, Vec<u8>) {
     let client = client(sim).await;
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let bytes: Vec<u8> = (0..size).map(|i| (i * 7 + i / 1000) as u8).collect();
     let file = cl_sdk::transfer::UploadFile::reader("disk.img", size as u64, std::io::Cursor::new(bytes.clone()));
     let options = cl_sdk::transfer::UploadOptions::default();
-    let item = client.upload_new_item(&library, "disk", "file", vec![file], options).await.unwrap().item_id;
+    let item =
+        client.upload_new_item(&library, "disk", &cl_sdk::ItemType::File, vec![file], options).await.unwrap().item_id;
     (client, item, bytes)
 }
 
@@ -42,7 +43,7 @@ fn copy(from: &Simulator, to: &Simulator, ca: &std::path::Path, args: &[&str]) -
     command
 }
 
-async fn bytes_of(client: &cl_sdk::Client, library: &str, name: &str) -> Vec<u8> {
+async fn bytes_of(client: &cl_sdk::Client, library: &cl_sdk::LibraryId, name: &str) -> Vec<u8> {
     let item = client.find_item(library, name).await.unwrap();
     let dest = tempfile::tempdir().unwrap();
     let report = client.download_item(&item, dest.path(), cl_sdk::transfer::DownloadOptions::default()).await.unwrap();
@@ -54,7 +55,7 @@ async fn copies_an_item_and_a_library_and_reports_up_to_date() {
     let (a, b) = (sim(false).await, sim(true).await);
     let (_from, _, bytes) = source(&a, 300_000).await;
     let to = client(&b).await;
-    let library = to.create_local_library("dest", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = to.create_local_library("dest", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let ca_dir = tempfile::tempdir().unwrap();
     let ca = ca_dir.path().join("ca.pem");
     std::fs::write(&ca, b.ca_pem().unwrap()).unwrap();
@@ -92,14 +93,14 @@ async fn a_copy_killed_midway_leaves_the_destination_as_it_was_and_the_rerun_fin
     let size = 4 << 20;
     let (_from, _, bytes) = source(&a, size).await;
     let to = client(&b).await;
-    let library = to.create_local_library("dest", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = to.create_local_library("dest", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let ca_dir = tempfile::tempdir().unwrap();
     let ca = ca_dir.path().join("ca.pem");
     std::fs::write(&ca, b.ca_pem().unwrap()).unwrap();
     // The destination already holds an older copy; the kill must leave it as it was.
     let old = cl_sdk::transfer::UploadFile::reader("disk.img", 3, std::io::Cursor::new(b"old".to_vec()));
     let options = cl_sdk::transfer::UploadOptions::default();
-    to.upload_new_item(&library, "disk", "file", vec![old], options).await.unwrap();
+    to.upload_new_item(&library, "disk", &cl_sdk::ItemType::File, vec![old], options).await.unwrap();
 
     a.faults().stall_next_transfer(2 << 20, Duration::from_secs(20));
     let mut child =
@@ -114,7 +115,7 @@ async fn a_copy_killed_midway_leaves_the_destination_as_it_was_and_the_rerun_fin
     let out = copy(&a, &b, &ca, &["lib/disk", "dest"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(bytes_of(&to, &library, "disk").await, bytes);
-    assert!(to.update_sessions(None).await.unwrap().is_empty(), "the killed run's session was ended");
+    assert!(to.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty(), "the killed run's session was ended");
 }
 
 /// Settings for another vCenter exported in the environment (as for cross-vCenter copies) do not

@@ -76,5 +76,5 @@ async fn hashing_shows_and_ctrl_c_cancels_it() {
     assert!(!screen.contains("1.00 GiB/1.00 GiB"), "a canceled bar does not jump to 100 %: {screen}");
     let library = client.find_library("lib").await.unwrap();
     assert!(client.find_item(&library, "fresh").await.is_err(), "nothing created");
-    assert!(client.update_sessions(None).await.unwrap().is_empty());
+    assert!(client.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty());
 }

@@ -54,7 +54,7 @@ async fn a_killed_download_resumes_where_it_stopped() {
     let left: Vec<_> = std::fs::read_dir(dest.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, ["disk.vmdk"], "no staging folder, partial or sidecar left");
     // The session of the killed run idles out on the server; the resumed run deleted its own.
-    assert!(client.download_sessions(None).await.unwrap().len() <= 1);
+    assert!(client.sessions::<cl_sdk::Download>(None).await.unwrap().len() <= 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -70,7 +70,11 @@ async fn a_folder_published_to_s3_is_subscribable() {
     let client = cl_testkit::client(&sim).await;
     let url = format!("{}/feeds/lab/lib.json", moto.endpoint);
     let library = client
-        .create_subscribed_library("from-s3", cl_sim::DATASTORE_ID, &cl_sdk::Subscription::new(&url))
+        .create_subscribed_library(
+            "from-s3",
+            &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID),
+            &cl_sdk::Subscription::new(&url),
+        )
         .await
         .unwrap();
     let done = client.sync_library(&library).await.unwrap().wait(Duration::from_secs(60), |_| {}).await.unwrap();

@@ -53,7 +53,7 @@ async fn sigterm_cancels_cleans_up_and_exits_143() {
     // Its bytes are kept for a resume, and it says so instead of claiming to clean up.
     assert!(!stderr.contains("cleaning up"), "{stderr}");
     assert!(stderr.contains("run the same command again to resume"), "{stderr}");
-    assert!(client.download_sessions(None).await.unwrap().is_empty(), "the session was deleted");
+    assert!(client.sessions::<cl_sdk::Download>(None).await.unwrap().is_empty(), "the session was deleted");
     // Only the hidden staging folder stays, for the next run to resume; no final name.
     let left: Vec<String> =
         std::fs::read_dir(dest.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();

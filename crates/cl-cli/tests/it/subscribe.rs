@@ -53,10 +53,10 @@ async fn publish_here_subscribe_there_sync_and_wait() {
     std::fs::write(&pub_ca, publisher.ca_pem().unwrap()).unwrap();
     std::fs::write(&sub_ca, subscriber.ca_pem().unwrap()).unwrap();
     let client = cl_testkit::client(&publisher).await;
-    let library = client.create_local_library("golden", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("golden", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let alpha: Vec<u8> = (0..(2u32 << 20)).map(|i| (i % 251) as u8).collect();
-    publisher.seed_item(&library, "alpha", &[("alpha.bin", &alpha)]).await.unwrap();
-    publisher.seed_item(&library, "beta", &[("beta.iso", b"iso bytes")]).await.unwrap();
+    publisher.seed_item(library.as_str(), "alpha", &[("alpha.bin", &alpha)]).await.unwrap();
+    publisher.seed_item(library.as_str(), "beta", &[("beta.iso", b"iso bytes")]).await.unwrap();
 
     let (pub_ca2, sub_ca2) = (pub_ca.clone(), sub_ca.clone());
     let (p, s) = (publisher.url().to_owned(), subscriber.url().to_owned());

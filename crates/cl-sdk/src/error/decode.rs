@@ -206,7 +206,8 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::NotAllowedInCurrentState);
         assert_eq!(e.messages(), ["Session is DONE.", "cause"]);
         assert_eq!(e.error_type(), Some("NOT_ALLOWED_IN_CURRENT_STATE"));
-        assert_eq!(e.to_string(), "Session is DONE. (NOT_ALLOWED_IN_CURRENT_STATE, HTTP 400); caused by: cause");
+        assert_eq!(e.to_string(), "Session is DONE.");
+        assert_eq!(e.report(), "Session is DONE. (NOT_ALLOWED_IN_CURRENT_STATE, HTTP 400); caused by: cause");
         // The body wins over the status: ResourceBusy arrives as a 500 on /api.
         let e = Error::from_response(500, br#"{"error_type":"RESOURCE_BUSY","messages":[]}"#);
         assert_eq!(e.kind(), ErrorKind::ResourceBusy);

@@ -331,16 +331,37 @@ impl Error {
         self.detail.as_deref()
     }
 
-    /// The error with the operation that failed and every cause in its source chain, for logs:
-    /// `Display` gives the message alone.
+    /// Everything known, on one line, for logs and for people: the operation that failed, the
+    /// message, the server's error type and HTTP status, the server's causes and every cause in
+    /// the source chain, each once. `Display` gives the message alone.
+    ///
+    /// ```
+    /// use cl_sdk::{Error, ErrorKind};
+    /// let io = std::io::Error::new(std::io::ErrorKind::Other, "disk full");
+    /// let e = Error::from(io);
+    /// assert_eq!(e.to_string(), "disk full");
+    /// assert_eq!(e.kind(), ErrorKind::Io);
+    /// assert!(e.report().contains("disk full"));
+    /// ```
     pub fn report(&self) -> String {
         let mut text = match &self.operation {
-            Some(operation) => format!("{operation}: {self}"),
-            None => self.to_string(),
+            Some(operation) => format!("{operation}: {}", self.message()),
+            None => self.message().to_owned(),
         };
+        if let Some(t) = &self.error_type {
+            text.push_str(&format!(" ({t}"));
+            if let Some(status) = self.status {
+                text.push_str(&format!(", HTTP {status}"));
+            }
+            text.push(')');
+        }
+        for cause in self.messages.iter().skip(1) {
+            text.push_str(&format!("; caused by: {cause}"));
+        }
         let first = self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static));
-        for cause in chain(first).skip(1) {
-            let cause = cause.to_string();
+        for cause in chain(first) {
+            // Our own error as a source: its message is what ours was built from.
+            let cause = cause.downcast_ref::<Error>().map_or_else(|| cause.to_string(), |e| e.message().to_owned());
             if !text.contains(&cause) {
                 text.push_str(": ");
                 text.push_str(&cause);
@@ -393,30 +414,12 @@ impl Error {
     }
 }
 
-/// The message, the server's error type and status, its causes and this side's source; the
-/// operation and the deeper chain are in [`Error::report`].
+/// The one-line message; the operation, the server's error type and status, its causes and the
+/// source chain are in [`Error::report`] (and the chain in `source()`, for error reporters that
+/// walk it).
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())?;
-        if let Some(t) = &self.error_type {
-            write!(f, " ({t}")?;
-            if let Some(status) = self.status {
-                write!(f, ", HTTP {status}")?;
-            }
-            f.write_str(")")?;
-        }
-        for cause in self.messages.iter().skip(1) {
-            write!(f, "; caused by: {cause}")?;
-        }
-        // A source already quoted in the message is not repeated.
-        if let Some(source) = &self.source {
-            // Our own error as the source: its message is what ours was built from.
-            let inner = source.downcast_ref::<Error>().map_or_else(|| source.to_string(), |e| e.message().to_owned());
-            if !self.messages.iter().any(|m| m.contains(&inner)) {
-                write!(f, ": {source}")?;
-            }
-        }
-        Ok(())
+        f.write_str(self.message())
     }
 }
 

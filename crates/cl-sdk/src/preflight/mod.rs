@@ -3,14 +3,18 @@
 //! vCenter notices a malformed disk, a descriptor naming a missing file or a manifest that does
 //! not match only when the upload completes, often hours in, and then says little more than
 //! "IO error during transfer". The preflight reads the structure of an OVF set, an OVA or loose
-//! VMDKs — headers, tables and markers, not whole files — and reports each problem with the file,
-//! where in it, what is wrong and what to do. Every check and its source is listed in
-//! `docs/preflight.md`.
+//! VMDKs — headers, tables and markers — and, unless asked for the structure only, every grain of
+//! every disk, the manifest's digests and the certificate's signature. It reports each problem
+//! with the file, where in it, what is wrong and what to do. Every check and its source is listed
+//! in `docs/preflight.md`.
 //!
 //! ```no_run
-//! use cl_sdk::preflight::{self, Digests, Severity};
+//! use cl_sdk::preflight::{self, Options};
 //!
-//! let report = preflight::check(&["photon.ova".into()], Digests::Verify)?;
+//! let report = preflight::check(&["photon.ova".into()], Options::full())?;
+//! for disk in &report.disks {
+//!     println!("{disk}"); // layout, size, grains read, the tool that wrote it
+//! }
 //! for finding in &report.findings {
 //!     println!("{finding}");
 //! }

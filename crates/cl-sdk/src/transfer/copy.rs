@@ -15,10 +15,13 @@ use super::upload::{Bytes, Destination, Planned, check_names, in_service_order};
 use super::{Common, UploadOptions, UploadedFile};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
+use crate::id::{ItemId, ItemType, LibraryId};
+use crate::session::Download;
 
 /// Options of [`Client::copy_item`] and [`Client::copy_library`].
 #[derive(Debug, Clone)]
 pub struct CopyOptions {
+    name: Option<String>,
     create: bool,
     replace: bool,
     ignore_warnings: Vec<WarningType>,
@@ -31,6 +34,7 @@ pub struct CopyOptions {
 impl Default for CopyOptions {
     fn default() -> Self {
         Self {
+            name: None,
             create: false,
             replace: false,
             ignore_warnings: Vec::new(),
@@ -45,6 +49,12 @@ impl Default for CopyOptions {
 super::common_setters!(CopyOptions);
 
 impl CopyOptions {
+    /// The destination item's name, when it is not the source's ([`Client::copy_item`] only: a
+    /// library copy keeps every item's name, and refuses this option).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
     /// Create destination items that do not exist (removed again when their copy fails).
     pub fn create(mut self, create: bool) -> Self {
         self.create = create;
@@ -95,11 +105,11 @@ pub enum CopyOutcome {
 #[non_exhaustive]
 pub struct CopyReport {
     /// The source item.
-    pub source_item: String,
-    /// The item's name (the same at both ends).
+    pub source_item: ItemId,
+    /// The destination item's name (the source's, unless [`CopyOptions::name`] gave another).
     pub name: String,
     /// The destination item.
-    pub item_id: String,
+    pub item_id: ItemId,
     /// Copied, or already up to date.
     pub outcome: CopyOutcome,
     /// The files sent, with the checksum the destination verified (none when up to date).
@@ -120,7 +130,7 @@ impl CopyReport {
 #[non_exhaustive]
 pub struct ItemCopy {
     /// The source item.
-    pub source_item: String,
+    pub source_item: ItemId,
     /// Its name.
     pub name: String,
     /// What copying it did, or why it failed.
@@ -128,8 +138,8 @@ pub struct ItemCopy {
 }
 
 impl Client {
-    /// Copies item `item_id` of this server into library `library_id` of `to` (which may be this
-    /// same client), as the item of the same name: created when missing and
+    /// Copies `item` of this server into `library` of `to` (which may be this same client), as
+    /// the item of the same name (or [`CopyOptions::name`]): created when missing and
     /// [`CopyOptions::create`] allows, left alone when it already holds the same files.
     ///
     /// ```no_run
@@ -145,46 +155,31 @@ impl Client {
     /// ```
     pub async fn copy_item(
         &self,
-        item_id: &str,
+        item: &ItemId,
         to: &Client,
-        library_id: &str,
+        library: &LibraryId,
         options: CopyOptions,
     ) -> Result<CopyReport> {
-        let model = self.item(item_id).await?;
-        self.copy_one(item_id, model, to, library_id, None, options).await
+        let model = self.item(item).await?;
+        self.copy_one(item, model, to, library, options).await
     }
 
-    /// [`copy_item`](Self::copy_item) into the item named `name` (another name than the source's).
-    pub async fn copy_item_as(
-        &self,
-        item_id: &str,
-        to: &Client,
-        library_id: &str,
-        name: &str,
-        options: CopyOptions,
-    ) -> Result<CopyReport> {
-        let model = self.item(item_id).await?;
-        self.copy_one(item_id, model, to, library_id, Some(name), options).await
-    }
-
-    /// Copies item `item_id`, whose model the caller fetched.
+    /// Copies `item_id`, whose model the caller fetched.
     async fn copy_one(
         &self,
-        item_id: &str,
+        item_id: &ItemId,
         model: ItemModel,
         to: &Client,
-        library_id: &str,
-        name: Option<&str>,
+        library_id: &LibraryId,
         options: CopyOptions,
     ) -> Result<CopyReport> {
         let started = Instant::now();
         let mut options = options;
         options.common = options.common.begin();
         options.common.control.check()?;
-        let name =
-            name.map(str::to_owned).or_else(|| model.name.clone()).filter(|n| !n.is_empty()).ok_or_else(|| {
-                Error::new(ErrorKind::Decode, format!("the source item {item_id} has no name to copy it under"))
-            })?;
+        let name = options.name.clone().or_else(|| model.name.clone()).filter(|n| !n.is_empty()).ok_or_else(|| {
+            Error::new(ErrorKind::Decode, format!("the source item {item_id} has no name to copy it under"))
+        })?;
         let files = self.item_files(item_id).await?;
         let existing = match to.find_items(library_id, &name).await?.as_slice() {
             [] => None,
@@ -196,8 +191,8 @@ impl Client {
                 ));
             }
         };
-        let source_item = item_id.to_owned();
-        let report = |item_id: String, outcome, files| CopyReport {
+        let source_item = item_id.clone();
+        let report = |item_id: ItemId, outcome, files| CopyReport {
             source_item: source_item.clone(),
             name: name.clone(),
             item_id,
@@ -205,7 +200,7 @@ impl Client {
             files,
             elapsed: started.elapsed(),
         };
-        if existing.as_deref() == Some(item_id) && to.url() == self.url() {
+        if existing.as_ref() == Some(item_id) && to.url() == self.url() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 format!("{name:?} is both the source and the destination"),
@@ -222,7 +217,7 @@ impl Client {
                 format!("the destination library has no item {name:?}; allow creating it (create)"),
             ));
         }
-        let session = self.create_download_session(item_id).await?;
+        let session = self.create_session::<Download>(item_id).await?;
         let result = async {
             let _keep_alive = options.common.keep_alive(&session);
             let mut planned = Vec::new();
@@ -254,36 +249,42 @@ impl Client {
                 options.settle_timeout,
                 options.common.clone(),
             );
-            let item_type = model.type_.as_deref().unwrap_or("file");
+            let item_type = ItemType::from_api(model.type_.as_deref());
             let destination = match &existing {
                 Some(id) => Destination::Item(id),
-                None => Destination::New { library_id, name: &name, item_type },
+                None => Destination::New { library: library_id, name: &name, item_type: &item_type },
             };
             let token = session_token(self, item_id, &model.content_version, to, library_id, &name);
             to.upload_planned(destination, planned, &upload, started, Some(&token)).await
         }
         .await;
         if let Err(e) = session.delete().await {
-            tracing::warn!(session = session.id(), error = %e, "could not delete the source's download session");
+            tracing::warn!(session = %session.id(), error = %e, "could not delete the source's download session");
         }
         let uploaded = result?;
         Ok(report(uploaded.item_id, CopyOutcome::Copied, uploaded.files))
     }
 
-    /// Copies every item of library `library_id` into library `to_library` of `to`, a few items
-    /// at once ([`CopyOptions::items_at_once`]); items already up to date cost a listing each.
-    /// One item's failure does not stop the others: each has its own result.
+    /// Copies every item of `library` into `to_library` of `to`, a few items at once
+    /// ([`CopyOptions::items_at_once`]); items already up to date cost a listing each. One
+    /// item's failure does not stop the others: each has its own result.
     pub async fn copy_library(
         &self,
-        library_id: &str,
+        library: &LibraryId,
         to: &Client,
-        to_library: &str,
+        to_library: &LibraryId,
         options: CopyOptions,
     ) -> Result<Vec<ItemCopy>> {
+        if options.name.is_some() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "a library copy keeps each item's name; CopyOptions::name is for copy_item",
+            ));
+        }
         // One deadline for the whole library.
         let mut options = options;
         options.common = options.common.begin();
-        let items = self.items(library_id).await?;
+        let items = self.item_ids(library).await?;
         let copies = items.into_iter().map(|item| {
             // Each item has its own progress; cancel and deadline are shared.
             let options = options.clone().control(options.common.control.child());
@@ -291,7 +292,7 @@ impl Client {
                 let (name, result) = match self.item(&item).await {
                     Ok(model) => {
                         let name = model.name.clone().unwrap_or_default();
-                        (name, self.copy_one(&item, model, to, to_library, None, options).await)
+                        (name, self.copy_one(&item, model, to, to_library, options).await)
                     }
                     Err(e) => (String::new(), Err(e)),
                 };
@@ -328,10 +329,10 @@ fn up_to_date(source: &[ItemFileInfo], dest: &[ItemFileInfo], replace: bool) -> 
 /// interrupted run left behind can be found and ended (see `Client::update_session_for`).
 fn session_token(
     from: &Client,
-    item_id: &str,
+    item_id: &ItemId,
     version: &Option<String>,
     to: &Client,
-    library_id: &str,
+    library_id: &LibraryId,
     name: &str,
 ) -> String {
     let text = format!("{}\n{item_id}\n{version:?}\n{}\n{library_id}\n{name}", from.url(), to.url());

@@ -13,20 +13,11 @@ use super::runner::{FileHandle, copy, each_file};
 use super::sink::StagedFile;
 use super::source::EndpointSource;
 use super::staging::{Sidecar, Staging, exists};
-use super::{Common, FileProgress, FileState, declared_size};
+use super::{Checksum, Common, FileProgress, FileState, Overwrite, declared_size};
 use crate::client::Client;
 use crate::error::{Detail, Error, ErrorKind, Result};
-use crate::session::DownloadSession;
-
-/// What to do when a file already exists in the destination folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Overwrite {
-    /// Refuse before anything is downloaded (the default).
-    #[default]
-    Never,
-    /// Replace it (atomically, once the new file is verified).
-    Always,
-}
+use crate::id::ItemId;
+use crate::session::{Download, DownloadSession};
 
 /// Options of [`Client::download_item`].
 #[derive(Debug, Clone)]
@@ -87,8 +78,8 @@ pub struct DownloadedFile {
     pub path: PathBuf,
     /// Its size.
     pub size: u64,
-    /// The server's checksum it matched (algorithm, hex), when the server gave one.
-    pub verified_checksum: Option<(ChecksumAlgorithm, String)>,
+    /// The server's checksum it matched, when the server gave one.
+    pub verified_checksum: Option<Checksum>,
     /// How many times the fetch was resumed or restarted.
     pub retries: u32,
     /// Bytes reused from an earlier, interrupted download of the same item (verified again).
@@ -124,7 +115,7 @@ impl Client {
     /// under a final name that was not verified.
     pub async fn download_item(
         &self,
-        item_id: &str,
+        item: &ItemId,
         dest_dir: impl AsRef<Path>,
         options: DownloadOptions,
     ) -> Result<DownloadReport> {
@@ -139,15 +130,15 @@ impl Client {
         let mut options = options;
         options.common = options.common.begin();
         options.common.control.check()?;
-        let session = self.create_download_session(item_id).await?;
-        let staging = match Staging::open(dest, item_id, options.resume).await {
+        let session = self.create_session::<Download>(item).await?;
+        let staging = match Staging::open(dest, item.as_str(), options.resume).await {
             Ok(staging) => staging,
             Err(e) => {
                 delete_session(&session).await;
                 return Err(e);
             }
         };
-        let job = DownloadJob { client: self, item_id, dest, session, staging, options: &options };
+        let job = DownloadJob { client: self, item, dest, session, staging, options: &options };
         let result = options.common.run(job.files()).await;
         // Partials stay only to be resumed (and the error says so); the session goes whatever
         // happened.
@@ -164,7 +155,7 @@ impl Client {
 /// Deletes a download session; a failure to delete is worth a warning only.
 async fn delete_session(session: &DownloadSession) {
     if let Err(e) = session.delete().await {
-        tracing::warn!(session = session.id(), error = %e, "could not delete the download session");
+        tracing::warn!(session = %session.id(), error = %e, "could not delete the download session");
     }
 }
 
@@ -172,7 +163,7 @@ async fn delete_session(session: &DownloadSession) {
 /// the source, a staged file the sink.
 struct DownloadJob<'a> {
     client: &'a Client,
-    item_id: &'a str,
+    item: &'a ItemId,
     dest: &'a Path,
     session: DownloadSession,
     staging: Staging,
@@ -191,7 +182,7 @@ impl DownloadJob<'_> {
         // A server that reports neither version nor checksums gets no resume (see
         // `Staging::begin`), not a failed download.
         let version = self.session.info().await.ok().and_then(|info| info.library_item_content_version);
-        let checksums = match self.client.item_files(self.item_id).await {
+        let checksums = match self.client.item_files(self.item).await {
             Ok(files) => files.into_iter().filter_map(|f| Some((f.name, f.checksum_info?.checksum))).collect(),
             Err(_) => Default::default(),
         };
@@ -246,7 +237,7 @@ impl DownloadJob<'_> {
         let size = declared_size(prepared.size.or(file.size), &file.name)?;
         let source = EndpointSource { endpoint: Endpoint::new(self.client, &endpoint, &file.name)?, size };
         let sidecar = Sidecar {
-            item_id: self.item_id.to_owned(),
+            item_id: self.item.to_string(),
             file_name: file.name.clone(),
             size,
             content_version: identity.version.clone(),
@@ -273,7 +264,7 @@ impl DownloadJob<'_> {
             name: file.name,
             path: target,
             size: staged.size,
-            verified_checksum: verified,
+            verified_checksum: verified.map(|(algorithm, hex)| Checksum::new(algorithm, hex)),
             retries,
             resumed_from,
             started_over,

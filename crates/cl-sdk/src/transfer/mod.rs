@@ -35,11 +35,48 @@ pub(crate) mod upload;
 mod url_source;
 
 pub use copy::{CopyOptions, CopyOutcome, CopyReport, ItemCopy};
-pub use download::{DownloadOptions, DownloadReport, DownloadedFile, Overwrite};
+pub use download::{DownloadOptions, DownloadReport, DownloadedFile};
 pub use names::safe_file_name;
-pub use ova_export::{OvaMember, OvaOptions, OvaReport};
+pub use ova_export::{OvaMember, OvaOptions, OvaReport, OvaTarget};
 pub use upload::{UploadFile, UploadOptions, UploadReport, UploadedFile};
 pub use url_source::SourceTrust;
+
+/// What to do when a file already exists where a transfer would write one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overwrite {
+    /// Refuse before anything is transferred (the default).
+    #[default]
+    Never,
+    /// Replace it (atomically, once the new file is verified).
+    Always,
+}
+
+/// A checksum a transfer verified a file's bytes against: in every report, one shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Checksum {
+    /// The algorithm.
+    pub algorithm: cl_api::types::ChecksumAlgorithm,
+    /// The digest in lowercase hex.
+    pub hex: String,
+}
+
+impl Checksum {
+    pub(crate) fn new(algorithm: cl_api::types::ChecksumAlgorithm, hex: impl Into<String>) -> Self {
+        Self { algorithm, hex: hex.into().to_ascii_lowercase() }
+    }
+
+    /// The server's form of a checksum.
+    pub(crate) fn from_info(info: cl_api::types::ChecksumInfo) -> Self {
+        Self::new(info.algorithm.unwrap_or(cl_api::types::ChecksumAlgorithm::Sha1), info.checksum)
+    }
+}
+
+impl std::fmt::Display for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.algorithm, self.hex)
+    }
+}
 
 /// Progress of one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +157,7 @@ impl Progress {
 /// transfer.
 ///
 /// ```no_run
-/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
 /// use cl_sdk::transfer::{DownloadOptions, TransferControl};
 /// let control = TransferControl::new();
 /// let mut progress = control.progress();
@@ -131,7 +168,7 @@ impl Progress {
 ///     }
 /// });
 /// let options = DownloadOptions::default().control(control.clone());
-/// client.download_item("item-id", "/tmp/out", options).await?;
+/// client.download_item(&item, "/tmp/out", options).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

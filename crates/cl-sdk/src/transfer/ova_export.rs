@@ -25,22 +25,54 @@ use super::endpoint::{ByteStream, Opened};
 use super::runner::{FileHandle, copy};
 use super::sink::Sink;
 use super::source::{ItemFileSource, Source};
-use super::{Common, FileProgress, FileState};
+use super::{Checksum, Common, FileProgress, FileState, Overwrite};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
+use crate::id::ItemId;
 use crate::retry::FileRetries;
 
-/// Options of [`Client::export_ova`] and [`Client::export_ova_to`].
+/// Options of [`Client::export_ova`].
 #[derive(Debug, Clone)]
 pub struct OvaOptions {
     prepare_timeout: Duration,
-    overwrite: bool,
+    overwrite: Overwrite,
     common: Common,
 }
 
 impl Default for OvaOptions {
     fn default() -> Self {
-        Self { prepare_timeout: Duration::from_secs(3600), overwrite: false, common: Common::default() }
+        Self { prepare_timeout: Duration::from_secs(3600), overwrite: Overwrite::Never, common: Common::default() }
+    }
+}
+
+/// Where [`Client::export_ova`] writes the archive.
+pub enum OvaTarget<'a> {
+    /// A file: written into a hidden partial beside it and renamed into place only when every
+    /// member verified, so no partial archive is ever left under its name.
+    Path(PathBuf),
+    /// Any writer (a pipe, a socket, an upload): on failure the output is incomplete, and the
+    /// error says so.
+    Writer(Box<dyn AsyncWrite + Unpin + Send + 'a>),
+}
+
+impl<'a> OvaTarget<'a> {
+    /// A file at `path`.
+    pub fn path(path: impl Into<PathBuf>) -> Self {
+        Self::Path(path.into())
+    }
+
+    /// A writer.
+    pub fn writer(out: impl AsyncWrite + Unpin + Send + 'a) -> Self {
+        Self::Writer(Box::new(out))
+    }
+}
+
+impl std::fmt::Debug for OvaTarget<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Path(path) => f.debug_tuple("Path").field(path).finish(),
+            Self::Writer(_) => f.write_str("Writer(..)"),
+        }
     }
 }
 
@@ -52,8 +84,8 @@ impl OvaOptions {
         self.prepare_timeout = timeout;
         self
     }
-    /// Replace an existing file at the path (default: refuse).
-    pub fn overwrite(mut self, overwrite: bool) -> Self {
+    /// What to do with an existing file at the target path (default: refuse).
+    pub fn overwrite(mut self, overwrite: Overwrite) -> Self {
         self.overwrite = overwrite;
         self
     }
@@ -67,8 +99,8 @@ pub struct OvaMember {
     pub name: String,
     /// Its size.
     pub size: u64,
-    /// The checksum it was verified against (algorithm, hex); none for the generated manifest.
-    pub checksum: Option<(ChecksumAlgorithm, String)>,
+    /// The checksum it was verified against; none for the generated manifest.
+    pub checksum: Option<Checksum>,
 }
 
 /// What an OVA export did.
@@ -178,29 +210,36 @@ const BLOCK: u64 = 512;
 const MAX_DESCRIPTOR: u64 = 16 << 20;
 
 impl Client {
-    /// Streams the OVF template item `item_id` as one OVA into `out`. On failure the output is
-    /// incomplete (and the error says so): write to a path with [`export_ova_to`](Self::export_ova_to)
-    /// to never leave a partial archive under its name.
-    pub async fn export_ova(
-        &self,
-        item_id: &str,
-        out: impl AsyncWrite + Unpin + Send,
-        options: OvaOptions,
-    ) -> Result<OvaReport> {
-        let out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, out);
-        let mut out = Output { to: Target::Stream(Box::new(out)), at: 0 };
-        let report = self
-            .export(item_id, &mut out, &options)
-            .await
-            .map_err(|e| e.with_detail("the output is incomplete: it is not a usable OVA".to_owned()))?;
-        Ok(report)
+    /// Writes the OVF template `item` as one OVA: the descriptor first, a manifest made from the
+    /// server's checksums, then the files in the descriptor's order, each verified as it passes.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{OvaOptions, OvaTarget};
+    /// let report = client.export_ova(&item, OvaTarget::path("photon.ova"), OvaOptions::default()).await?;
+    /// println!("{} bytes in {} members", report.bytes, report.members.len());
+    /// // Or into any writer: a pipe, a socket, memory.
+    /// let mut archive = Vec::new();
+    /// client.export_ova(&item, OvaTarget::writer(&mut archive), OvaOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn export_ova(&self, item: &ItemId, target: OvaTarget<'_>, options: OvaOptions) -> Result<OvaReport> {
+        match target {
+            OvaTarget::Path(path) => self.export_ova_file(item.as_str(), &path, options).await,
+            OvaTarget::Writer(out) => {
+                let out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, out);
+                let mut out = Output { to: Target::Stream(Box::new(out)), at: 0 };
+                self.export(item.as_str(), &mut out, &options)
+                    .await
+                    .map_err(|e| e.with_detail("the output is incomplete: it is not a usable OVA".to_owned()))
+            }
+        }
     }
 
-    /// Writes the OVF template item `item_id` as one OVA file at `path`: into a hidden partial
-    /// beside it, renamed into place only when every member verified.
-    pub async fn export_ova_to(&self, item_id: &str, path: impl AsRef<Path>, options: OvaOptions) -> Result<OvaReport> {
-        let path = path.as_ref();
-        if !options.overwrite && tokio::fs::symlink_metadata(path).await.is_ok() {
+    /// The archive into a hidden partial beside `path`, renamed into place when whole.
+    async fn export_ova_file(&self, item_id: &str, path: &Path, options: OvaOptions) -> Result<OvaReport> {
+        let overwrite = options.overwrite == Overwrite::Always;
+        if !overwrite && tokio::fs::symlink_metadata(path).await.is_ok() {
             return Err(super::staging::exists(path));
         }
         // The download's staging: a new hidden file (no link followed), renamed only once whole.
@@ -208,7 +247,7 @@ impl Client {
         let writer = DiskWriter::start(file.into_std().await, None, &partial);
         let mut out = Output { to: Target::File(Some(writer), partial.clone()), at: 0 };
         let result = match self.export(item_id, &mut out, &options).await {
-            Ok(report) => super::staging::finalize(&partial, path, options.overwrite).await.map(|()| report),
+            Ok(report) => super::staging::finalize(&partial, path, overwrite).await.map(|()| report),
             Err(e) => Err(e),
         };
         if result.is_err() {
@@ -221,12 +260,13 @@ impl Client {
         let started = Instant::now();
         let options = &OvaOptions { common: options.common.clone().begin(), ..options.clone() };
         options.common.control.check()?;
-        let files = self.item_files(item_id).await?;
+        let item = ItemId::new(item_id);
+        let files = self.item_files(&item).await?;
         let plan = Plan::of(files)?;
-        let session = self.create_download_session(item_id).await?;
+        let session = self.create_session::<crate::Download>(&item).await?;
         let result = options.common.run(self.write_members(&session, plan, out, options)).await;
         if let Err(e) = session.delete().await {
-            tracing::warn!(session = session.id(), error = %e, "could not delete the download session");
+            tracing::warn!(session = %session.id(), error = %e, "could not delete the download session");
         }
         let (members, bytes) = result?;
         Ok(OvaReport { members, bytes, path: None, elapsed: started.elapsed() })
@@ -402,7 +442,7 @@ impl Plan {
     fn member(&self, i: usize) -> OvaMember {
         let f = &self.files[i];
         let algorithm = f.checksum.algorithm.clone().unwrap_or(ChecksumAlgorithm::Sha1);
-        OvaMember { name: f.name.clone(), size: f.size, checksum: Some((algorithm, f.checksum.checksum.clone())) }
+        OvaMember { name: f.name.clone(), size: f.size, checksum: Some(Checksum::new(algorithm, &f.checksum.checksum)) }
     }
 }
 

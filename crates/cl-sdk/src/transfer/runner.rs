@@ -16,7 +16,8 @@ use super::{Common, FileProgress, FileState, TransferControl};
 use crate::client::Client;
 use crate::error::{ErrorKind, Result};
 use crate::retry::{FileRetries, Repeat};
-use crate::session::{Session, SessionKind};
+use crate::session::Session;
+use crate::wire::ops::SessionWire;
 
 /// One file's place in the transfer's progress.
 #[derive(Clone)]
@@ -145,14 +146,14 @@ impl Common {
     }
 
     /// Keeps `session` (and with it the API session) alive while the guard lives.
-    pub(crate) fn keep_alive<K: SessionKind>(&self, session: &Session<K>) -> KeepAlive {
+    pub(crate) fn keep_alive<K: SessionWire>(&self, session: &Session<K>) -> KeepAlive {
         keep_alive(session, &self.control, self.keep_alive_every)
     }
 }
 
 /// Keeps a transfer session (and with it the API session) alive every `every`, reporting the
 /// transfer's progress, until the returned guard is dropped. One task for both session kinds.
-fn keep_alive<K: SessionKind>(session: &Session<K>, control: &TransferControl, every: Duration) -> KeepAlive {
+fn keep_alive<K: SessionWire>(session: &Session<K>, control: &TransferControl, every: Duration) -> KeepAlive {
     let stop = CancellationToken::new();
     let (stopped, session, control) = (stop.clone(), session.clone(), control.clone());
     tokio::spawn(async move {
@@ -163,7 +164,7 @@ fn keep_alive<K: SessionKind>(session: &Session<K>, control: &TransferControl, e
                 _ = stopped.cancelled() => return,
                 _ = interval.tick() => {
                     if let Err(error) = session.keep_alive(control.percent()).await {
-                        tracing::warn!(session = session.id(), %error, "keep-alive failed");
+                        tracing::warn!(session = %session.id(), %error, "keep-alive failed");
                     }
                 }
             }

@@ -124,13 +124,8 @@ pub(crate) fn datastore_list<'a>(names: Option<Vec<String>>) -> Op<'a, Vec<Datas
 
 // --- the operations both session kinds have
 
-/// What each session kind sends for the lifecycle both kinds share. Sealed: implemented for
-/// this crate's two kinds only.
-pub trait SessionWire: Send + Sync + Sized + 'static {
-    /// The session's model.
-    type Info: Send;
-    /// One file's state in the session.
-    type File: Send;
+/// What each session kind sends for the lifecycle both kinds share.
+pub(crate) trait SessionWire: crate::SessionKind {
     /// What the kind is called in messages.
     const NAME: &'static str;
     /// Creates a session; the client token makes the create idempotent.
@@ -146,8 +141,6 @@ pub trait SessionWire: Send + Sync + Sized + 'static {
 }
 
 impl SessionWire for Download {
-    type Info = DownloadSessionModel;
-    type File = DownloadFileInfo;
     const NAME: &'static str = "download session";
 
     fn create<'a>(item_id: &str, token: &str) -> Op<'a, String> {
@@ -214,8 +207,6 @@ impl SessionWire for Download {
 }
 
 impl SessionWire for Update {
-    type Info = UpdateSessionModel;
-    type File = UpdateFileInfo;
     const NAME: &'static str = "update session";
 
     fn create<'a>(item_id: &str, token: &str) -> Op<'a, String> {

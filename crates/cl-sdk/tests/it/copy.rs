@@ -8,7 +8,7 @@ use cl_sdk::transfer::{CopyOptions, CopyOutcome, DownloadOptions, UploadFile, Up
 use cl_sdk::{Client, ErrorKind};
 use cl_sim::{CallFault, SimConfig, Simulator};
 
-async fn server(https: bool) -> (Simulator, Client, String) {
+async fn server(https: bool) -> (Simulator, Client, cl_sdk::LibraryId) {
     let mut config = SimConfig::default();
     if !https {
         config = config.plain_http();
@@ -16,7 +16,8 @@ async fn server(https: bool) -> (Simulator, Client, String) {
     config.service.prepare_delay = Duration::from_millis(20);
     let sim = Simulator::start(config).await.unwrap();
     let client = cl_testkit::client(&sim).await;
-    let library = client.create_local_library("templates", cl_sim::DATASTORE_ID).await.unwrap();
+    let library =
+        client.create_local_library("templates", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     (sim, client, library)
 }
 
@@ -25,7 +26,7 @@ fn content(len: usize, seed: u8) -> Vec<u8> {
 }
 
 /// An OVF item: a descriptor and two disks.
-async fn ovf_item(client: &Client, library: &str, name: &str, seed: u8) -> String {
+async fn ovf_item(client: &Client, library: &cl_sdk::LibraryId, name: &str, seed: u8) -> cl_sdk::ItemId {
     let ovf = format!(
         "<?xml version=\"1.0\"?><Envelope><References><File ovf:href=\"{name}-0.vmdk\"/><File ovf:href=\"{name}-1.vmdk\"/>\
          </References></Envelope>"
@@ -35,11 +36,15 @@ async fn ovf_item(client: &Client, library: &str, name: &str, seed: u8) -> Strin
         UploadFile::reader(format!("{name}-0.vmdk"), 700_001, std::io::Cursor::new(content(700_001, seed))),
         UploadFile::reader(format!("{name}-1.vmdk"), 3, std::io::Cursor::new(content(3, seed + 1))),
     ];
-    client.upload_new_item(library, name, "ovf", files, UploadOptions::default()).await.unwrap().item_id
+    client
+        .upload_new_item(library, name, &cl_sdk::ItemType::Ovf, files, UploadOptions::default())
+        .await
+        .unwrap()
+        .item_id
 }
 
 /// Every file of an item, downloaded: (name, bytes), sorted.
-async fn files_of(client: &Client, item: &str) -> Vec<(String, Vec<u8>)> {
+async fn files_of(client: &Client, item: &cl_sdk::ItemId) -> Vec<(String, Vec<u8>)> {
     let dest = tempfile::tempdir().unwrap();
     let report = client.download_item(item, dest.path(), DownloadOptions::default()).await.unwrap();
     let mut files: Vec<(String, Vec<u8>)> =
@@ -64,8 +69,8 @@ async fn an_item_copies_between_servers_and_a_rerun_sends_nothing() {
     assert_eq!(report.files[0].name, "photon.ovf", "the descriptor goes first");
     assert!(report.files.iter().all(|f| f.checksum.is_some()), "the source's checksums were declared");
     assert_eq!(files_of(&to, &report.item_id).await, files_of(&from, &item).await);
-    assert!(to.update_sessions(None).await.unwrap().is_empty());
-    assert!(from.download_sessions(None).await.unwrap().is_empty());
+    assert!(to.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty());
+    assert!(from.sessions::<cl_sdk::Download>(None).await.unwrap().is_empty());
 
     // Up to date: no update session is even asked for, and the content version stays.
     let version = to.item(&report.item_id).await.unwrap().content_version;
@@ -114,7 +119,7 @@ async fn a_library_copies_item_by_item_and_a_rerun_moves_only_what_changed() {
     let copies = from.copy_library(&from_library, &to, &to_library, options()).await.unwrap();
     assert_eq!(copies.len(), 3);
     assert!(copies.iter().all(|c| matches!(&c.result, Ok(r) if r.outcome == CopyOutcome::Copied)), "{copies:?}");
-    assert_eq!(to.items(&to_library).await.unwrap().len(), 3);
+    assert_eq!(to.item_ids(&to_library).await.unwrap().len(), 3);
 
     let disk = UploadFile::reader("one-1.vmdk", 5, std::io::Cursor::new(b"other".to_vec()));
     from.upload_item(&first, vec![disk], UploadOptions::default()).await.unwrap();
@@ -129,10 +134,10 @@ async fn a_library_copies_item_by_item_and_a_rerun_moves_only_what_changed() {
 async fn a_copy_within_one_server_and_onto_itself() {
     let (_a, client, library) = server(false).await;
     let item = ovf_item(&client, &library, "base", 9).await;
-    let other = client.create_local_library("other", cl_sim::DATASTORE_ID).await.unwrap();
+    let other = client.create_local_library("other", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let copy = client.copy_item(&item, &client, &other, CopyOptions::default().create(true)).await.unwrap();
     assert_eq!(files_of(&client, &copy.item_id).await, files_of(&client, &item).await);
-    let renamed = client.copy_item_as(&item, &client, &library, "base-2", CopyOptions::default().create(true)).await;
+    let renamed = client.copy_item(&item, &client, &library, CopyOptions::default().name("base-2").create(true)).await;
     assert_eq!(renamed.unwrap().name, "base-2");
     let itself = client.copy_item(&item, &client, &library, CopyOptions::default()).await.unwrap_err();
     assert_eq!(itself.kind(), ErrorKind::InvalidInput, "{itself}");
@@ -148,15 +153,15 @@ async fn a_session_an_interrupted_copy_left_active_is_ended_by_the_rerun() {
     let first = from.copy_item(&item, &to, &to_library, CopyOptions::default().create(true));
     assert!(tokio::time::timeout(Duration::from_millis(1500), first).await.is_err(), "the stall holds it");
     a.faults().clear();
-    let left = to.update_sessions(None).await.unwrap();
+    let left = to.sessions::<cl_sdk::Update>(None).await.unwrap();
     assert_eq!(left.len(), 1, "the interrupted run left its session");
-    let busy = to.items(&to_library).await.unwrap();
+    let busy = to.item_ids(&to_library).await.unwrap();
 
     let report = from.copy_item(&item, &to, &to_library, CopyOptions::default().create(true)).await.unwrap();
     assert_eq!(report.outcome, CopyOutcome::Copied);
     assert_eq!(vec![report.item_id.clone()], busy, "into the item the first run made");
     assert_eq!(files_of(&to, &report.item_id).await, files_of(&from, &item).await);
-    assert!(to.update_sessions(None).await.unwrap().is_empty(), "the stale session was ended");
+    assert!(to.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty(), "the stale session was ended");
 }
 
 /// A file the destination drops from the item after DONE fails the copy, naming it; the item the

@@ -68,13 +68,13 @@ async fn relogin_after_the_api_session_expires() {
     for dialect in BOTH {
         let sim = sim().await;
         let client = connect(&sim, dialect).await;
-        client.libraries().await.unwrap();
+        client.library_ids().await.unwrap();
         sim.expire_api_sessions();
         // Transparent: the next call logs in again and succeeds.
-        client.libraries().await.unwrap();
+        client.library_ids().await.unwrap();
         // Many calls hitting the expiry at once log in once and all succeed.
         sim.expire_api_sessions();
-        let calls: Vec<_> = (0..8).map(|_| client.libraries()).collect();
+        let calls: Vec<_> = (0..8).map(|_| client.library_ids()).collect();
         for result in futures_util::future::join_all(calls).await {
             result.unwrap();
         }
@@ -90,7 +90,7 @@ async fn an_existing_session_id_without_credentials() {
         let client = Client::builder(sim.url()).session_id(&token).connect().await.unwrap();
         assert_eq!(client.session_user().await.unwrap(), sim.username());
         sim.expire_api_sessions();
-        let error = client.libraries().await.unwrap_err();
+        let error = client.library_ids().await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Unauthenticated, "no credentials: no re-login");
     }
 }
@@ -100,19 +100,20 @@ async fn library_and_item_helpers() {
     for dialect in BOTH {
         let sim = sim().await;
         let client = connect(&sim, dialect).await;
-        let library = client.create_local_library("Templates", cl_sim::DATASTORE_ID).await.unwrap();
+        let library =
+            client.create_local_library("Templates", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
         assert_eq!(client.find_library("templates").await.unwrap(), library);
         assert_eq!(client.find_library("nothing").await.unwrap_err().kind(), ErrorKind::NotFound);
-        client.create_local_library("Templates", cl_sim::DATASTORE_ID).await.unwrap();
+        client.create_local_library("Templates", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
         assert_eq!(client.find_library("Templates").await.unwrap_err().kind(), ErrorKind::InvalidArgument);
         assert_eq!(client.library(&library).await.unwrap().name.as_deref(), Some("Templates"));
-        assert_eq!(client.libraries().await.unwrap().len(), 2);
+        assert_eq!(client.library_ids().await.unwrap().len(), 2);
 
-        let item = client.create_item(&library, "photon", "ovf").await.unwrap();
+        let item = client.create_item(&library, "photon", &cl_sdk::ItemType::Ovf).await.unwrap();
         assert_eq!(client.find_item(&library, "photon").await.unwrap(), item);
-        assert_eq!(client.items(&library).await.unwrap(), std::slice::from_ref(&item));
+        assert_eq!(client.item_ids(&library).await.unwrap(), std::slice::from_ref(&item));
         assert_eq!(client.item(&item).await.unwrap().type_.as_deref(), Some("ovf"));
-        let error = client.create_item(&library, "photon", "ovf").await.unwrap_err();
+        let error = client.create_item(&library, "photon", &cl_sdk::ItemType::Ovf).await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::AlreadyExists);
         assert_eq!(error.operation(), Some("item_create"));
         assert!(client.item_files(&item).await.unwrap().is_empty());
@@ -128,9 +129,10 @@ async fn items_and_libraries_are_renamed_and_described() {
     for dialect in BOTH {
         let sim = sim().await;
         let client = connect(&sim, dialect).await;
-        let library = client.create_local_library("Templates", cl_sim::DATASTORE_ID).await.unwrap();
-        let item = client.create_item(&library, "photon", "ovf").await.unwrap();
-        client.create_item(&library, "ubuntu", "ovf").await.unwrap();
+        let library =
+            client.create_local_library("Templates", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
+        let item = client.create_item(&library, "photon", &cl_sdk::ItemType::Ovf).await.unwrap();
+        client.create_item(&library, "ubuntu", &cl_sdk::ItemType::Ovf).await.unwrap();
         let read = client.item(&item).await.unwrap();
 
         let updated = client.update_item(&item, &Changes::new().description("golden")).await.unwrap();
@@ -160,7 +162,7 @@ async fn items_and_libraries_are_renamed_and_described() {
         let updated = client.update_library(&library, &changes).await.unwrap();
         assert_eq!((updated.name.as_deref(), updated.description.as_deref()), (Some("Images"), Some("")));
         assert_eq!(client.find_library("images").await.unwrap(), library);
-        let error = client.update_library("no-such-library", &changes).await.unwrap_err();
+        let error = client.update_library(&cl_sdk::LibraryId::new("no-such-library"), &changes).await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::NotFound);
     }
 }
@@ -170,11 +172,12 @@ async fn update_session_handle() {
     for dialect in BOTH {
         let sim = sim().await;
         let client = connect(&sim, dialect).await;
-        let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
-        let item = client.create_item(&library, "item", "ovf").await.unwrap();
-        let session = client.create_update_session(&item).await.unwrap();
-        assert_eq!(client.update_sessions(Some(&item)).await.unwrap(), [session.id().to_owned()]);
-        let busy = client.create_update_session(&item).await.unwrap_err();
+        let library =
+            client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
+        let item = client.create_item(&library, "item", &cl_sdk::ItemType::Ovf).await.unwrap();
+        let session = client.create_session::<cl_sdk::Update>(&item).await.unwrap();
+        assert_eq!(client.sessions::<cl_sdk::Update>(Some(&item)).await.unwrap(), [session.id().clone()]);
+        let busy = client.create_session::<cl_sdk::Update>(&item).await.unwrap_err();
         assert_eq!(busy.kind(), ErrorKind::ResourceBusy, "{busy}");
         assert!(!busy.is_retryable());
 
@@ -213,14 +216,14 @@ async fn update_session_handle() {
         assert_eq!(session.info().await.unwrap_err().kind(), ErrorKind::NotFound);
 
         // fail and wait_done report the failure with the message.
-        let failed = client.create_update_session(&item).await.unwrap();
+        let failed = client.create_session::<cl_sdk::Update>(&item).await.unwrap();
         failed.fail("the client gave up").await.unwrap();
         let error = failed.wait_done(Duration::from_secs(5)).await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::SessionFailed);
         assert!(error.message().contains("the client gave up"), "{error}");
         failed.delete().await.unwrap();
 
-        let canceled = client.create_update_session(&item).await.unwrap();
+        let canceled = client.create_session::<cl_sdk::Update>(&item).await.unwrap();
         canceled.cancel().await.unwrap();
         assert_eq!(canceled.info().await.unwrap().state, Some(UpdateSessionState::Canceled));
     }
@@ -231,10 +234,13 @@ async fn download_session_handle_and_waiter() {
     for dialect in BOTH {
         let sim = sim().await;
         let client = connect(&sim, dialect).await;
-        let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
-        let item = sim.seed_item(&library, "item", &[("a.txt", b"alpha"), ("b.txt", b"beta")]).await.unwrap();
-        let session = client.create_download_session(&item).await.unwrap();
-        assert_eq!(client.download_sessions(Some(&item)).await.unwrap(), [session.id().to_owned()]);
+        let library =
+            client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
+        let item = cl_sdk::ItemId::new(
+            sim.seed_item(library.as_str(), "item", &[("a.txt", b"alpha"), ("b.txt", b"beta")]).await.unwrap(),
+        );
+        let session = client.create_session::<cl_sdk::Download>(&item).await.unwrap();
+        assert_eq!(client.sessions::<cl_sdk::Download>(Some(&item)).await.unwrap(), [session.id().clone()]);
         assert_eq!(session.files().await.unwrap().len(), 2);
         session.prepare("a.txt").await.unwrap();
         let ready = session.wait_prepared("a.txt", Duration::from_secs(10)).await.unwrap();
@@ -251,11 +257,14 @@ async fn download_session_handle_and_waiter() {
         assert_eq!(session.keep_alive(None).await.unwrap_err().kind(), ErrorKind::NotAllowedInCurrentState);
         session.delete().await.unwrap();
 
-        let failing = client.create_download_session(&item).await.unwrap();
+        let failing = client.create_session::<cl_sdk::Download>(&item).await.unwrap();
         failing.fail("disk full").await.unwrap();
         assert_eq!(failing.info().await.unwrap().state, Some(DownloadSessionState::Error));
         failing.delete().await.unwrap();
-        assert_eq!(client.create_download_session("nope").await.unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            client.create_session::<cl_sdk::Download>(&cl_sdk::ItemId::new("nope")).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
     }
 }
 
@@ -272,12 +281,12 @@ async fn unavailable_is_retryable_and_undocumented_statuses_still_decode() {
             .await
             .unwrap();
         sim.faults().fail_next(1);
-        let error = client.libraries().await.unwrap_err();
+        let error = client.library_ids().await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::ServiceUnavailable);
         assert_eq!(error.status(), Some(503));
         assert!(error.is_retryable());
         assert_eq!(error.operation(), Some("library_list"));
-        client.libraries().await.unwrap();
+        client.library_ids().await.unwrap();
     }
 }
 
@@ -345,10 +354,10 @@ async fn unreachable_servers_say_why() {
 #[allow(dead_code, clippy::let_underscore_future)]
 fn futures_are_send(client: Client, session: cl_sdk::DownloadSession, update: cl_sdk::UpdateSession) {
     fn send<T: Send>(_: T) {}
-    send(client.libraries());
-    send(client.create_update_session("x"));
+    send(client.library_ids());
+    send(client.create_session::<cl_sdk::Update>(&cl_sdk::ItemId::new("x")));
     send(session.wait_prepared("f", Duration::from_secs(1)));
     send(update.wait_done(Duration::from_secs(1)));
-    send(client.download_item("x", std::path::Path::new("/tmp"), Default::default()));
-    send(client.upload_item("x", Vec::new(), Default::default()));
+    send(client.download_item(&cl_sdk::ItemId::new("x"), std::path::Path::new("/tmp"), Default::default()));
+    send(client.upload_item(&cl_sdk::ItemId::new("x"), Vec::new(), Default::default()));
 }

@@ -201,7 +201,7 @@ fn quick() -> RetryPolicy {
 struct Bed {
     sim: Arc<Simulator>,
     client: Client,
-    item: String,
+    item: cl_sdk::ItemId,
     old: Vec<u8>,
     work: tempfile::TempDir,
 }
@@ -223,10 +223,13 @@ async fn server() -> (Arc<Simulator>, Client) {
 
 async fn bed() -> Bed {
     let (sim, client) = server().await;
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let old = content(7);
     let file = UploadFile::reader("data.bin", SIZE, std::io::Cursor::new(old.clone()));
-    let item = client.upload_new_item(&library, "item", "file", vec![file], UploadOptions::default()).await.unwrap();
+    let item = client
+        .upload_new_item(&library, "item", &cl_sdk::ItemType::File, vec![file], UploadOptions::default())
+        .await
+        .unwrap();
     Bed { sim, client, item: item.item_id, old, work: tempfile::tempdir().unwrap() }
 }
 
@@ -286,8 +289,8 @@ async fn run(case: &Case) -> Result<(), String> {
         _ => {}
     }
     // No session left on the server (an expired or forgotten one is gone too).
-    let downloads = bed.client.download_sessions(None).await.map_err(|e| e.to_string())?;
-    let updates = bed.client.update_sessions(None).await.map_err(|e| e.to_string())?;
+    let downloads = bed.client.sessions::<cl_sdk::Download>(None).await.map_err(|e| e.to_string())?;
+    let updates = bed.client.sessions::<cl_sdk::Update>(None).await.map_err(|e| e.to_string())?;
     if !downloads.is_empty() || !updates.is_empty() {
         return Err(format!("sessions left: {downloads:?} {updates:?}"));
     }
@@ -362,7 +365,7 @@ async fn upload(bed: &Bed, fault: &Fault) -> Result<(), String> {
 /// at either end.
 async fn copy(bed: &Bed, case: &Case) -> Result<(), String> {
     let (to_sim, to) = server().await;
-    let library = to.create_local_library("copies", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = to.create_local_library("copies", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     arm(bed, if case.kind == Kind::Copy { &bed.sim } else { &to_sim }, &case.fault);
     let control = TransferControl::new();
     if matches!(case.fault, Fault::Cancel) {
@@ -377,9 +380,14 @@ async fn copy(bed: &Bed, case: &Case) -> Result<(), String> {
 
 /// What a route into a second simulator left there: after success (`item`), an item holding
 /// `expected`; after failure, no item; either way no update session.
-async fn far_end(to: &Client, library: &str, item: cl_sdk::Result<String>, expected: &[u8]) -> Result<(), String> {
-    let left = to.items(library).await.map_err(|e| e.to_string())?;
-    let sessions = to.update_sessions(None).await.map_err(|e| e.to_string())?;
+async fn far_end(
+    to: &Client,
+    library: &cl_sdk::LibraryId,
+    item: cl_sdk::Result<cl_sdk::ItemId>,
+    expected: &[u8],
+) -> Result<(), String> {
+    let left = to.item_ids(library).await.map_err(|e| e.to_string())?;
+    let sessions = to.sessions::<cl_sdk::Update>(None).await.map_err(|e| e.to_string())?;
     if !sessions.is_empty() {
         return Err(format!("update sessions left at the destination: {sessions:?}"));
     }
@@ -417,7 +425,8 @@ async fn ova(bed: &Bed, case: &Case) -> Result<(), String> {
         UploadFile::reader("app.ovf", ovf.len() as u64, std::io::Cursor::new(ovf.to_vec())),
         UploadFile::reader("data.bin", SIZE, std::io::Cursor::new(bed.old.clone())),
     ];
-    let item = bed.client.upload_new_item(&library, "app", "ovf", files, UploadOptions::default()).await;
+    let item =
+        bed.client.upload_new_item(&library, "app", &cl_sdk::ItemType::Ovf, files, UploadOptions::default()).await;
     let item = item.map_err(|e| e.to_string())?.item_id;
     bed.sim.faults().target_transfers(Some("data.bin"));
     arm(bed, &bed.sim, &case.fault);
@@ -429,7 +438,7 @@ async fn ova(bed: &Bed, case: &Case) -> Result<(), String> {
     std::fs::create_dir(&dir).unwrap();
     let path = dir.join("app.ova");
     let options = cl_sdk::transfer::OvaOptions::default().keep_alive_every(Duration::from_millis(50)).control(control);
-    let work = bed.client.export_ova_to(&item, &path, options);
+    let work = bed.client.export_ova(&item, cl_sdk::transfer::OvaTarget::path(&path), options);
     let result = tokio::time::timeout(Duration::from_secs(60), work).await.map_err(|_| "hung".to_string())?;
     match result {
         Ok(_) => {
@@ -454,8 +463,8 @@ async fn ova(bed: &Bed, case: &Case) -> Result<(), String> {
 /// failure there is no new item and no session at either end.
 async fn url(bed: &Bed, case: &Case) -> Result<(), String> {
     let (_to_sim, to) = server().await;
-    let library = to.create_local_library("imports", cl_sim::DATASTORE_ID).await.unwrap();
-    let source = bed.client.create_download_session(&bed.item).await.map_err(|e| e.to_string())?;
+    let library = to.create_local_library("imports", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
+    let source = bed.client.create_session::<cl_sdk::Download>(&bed.item).await.map_err(|e| e.to_string())?;
     source.prepare("data.bin").await.map_err(|e| e.to_string())?;
     let prepared = source.wait_prepared("data.bin", Duration::from_secs(10)).await.map_err(|e| e.to_string())?;
     let uri = prepared.download_endpoint.map(|e| e.uri).unwrap_or_default();
@@ -466,7 +475,7 @@ async fn url(bed: &Bed, case: &Case) -> Result<(), String> {
     }
     let options = UploadOptions::default().keep_alive_every(Duration::from_millis(50)).control(control);
     let file = UploadFile::url(&uri, cl_sdk::transfer::SourceTrust::default());
-    let work = to.upload_new_item(&library, "imported", "file", vec![file], options);
+    let work = to.upload_new_item(&library, "imported", &cl_sdk::ItemType::File, vec![file], options);
     let result = tokio::time::timeout(Duration::from_secs(60), work).await.map_err(|_| "hung".to_string())?;
     source.delete().await.map_err(|e| e.to_string())?;
     far_end(&to, &library, result.map(|r| r.item_id), &bed.old).await

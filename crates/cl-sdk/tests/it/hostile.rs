@@ -26,7 +26,8 @@ async fn download(server: &Server, dest: &Path) -> cl_sdk::Result<DownloadReport
 
 async fn download_with(server: &Server, dest: &Path, options: DownloadOptions) -> cl_sdk::Result<DownloadReport> {
     let client = connect(server).await?;
-    let work = client.download_item("item-1", dest, options);
+    let item = cl_sdk::ItemId::new("item-1");
+    let work = client.download_item(&item, dest, options);
     tokio::time::timeout(Duration::from_secs(60), work).await.expect("the download ends by itself")
 }
 
@@ -166,7 +167,10 @@ async fn api_bodies_are_capped_while_they_stream() {
         .await
         .unwrap();
     let dest = tempfile::tempdir().unwrap();
-    let error = client.download_item("item-1", dest.path(), DownloadOptions::default()).await.unwrap_err();
+    let error = client
+        .download_item(&cl_sdk::ItemId::new("item-1"), dest.path(), DownloadOptions::default())
+        .await
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Decode, "{error}");
     assert!(error.to_string().contains("max_response_bytes"), "{error}");
     assert_eq!(server.count("GET /api/content/library/item/download-session/ds-1/file"), 1, "not retried");
@@ -289,7 +293,8 @@ async fn a_name_longer_than_the_file_system_allows_is_refused_first() {
 async fn an_update_the_server_acknowledges_but_does_not_apply_is_an_error() {
     let server = vcenter(plan(Vec::new())).await;
     let client = connect(&server).await.unwrap();
-    let error = client.update_item("item", &cl_sdk::Changes::new().name("new")).await.unwrap_err();
+    let error =
+        client.update_item(&cl_sdk::ItemId::new("item"), &cl_sdk::Changes::new().name("new")).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
     assert!(error.to_string().contains("does not show it"), "{error}");
     assert_eq!(server.count("PATCH /api/content/library/item/item"), 1);

@@ -15,12 +15,12 @@ fn content(seed: usize) -> Vec<u8> {
     (0..SIZE).map(|i| (i as u8).wrapping_mul(seed as u8 | 1).wrapping_add(seed as u8)).collect()
 }
 
-async fn round_trip(client: &Client, library: &str, n: usize) -> Result<(), String> {
+async fn round_trip(client: &Client, library: &cl_sdk::LibraryId, n: usize) -> Result<(), String> {
     let bytes = content(n);
     let file = UploadFile::reader("data.bin", SIZE as u64, std::io::Cursor::new(bytes.clone()));
     let name = format!("item-{n}");
     let report = client
-        .upload_new_item(library, &name, "file", vec![file], UploadOptions::default())
+        .upload_new_item(library, &name, &cl_sdk::ItemType::File, vec![file], UploadOptions::default())
         .await
         .map_err(|e| format!("upload {n}: {e}"))?;
     let dest = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -43,16 +43,16 @@ async fn fifty_round_trips_at_once() {
         .connect()
         .await
         .unwrap();
-    let library = client.create_local_library("load", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("load", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
 
     let started = Instant::now();
     let all = futures_util::future::join_all((0..ROUND_TRIPS).map(|n| round_trip(&client, &library, n)));
     let results = tokio::time::timeout(Duration::from_secs(180), all).await.expect("the load finishes in time");
     let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert!(failures.is_empty(), "{failures:#?}");
-    assert!(client.download_sessions(None).await.unwrap().is_empty());
-    assert!(client.update_sessions(None).await.unwrap().is_empty());
-    assert_eq!(client.items(&library).await.unwrap().len(), ROUND_TRIPS);
+    assert!(client.sessions::<cl_sdk::Download>(None).await.unwrap().is_empty());
+    assert!(client.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty());
+    assert_eq!(client.item_ids(&library).await.unwrap().len(), ROUND_TRIPS);
     println!(
         "load: {ROUND_TRIPS} round trips of {} KiB at once in {:.2} s; peak RSS {:.1} MiB (client and simulator)",
         SIZE >> 10,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use cl_sdk::transfer::{DownloadOptions, OvaOptions, UploadFile, UploadOptions};
+use cl_sdk::transfer::{DownloadOptions, OvaOptions, OvaTarget, UploadFile, UploadOptions};
 use cl_sdk::{Client, ErrorKind};
 use cl_sim::{CallFault, SimConfig, Simulator};
 use sha1::Digest;
@@ -23,7 +23,7 @@ fn content(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(37).wrapping_add(seed).wrapping_add((i >> 10) as u8)).collect()
 }
 
-async fn bed() -> (Simulator, Client, String, String, Vec<(&'static str, Vec<u8>)>) {
+async fn bed() -> (Simulator, Client, cl_sdk::LibraryId, cl_sdk::ItemId, Vec<(&'static str, Vec<u8>)>) {
     let mut config = SimConfig::default().plain_http();
     config.service.prepare_delay = Duration::from_millis(10);
     let sim = Simulator::start(config).await.unwrap();
@@ -33,7 +33,7 @@ async fn bed() -> (Simulator, Client, String, String, Vec<(&'static str, Vec<u8>
         .connect()
         .await
         .unwrap();
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let files = vec![
         ("web.ovf", DESCRIPTOR.as_bytes().to_vec()),
         ("web-disk1.vmdk", content(700_123, 1)),
@@ -44,7 +44,11 @@ async fn bed() -> (Simulator, Client, String, String, Vec<(&'static str, Vec<u8>
         .iter()
         .map(|(name, bytes)| UploadFile::reader(*name, bytes.len() as u64, std::io::Cursor::new(bytes.clone())))
         .collect();
-    let item = client.upload_new_item(&library, "web", "ovf", upload, UploadOptions::default()).await.unwrap().item_id;
+    let item = client
+        .upload_new_item(&library, "web", &cl_sdk::ItemType::Ovf, upload, UploadOptions::default())
+        .await
+        .unwrap()
+        .item_id;
     (sim, client, library, item, files)
 }
 
@@ -68,7 +72,7 @@ async fn an_item_becomes_one_ova_in_ovf_order_with_a_manifest_and_re_imports() {
     let (_sim, client, library, item, files) = bed().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("web.ova");
-    let report = client.export_ova_to(&item, &path, OvaOptions::default()).await.unwrap();
+    let report = client.export_ova(&item, OvaTarget::path(&path), OvaOptions::default()).await.unwrap();
     let ova = std::fs::read(&path).unwrap();
     assert_eq!(report.bytes, ova.len() as u64);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no partial left beside it");
@@ -87,12 +91,18 @@ async fn an_item_becomes_one_ova_in_ovf_order_with_a_manifest_and_re_imports() {
 
     // The same bytes into any writer.
     let mut streamed = Vec::new();
-    client.export_ova(&item, &mut streamed, OvaOptions::default()).await.unwrap();
+    client.export_ova(&item, OvaTarget::writer(&mut streamed), OvaOptions::default()).await.unwrap();
     assert_eq!(members(&streamed), got);
 
     // It re-imports: the same files (the manifest is consumed by the service).
     let again = client
-        .upload_new_item(&library, "web-again", "ovf", vec![UploadFile::path(&path)], UploadOptions::default())
+        .upload_new_item(
+            &library,
+            "web-again",
+            &cl_sdk::ItemType::Ovf,
+            vec![UploadFile::path(&path)],
+            UploadOptions::default(),
+        )
         .await
         .unwrap();
     let dest = tempfile::tempdir().unwrap();
@@ -100,7 +110,7 @@ async fn an_item_becomes_one_ova_in_ovf_order_with_a_manifest_and_re_imports() {
     for (name, bytes) in &files {
         assert_eq!(&std::fs::read(dest.path().join(name)).unwrap(), bytes, "{name}");
     }
-    assert!(client.download_sessions(None).await.unwrap().is_empty(), "sessions deleted");
+    assert!(client.sessions::<cl_sdk::Download>(None).await.unwrap().is_empty(), "sessions deleted");
 }
 
 #[tokio::test]
@@ -111,22 +121,22 @@ async fn wrong_bytes_are_fetched_again_and_breaks_resume() {
     sim.faults().target_transfers(Some("web-disk1.vmdk"));
     sim.faults().corrupt_next_download_at(500_000);
     let path = dir.path().join("a.ova");
-    client.export_ova_to(&item, &path, OvaOptions::default()).await.unwrap();
+    client.export_ova(&item, OvaTarget::path(&path), OvaOptions::default()).await.unwrap();
     let disk = members(&std::fs::read(&path).unwrap()).into_iter().find(|(n, _)| n == "web-disk1.vmdk").unwrap();
     assert_eq!(disk.1, files[1].1);
 
-    assert!(client.download_sessions(None).await.unwrap().is_empty());
+    assert!(client.sessions::<cl_sdk::Download>(None).await.unwrap().is_empty());
     // A cut connection resumes with Range inside the member, even into a stream.
     sim.faults().drop_next_transfer_after(300_000);
     let mut streamed = Vec::new();
-    client.export_ova(&item, &mut streamed, OvaOptions::default()).await.unwrap();
+    client.export_ova(&item, OvaTarget::writer(&mut streamed), OvaOptions::default()).await.unwrap();
     let disk = members(&streamed).into_iter().find(|(n, _)| n == "web-disk1.vmdk").unwrap();
     assert_eq!(disk.1, files[1].1);
 
     // Wrong bytes into a stream cannot be taken back: an error that says the output is incomplete.
     sim.faults().corrupt_next_download_at(500_000);
     let mut streamed = Vec::new();
-    let error = client.export_ova(&item, &mut streamed, OvaOptions::default()).await.unwrap_err();
+    let error = client.export_ova(&item, OvaTarget::writer(&mut streamed), OvaOptions::default()).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
     assert!(error.to_string().contains("incomplete"), "{error}");
 }
@@ -137,22 +147,29 @@ async fn a_failed_export_leaves_nothing_and_only_ovf_templates_export() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("web.ova");
     sim.faults().fail_calls("download_session_file_prepare", 50, CallFault::Status(400));
-    let error = client.export_ova_to(&item, &path, OvaOptions::default()).await.unwrap_err();
+    let error = client.export_ova(&item, OvaTarget::path(&path), OvaOptions::default()).await.unwrap_err();
     sim.faults().clear();
     assert!(error.status() == Some(400) || error.kind() == ErrorKind::Http, "{error}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing at the path, no partial");
-    assert!(client.download_sessions(None).await.unwrap().is_empty());
+    assert!(client.sessions::<cl_sdk::Download>(None).await.unwrap().is_empty());
 
     // An existing file is refused unless overwriting.
     std::fs::write(&path, b"mine").unwrap();
-    let exists = client.export_ova_to(&item, &path, OvaOptions::default()).await.unwrap_err();
+    let exists = client.export_ova(&item, OvaTarget::path(&path), OvaOptions::default()).await.unwrap_err();
     assert!(matches!(exists.detail(), Some(cl_sdk::Detail::TargetExists(_))), "{exists}");
     assert_eq!(std::fs::read(&path).unwrap(), b"mine");
-    client.export_ova_to(&item, &path, OvaOptions::default().overwrite(true)).await.unwrap();
+    client
+        .export_ova(&item, OvaTarget::path(&path), OvaOptions::default().overwrite(cl_sdk::transfer::Overwrite::Always))
+        .await
+        .unwrap();
 
     let iso = UploadFile::reader("x.iso", 3, std::io::Cursor::new(b"iso".to_vec()));
-    let iso = client.upload_new_item(&library, "iso", "iso", vec![iso], UploadOptions::default()).await.unwrap();
-    let refused = client.export_ova_to(&iso.item_id, dir.path().join("x.ova"), OvaOptions::default()).await;
+    let iso = client
+        .upload_new_item(&library, "iso", &cl_sdk::ItemType::Iso, vec![iso], UploadOptions::default())
+        .await
+        .unwrap();
+    let refused =
+        client.export_ova(&iso.item_id, OvaTarget::path(dir.path().join("x.ova")), OvaOptions::default()).await;
     let refused = refused.unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::InvalidInput, "{refused}");
     assert!(refused.to_string().contains("not an OVF template"), "{refused}");
@@ -163,7 +180,7 @@ async fn a_failed_export_leaves_nothing_and_only_ovf_templates_export() {
 async fn an_ova_from_an_https_server() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let client = cl_testkit::client(&sim).await;
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let disks: Vec<(String, Vec<u8>)> =
         (0..4).map(|i| (format!("d{i}.vmdk"), content(300_000 + i * 7, i as u8))).collect();
     let ovf = "<Envelope xmlns:ovf=\"http://schemas.dmtf.org/ovf/envelope/1\"><References>\
@@ -172,9 +189,13 @@ async fn an_ova_from_an_https_server() {
     files.extend(
         disks.iter().map(|(n, b)| UploadFile::reader(n.as_str(), b.len() as u64, std::io::Cursor::new(b.clone()))),
     );
-    let item = client.upload_new_item(&library, "t", "ovf", files, UploadOptions::default()).await.unwrap().item_id;
+    let item = client
+        .upload_new_item(&library, "t", &cl_sdk::ItemType::Ovf, files, UploadOptions::default())
+        .await
+        .unwrap()
+        .item_id;
     let mut out = Vec::new();
-    client.export_ova(&item, &mut out, OvaOptions::default().concurrency(2)).await.unwrap();
+    client.export_ova(&item, OvaTarget::writer(&mut out), OvaOptions::default().concurrency(2)).await.unwrap();
     let got = members(&out);
     let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(&names[..4], ["t.ovf", "t.mf", "d3.vmdk", "d0.vmdk"]);
@@ -195,7 +216,7 @@ async fn a_planted_link_beside_the_target_is_never_written_through() {
     // Where earlier versions put the partial.
     std::os::unix::fs::symlink(&victim, dir.path().join(".web.ova.cl-partial")).unwrap();
     let path = dir.path().join("web.ova");
-    client.export_ova_to(&item, &path, OvaOptions::default()).await.unwrap();
+    client.export_ova(&item, OvaTarget::path(&path), OvaOptions::default()).await.unwrap();
     assert!(std::fs::read(&victim).unwrap() == b"keep me", "the victim was written through the link");
     assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_file(), "the OVA is a plain file");
     assert_eq!(members(&std::fs::read(&path).unwrap())[0].0, "web.ovf");

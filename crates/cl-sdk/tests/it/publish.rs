@@ -208,8 +208,14 @@ async fn a_simulator_subscribes_to_a_published_folder() {
 
     let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
     let client = cl_testkit::client(&sim).await;
-    let library =
-        client.create_subscribed_library("from-folder", cl_sim::DATASTORE_ID, &Subscription::new(&url)).await.unwrap();
+    let library = client
+        .create_subscribed_library(
+            "from-folder",
+            &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID),
+            &Subscription::new(&url),
+        )
+        .await
+        .unwrap();
     let done = client.sync_library(&library).await.unwrap().wait(Duration::from_secs(30), |_| {}).await.unwrap();
     assert_eq!((done.items, done.items_cached), (3, 3));
     let iso = client.find_item(&library, "ubuntu 24").await.unwrap();
@@ -299,10 +305,11 @@ async fn a_feed_is_checked_as_a_subscriber_reads_it() {
 async fn a_remote_feed_is_mirrored_incrementally_verified_and_resumed() {
     let publisher = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
     let client = cl_testkit::client(&publisher).await;
-    let library = client.create_local_library("upstream", cl_sim::DATASTORE_ID).await.unwrap();
+    let library =
+        client.create_local_library("upstream", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let big: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 249) as u8).collect();
-    publisher.seed_item(&library, "big", &[("big.bin", &big)]).await.unwrap();
-    publisher.seed_item(&library, "small", &[("a b.txt", b"small")]).await.unwrap();
+    publisher.seed_item(library.as_str(), "big", &[("big.bin", &big)]).await.unwrap();
+    publisher.seed_item(library.as_str(), "small", &[("a b.txt", b"small")]).await.unwrap();
     let url = client.publish_library(&library, Some("pw")).await.unwrap();
     let with_credentials = url.replacen("http://", "http://vcsp:pw@", 1);
     let dest = tempfile::tempdir().unwrap();
@@ -326,7 +333,7 @@ async fn a_remote_feed_is_mirrored_incrementally_verified_and_resumed() {
     assert_eq!(publisher.feed_files_served(), served);
 
     // A new item upstream: only its file is fetched.
-    publisher.seed_item(&library, "new", &[("n.iso", b"new iso")]).await.unwrap();
+    publisher.seed_item(library.as_str(), "new", &[("n.iso", b"new iso")]).await.unwrap();
     let third = cl_sdk::publish::mirror_feed(&with_credentials, dest.path()).await.unwrap();
     assert_eq!((third.fetched_items.as_slice(), third.files), (&["new".to_owned()][..], 1));
     assert_eq!(publisher.feed_files_served(), served + 1);

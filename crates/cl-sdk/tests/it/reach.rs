@@ -35,21 +35,21 @@ async fn every_table_operation_is_sent_by_some_public_method() {
 async fn drive(client: &Client, sim: &Simulator) {
     assert!(!client.session_user().await.unwrap().is_empty());
     let datastore = client.datastores(Some(cl_sim::DATASTORE_NAME)).await.unwrap().remove(0).datastore;
-    let library = client.create_local_library("reach", &datastore).await.unwrap();
-    assert!(client.local_libraries().await.unwrap().contains(&library));
+    let library = client.create_local_library("reach", &cl_sdk::DatastoreId::new(datastore.as_str())).await.unwrap();
+    assert!(client.local_library_ids().await.unwrap().contains(&library));
     assert_eq!(client.local_library(&library).await.unwrap().id.as_deref(), Some(library.as_str()));
-    assert!(client.libraries().await.unwrap().contains(&library));
+    assert!(client.library_ids().await.unwrap().contains(&library));
     assert_eq!(client.library(&library).await.unwrap().name.as_deref(), Some("reach"));
     assert_eq!(client.find_libraries("reach").await.unwrap(), vec![library.clone()]);
     client.update_library(&library, &cl_sdk::Changes::new().description("d")).await.unwrap();
 
-    let item = client.create_item(&library, "one", "file").await.unwrap();
-    assert_eq!(client.items(&library).await.unwrap(), vec![item.clone()]);
+    let item = client.create_item(&library, "one", &cl_sdk::ItemType::File).await.unwrap();
+    assert_eq!(client.item_ids(&library).await.unwrap(), vec![item.clone()]);
     assert_eq!(client.find_items(&library, "one").await.unwrap(), vec![item.clone()]);
     assert_eq!(client.item(&item).await.unwrap().name.as_deref(), Some("one"));
     client.update_item(&item, &cl_sdk::Changes::new().description("d")).await.unwrap();
 
-    let update = client.create_update_session(&item).await.unwrap();
+    let update = client.create_session::<cl_sdk::Update>(&item).await.unwrap();
     update.keep_alive(None).await.unwrap();
     update.set_warning_behavior(Vec::new()).await.unwrap();
     let spec = UpdateFileAddSpec {
@@ -64,20 +64,20 @@ async fn drive(client: &Client, sim: &Simulator) {
     assert_eq!(update.file("a.bin").await.unwrap().name, "a.bin");
     let _ = update.validate().await.unwrap();
     update.remove_file("a.bin").await.unwrap();
-    assert!(client.update_sessions(Some(&item)).await.unwrap().contains(&update.id().to_owned()));
+    assert!(client.sessions::<cl_sdk::Update>(Some(&item)).await.unwrap().contains(&update.id().to_owned()));
     let _ = update.complete().await;
     let _ = update.info().await.unwrap();
     let _ = update.fail("reach").await;
     let _ = update.cancel().await;
     update.delete().await.unwrap();
 
-    let download = client.create_download_session(&item).await.unwrap();
+    let download = client.create_session::<cl_sdk::Download>(&item).await.unwrap();
     download.keep_alive(None).await.unwrap();
     let _ = download.info().await.unwrap();
     assert!(download.files().await.unwrap().is_empty());
     let _ = download.file("a.bin").await.unwrap_err();
     let _ = download.prepare("a.bin").await.unwrap_err();
-    assert!(client.download_sessions(None).await.unwrap().contains(&download.id().to_owned()));
+    assert!(client.sessions::<cl_sdk::Download>(None).await.unwrap().contains(&download.id().to_owned()));
     let _ = download.fail("reach").await;
     let _ = download.cancel().await;
     download.delete().await.unwrap();
@@ -86,14 +86,17 @@ async fn drive(client: &Client, sim: &Simulator) {
     let _ = client.item_file(&item, "a.bin").await.unwrap_err();
 
     // The simulator subscribes to its own published library (a feed lists items with content).
-    sim.seed_item(&library, "seeded", &[("s.bin", b"seeded")]).await.unwrap();
+    sim.seed_item(library.as_str(), "seeded", &[("s.bin", b"seeded")]).await.unwrap();
     let url = client.publish_library(&library, None).await.unwrap();
     let subscription = cl_sdk::Subscription::new(url).on_demand(true);
-    let mirror = client.create_subscribed_library("mirror", &datastore, &subscription).await.unwrap();
-    assert_eq!(client.subscribed_libraries().await.unwrap(), vec![mirror.clone()]);
+    let mirror = client
+        .create_subscribed_library("mirror", &cl_sdk::DatastoreId::new(datastore.as_str()), &subscription)
+        .await
+        .unwrap();
+    assert_eq!(client.subscribed_library_ids().await.unwrap(), vec![mirror.clone()]);
     assert!(client.subscribed_library(&mirror).await.unwrap().subscription_info.is_some());
     client.sync_library(&mirror).await.unwrap().wait(Duration::from_secs(20), |_| {}).await.unwrap();
-    let copy = client.items(&mirror).await.unwrap().remove(0);
+    let copy = client.item_ids(&mirror).await.unwrap().remove(0);
     client.sync_item(&copy, true).await.unwrap().wait(Duration::from_secs(20), |_| {}).await.unwrap();
     client.evict_item(&copy).await.unwrap();
     client.evict_library(&mirror).await.unwrap();

@@ -16,7 +16,7 @@ fn quick() -> RetryPolicy {
     RetryPolicy::default().max_attempts(8).backoff(Duration::from_millis(5), Duration::from_millis(20))
 }
 
-async fn setup(dialect: Dialect, policy: RetryPolicy) -> (Simulator, Client, String) {
+async fn setup(dialect: Dialect, policy: RetryPolicy) -> (Simulator, Client, cl_sdk::LibraryId) {
     let mut config = SimConfig::default().plain_http();
     config.service.prepare_delay = Duration::from_millis(150);
     let sim = Simulator::start(config).await.unwrap();
@@ -27,7 +27,7 @@ async fn setup(dialect: Dialect, policy: RetryPolicy) -> (Simulator, Client, Str
         .connect()
         .await
         .unwrap();
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     (sim, client, library)
 }
 
@@ -35,12 +35,16 @@ fn content(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
 
-async fn upload(client: &Client, library: &str, name: &str, bytes: &[u8]) -> String {
+async fn upload(client: &Client, library: &cl_sdk::LibraryId, name: &str, bytes: &[u8]) -> cl_sdk::ItemId {
     let file = UploadFile::reader("data.bin", bytes.len() as u64, std::io::Cursor::new(bytes.to_vec()));
-    client.upload_new_item(library, name, "file", vec![file], UploadOptions::default()).await.unwrap().item_id
+    client
+        .upload_new_item(library, name, &cl_sdk::ItemType::File, vec![file], UploadOptions::default())
+        .await
+        .unwrap()
+        .item_id
 }
 
-async fn download(client: &Client, item: &str) -> Vec<u8> {
+async fn download(client: &Client, item: &cl_sdk::ItemId) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     client.download_item(item, dir.path(), DownloadOptions::default()).await.unwrap();
     std::fs::read(dir.path().join("data.bin")).unwrap()
@@ -57,7 +61,7 @@ async fn bursts_while_waiting_for_preparation_are_survived() {
             assert_eq!(download(&client, &item).await, bytes, "{dialect} {fault:?}");
             let hits = sim.faults().call_faults_hit();
             assert_eq!(hits.len(), 5, "every armed fault was met and survived: {hits:?}");
-            assert!(client.download_sessions(None).await.unwrap().is_empty());
+            assert!(client.sessions::<cl_sdk::Download>(None).await.unwrap().is_empty());
         }
     }
 }
@@ -73,7 +77,7 @@ async fn bursts_while_an_upload_polls_its_files_are_survived() {
             let item = upload(&client, &library, "item", &bytes).await;
             assert_eq!(sim.faults().call_faults_hit().len(), 7, "{dialect} {fault:?}");
             assert_eq!(download(&client, &item).await, bytes);
-            assert!(client.update_sessions(None).await.unwrap().is_empty());
+            assert!(client.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty());
         }
     }
 }
@@ -82,29 +86,37 @@ async fn bursts_while_an_upload_polls_its_files_are_survived() {
 async fn a_create_whose_reply_was_lost_is_repeated_without_duplicating() {
     for dialect in BOTH {
         let (sim, client, library) = setup(dialect, quick()).await;
-        let item = client.create_item(&library, "item", "file").await.unwrap();
+        let item = client.create_item(&library, "item", &cl_sdk::ItemType::File).await.unwrap();
 
         sim.faults().fail_calls("update_session_create", 1, CallFault::LoseReply);
-        let session = client.create_update_session(&item).await.unwrap();
+        let session = client.create_session::<cl_sdk::Update>(&item).await.unwrap();
         assert_eq!(sim.faults().call_faults_hit(), ["update_session_create"]);
-        assert_eq!(client.update_sessions(Some(&item)).await.unwrap(), [session.id()], "{dialect}: one session");
+        assert_eq!(
+            client.sessions::<cl_sdk::Update>(Some(&item)).await.unwrap(),
+            [session.id().clone()],
+            "{dialect}: one session"
+        );
         session.cancel().await.unwrap();
         session.delete().await.unwrap();
 
         sim.faults().fail_calls("download_session_create", 2, CallFault::LoseReply);
-        let session = client.create_download_session(&item).await.unwrap();
-        assert_eq!(client.download_sessions(Some(&item)).await.unwrap(), [session.id()], "{dialect}: one session");
+        let session = client.create_session::<cl_sdk::Download>(&item).await.unwrap();
+        assert_eq!(
+            client.sessions::<cl_sdk::Download>(Some(&item)).await.unwrap(),
+            [session.id().clone()],
+            "{dialect}: one session"
+        );
         session.delete().await.unwrap();
 
         // Items and libraries are created with client tokens too.
         sim.faults().fail_calls("item_create", 1, CallFault::LoseReply);
-        let second = client.create_item(&library, "second", "file").await.unwrap();
-        assert_eq!(client.items(&library).await.unwrap().len(), 2, "{dialect}: {item} and {second} only");
+        let second = client.create_item(&library, "second", &cl_sdk::ItemType::File).await.unwrap();
+        assert_eq!(client.item_ids(&library).await.unwrap().len(), 2, "{dialect}: {item} and {second} only");
 
         // A refused create (503: nothing was made) is repeated as well.
         sim.faults().fail_calls("update_session_create", 3, CallFault::Status(503));
-        let session = client.create_update_session(&item).await.unwrap();
-        assert_eq!(client.update_sessions(Some(&item)).await.unwrap(), [session.id()]);
+        let session = client.create_session::<cl_sdk::Update>(&item).await.unwrap();
+        assert_eq!(client.sessions::<cl_sdk::Update>(Some(&item)).await.unwrap(), [session.id().clone()]);
         session.cancel().await.unwrap();
     }
 }
@@ -113,10 +125,10 @@ async fn a_create_whose_reply_was_lost_is_repeated_without_duplicating() {
 async fn calls_not_safe_to_repeat_are_repeated_only_when_the_server_did_not_act() {
     for dialect in BOTH {
         let (sim, client, library) = setup(dialect, quick()).await;
-        let item = client.create_item(&library, "item", "file").await.unwrap();
+        let item = client.create_item(&library, "item", &cl_sdk::ItemType::File).await.unwrap();
 
         // A reset leaves the outcome unknown: complete is not repeated.
-        let session = client.create_update_session(&item).await.unwrap();
+        let session = client.create_session::<cl_sdk::Update>(&item).await.unwrap();
         sim.faults().fail_calls("update_session_complete", 1, CallFault::Reset);
         let error = session.complete().await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Transport, "{dialect}: {error}");
@@ -125,14 +137,14 @@ async fn calls_not_safe_to_repeat_are_repeated_only_when_the_server_did_not_act(
         session.cancel().await.unwrap();
 
         // So is a lost reply: the server completed, and the client was told it does not know.
-        let session = client.create_update_session(&item).await.unwrap();
+        let session = client.create_session::<cl_sdk::Update>(&item).await.unwrap();
         sim.faults().fail_calls("update_session_complete", 1, CallFault::LoseReply);
         assert_eq!(session.complete().await.unwrap_err().kind(), ErrorKind::Transport);
         let hits = sim.faults().call_faults_hit();
         assert_eq!(hits.iter().filter(|h| *h == "update_session_complete").count(), 2, "no third try");
 
         // A 503 proves the server did not act: then even complete is repeated.
-        let session = client.create_update_session(&item).await.unwrap();
+        let session = client.create_session::<cl_sdk::Update>(&item).await.unwrap();
         sim.faults().fail_calls("update_session_complete", 2, CallFault::Status(503));
         session.complete().await.unwrap();
 
@@ -148,16 +160,16 @@ async fn client_errors_are_final_and_429_is_not() {
         let (sim, client, _library) = setup(dialect, quick()).await;
         for status in [400, 403, 404, 409] {
             sim.faults().fail_calls("library_list", 3, CallFault::Status(status));
-            let error = client.libraries().await.unwrap_err();
+            let error = client.library_ids().await.unwrap_err();
             assert_eq!(error.status(), Some(status), "{dialect}: {error}");
             assert!(!error.is_retryable());
             // One attempt only: the two armed faults left are consumed by the next calls.
-            assert!(client.libraries().await.is_err());
-            assert!(client.libraries().await.is_err());
-            client.libraries().await.unwrap();
+            assert!(client.library_ids().await.is_err());
+            assert!(client.library_ids().await.is_err());
+            client.library_ids().await.unwrap();
         }
         sim.faults().fail_calls("library_list", 3, CallFault::Status(429));
-        client.libraries().await.unwrap();
+        client.library_ids().await.unwrap();
     }
 }
 
@@ -166,7 +178,7 @@ async fn attempts_and_the_time_budget_bound_every_call() {
     let policy = RetryPolicy::default().max_attempts(3).backoff(Duration::from_millis(5), Duration::from_millis(5));
     let (sim, client, _library) = setup(Dialect::Api, policy).await;
     sim.faults().fail_calls("library_list", 100, CallFault::Status(503));
-    let error = client.libraries().await.unwrap_err();
+    let error = client.library_ids().await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::ServiceUnavailable);
     assert_eq!(sim.faults().call_faults_hit().len(), 3, "max_attempts(3)");
 
@@ -179,7 +191,7 @@ async fn attempts_and_the_time_budget_bound_every_call() {
     let (sim, client, _library) = setup(Dialect::Rest, policy).await;
     sim.faults().fail_calls("library_list", 1000, CallFault::Status(503));
     let started = Instant::now();
-    let error = client.libraries().await.unwrap_err();
+    let error = client.library_ids().await.unwrap_err();
     let elapsed = started.elapsed();
     assert_eq!(error.kind(), ErrorKind::ServiceUnavailable);
     let attempts = sim.faults().call_faults_hit().len();
@@ -194,7 +206,7 @@ async fn an_expired_api_session_mid_retry_is_renewed_once() {
     let (sim, client, _library) = setup(Dialect::Api, quick()).await;
     sim.faults().fail_calls("library_list", 2, CallFault::Status(503));
     sim.expire_api_sessions();
-    client.libraries().await.unwrap();
+    client.library_ids().await.unwrap();
     assert_eq!(sim.faults().call_faults_hit(), ["library_list", "library_list"]);
 }
 
@@ -210,7 +222,7 @@ async fn a_stalled_download_is_resumed_after_the_stall_timeout() {
         .connect()
         .await
         .unwrap();
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let bytes = content(1 << 20, 3);
     let item = upload(&client, &library, "item", &bytes).await;
     // Silence for 5 s after 100 KiB: far past the stall timeout.
@@ -239,7 +251,7 @@ async fn a_server_whose_sessions_never_last_gets_a_bounded_number_of_logins() {
     let calls = async {
         let mut errors = Vec::new();
         for _ in 0..40 {
-            if let Err(e) = client.libraries().await {
+            if let Err(e) = client.library_ids().await {
                 errors.push(e);
             }
         }
@@ -272,11 +284,12 @@ async fn single_use_sessions_end_the_run_cleanly_and_are_not_blamed_on_credentia
     let builder = Client::builder(sim.url()).credentials(sim.username(), sim.password()).retry(quick());
     let client = builder.connect().await.unwrap();
     let file = UploadFile::reader("x.bin", 10, std::io::Cursor::new(vec![1u8; 10]));
-    let error = client.upload_new_item(&library, "fresh", "file", vec![file], UploadOptions::default()).await;
+    let error =
+        client.upload_new_item(&library, "fresh", &cl_sdk::ItemType::File, vec![file], UploadOptions::default()).await;
     assert_eq!(error.unwrap_err().kind(), ErrorKind::Unauthenticated);
     sim.faults().clear();
     let checker = Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await.unwrap();
-    assert!(checker.download_sessions(None).await.unwrap().is_empty(), "the download session was deleted");
-    assert!(checker.update_sessions(None).await.unwrap().is_empty(), "the update session was deleted");
+    assert!(checker.sessions::<cl_sdk::Download>(None).await.unwrap().is_empty(), "the download session was deleted");
+    assert!(checker.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty(), "the update session was deleted");
     assert!(checker.find_items(&library, "fresh").await.unwrap().is_empty(), "the created item was deleted");
 }

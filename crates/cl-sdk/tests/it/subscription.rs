@@ -19,7 +19,7 @@ struct Sites {
     subscriber: Simulator,
     pub_client: Client,
     sub_client: Client,
-    library: String,
+    library: cl_sdk::LibraryId,
     url: String,
 }
 
@@ -34,9 +34,13 @@ async fn sites(dialect: Dialect) -> Sites {
         .connect()
         .await
         .unwrap();
-    let library = pub_client.create_local_library("golden", cl_sim::DATASTORE_ID).await.unwrap();
-    publisher.seed_item(&library, "alpha", &[("alpha.bin", &bytes(1, 3 << 20))]).await.unwrap();
-    publisher.seed_item(&library, "beta", &[("beta.iso", &bytes(2, 1 << 20)), ("beta.txt", b"notes")]).await.unwrap();
+    let library =
+        pub_client.create_local_library("golden", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
+    publisher.seed_item(library.as_str(), "alpha", &[("alpha.bin", &bytes(1, 3 << 20))]).await.unwrap();
+    publisher
+        .seed_item(library.as_str(), "beta", &[("beta.iso", &bytes(2, 1 << 20)), ("beta.txt", b"notes")])
+        .await
+        .unwrap();
     let url = pub_client.publish_library(&library, Some("s3cret")).await.unwrap();
     assert_eq!(pub_client.publish_library(&library, Some("s3cret")).await.unwrap(), url, "a rerun is a no-op");
     let e = pub_client.publish_library(&library, Some("other")).await.unwrap_err();
@@ -48,7 +52,7 @@ fn subscription(s: &Sites) -> Subscription {
     Subscription::new(&s.url).basic_auth("vcsp", "s3cret").thumbprint(s.publisher.thumbprint_sha1().unwrap())
 }
 
-async fn item_named(client: &Client, library: &str, name: &str) -> String {
+async fn item_named(client: &Client, library: &cl_sdk::LibraryId, name: &str) -> cl_sdk::ItemId {
     client.find_item(library, name).await.unwrap()
 }
 
@@ -64,19 +68,28 @@ async fn publish_subscribe_sync_and_download_in_both_dialects() {
         let probe = c.probe_subscription(&plain).await.unwrap();
         assert_eq!(probe.status, ProbeStatus::CertificateError, "{probe:?}");
         assert_eq!(probe.ssl_thumbprint, s.publisher.thumbprint_sha1());
-        let e = c.create_subscribed_library("mirror", cl_sim::DATASTORE_ID, &plain).await.unwrap_err();
+        let e = c
+            .create_subscribed_library("mirror", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID), &plain)
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::FeedUnusable, "{e}");
         assert!(matches!(e.detail(), Some(Detail::Probe { status: ProbeStatus::CertificateError, .. })), "{e:?}");
         assert!(e.to_string().contains(&s.publisher.thumbprint_sha1().unwrap()), "{e}");
         // Trusted, but the wrong password.
         let wrong =
             Subscription::new(&s.url).basic_auth("vcsp", "nope").thumbprint(s.publisher.thumbprint_sha1().unwrap());
-        let e = c.create_subscribed_library("mirror", cl_sim::DATASTORE_ID, &wrong).await.unwrap_err();
+        let e = c
+            .create_subscribed_library("mirror", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID), &wrong)
+            .await
+            .unwrap_err();
         assert!(matches!(e.detail(), Some(Detail::Probe { status: ProbeStatus::InvalidCredentials, .. })), "{e:?}");
-        assert!(c.subscribed_libraries().await.unwrap().is_empty(), "nothing was created");
+        assert!(c.subscribed_library_ids().await.unwrap().is_empty(), "nothing was created");
 
         // Immediate: a sync brings every item's content.
-        let mirror = c.create_subscribed_library("mirror", cl_sim::DATASTORE_ID, &subscription(&s)).await.unwrap();
+        let mirror = c
+            .create_subscribed_library("mirror", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID), &subscription(&s))
+            .await
+            .unwrap();
         let model = c.subscribed_library(&mirror).await.unwrap();
         let info = model.subscription_info.unwrap();
         assert_eq!((info.password, info.ssl_thumbprint), (None, None), "secrets are never shown");
@@ -94,14 +107,14 @@ async fn publish_subscribe_sync_and_download_in_both_dialects() {
 
         // A change on the publisher: only what changed is fetched.
         let fetched = s.publisher.feed_files_served();
-        s.publisher.seed_item(&s.library, "gamma", &[("gamma.bin", b"new content")]).await.unwrap();
+        s.publisher.seed_item(s.library.as_str(), "gamma", &[("gamma.bin", b"new content")]).await.unwrap();
         let beta = item_named(&s.pub_client, &s.library, "beta").await;
         s.pub_client.delete_item(&beta).await.unwrap();
         let done = c.sync_library(&mirror).await.unwrap().wait(WAIT, |_| {}).await.unwrap();
         assert_eq!((done.items, done.items_cached), (2, 2));
         assert_eq!(s.publisher.feed_files_served() - fetched, 1, "only gamma's one file was fetched");
         let mut names: Vec<String> = Vec::new();
-        for id in c.items(&mirror).await.unwrap() {
+        for id in c.item_ids(&mirror).await.unwrap() {
             names.push(c.item(&id).await.unwrap().name.unwrap());
         }
         names.sort();
@@ -112,7 +125,7 @@ async fn publish_subscribe_sync_and_download_in_both_dialects() {
         assert_eq!(s.publisher.feed_files_served(), fetched);
 
         // Writes into a subscribed library are refused as vCenter refuses them.
-        let e = c.create_item(&mirror, "mine", "file").await.unwrap_err();
+        let e = c.create_item(&mirror, "mine", &cl_sdk::ItemType::File).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidElementType, "{e}");
         // Eviction is for on-demand libraries only.
         let e = c.evict_library(&mirror).await.unwrap_err();
@@ -126,8 +139,14 @@ async fn publish_subscribe_sync_and_download_in_both_dialects() {
 async fn on_demand_brings_metadata_then_content_per_item_and_evicts() {
     let s = sites(Dialect::Api).await;
     let c = &s.sub_client;
-    let mirror =
-        c.create_subscribed_library("lazy", cl_sim::DATASTORE_ID, &subscription(&s).on_demand(true)).await.unwrap();
+    let mirror = c
+        .create_subscribed_library(
+            "lazy",
+            &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID),
+            &subscription(&s).on_demand(true),
+        )
+        .await
+        .unwrap();
     let done = c.sync_library(&mirror).await.unwrap().wait(WAIT, |_| {}).await.unwrap();
     assert_eq!((done.items, done.items_cached, done.bytes_cached), (2, 0, 0));
     assert_eq!(s.publisher.feed_files_served(), 0, "on-demand: no content yet");
@@ -149,7 +168,7 @@ async fn on_demand_brings_metadata_then_content_per_item_and_evicts() {
     assert_eq!(c.item(&beta).await.unwrap().cached, Some(false));
     c.sync_item(&beta, true).await.unwrap().wait(WAIT, |_| {}).await.unwrap();
     c.evict_library(&mirror).await.unwrap();
-    for id in c.items(&mirror).await.unwrap() {
+    for id in c.item_ids(&mirror).await.unwrap() {
         assert_eq!(c.item(&id).await.unwrap().cached, Some(false));
     }
 }
@@ -246,7 +265,10 @@ async fn a_feed_that_breaks_mid_sync_loses_nothing_cached() {
     *feed.version.lock().unwrap() = 1;
     feed.files.lock().unwrap().push(("good.bin".into(), b"good bytes".to_vec(), 10, None));
     let url = hostile_feed::start(feed.clone()).await;
-    let mirror = c.create_subscribed_library("m", cl_sim::DATASTORE_ID, &Subscription::new(&url)).await.unwrap();
+    let mirror = c
+        .create_subscribed_library("m", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID), &Subscription::new(&url))
+        .await
+        .unwrap();
     let done = c.sync_library(&mirror).await.unwrap().wait(WAIT, |_| {}).await.unwrap();
     assert_eq!((done.items, done.items_cached), (1, 1));
 
@@ -270,7 +292,7 @@ async fn a_feed_that_breaks_mid_sync_loses_nothing_cached() {
     *feed.version.lock().unwrap() = 3;
     let _ = c.sync_library(&mirror).await.unwrap().wait(Duration::from_secs(2), |_| {}).await;
     assert_eq!(c.item(&good).await.unwrap().cached, Some(true));
-    assert_eq!(c.items(&mirror).await.unwrap().len(), 3, "no item dropped for a vanished index");
+    assert_eq!(c.item_ids(&mirror).await.unwrap().len(), 3, "no item dropped for a vanished index");
 
     // The feed vanishes: the sync itself fails, typed, and the cache is kept.
     *feed.gone.lock().unwrap() = true;
@@ -279,12 +301,20 @@ async fn a_feed_that_breaks_mid_sync_loses_nothing_cached() {
     assert_eq!(c.item(&good).await.unwrap().cached, Some(true));
     // A URL that is not a feed at all is refused before anything is created.
     let e = c
-        .create_subscribed_library("x", cl_sim::DATASTORE_ID, &Subscription::new(url.replace("lib.json", "nope.json")))
+        .create_subscribed_library(
+            "x",
+            &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID),
+            &Subscription::new(url.replace("lib.json", "nope.json")),
+        )
         .await
         .unwrap_err();
     assert!(matches!(e.detail(), Some(Detail::Probe { status: ProbeStatus::ResourceNotFound, .. })), "{e:?}");
     let e = c
-        .create_subscribed_library("x", cl_sim::DATASTORE_ID, &Subscription::new("ftp://example.com/lib.json"))
+        .create_subscribed_library(
+            "x",
+            &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID),
+            &Subscription::new("ftp://example.com/lib.json"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(e.detail(), Some(Detail::Probe { status: ProbeStatus::InvalidUrl, .. })), "{e:?}");

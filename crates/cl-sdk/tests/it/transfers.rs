@@ -20,14 +20,14 @@ async fn sim_with(adjust: impl FnOnce(&mut SimConfig)) -> Simulator {
     Simulator::start(config).await.unwrap()
 }
 
-async fn connect(sim: &Simulator, dialect: Dialect) -> (Client, String) {
+async fn connect(sim: &Simulator, dialect: Dialect) -> (Client, cl_sdk::LibraryId) {
     let client = Client::builder(sim.url())
         .credentials(sim.username(), sim.password())
         .dialect(dialect)
         .connect()
         .await
         .unwrap();
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     (client, library)
 }
 
@@ -49,9 +49,9 @@ fn names_in(dir: &Path) -> Vec<String> {
 }
 
 /// Asserts no sessions of the item are left on the server.
-async fn assert_no_sessions(client: &Client, item: &str) {
-    assert!(client.update_sessions(Some(item)).await.unwrap().is_empty(), "update sessions left behind");
-    assert!(client.download_sessions(Some(item)).await.unwrap().is_empty(), "download sessions left behind");
+async fn assert_no_sessions(client: &Client, item: &cl_sdk::ItemId) {
+    assert!(client.sessions::<cl_sdk::Update>(Some(item)).await.unwrap().is_empty(), "update sessions left behind");
+    assert!(client.sessions::<cl_sdk::Download>(Some(item)).await.unwrap().is_empty(), "download sessions left behind");
 }
 
 #[tokio::test]
@@ -73,7 +73,7 @@ async fn single_empty_and_concurrent_files_round_trip() {
             .upload_new_item(
                 &library,
                 "bundle",
-                "file",
+                &cl_sdk::ItemType::File,
                 files,
                 UploadOptions::default().concurrency(3).control(control.clone()),
             )
@@ -81,10 +81,7 @@ async fn single_empty_and_concurrent_files_round_trip() {
             .unwrap();
         assert_eq!(report.files.len(), 7);
         assert!(
-            report
-                .files
-                .iter()
-                .all(|f| f.checksum.as_ref().is_some_and(|s| s.algorithm == Some(ChecksumAlgorithm::Sha256)))
+            report.files.iter().all(|f| f.checksum.as_ref().is_some_and(|s| s.algorithm == ChecksumAlgorithm::Sha256))
         );
         let progress = control.progress().borrow().clone();
         assert!(progress.files.iter().all(|f| f.state == FileState::Done), "{progress:?}");
@@ -103,7 +100,7 @@ async fn single_empty_and_concurrent_files_round_trip() {
             report
                 .files
                 .iter()
-                .all(|f| f.verified_checksum.as_ref().is_some_and(|(a, _)| *a == ChecksumAlgorithm::Sha1))
+                .all(|f| f.verified_checksum.as_ref().is_some_and(|s| s.algorithm == ChecksumAlgorithm::Sha1))
         );
         assert_eq!(names_in(dest.path()), names_in(src.path()), "no partial files remain");
         for name in names_in(src.path()) {
@@ -167,7 +164,10 @@ async fn ovf_sets_and_ova_archives() {
         let set = ovf_set(src.path());
         // Given in the "wrong" order: the SDK adds the manifest before the descriptor.
         let files = set.iter().map(|(name, _)| UploadFile::path(src.path().join(name))).collect();
-        let report = client.upload_new_item(&library, "app", "ovf", files, UploadOptions::default()).await.unwrap();
+        let report = client
+            .upload_new_item(&library, "app", &cl_sdk::ItemType::Ovf, files, UploadOptions::default())
+            .await
+            .unwrap();
         assert_eq!(report.files[0].name, "app.mf");
         let listed: Vec<String> =
             client.item_files(&report.item_id).await.unwrap().into_iter().map(|f| f.name).collect();
@@ -185,7 +185,13 @@ async fn ovf_sets_and_ova_archives() {
         }
         builder.into_inner().unwrap();
         let report = client
-            .upload_new_item(&library, "app-ova", "ovf", vec![UploadFile::path(&ova)], UploadOptions::default())
+            .upload_new_item(
+                &library,
+                "app-ova",
+                &cl_sdk::ItemType::Ovf,
+                vec![UploadFile::path(&ova)],
+                UploadOptions::default(),
+            )
             .await
             .unwrap();
         let dest = tempfile::tempdir().unwrap();
@@ -210,8 +216,10 @@ async fn signed_content_needs_its_warnings_ignored() {
                 .chain([UploadFile::path(src.path().join("app.cert"))])
                 .collect()
         };
-        let error =
-            client.upload_new_item(&library, "signed", "ovf", files(), UploadOptions::default()).await.unwrap_err();
+        let error = client
+            .upload_new_item(&library, "signed", &cl_sdk::ItemType::Ovf, files(), UploadOptions::default())
+            .await
+            .unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
         assert!(error.message().contains("SELF_SIGNED_CERTIFICATE"), "{error}");
         assert_eq!(
@@ -221,7 +229,8 @@ async fn signed_content_needs_its_warnings_ignored() {
         );
 
         let options = UploadOptions::default().ignore_warnings([WarningType::SelfSignedCertificate]);
-        let report = client.upload_new_item(&library, "signed", "ovf", files(), options).await.unwrap();
+        let report =
+            client.upload_new_item(&library, "signed", &cl_sdk::ItemType::Ovf, files(), options).await.unwrap();
         let preview = report.preview.expect("the preview is reported");
         assert!(preview.certificate_info.unwrap().self_signed);
     }
@@ -235,7 +244,13 @@ async fn a_failed_upload_leaves_the_item_as_it_was() {
         let src = tempfile::tempdir().unwrap();
         let first = write(src.path(), "data.bin", b"version one");
         let item = client
-            .upload_new_item(&library, "item", "file", vec![UploadFile::path(&first)], UploadOptions::default())
+            .upload_new_item(
+                &library,
+                "item",
+                &cl_sdk::ItemType::File,
+                vec![UploadFile::path(&first)],
+                UploadOptions::default(),
+            )
             .await
             .unwrap()
             .item_id;
@@ -281,7 +296,13 @@ async fn a_dropped_upload_is_sent_again_and_a_dropped_download_resumes() {
         let path = write(src.path(), "big.bin", &bytes);
         sim.faults().drop_next_transfer_after(300_000);
         let report = client
-            .upload_new_item(&library, "big", "file", vec![UploadFile::path(&path)], UploadOptions::default())
+            .upload_new_item(
+                &library,
+                "big",
+                &cl_sdk::ItemType::File,
+                vec![UploadFile::path(&path)],
+                UploadOptions::default(),
+            )
             .await
             .unwrap();
 
@@ -302,7 +323,13 @@ async fn a_corrupt_download_leaves_no_file() {
         let src = tempfile::tempdir().unwrap();
         let path = write(src.path(), "disk.vmdk", &content(500_000, 1));
         let item = client
-            .upload_new_item(&library, "i", "file", vec![UploadFile::path(&path)], UploadOptions::default())
+            .upload_new_item(
+                &library,
+                "i",
+                &cl_sdk::ItemType::File,
+                vec![UploadFile::path(&path)],
+                UploadOptions::default(),
+            )
             .await
             .unwrap()
             .item_id;
@@ -324,7 +351,13 @@ async fn cancel_stops_cleanly() {
         let src = tempfile::tempdir().unwrap();
         let first = write(src.path(), "a.bin", b"kept");
         let item = client
-            .upload_new_item(&library, "i", "file", vec![UploadFile::path(&first)], UploadOptions::default())
+            .upload_new_item(
+                &library,
+                "i",
+                &cl_sdk::ItemType::File,
+                vec![UploadFile::path(&first)],
+                UploadOptions::default(),
+            )
             .await
             .unwrap()
             .item_id;
@@ -377,8 +410,10 @@ async fn keep_alive_carries_a_transfer_past_both_idle_timeouts() {
         // The transfer stalls for longer than either timeout; the keep-alive task bridges it.
         sim.faults().stall_next_transfer(50_000, Duration::from_millis(5000));
         let options = UploadOptions::default().keep_alive_every(Duration::from_millis(500));
-        let report =
-            client.upload_new_item(&library, "slow", "file", vec![UploadFile::path(&path)], options).await.unwrap();
+        let report = client
+            .upload_new_item(&library, "slow", &cl_sdk::ItemType::File, vec![UploadFile::path(&path)], options)
+            .await
+            .unwrap();
         assert_eq!(report.bytes(), 400_000);
         sim.faults().stall_next_transfer(50_000, Duration::from_millis(5000));
         let dest = tempfile::tempdir().unwrap();
@@ -394,7 +429,10 @@ async fn readers_upload_with_a_known_size() {
     let (client, library) = connect(&sim, Dialect::Api).await;
     let bytes = content(123_457, 4);
     let file = UploadFile::reader("stream.bin", bytes.len() as u64, std::io::Cursor::new(bytes.clone()));
-    let report = client.upload_new_item(&library, "s", "file", vec![file], UploadOptions::default()).await.unwrap();
+    let report = client
+        .upload_new_item(&library, "s", &cl_sdk::ItemType::File, vec![file], UploadOptions::default())
+        .await
+        .unwrap();
     let dest = tempfile::tempdir().unwrap();
     client.download_item(&report.item_id, dest.path(), DownloadOptions::default()).await.unwrap();
     assert_eq!(std::fs::read(dest.path().join("stream.bin")).unwrap(), bytes);
@@ -435,7 +473,8 @@ async fn server_file_names_never_escape_the_destination() {
         let outer = tempfile::tempdir().unwrap();
         let dest = outer.path().join("dest");
         std::fs::create_dir(&dest).unwrap();
-        let error = client.download_item("item", &dest, DownloadOptions::default()).await.unwrap_err();
+        let error =
+            client.download_item(&cl_sdk::ItemId::new("item"), &dest, DownloadOptions::default()).await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::UnsafePath, "{hostile:?}: {error}");
         assert!(
             names_in(&dest).is_empty() && names_in(outer.path()) == ["dest"],
@@ -456,19 +495,22 @@ async fn transfers_go_over_http1_where_the_server_offers_http2() {
     let ca = sim.ca_pem().unwrap().to_owned();
     let client =
         Client::builder(sim.url()).credentials(sim.username(), sim.password()).add_ca_pem(&ca).connect().await.unwrap();
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let src = tempfile::tempdir().unwrap();
     let bytes = content(300_000, 7);
     let file = write(src.path(), "a.bin", &bytes);
     let options = UploadOptions::default();
-    let item = client.upload_new_item(&library, "item", "file", vec![UploadFile::path(&file)], options).await.unwrap();
+    let item = client
+        .upload_new_item(&library, "item", &cl_sdk::ItemType::File, vec![UploadFile::path(&file)], options)
+        .await
+        .unwrap();
     let out = tempfile::tempdir().unwrap();
     client.download_item(&item.item_id, out.path(), DownloadOptions::default()).await.unwrap();
     assert_eq!(std::fs::read(out.path().join("a.bin")).unwrap(), bytes);
     assert_eq!(sim.http2_transfers(), 0, "a transfer went over HTTP/2");
 
     // The control: a client that takes HTTP/2 is counted.
-    let session = client.create_download_session(&item.item_id).await.unwrap();
+    let session = client.create_session::<cl_sdk::Download>(&item.item_id).await.unwrap();
     session.prepare("a.bin").await.unwrap();
     let prepared = session.wait_prepared("a.bin", Duration::from_secs(10)).await.unwrap();
     let uri = prepared.download_endpoint.unwrap().uri;

@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use cl_sdk::ItemType;
 use cl_sdk::transfer::{DownloadOptions, SourceTrust, UploadFile, UploadOptions};
 use cl_sdk::{Client, ErrorKind};
 use cl_sim::{SimConfig, Simulator};
@@ -178,7 +179,7 @@ struct Bed {
     base: String,
     sim: Simulator,
     client: Client,
-    library: String,
+    library: cl_sdk::LibraryId,
 }
 
 async fn bed() -> Bed {
@@ -198,7 +199,7 @@ async fn bed() -> Bed {
         .connect()
         .await
         .unwrap();
-    let library = client.create_local_library("lib", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = client.create_local_library("lib", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     Bed { files, base, sim, client, library }
 }
 
@@ -209,12 +210,12 @@ impl Bed {
 
     async fn import(&self, item: &str, url: &str) -> cl_sdk::Result<cl_sdk::transfer::UploadReport> {
         let file = UploadFile::url(url, SourceTrust::default());
-        let kind = if url.ends_with(".ova") || url.ends_with(".ovf") { "ovf" } else { "file" };
-        self.client.upload_new_item(&self.library, item, kind, vec![file], UploadOptions::default()).await
+        let kind = if url.ends_with(".ova") || url.ends_with(".ovf") { ItemType::Ovf } else { ItemType::File };
+        self.client.upload_new_item(&self.library, item, &kind, vec![file], UploadOptions::default()).await
     }
 
     /// The item's files, downloaded: name → bytes.
-    async fn item(&self, id: &str) -> HashMap<String, Vec<u8>> {
+    async fn item(&self, id: &cl_sdk::ItemId) -> HashMap<String, Vec<u8>> {
         let dest = tempfile::tempdir().unwrap();
         let report = self.client.download_item(id, dest.path(), DownloadOptions::default()).await.unwrap();
         report.files.iter().map(|f| (f.name.clone(), std::fs::read(&f.path).unwrap())).collect()
@@ -278,7 +279,7 @@ async fn a_source_that_changed_is_refused_not_spliced() {
     assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
     assert!(error.to_string().contains("changed"), "{error}");
     assert!(bed.client.find_items(&bed.library, "changed").await.unwrap().is_empty(), "the created item was removed");
-    assert!(bed.client.update_sessions(None).await.unwrap().is_empty());
+    assert!(bed.client.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -393,7 +394,7 @@ async fn an_ova_whose_manifest_does_not_match_lands_nowhere() {
     assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
     assert_eq!(error.detail(), Some(&cl_sdk::Detail::File("app-disk1.vmdk".into())), "{error}");
     assert!(bed.client.find_items(&bed.library, "bad").await.unwrap().is_empty(), "the created item was removed");
-    assert!(bed.client.update_sessions(None).await.unwrap().is_empty());
+    assert!(bed.client.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty());
 }
 
 /// An https source is verified with its own trust: a CA given for it, else refused.
@@ -402,11 +403,14 @@ async fn an_https_source_is_trusted_only_as_told() {
     let bed = bed().await;
     let source = Simulator::start(SimConfig::default()).await.unwrap();
     let from = cl_testkit::client(&source).await;
-    let library = from.create_local_library("src", cl_sim::DATASTORE_ID).await.unwrap();
+    let library = from.create_local_library("src", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let bytes = content(400_000, 6);
     let file = UploadFile::reader("disk.img", bytes.len() as u64, std::io::Cursor::new(bytes.clone()));
-    let item = from.upload_new_item(&library, "disk", "file", vec![file], UploadOptions::default()).await.unwrap();
-    let session = from.create_download_session(&item.item_id).await.unwrap();
+    let item = from
+        .upload_new_item(&library, "disk", &cl_sdk::ItemType::File, vec![file], UploadOptions::default())
+        .await
+        .unwrap();
+    let session = from.create_session::<cl_sdk::Download>(&item.item_id).await.unwrap();
     session.prepare("disk.img").await.unwrap();
     let prepared = session.wait_prepared("disk.img", Duration::from_secs(10)).await.unwrap();
     let uri = prepared.download_endpoint.unwrap().uri;
@@ -414,10 +418,17 @@ async fn an_https_source_is_trusted_only_as_told() {
 
     let untrusted = UploadFile::url(&uri, SourceTrust::default());
     let options = UploadOptions::default;
-    let error = bed.client.upload_new_item(&bed.library, "untrusted", "file", vec![untrusted], options()).await;
+    let error = bed
+        .client
+        .upload_new_item(&bed.library, "untrusted", &cl_sdk::ItemType::File, vec![untrusted], options())
+        .await;
     assert_eq!(error.unwrap_err().kind(), ErrorKind::Tls);
     let trusted = UploadFile::url(&uri, SourceTrust::default().add_ca_pem(source.ca_pem().unwrap()));
-    let report = bed.client.upload_new_item(&bed.library, "trusted", "file", vec![trusted], options()).await.unwrap();
+    let report = bed
+        .client
+        .upload_new_item(&bed.library, "trusted", &cl_sdk::ItemType::File, vec![trusted], options())
+        .await
+        .unwrap();
     assert_eq!(bed.item(&report.item_id).await["disk.img"], bytes);
     session.delete().await.unwrap();
 }

@@ -21,9 +21,10 @@ async fn the_sdk_against_vcsim() {
     assert_eq!(error.kind(), ErrorKind::Unauthenticated, "{error}");
     assert_eq!(error.status(), Some(401));
 
-    let library = client.create_local_library("interop", &server.datastore).await.unwrap();
+    let library =
+        client.create_local_library("interop", &cl_sdk::DatastoreId::new(server.datastore.as_str())).await.unwrap();
     assert_eq!(client.find_library("interop").await.unwrap(), library);
-    assert!(client.libraries().await.unwrap().contains(&library));
+    assert!(client.library_ids().await.unwrap().contains(&library));
 
     // One file, then a multi-file OVF set, each round-tripped byte for byte.
     let src = tempfile::tempdir().unwrap();
@@ -33,7 +34,7 @@ async fn the_sdk_against_vcsim() {
         .upload_new_item(
             &library,
             "iso",
-            "iso",
+            &cl_sdk::ItemType::Iso,
             vec![UploadFile::path(src.path().join("data.iso"))],
             UploadOptions::default(),
         )
@@ -49,8 +50,9 @@ async fn the_sdk_against_vcsim() {
     .unwrap();
     std::fs::write(ovf_dir.join("disk.vmdk"), &disk).unwrap();
     let files = vec![UploadFile::path(ovf_dir.join("app.ovf")), UploadFile::path(ovf_dir.join("disk.vmdk"))];
-    let ovf = client.upload_new_item(&library, "app", "ovf", files, UploadOptions::default()).await.unwrap();
-    assert!(client.items(&library).await.unwrap().contains(&ovf.item_id));
+    let ovf =
+        client.upload_new_item(&library, "app", &cl_sdk::ItemType::Ovf, files, UploadOptions::default()).await.unwrap();
+    assert!(client.item_ids(&library).await.unwrap().contains(&ovf.item_id));
     assert_eq!(client.find_item(&library, "app").await.unwrap(), ovf.item_id);
 
     // Updates go out as govc sends them (PATCH with `update_spec`) and are read back.
@@ -81,19 +83,19 @@ async fn the_sdk_against_vcsim() {
     assert_eq!(listed[0].size, Some(single.len() as i64));
 
     // Session handles: keep-alive, cancel and delete.
-    let update = client.create_update_session(&iso.item_id).await.unwrap();
+    let update = client.create_session::<cl_sdk::Update>(&iso.item_id).await.unwrap();
     update.keep_alive(Some(10)).await.unwrap();
     update.cancel().await.unwrap();
     assert_eq!(update.info().await.unwrap().state.map(|s| s.to_string()).as_deref(), Some("CANCELED"));
     update.delete().await.unwrap();
     assert_eq!(update.info().await.unwrap_err().kind(), ErrorKind::NotFound);
-    let download = client.create_download_session(&iso.item_id).await.unwrap();
+    let download = client.create_session::<cl_sdk::Download>(&iso.item_id).await.unwrap();
     download.keep_alive(Some(10)).await.unwrap();
     assert_eq!(download.files().await.unwrap().len(), 1);
     download.delete().await.unwrap();
 
     // vcsim is wrong here: `remove` deletes the whole update session instead of one file.
-    let update = client.create_update_session(&iso.item_id).await.unwrap();
+    let update = client.create_session::<cl_sdk::Update>(&iso.item_id).await.unwrap();
     update
         .add_file(&cl_sdk::types::UpdateFileAddSpec {
             name: "x".into(),
@@ -112,8 +114,8 @@ async fn the_sdk_against_vcsim() {
     );
 
     // Errors: 404 (plain text), 400 (an envelope without messages), 401 after logout.
-    assert_eq!(client.item("no-such-item").await.unwrap_err().kind(), ErrorKind::NotFound);
-    let taken = client.create_item(&library, "app", "ovf").await.unwrap_err();
+    assert_eq!(client.item(&cl_sdk::ItemId::new("no-such-item")).await.unwrap_err().kind(), ErrorKind::NotFound);
+    let taken = client.create_item(&library, "app", &cl_sdk::ItemType::Ovf).await.unwrap_err();
     assert_eq!(taken.kind(), ErrorKind::AlreadyExists, "{taken}");
     assert_eq!(taken.status(), Some(400));
     let session_only = Client::builder(&server.url)
@@ -124,7 +126,7 @@ async fn the_sdk_against_vcsim() {
         .await
         .unwrap();
     session_only.logout().await.unwrap();
-    let error = session_only.libraries().await.unwrap_err();
+    let error = session_only.library_ids().await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unauthenticated);
 }
 
@@ -142,14 +144,19 @@ async fn copies_between_cl_sim_and_vcsim() {
     let sim = cl_sim::Simulator::start(cl_sim::SimConfig::default().plain_http()).await.unwrap();
     let ours = Client::builder(sim.url()).credentials(sim.username(), sim.password()).connect().await.unwrap();
 
-    let source = ours.create_local_library("from", cl_sim::DATASTORE_ID).await.unwrap();
+    let source = ours.create_local_library("from", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let disk: Vec<u8> = (0..400_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let files = vec![
         UploadFile::reader("app.ovf", 11, std::io::Cursor::new(b"<Envelope/>".to_vec())),
         UploadFile::reader("disk.vmdk", disk.len() as u64, std::io::Cursor::new(disk.clone())),
     ];
-    let item = ours.upload_new_item(&source, "app", "ovf", files, UploadOptions::default()).await.unwrap().item_id;
-    let into = vcsim.create_local_library("copies", &server.datastore).await.unwrap();
+    let item = ours
+        .upload_new_item(&source, "app", &cl_sdk::ItemType::Ovf, files, UploadOptions::default())
+        .await
+        .unwrap()
+        .item_id;
+    let into =
+        vcsim.create_local_library("copies", &cl_sdk::DatastoreId::new(server.datastore.as_str())).await.unwrap();
     let copied = ours.copy_item(&item, &vcsim, &into, CopyOptions::default().create(true)).await.unwrap();
     assert_eq!(copied.outcome, CopyOutcome::Copied);
     let dest = tempfile::tempdir().unwrap();
@@ -157,7 +164,7 @@ async fn copies_between_cl_sim_and_vcsim() {
     assert_eq!(std::fs::read(dest.path().join("disk.vmdk")).unwrap(), disk);
 
     // And back: vcsim's item (no checksums) into a new cl-sim library.
-    let back = ours.create_local_library("back", cl_sim::DATASTORE_ID).await.unwrap();
+    let back = ours.create_local_library("back", &cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID)).await.unwrap();
     let options = || CopyOptions::default().create(true);
     let returned = vcsim.copy_item(&copied.item_id, &ours, &back, options()).await.unwrap();
     let dest = tempfile::tempdir().unwrap();
@@ -170,18 +177,19 @@ async fn copies_between_cl_sim_and_vcsim() {
     let out = tempfile::tempdir().unwrap();
     let ova = out.path().join("app.ova");
     let options = cl_sdk::transfer::OvaOptions::default();
-    let error = vcsim.export_ova_to(&copied.item_id, &ova, options).await.unwrap_err();
+    let error = vcsim.export_ova(&copied.item_id, cl_sdk::transfer::OvaTarget::path(&ova), options).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Decode, "{error}");
     assert!(error.to_string().contains("checksum"), "{error}");
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 
     // A URL import into vcsim: the source is a prepared download endpoint of cl-sim.
-    let session = ours.create_download_session(&item).await.unwrap();
+    let session = ours.create_session::<cl_sdk::Download>(&item).await.unwrap();
     session.prepare("disk.vmdk").await.unwrap();
     let prepared = session.wait_prepared("disk.vmdk", std::time::Duration::from_secs(10)).await.unwrap();
     let uri = prepared.download_endpoint.unwrap().uri;
     let file = UploadFile::url(&uri, cl_sdk::transfer::SourceTrust::default());
-    let imported = vcsim.upload_new_item(&into, "from-url", "file", vec![file], UploadOptions::default()).await;
+    let imported =
+        vcsim.upload_new_item(&into, "from-url", &cl_sdk::ItemType::File, vec![file], UploadOptions::default()).await;
     let imported = imported.unwrap();
     session.delete().await.unwrap();
     let dest = tempfile::tempdir().unwrap();
@@ -197,11 +205,12 @@ async fn subscriptions_against_vcsim() {
     let server = vcsim::start(&binary);
     let client =
         Client::builder(&server.url).add_ca_pem(&server.ca_pem).credentials("user", "pass").connect().await.unwrap();
-    let library = client.create_local_library("published", &server.datastore).await.unwrap();
+    let library =
+        client.create_local_library("published", &cl_sdk::DatastoreId::new(server.datastore.as_str())).await.unwrap();
     let src = tempfile::tempdir().unwrap();
     std::fs::write(src.path().join("a.iso"), b"iso content").unwrap();
     let files = vec![UploadFile::path(src.path().join("a.iso"))];
-    client.upload_new_item(&library, "a", "iso", files, UploadOptions::default()).await.unwrap();
+    client.upload_new_item(&library, "a", &cl_sdk::ItemType::Iso, files, UploadOptions::default()).await.unwrap();
 
     // Deviation: vcsim takes publish_info in a local library update but shows no publish URL
     // after it; the SDK does not believe a publication it cannot see.
@@ -213,9 +222,15 @@ async fn subscriptions_against_vcsim() {
     assert_eq!(e.kind(), ErrorKind::Decode, "{e}");
     // vcsim resolves a subscription URL to a library of its own by the URL's last segment (so
     // not a real `…/lib.json` URL), and syncs at once.
-    let subscribed =
-        client.create_subscribed_library("sub", &server.datastore, &cl_sdk::Subscription::new(&url)).await.unwrap();
-    let listed = client.subscribed_libraries().await.unwrap();
+    let subscribed = client
+        .create_subscribed_library(
+            "sub",
+            &cl_sdk::DatastoreId::new(server.datastore.as_str()),
+            &cl_sdk::Subscription::new(&url),
+        )
+        .await
+        .unwrap();
+    let listed = client.subscribed_library_ids().await.unwrap();
     assert!(listed.contains(&subscribed), "{listed:?}");
     // Deviation: vcsim lists every library as subscribed.
     assert!(listed.contains(&library), "{listed:?}");

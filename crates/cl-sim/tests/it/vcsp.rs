@@ -23,13 +23,14 @@ async fn json(http: &reqwest::Client, url: &str, password: Option<&str>) -> Valu
 async fn a_published_library_is_a_valid_feed() {
     let sim = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
     let client = cl_testkit::client(&sim).await;
-    let library = client.create_local_library("feed", cl_sim::DATASTORE_ID).await.unwrap();
-    let item = sim.seed_item(&library, "with space", &[("a b.bin", b"0123456789"), ("c.mf", b"m")]).await.unwrap();
+    let library_id = client.create_local_library("feed", &cl_sim::DATASTORE_ID.parse().unwrap()).await.unwrap();
+    let library = library_id.as_str();
+    let item = sim.seed_item(library, "with space", &[("a b.bin", b"0123456789"), ("c.mf", b"m")]).await.unwrap();
     let http = reqwest::Client::new();
     let base = format!("{}/cls/vcsp/lib/{library}", sim.url());
     assert_eq!(get(&http, &format!("{base}/lib.json"), None).await.status(), 404, "not published yet");
 
-    let url = client.publish_library(&library, Some("pw")).await.unwrap();
+    let url = client.publish_library(&library_id, Some("pw")).await.unwrap();
     assert_eq!(url, format!("{base}/lib.json"));
     assert_eq!(get(&http, &url, None).await.status(), 401);
     assert_eq!(get(&http, &url, Some("wrong")).await.status(), 401);
@@ -65,7 +66,7 @@ async fn a_published_library_is_a_valid_feed() {
     // Versions: unchanged when nothing changed, higher after a change.
     let again = json(&http, &url, Some("pw")).await;
     assert_eq!(again["version"], lib["version"]);
-    sim.seed_item(&library, "second", &[("s.iso", b"iso")]).await.unwrap();
+    sim.seed_item(library, "second", &[("s.iso", b"iso")]).await.unwrap();
     let later: u64 = json(&http, &url, Some("pw")).await["version"].as_str().unwrap().parse().unwrap();
     assert!(later > version, "{later} after {version}");
 
@@ -83,9 +84,9 @@ async fn a_published_library_is_a_valid_feed() {
     let token = raw.session_create().await.unwrap().into_inner();
     raw.hooks().set_login(None);
     raw.hooks().set_session_id(Some(&token)).unwrap();
-    assert!(raw.local_library_update(&library, &unpublish(None)).await.is_err(), "needs the current password");
-    assert!(raw.local_library_update(&library, &unpublish(Some("wrong"))).await.is_err());
+    assert!(raw.local_library_update(library, &unpublish(None)).await.is_err(), "needs the current password");
+    assert!(raw.local_library_update(library, &unpublish(Some("wrong"))).await.is_err());
     assert_eq!(get(&http, &url, Some("pw")).await.status(), 200);
-    raw.local_library_update(&library, &unpublish(Some("pw"))).await.unwrap();
+    raw.local_library_update(library, &unpublish(Some("pw"))).await.unwrap();
     assert_eq!(get(&http, &url, Some("pw")).await.status(), 404);
 }

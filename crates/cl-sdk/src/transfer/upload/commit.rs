@@ -21,7 +21,7 @@ impl UploadJob<'_> {
         }
         let validation = session.validate().await?.unwrap_or_else(|| {
             tracing::warn!(
-                session = session.id(),
+                session = %session.id(),
                 "the server gave no validation result; relying on its transfer checks"
             );
             ValidationResult { has_errors: false, missing_files: Vec::new(), invalid_files: Vec::new() }
@@ -46,7 +46,7 @@ impl UploadJob<'_> {
             if !done {
                 return Err(error);
             }
-            tracing::info!(session = session.id(), "complete's answer was lost, but the session is DONE");
+            tracing::info!(session = %session.id(), "complete's answer was lost, but the session is DONE");
         }
         session.wait_done(self.options.settle_timeout).await?;
         Ok(preview)
@@ -109,9 +109,9 @@ pub(super) async fn abandon(session: &UpdateSession, error: &Error) {
     if let Err(e) = ended
         && e.kind() != ErrorKind::NotAllowedInCurrentState
     {
-        tracing::warn!(session = session.id(), error = %e, "could not end the failed update session");
+        tracing::warn!(session = %session.id(), error = %e, "could not end the failed update session");
     }
     if let Err(e) = session.delete().await {
-        tracing::warn!(session = session.id(), error = %e, "could not delete the failed update session");
+        tracing::warn!(session = %session.id(), error = %e, "could not delete the failed update session");
     }
 }

@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use cl_api::types::*;
 use tokio::io::AsyncRead;
 
-use super::Common;
 use super::source::LocalSource;
 use super::url_source::SourceTrust;
+use super::{Checksum, Common};
 use crate::client::Client;
 use crate::error::Result;
+use crate::id::{ItemId, ItemType, LibraryId};
 use crate::session::UpdateSession;
 
 mod commit;
@@ -170,7 +171,7 @@ pub struct UploadedFile {
     /// Its size as the server received it.
     pub size: u64,
     /// The checksum sent with it, which the server verified, if any.
-    pub checksum: Option<ChecksumInfo>,
+    pub checksum: Option<Checksum>,
 }
 
 /// What an upload did.
@@ -178,7 +179,7 @@ pub struct UploadedFile {
 #[non_exhaustive]
 pub struct UploadReport {
     /// The item uploaded into.
-    pub item_id: String,
+    pub item_id: ItemId,
     /// Each file as added, in the order they were added.
     pub files: Vec<UploadedFile>,
     /// The preview of signed content, when the server gave one.
@@ -205,24 +206,24 @@ impl Client {
     /// item keeps its previous content.
     pub async fn upload_item(
         &self,
-        item_id: &str,
+        item: &ItemId,
         files: Vec<UploadFile>,
         options: UploadOptions,
     ) -> Result<UploadReport> {
-        self.upload_files(Destination::Item(item_id), files, options).await
+        self.upload_files(Destination::Item(item), files, options).await
     }
 
     /// Creates an item and uploads `files` into it; when the upload fails the new item is
     /// deleted again, so nothing half-made is left in the library.
     pub async fn upload_new_item(
         &self,
-        library_id: &str,
+        library: &LibraryId,
         name: &str,
-        item_type: &str,
+        item_type: &ItemType,
         files: Vec<UploadFile>,
         options: UploadOptions,
     ) -> Result<UploadReport> {
-        self.upload_files(Destination::New { library_id, name, item_type }, files, options).await
+        self.upload_files(Destination::New { library, name, item_type }, files, options).await
     }
 
     async fn upload_files(
@@ -252,20 +253,20 @@ impl Client {
     ) -> Result<UploadReport> {
         let item_id = match destination {
             Destination::Item(id) => return self.upload_into(id, planned, options, started, token).await,
-            Destination::New { library_id, name, item_type } => self.create_item(library_id, name, item_type).await?,
+            Destination::New { library, name, item_type } => self.create_item(library, name, item_type).await?,
         };
         let result = self.upload_into(&item_id, planned, options, started, token).await;
         if result.is_err()
             && let Err(e) = self.delete_item(&item_id).await
         {
-            tracing::warn!(item = item_id, error = %e, "could not delete the item created for a failed upload");
+            tracing::warn!(item = %item_id, error = %e, "could not delete the item created for a failed upload");
         }
         result
     }
 
     async fn upload_into(
         &self,
-        item_id: &str,
+        item_id: &ItemId,
         planned: Vec<Planned>,
         options: &UploadOptions,
         started: Instant,
@@ -285,10 +286,10 @@ impl Client {
         match result {
             Ok((files, preview)) => {
                 if let Err(e) = session.delete().await {
-                    tracing::warn!(session = session.id(), error = %e, "could not delete the finished update session");
+                    tracing::warn!(session = %session.id(), error = %e, "could not delete the finished update session");
                 }
                 self.check_committed(item_id, &files).await?;
-                Ok(UploadReport { item_id: item_id.to_owned(), files, preview, elapsed: started.elapsed() })
+                Ok(UploadReport { item_id: item_id.clone(), files, preview, elapsed: started.elapsed() })
             }
             Err(error) => {
                 abandon(&session, &error).await;
@@ -300,7 +301,7 @@ impl Client {
     /// After complete, the item must list each file sent, at the size it was sent: a server's
     /// DONE is not proof either. Only OVF manifests and certificates, which the service consumes,
     /// may be missing from the list.
-    async fn check_committed(&self, item_id: &str, sent: &[UploadedFile]) -> Result<()> {
+    async fn check_committed(&self, item_id: &ItemId, sent: &[UploadedFile]) -> Result<()> {
         let listed = self.item_files(item_id).await?;
         for file in sent {
             let lower = file.name.to_ascii_lowercase();
@@ -329,26 +330,26 @@ impl Client {
     /// transfer run again gives the same token), a session an interrupted run of it left
     /// ACTIVE, which would keep the item busy until it expires, is found through the token,
     /// ended and replaced; a fresh session is used as it is.
-    async fn update_session_for(&self, item_id: &str, token: Option<&str>) -> Result<UpdateSession> {
-        let Some(token) = token else { return self.create_update_session(item_id).await };
+    async fn update_session_for(&self, item_id: &ItemId, token: Option<&str>) -> Result<UpdateSession> {
+        let Some(token) = token else { return self.create_session(item_id).await };
         let session: UpdateSession = self.create_session_with_token(item_id, token).await?;
         let active = matches!(session.info().await, Ok(info) if info.state == Some(UpdateSessionState::Active));
         if active && session.files().await.is_ok_and(|files| files.is_empty()) {
             return Ok(session);
         }
-        tracing::info!(session = session.id(), "ending the update session an interrupted run of this transfer left");
+        tracing::info!(session = %session.id(), "ending the update session an interrupted run of this transfer left");
         let _ = session.cancel().await;
         let _ = session.delete().await;
-        self.create_update_session(item_id).await
+        self.create_session(item_id).await
     }
 }
 
 /// Where an upload's files go.
 pub(crate) enum Destination<'a> {
     /// An existing item.
-    Item(&'a str),
+    Item(&'a ItemId),
     /// An item created for them, deleted again when the upload fails.
-    New { library_id: &'a str, name: &'a str, item_type: &'a str },
+    New { library: &'a LibraryId, name: &'a str, item_type: &'a ItemType },
 }
 
 impl UploadOptions {

@@ -82,7 +82,11 @@ impl UploadJob<'_> {
         let files = planned
             .into_iter()
             .zip(sent)
-            .map(|(p, (size, checksum))| UploadedFile { name: p.name, size, checksum })
+            .map(|(p, (size, checksum))| UploadedFile {
+                name: p.name,
+                size,
+                checksum: checksum.map(super::super::Checksum::from_info),
+            })
             .collect();
         Ok((files, preview))
     }

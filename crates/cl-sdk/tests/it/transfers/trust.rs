@@ -16,8 +16,13 @@ async fn a_short_file_reported_ready_is_sent_again_or_fails_the_upload() {
         Client::builder(sim.url()).credentials(sim.username(), sim.password()).retry(retry).connect().await.unwrap();
     let src = tempfile::tempdir().unwrap();
     let path = write(src.path(), "disk.img", &content(300_000, 1));
-    let item =
-        client.upload_new_item(&library, "item", "file", vec![UploadFile::path(&path)], UploadOptions::default());
+    let item = client.upload_new_item(
+        &library,
+        "item",
+        &cl_sdk::ItemType::File,
+        vec![UploadFile::path(&path)],
+        UploadOptions::default(),
+    );
     let item = item.await.unwrap().item_id;
     let new = content(300_000, 2);
     std::fs::write(&path, &new).unwrap();
@@ -54,7 +59,8 @@ async fn an_interrupted_download_says_what_it_kept_and_bad_kept_bytes_are_fetche
     let (client, library) = connect(&sim, Dialect::Api).await;
     let bytes = content(2 << 20, 9);
     let file = UploadFile::reader("disk.img", bytes.len() as u64, std::io::Cursor::new(bytes.clone()));
-    let item = client.upload_new_item(&library, "item", "file", vec![file], UploadOptions::default()).await;
+    let item =
+        client.upload_new_item(&library, "item", &cl_sdk::ItemType::File, vec![file], UploadOptions::default()).await;
     let item = item.unwrap().item_id;
     let dest = tempfile::tempdir().unwrap();
 
@@ -88,7 +94,8 @@ async fn an_item_that_reports_other_sizes_after_complete_fails_the_upload() {
     let (client, library) = connect(&sim, Dialect::Api).await;
     sim.faults().understate_item_sizes(1);
     let file = UploadFile::reader("disk.img", 5000, std::io::Cursor::new(content(5000, 4)));
-    let error = client.upload_new_item(&library, "short", "file", vec![file], UploadOptions::default()).await;
+    let error =
+        client.upload_new_item(&library, "short", &cl_sdk::ItemType::File, vec![file], UploadOptions::default()).await;
     let error = error.unwrap_err();
     sim.faults().clear();
     assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
@@ -102,7 +109,10 @@ async fn an_item_that_reports_other_sizes_after_complete_fails_the_upload() {
         UploadFile::reader("disk-0.img", 10, std::io::Cursor::new(content(10, 5))),
         UploadFile::reader("disk-1.img", 20, std::io::Cursor::new(content(20, 6))),
     ];
-    let error = client.upload_new_item(&library, "lost", "file", files, UploadOptions::default()).await.unwrap_err();
+    let error = client
+        .upload_new_item(&library, "lost", &cl_sdk::ItemType::File, files, UploadOptions::default())
+        .await
+        .unwrap_err();
     sim.faults().clear();
     assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
     assert_eq!(error.detail(), Some(&cl_sdk::Detail::File("disk-1.img".into())));
@@ -132,9 +142,12 @@ async fn manifest_digests_are_declared_and_checked_in_one_pass() {
             // Readable once: a hashing pass before the send would leave nothing to send.
             UploadFile::reader("disk-0.vmdk", disk.len() as u64, std::io::Cursor::new(disk.clone())),
         ];
-        let report = client.upload_new_item(&library, "app", "ovf", files, UploadOptions::default()).await.unwrap();
+        let report = client
+            .upload_new_item(&library, "app", &cl_sdk::ItemType::Ovf, files, UploadOptions::default())
+            .await
+            .unwrap();
         let sent = report.files.iter().find(|f| f.name == "disk-0.vmdk").unwrap();
-        assert_eq!(sent.checksum.as_ref().map(|c| c.checksum.clone()), Some(hex_sha256(&disk)), "the manifest's");
+        assert_eq!(sent.checksum.as_ref().map(|c| c.hex.clone()), Some(hex_sha256(&disk)), "the manifest's");
         let dest = tempfile::tempdir().unwrap();
         client.download_item(&report.item_id, dest.path(), DownloadOptions::default()).await.unwrap();
         assert_eq!(std::fs::read(dest.path().join("disk-0.vmdk")).unwrap(), disk);
@@ -144,12 +157,15 @@ async fn manifest_digests_are_declared_and_checked_in_one_pass() {
         let disk_path = write(src.path(), "disk-0.vmdk", &disk);
         let files =
             vec![UploadFile::path(&mf), UploadFile::path(src.path().join("app.ovf")), UploadFile::path(&disk_path)];
-        let error = client.upload_new_item(&library, "bad", "ovf", files, UploadOptions::default()).await.unwrap_err();
+        let error = client
+            .upload_new_item(&library, "bad", &cl_sdk::ItemType::Ovf, files, UploadOptions::default())
+            .await
+            .unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Verification, "{error}");
         assert_eq!(error.detail(), Some(&cl_sdk::Detail::File("disk-0.vmdk".into())), "{error}");
         assert!(error.to_string().contains("the manifest says") && error.to_string().contains(&wrong), "{error}");
         assert!(client.find_items(&library, "bad").await.unwrap().is_empty(), "the created item was removed");
-        assert!(client.update_sessions(None).await.unwrap().is_empty());
+        assert!(client.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty());
     }
 }
 
@@ -178,7 +194,7 @@ async fn hashing_the_next_file_overlaps_sending_this_one() {
     });
     let options = UploadOptions::default().concurrency(1).control(control);
     let files = vec![UploadFile::path(&first), UploadFile::path(&second)];
-    let report = client.upload_new_item(&library, "two", "file", files, options).await.unwrap();
+    let report = client.upload_new_item(&library, "two", &cl_sdk::ItemType::File, files, options).await.unwrap();
     assert!(report.files.iter().all(|f| f.checksum.is_some()), "both declared with their SHA-256");
     assert!(watcher.await.unwrap(), "b.bin was hashed while a.bin was being sent");
 }

@@ -34,7 +34,7 @@ async fn a_source_whose_answers_contradict_its_size_lands_nowhere() {
         assert_eq!(error.kind(), kind, "{item}: {error}");
         assert!(error.to_string().contains("x.iso"), "{item}: names the source: {error}");
         assert!(bed.client.find_items(&bed.library, item).await.unwrap().is_empty(), "{item}: the item was removed");
-        assert!(bed.client.update_sessions(None).await.unwrap().is_empty(), "{item}");
+        assert!(bed.client.sessions::<cl_sdk::Update>(None).await.unwrap().is_empty(), "{item}");
     }
     // The honest control passes.
     *bed.files.faults.lock().unwrap() = Faults::default();
@@ -174,7 +174,8 @@ async fn the_deadline_covers_planning_and_sending_together() {
     let started = std::time::Instant::now();
     let file = UploadFile::url(&format!("{}/slow.iso", bed.base), SourceTrust::default());
     let options = UploadOptions::default().deadline(deadline);
-    let error = client.upload_new_item(&bed.library, "slow", "file", vec![file], options).await.unwrap_err();
+    let error =
+        client.upload_new_item(&bed.library, "slow", &cl_sdk::ItemType::File, vec![file], options).await.unwrap_err();
     let took = started.elapsed();
     bed.sim.faults().clear();
     assert_eq!(error.kind(), ErrorKind::WaitTimedOut, "{error}");
@@ -213,7 +214,12 @@ async fn retries_bound_every_repeat_of_a_file_together() {
             let file = UploadFile::url(&url, SourceTrust::default());
             let options = UploadOptions::default().retries(retries);
             let item = format!("stuck-{retries}-{}", how.len());
-            assert!(bed.client.upload_new_item(&bed.library, &item, "file", vec![file], options).await.is_err());
+            assert!(
+                bed.client
+                    .upload_new_item(&bed.library, &item, &cl_sdk::ItemType::File, vec![file], options)
+                    .await
+                    .is_err()
+            );
             let gets = bed.files.seen.lock().unwrap().iter().filter(|(m, _, _, _)| m == "GET").count();
             assert_eq!(gets, retries as usize + 1, "{how}, retries({retries})");
         }
@@ -239,13 +245,19 @@ async fn redirects_never_leave_https_or_a_pinned_origin() {
     for (item, trust) in [("pinned", pinned()), ("trusted", trusted())] {
         bed.files.seen.lock().unwrap().clear();
         let file = UploadFile::url(&format!("{}/down.iso", https.url), trust);
-        let error = bed.client.upload_new_item(&bed.library, item, "file", vec![file], UploadOptions::default()).await;
+        let error = bed
+            .client
+            .upload_new_item(&bed.library, item, &cl_sdk::ItemType::File, vec![file], UploadOptions::default())
+            .await;
         let error = error.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::RedirectRefused, "{item}: {error}");
         assert!(bed.files.seen.lock().unwrap().is_empty(), "{item}: nothing reached the plain-http server");
         assert!(bed.client.find_items(&bed.library, item).await.unwrap().is_empty());
     }
     let file = UploadFile::url(&format!("{}/moved.iso", https.url), pinned());
-    let report = bed.client.upload_new_item(&bed.library, "moved", "file", vec![file], UploadOptions::default()).await;
+    let report = bed
+        .client
+        .upload_new_item(&bed.library, "moved", &cl_sdk::ItemType::File, vec![file], UploadOptions::default())
+        .await;
     assert_eq!(bed.item(&report.unwrap().item_id).await["moved.iso"], iso);
 }

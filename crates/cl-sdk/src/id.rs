@@ -1,0 +1,220 @@
+//! Typed identifiers: a library's id, an item's and a session's are all strings on the wire, and
+//! nothing else tells them apart. Here each has its own type: a library's items are listed by a
+//! [`LibraryId`],
+//!
+//! ```no_run
+//! # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+//! let items = client.items(&library).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! and passing an item's id there does not compile (E0308, mismatched types):
+//!
+//! ```compile_fail,E0308
+//! # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+//! let items = client.items(&item).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Ids are cheap to clone (one shared string), print and parse as the bare id, and serialize as
+//! a JSON string.
+//!
+//! ```
+//! use cl_sdk::{ItemId, LibraryId};
+//!
+//! let library: LibraryId = "5b2ff4f5-3c2e-4b38-8e8c-4b2a1d0e9f10".parse()?;
+//! let item = ItemId::new("a3b7c1d2-0000-4000-8000-000000000001");
+//! assert_eq!(library.to_string(), "5b2ff4f5-3c2e-4b38-8e8c-4b2a1d0e9f10");
+//! assert_eq!(serde_json::to_string(&item).unwrap(), "\"a3b7c1d2-0000-4000-8000-000000000001\"");
+//! # Ok::<(), cl_sdk::Error>(())
+//! ```
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorKind};
+
+/// The id of a thing of kind `T` (a [`LibraryId`], an [`ItemId`], a [`SessionId`]…).
+pub struct Id<T> {
+    value: Arc<str>,
+    kind: PhantomData<fn() -> T>,
+}
+
+/// What a [`LibraryId`] names.
+#[derive(Debug)]
+pub enum Library {}
+/// What an [`ItemId`] names.
+#[derive(Debug)]
+pub enum Item {}
+/// What a [`DatastoreId`] names.
+#[derive(Debug)]
+pub enum Datastore {}
+
+/// A library's id (local or subscribed).
+pub type LibraryId = Id<Library>;
+/// A library item's id.
+pub type ItemId = Id<Item>;
+/// A datastore's id (`datastore-12`).
+pub type DatastoreId = Id<Datastore>;
+/// A transfer session's id, of either kind ([`Download`](crate::Download) or
+/// [`Update`](crate::Update)).
+pub type SessionId<K> = Id<K>;
+/// A download session's id.
+pub type DownloadSessionId = Id<crate::Download>;
+/// An update session's id.
+pub type UpdateSessionId = Id<crate::Update>;
+
+impl<T> Id<T> {
+    /// An id as the server gave it, unchecked; [`str::parse`] refuses an empty or unprintable one.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self { value: Arc::from(id.into()), kind: PhantomData }
+    }
+
+    /// The id as the server knows it.
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+}
+
+impl<T> Clone for Id<T> {
+    fn clone(&self) -> Self {
+        Self { value: Arc::clone(&self.value), kind: PhantomData }
+    }
+}
+
+impl<T> PartialEq for Id<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl<T> Eq for Id<T> {}
+
+impl<T> std::hash::Hash for Id<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.value.hash(state);
+    }
+}
+
+impl<T> PartialOrd for Id<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Id<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.value.cmp(&other.value)
+    }
+}
+
+impl<T> fmt::Display for Id<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.value)
+    }
+}
+
+impl<T> fmt::Debug for Id<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = std::any::type_name::<T>().rsplit("::").next().unwrap_or("Id");
+        write!(f, "{kind}Id({:?})", &*self.value)
+    }
+}
+
+impl<T> std::str::FromStr for Id<T> {
+    type Err = Error;
+
+    /// Any printable, non-empty text: the server decides what exists.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        if s.is_empty() || s.len() > 1024 || s.chars().any(char::is_control) {
+            return Err(Error::new(ErrorKind::InvalidInput, "an id must be non-empty printable text"));
+        }
+        Ok(Self::new(s))
+    }
+}
+
+impl<T> AsRef<str> for Id<T> {
+    fn as_ref(&self) -> &str {
+        &self.value
+    }
+}
+
+impl<T> serde::Serialize for Id<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.value)
+    }
+}
+
+impl<'de, T> serde::Deserialize<'de> for Id<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::new)
+    }
+}
+
+/// What kind of content an item holds. Open: a type this crate does not name is kept as
+/// [`Other`](Self::Other), as the server spells it.
+///
+/// ```
+/// use cl_sdk::ItemType;
+/// assert_eq!("ovf".parse::<ItemType>().unwrap(), ItemType::Ovf);
+/// assert_eq!(ItemType::Other("vm-template".into()).to_string(), "vm-template");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ItemType {
+    /// An OVF template (`ovf`): a descriptor and the files it references.
+    Ovf,
+    /// An ISO image (`iso`).
+    Iso,
+    /// Any files (`file`, and what vCenter shows for an item without a type).
+    File,
+    /// A VM template of a vSphere library (`vm-template`), not transferable as files.
+    VmTemplate,
+    /// Any other type, as the server gives it.
+    Other(String),
+}
+
+impl ItemType {
+    /// The type as the API spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Ovf => "ovf",
+            Self::Iso => "iso",
+            Self::File => "file",
+            Self::VmTemplate => "vm-template",
+            Self::Other(other) => other,
+        }
+    }
+
+    /// The type the API gives (`None` or empty: [`File`](Self::File)).
+    pub fn from_api(value: Option<&str>) -> Self {
+        match value.unwrap_or_default().to_ascii_lowercase().as_str() {
+            "ovf" => Self::Ovf,
+            "iso" => Self::Iso,
+            "" | "file" => Self::File,
+            "vm-template" => Self::VmTemplate,
+            _ => Self::Other(value.unwrap_or_default().to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for ItemType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ItemType {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from_api(Some(s)))
+    }
+}
+
+impl serde::Serialize for ItemType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
