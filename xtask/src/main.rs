@@ -12,6 +12,7 @@
 //!   REST dialects (see `official_sdk.rs`).
 //! * `package`: every crate meant for users packages and builds from its own archive (`cargo
 //!   package` with verification), and `clx` without the `sim` feature links no server crates.
+//! * `public-api [--check]`: `cl-sdk`'s public API against its snapshot (see `public_api.rs`).
 //! * `vcsim`: builds govmomi's simulator for the interoperability tests from Debian's packages and
 //!   `crates/cl-testkit/vcsim/main.go` into `target/vcsim-deb`.
 //! * `ci`: everything CI checks, in order, installing what it needs first (the OpenAPI validator
@@ -27,9 +28,10 @@ mod bench;
 mod official_sdk;
 mod package;
 mod plot;
+mod public_api;
 mod sim;
 
-const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | bench [--docs | --route ova|manifest|publish|deep] | official-sdk | package | vcsim | ci>";
+const USAGE: &str = "usage: cargo xtask <gen [--check] | validate-spec | bench [--docs | --route ova|manifest|publish|deep] | official-sdk | package | public-api [--check] | vcsim | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,6 +47,8 @@ fn main() -> ExitCode {
         ["official-sdk"] => official_sdk::official_sdk(&root()),
         ["vcsim"] => build_vcsim().map(|_| ()),
         ["package"] => package::package(),
+        ["public-api"] => public_api::public_api(&root(), false),
+        ["public-api", "--check"] => public_api::public_api(&root(), true),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -129,6 +133,8 @@ fn ci() -> Result<()> {
     validate_spec()?;
     step("cargo clippy");
     run(Command::new(&cargo).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    step("cl-sdk's public API is the committed one");
+    public_api::public_api(&root(), true)?;
     step("packages build from their own archives; a lean clx");
     package::package()?;
     step("govmomi's vcsim for the interoperability tests");
