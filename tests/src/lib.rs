@@ -1,4 +1,6 @@
-//! Workspace-level tests live in `tests/`; the unit test here checks the source tree itself.
+//! Workspace-level tests live in `tests/`; the unit test here checks the source tree itself, and
+//! the doctest below is README's SDK example, compiled against the SDK as it is.
+#![doc = include_str!("../../README.md")]
 
 #[cfg(test)]
 mod portability {

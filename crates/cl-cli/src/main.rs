@@ -51,9 +51,9 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Sim(args) => return builtin::serve(args.clone()).await,
-        Command::Check(args) => return commands::check::run(args, cli.json),
+        Command::Check(args) => return commands::check::run(args, cli.json).await,
         Command::Publish(args) => return commands::publish::run(args, cli.json).await,
-        Command::Upload(args) => commands::check::before_upload(args, cli.json)?,
+        Command::Upload(args) => commands::check::before_upload(args, cli.json).await?,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(*shell, &mut Cli::command(), "clx", &mut std::io::stdout());

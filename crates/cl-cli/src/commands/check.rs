@@ -10,13 +10,13 @@ use crate::args::{CheckArgs, UploadArgs};
 use crate::output::{Failure, Row, RowPrinter, clean, usage};
 
 /// `clx check PATH…`: the findings as a table (or a JSON list); exit 2 when any is an error.
-pub fn run(args: &CheckArgs, json: bool) -> Result<(), Failure> {
+pub async fn run(args: &CheckArgs, json: bool) -> Result<(), Failure> {
     let paths = super::upload::expand(&args.paths)?;
     let mut options = if args.structure_only { Options::structure() } else { Options::full() };
     if args.skip_digests {
         options = options.digests(Digests::Skip);
     }
-    let report = preflight::check(&paths, options)?;
+    let report = preflight::check_async(paths, options).await?;
     disks(&report, json);
     show(&report, json, &summary(&report), "fix them before uploading")
 }
@@ -57,7 +57,7 @@ pub fn counts(report: &Report) -> String {
 
 /// Before `clx upload` connects: the local files' structure (the upload verifies manifest digests
 /// as it hashes). Warnings are shown and the upload goes on; errors stop it.
-pub fn before_upload(args: &UploadArgs, json: bool) -> Result<(), Failure> {
+pub async fn before_upload(args: &UploadArgs, json: bool) -> Result<(), Failure> {
     if args.no_preflight || args.pull.is_some() {
         return Ok(());
     }
@@ -66,7 +66,7 @@ pub fn before_upload(args: &UploadArgs, json: bool) -> Result<(), Failure> {
         return Ok(());
     }
     let options = if args.deep_check { Options::structure().grains(true) } else { Options::structure() };
-    let report = preflight::check(&super::upload::expand(&local)?, options)?;
+    let report = preflight::check_async(super::upload::expand(&local)?, options).await?;
     for finding in &report.findings {
         if json {
             eprintln!("{}", serde_json::json!({ "finding": finding }));

@@ -277,6 +277,21 @@ pub fn check(paths: &[PathBuf], options: Options) -> Result<Report> {
     Ok(Report { findings, files, disks })
 }
 
+/// [`check`] on a blocking thread, for async callers: a full check reads whole disks.
+///
+/// ```no_run
+/// # async fn demo() -> cl_sdk::Result<()> {
+/// use cl_sdk::preflight::{self, Options};
+/// let report = preflight::check_async(vec!["photon.ova".into()], Options::structure()).await?;
+/// assert!(!report.has_errors(), "{:?}", report.findings);
+/// # Ok(()) }
+/// ```
+pub async fn check_async(paths: Vec<PathBuf>, options: Options) -> Result<Report> {
+    tokio::task::spawn_blocking(move || check(&paths, options))
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("the preflight stopped before its end: {e}")))?
+}
+
 /// One file's bytes alone, by the kind its name says (`.vmdk`, `.ovf`, `.mf`): what the fuzz
 /// targets drive. Not a stable API.
 #[doc(hidden)]
