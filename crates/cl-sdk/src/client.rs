@@ -114,12 +114,30 @@ impl ClientBuilder {
 
     /// How failed calls are retried (default [`RetryPolicy::default`]): API calls that are safe
     /// to repeat, and the transfer loops' resumes and re-sends.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::RetryPolicy;
+    /// let patient = RetryPolicy::default().max_attempts(8).budget(Duration::from_secs(600));
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com").retry(patient).connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
     }
 
     /// Log in with these credentials (and log in again when the API session expires).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com")
+    ///     .credentials("administrator@vsphere.local", "secret")
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn credentials(mut self, username: &str, password: &str) -> Self {
         self.username = Some(username.to_owned());
         self.password = Some(SecretString::from(password.to_owned()));
@@ -127,18 +145,39 @@ impl ClientBuilder {
     }
 
     /// Use an existing API session instead of logging in.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// let token = std::env::var("VMWARE_API_SESSION_ID").unwrap_or_default();
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com").session_id(&token).connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn session_id(mut self, session_id: &str) -> Self {
         self.session_id = Some(SecretString::from(session_id.to_owned()));
         self
     }
 
     /// Use this dialect instead of detecting it at connect.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> cl_sdk::Result<()> {
+    /// use cl_sdk::Dialect;
+    /// let client = cl_sdk::Client::builder("https://vcenter-67.example.com").dialect(Dialect::Rest).connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn dialect(mut self, dialect: Dialect) -> Self {
         self.dialect = Some(dialect);
         self
     }
 
     /// Also trust the CA certificates in this PEM text (system roots stay trusted).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// let ca = std::fs::read_to_string("vcenter-ca.pem").unwrap_or_default();
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com").add_ca_pem(&ca).connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn add_ca_pem(mut self, pem: &str) -> Self {
         self.trust.ca_pems.push(pem.to_owned());
         self
@@ -146,6 +185,13 @@ impl ClientBuilder {
 
     /// Trust the server if and only if its certificate has this SHA-1 or SHA-256 thumbprint
     /// (`AA:BB:…` or plain hex, any case). May be given more than once.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// let thumbprint = "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD";
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com").pin_thumbprint(thumbprint).connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn pin_thumbprint(mut self, thumbprint: &str) -> Self {
         self.trust.pins.push(thumbprint.to_owned());
         self
@@ -153,18 +199,39 @@ impl ClientBuilder {
 
     /// **Insecure**: accept any certificate for the API, as `govc -k` does. Only for test
     /// servers; thumbprints that vCenter gives for transfer endpoints are still honoured.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// // A throwaway test server only: nothing about its identity is checked.
+    /// let client = cl_sdk::Client::builder("https://127.0.0.1:8443").danger_accept_invalid_certificates(true).connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn danger_accept_invalid_certificates(mut self, accept: bool) -> Self {
         self.trust.insecure = accept;
         self
     }
 
     /// Time allowed to establish a connection (default 30 s).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com").connect_timeout(Duration::from_secs(5)).connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// Total time allowed for one API call (default 120 s). Transfers have no total limit.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com").request_timeout(Duration::from_secs(30)).connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
@@ -172,6 +239,13 @@ impl ClientBuilder {
 
     /// Longest silence tolerated while a transfer is moving bytes (default 60 s); a stalled
     /// download is then resumed, a stalled upload sent again, under the retry policy.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com").stall_timeout(Duration::from_secs(120)).connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn stall_timeout(mut self, timeout: Duration) -> Self {
         self.stall_timeout = timeout;
         self
@@ -180,12 +254,24 @@ impl ClientBuilder {
     /// The largest API response body accepted (default 16 MiB); a larger one fails with
     /// [`ErrorKind::Decode`] once that much has arrived, so no server can make the client buffer
     /// without bound. Transfers are bounded by the sizes the server declares instead.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com").max_response_bytes(64 << 20).connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = bytes;
         self
     }
 
     /// The User-Agent header (default `cl-sdk/<version>`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com").user_agent("nightly-sync/2.1").connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn user_agent(mut self, user_agent: &str) -> Self {
         self.user_agent = user_agent.to_owned();
         self
@@ -200,6 +286,16 @@ impl ClientBuilder {
     }
 
     /// Builds the client, logs in (or checks the given session) and settles the dialect.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com")
+    ///     .credentials("administrator@vsphere.local", "secret")
+    ///     .connect()
+    ///     .await?;
+    /// println!("logged in as {}", client.session_user().await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(self) -> Result<Client> {
         let origin = origin::parse_base(&self.url)?;
         let url = origin.as_str().trim_end_matches('/').to_owned();
@@ -304,6 +400,18 @@ struct Inner {
 
 /// A connection to a vCenter (or a simulator) with a logged-in API session. Cheap to clone;
 /// clones share the session.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// let client = cl_sdk::Client::builder("https://vcenter.example.com")
+///     .credentials("administrator@vsphere.local", "secret")
+///     .connect()
+///     .await?;
+/// // Clones share the login: hand one to each task.
+/// let other = client.clone();
+/// tokio::spawn(async move { other.library_ids().await });
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -317,26 +425,61 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Starts configuring a client for the vCenter at `url` (e.g. `https://vcenter.example.com`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com")
+    ///     .credentials("administrator@vsphere.local", "secret")
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(url: &str) -> ClientBuilder {
         ClientBuilder::new(url)
     }
 
     /// The dialect in use.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// println!("talking {}", client.dialect());
+    /// # Ok(()) }
+    /// ```
     pub fn dialect(&self) -> Dialect {
         *self.inner.dialect.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The base URL.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// println!("connected to {}", client.url());
+    /// # Ok(()) }
+    /// ```
     pub fn url(&self) -> &str {
         &self.inner.url
     }
 
     /// The raw generated bindings, for operations this SDK does not wrap.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// // The generated binding of any operation, with this client's session.
+    /// let libraries = client.raw().library_list().await;
+    /// println!("{}", libraries.is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn raw(&self) -> &cl_api::Client {
         &self.inner.api
     }
 
     /// Logs out, ending the API session.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// client.logout().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn logout(&self) -> Result<()> {
         let result = self.call(ops::session_delete()).await;
         let _ = self.inner.api.hooks().set_session_id(None);
@@ -344,11 +487,23 @@ impl Client {
     }
 
     /// The user the API session belongs to (also refreshes the session's idle clock).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// println!("{}", client.session_user().await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn session_user(&self) -> Result<String> {
         self.call(ops::session_get()).await.map(|s| s.user)
     }
 
     /// The retry policy of every call and transfer.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// println!("{} attempts at most", client.retry_policy().attempts());
+    /// # Ok(()) }
+    /// ```
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.inner.retry
     }

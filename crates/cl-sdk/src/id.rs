@@ -36,42 +36,134 @@ use std::sync::Arc;
 use crate::error::{Error, ErrorKind};
 
 /// The id of a thing of kind `T` (a [`LibraryId`], an [`ItemId`], a [`SessionId`]…).
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::{ItemId, LibraryId};
+/// let library: LibraryId = "lib-1".parse()?;
+/// let again = library.clone(); // cheap: one shared string
+/// assert_eq!(library, again);
+/// let _: ItemId = serde_json::from_str("\"item-1\"").unwrap();
+/// # Ok(()) }
+/// ```
 pub struct Id<T> {
     value: Arc<str>,
     kind: PhantomData<fn() -> T>,
 }
 
 /// What a [`LibraryId`] names.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// let library: cl_sdk::Id<cl_sdk::id::Library> = cl_sdk::LibraryId::new("lib-1");
+/// # let _ = library;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub enum Library {}
 /// What an [`ItemId`] names.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// let item: cl_sdk::Id<cl_sdk::id::Item> = cl_sdk::ItemId::new("item-1");
+/// # let _ = item;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub enum Item {}
 /// What a [`DatastoreId`] names.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// let datastore: cl_sdk::Id<cl_sdk::id::Datastore> = cl_sdk::DatastoreId::new("datastore-12");
+/// # let _ = datastore;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub enum Datastore {}
 
 /// A library's id (local or subscribed).
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// let templates: cl_sdk::LibraryId = client.find_library("templates").await?;
+/// # let _ = templates;
+/// # Ok(()) }
+/// ```
 pub type LibraryId = Id<Library>;
 /// A library item's id.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+/// let photon: cl_sdk::ItemId = client.find_item(&library, "photon-5").await?;
+/// # let _ = photon;
+/// # Ok(()) }
+/// ```
 pub type ItemId = Id<Item>;
 /// A datastore's id (`datastore-12`).
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// let datastore: cl_sdk::DatastoreId = "datastore-12".parse()?;
+/// client.create_local_library("images", &datastore).await?;
+/// # Ok(()) }
+/// ```
 pub type DatastoreId = Id<Datastore>;
 /// A transfer session's id, of either kind ([`Download`](crate::Download) or
 /// [`Update`](crate::Update)).
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// let session = client.create_session::<cl_sdk::Update>(&item).await?;
+/// let id: cl_sdk::SessionId<cl_sdk::Update> = session.id().clone();
+/// # let _ = id;
+/// # Ok(()) }
+/// ```
 pub type SessionId<K> = Id<K>;
 /// A download session's id.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// let session = client.create_session::<cl_sdk::Download>(&item).await?;
+/// let id: cl_sdk::DownloadSessionId = session.id().clone();
+/// # let _ = id;
+/// # Ok(()) }
+/// ```
 pub type DownloadSessionId = Id<crate::Download>;
 /// An update session's id.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// let session = client.create_session::<cl_sdk::Update>(&item).await?;
+/// let id: cl_sdk::UpdateSessionId = session.id().clone();
+/// # let _ = id;
+/// # Ok(()) }
+/// ```
 pub type UpdateSessionId = Id<crate::Update>;
 
 impl<T> Id<T> {
     /// An id as the server gave it, unchecked; [`str::parse`] refuses an empty or unprintable one.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::ItemId;
+    /// let item = ItemId::new("a3b7c1d2-0000-4000-8000-000000000001");
+    /// println!("{item}");
+    /// # Ok(()) }
+    /// ```
     pub fn new(id: impl Into<String>) -> Self {
         Self { value: Arc::from(id.into()), kind: PhantomData }
     }
 
     /// The id as the server knows it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::LibraryId;
+    /// let library = LibraryId::new("lib-1");
+    /// assert_eq!(library.as_str(), "lib-1");
+    /// # Ok(()) }
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.value
     }
@@ -177,6 +269,11 @@ pub enum ItemType {
 
 impl ItemType {
     /// The type as the API spells it.
+    ///
+    /// ```
+    /// use cl_sdk::ItemType;
+    /// assert_eq!(ItemType::Iso.as_str(), "iso");
+    /// ```
     pub fn as_str(&self) -> &str {
         match self {
             Self::Ovf => "ovf",
@@ -188,6 +285,14 @@ impl ItemType {
     }
 
     /// The type the API gives (`None` or empty: [`File`](Self::File)).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::ItemType;
+    /// assert_eq!(ItemType::from_api(None), ItemType::File);
+    /// assert_eq!(ItemType::from_api(Some("OVF")), ItemType::Ovf);
+    /// # Ok(()) }
+    /// ```
     pub fn from_api(value: Option<&str>) -> Self {
         match value.unwrap_or_default().to_ascii_lowercase().as_str() {
             "ovf" => Self::Ovf,

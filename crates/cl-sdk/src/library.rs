@@ -15,17 +15,39 @@ const LIST_CONCURRENCY: usize = 16;
 impl Client {
     /// The id of the library with this name (names compare case-insensitively, as on vCenter).
     /// `NotFound` when there is none, `InvalidArgument` when several share the name.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// let templates = client.find_library("templates").await?;
+    /// println!("templates is {templates}");
+    /// # Ok(()) }
+    /// ```
     pub async fn find_library(&self, name: &str) -> Result<LibraryId> {
         single(self.find_libraries(name).await?, || format!("library {name:?}"))
     }
 
     /// The ids of every library with this name (case-insensitively).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// for id in client.find_libraries("templates").await? {
+    ///     println!("{id}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn find_libraries(&self, name: &str) -> Result<Vec<LibraryId>> {
         let spec = LibraryFindSpec { name: Some(name.to_owned()), type_: None };
         Ok(ids(self.call(ops::library_find(spec)).await?))
     }
 
     /// A library of any type.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// let model = client.library(&library).await?;
+    /// println!("{:?}, version {:?}", model.type_, model.version);
+    /// # Ok(()) }
+    /// ```
     pub async fn library(&self, id: &LibraryId) -> Result<LibraryModel> {
         self.call(ops::library_get(id.as_str())).await
     }
@@ -49,11 +71,25 @@ impl Client {
     }
 
     /// The ids of all libraries (one call).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// println!("{} libraries", client.library_ids().await?.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn library_ids(&self) -> Result<Vec<LibraryId>> {
         Ok(ids(self.call(ops::library_list()).await?))
     }
 
     /// The ids of the local libraries (the ones this vCenter's users upload into).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// for id in client.local_library_ids().await? {
+    ///     println!("{id}: {:?}", client.local_library(&id).await?.name);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn local_library_ids(&self) -> Result<Vec<LibraryId>> {
         let listed = self
             .call(op!(LocalLibraryList, |c|
@@ -64,6 +100,13 @@ impl Client {
     }
 
     /// A local library; `NotFound` when `id` is no library or not a local one.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// let model = client.local_library(&library).await?;
+    /// println!("published: {:?}", model.publish_info.and_then(|p| p.published));
+    /// # Ok(()) }
+    /// ```
     pub async fn local_library(&self, id: &LibraryId) -> Result<LibraryModel> {
         let id = id.as_str();
         self.call(op!(LocalLibraryGet, |c|
@@ -95,11 +138,27 @@ impl Client {
 
     /// The datastores the user can see, all or those of one name (at most 2500, as vCenter
     /// lists them), with their ids for [`create_local_library`](Self::create_local_library).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// for datastore in client.datastores(None).await? {
+    ///     println!("{} ({})", datastore.name, datastore.datastore);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn datastores(&self, name: Option<&str>) -> Result<Vec<DatastoreSummary>> {
         self.call(ops::datastore_list(name.map(|n| vec![n.to_owned()]))).await
     }
 
     /// Creates a local library on a datastore and returns its id.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// let datastore: cl_sdk::DatastoreId = "datastore-12".parse()?;
+    /// let library = client.create_local_library("images", &datastore).await?;
+    /// println!("created {library}");
+    /// # Ok(()) }
+    /// ```
     pub async fn create_local_library(&self, name: &str, datastore: &DatastoreId) -> Result<LibraryId> {
         let spec = LibraryModel {
             name: Some(name.to_owned()),
@@ -140,16 +199,37 @@ impl Client {
     }
 
     /// Deletes a local library with all its items.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// let scratch = client.find_library("scratch").await?;
+    /// client.delete_local_library(&scratch).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_local_library(&self, id: &LibraryId) -> Result<()> {
         self.call(ops::local_library_delete(id.as_str())).await
     }
 
     /// The id of the item with this name in a library.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// let item = client.find_item(&library, "photon-5").await?;
+    /// println!("photon-5 is {item}");
+    /// # Ok(()) }
+    /// ```
     pub async fn find_item(&self, library: &LibraryId, name: &str) -> Result<ItemId> {
         single(self.find_items(library, name).await?, || format!("item {name:?} in library {library}"))
     }
 
     /// The ids of every item with this name in a library.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// let same_name = client.find_items(&library, "photon-5").await?;
+    /// println!("{} items are named photon-5", same_name.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn find_items(&self, library: &LibraryId, name: &str) -> Result<Vec<ItemId>> {
         let spec =
             ItemFindSpec { name: Some(name.to_owned()), library_id: Some(library.to_string()), ..Default::default() };
@@ -157,6 +237,13 @@ impl Client {
     }
 
     /// An item, with its size and content version.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// let model = client.item(&item).await?;
+    /// println!("{:?} bytes, content version {:?}", model.size, model.content_version);
+    /// # Ok(()) }
+    /// ```
     pub async fn item(&self, id: &ItemId) -> Result<ItemModel> {
         self.call(ops::item_get(id.as_str())).await
     }
@@ -181,11 +268,26 @@ impl Client {
     }
 
     /// The ids of a library's items (one call).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// let ids = client.item_ids(&library).await?;
+    /// println!("{} items", ids.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn item_ids(&self, library: &LibraryId) -> Result<Vec<ItemId>> {
         Ok(ids(self.call(ops::item_list(library.as_str())).await?))
     }
 
     /// Creates an empty item and returns its id.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::ItemType;
+    /// let item = client.create_item(&library, "photon-5", &ItemType::Ovf).await?;
+    /// println!("created {item}, empty until files are uploaded into it");
+    /// # Ok(()) }
+    /// ```
     pub async fn create_item(&self, library: &LibraryId, name: &str, item_type: &ItemType) -> Result<ItemId> {
         let spec = ItemModel {
             library_id: Some(library.to_string()),
@@ -230,16 +332,37 @@ impl Client {
     }
 
     /// Deletes an item and its content.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// client.delete_item(&item).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_item(&self, id: &ItemId) -> Result<()> {
         self.call(ops::item_delete(id.as_str())).await
     }
 
     /// The files an item holds, with sizes and checksums where the server gives them.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// for file in client.item_files(&item).await? {
+    ///     println!("{}: {:?} bytes", file.name, file.size);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn item_files(&self, id: &ItemId) -> Result<Vec<ItemFileInfo>> {
         self.call(ops::item_file_list(id.as_str())).await
     }
 
     /// One file of an item; `NotFound` when the item has no file of that name.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// let disk = client.item_file(&item, "disk-0.vmdk").await?;
+    /// println!("{:?}", disk.checksum_info);
+    /// # Ok(()) }
+    /// ```
     pub async fn item_file(&self, id: &ItemId, name: &str) -> Result<ItemFileInfo> {
         let id = id.as_str();
         let body = ItemFileNameSpec { name: name.to_owned() };
@@ -253,6 +376,17 @@ impl Client {
 /// Models read one by one as the stream is consumed, a few at a time, in the order the server
 /// listed their ids ([`Client::libraries`], [`Client::items`]). Entries deleted between the
 /// listing and their read are skipped.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+/// use futures_util::StreamExt;
+/// let mut items = client.items(&library).await?;
+/// println!("{} listed", items.total());
+/// while let Some(item) = items.next().await {
+///     println!("{:?}", item?.name);
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Listing<'a, M> {
     total: usize,
     models: BoxStream<'a, Result<M>>,
@@ -260,6 +394,13 @@ pub struct Listing<'a, M> {
 
 impl<M> Listing<'_, M> {
     /// How many ids the server listed: the most entries the stream yields.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// let items = client.items(&library).await?;
+    /// println!("{} items listed", items.total());
+    /// # Ok(()) }
+    /// ```
     pub fn total(&self) -> usize {
         self.total
     }
@@ -288,6 +429,14 @@ impl<M> std::fmt::Debug for Listing<'_, M> {
 
 /// What [`Client::update_item`] or [`Client::update_library`] changes: what is left unset keeps
 /// its value.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::Changes;
+/// let changes = Changes::new().name("photon-5.0").description("the golden image");
+/// client.update_item(&item, &changes).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Changes {
@@ -302,23 +451,52 @@ pub struct Changes {
 
 impl Changes {
     /// No changes yet.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Changes;
+    /// client.update_item(&item, &Changes::new().description("golden, 2026-12")).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets the new name.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Changes;
+    /// client.update_item(&item, &Changes::new().name("photon-5.0")).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
 
     /// Sets the new description.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Changes;
+    /// client.update_library(&library, &Changes::new().description("signed images only")).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
         self
     }
 
     /// Binds the update to the version the object was read at.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Changes;
+    /// let version = client.item(&item).await?.version.unwrap_or_default();
+    /// client.update_item(&item, &Changes::new().name("photon-5.0").if_version(version)).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn if_version(mut self, version: impl Into<String>) -> Self {
         self.if_version = Some(version.into());
         self

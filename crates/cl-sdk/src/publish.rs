@@ -18,6 +18,17 @@
 //! checked against the same read that hashes each file). The SHA-256 of each file
 //! is kept in `.clx-publish.json` so unchanged files (same size and modification time) are not
 //! read again.
+//!
+//! ```no_run
+//! # async fn demo() -> cl_sdk::Result<()> {
+//! use cl_sdk::publish::{PublishOptions, check_feed, publish_folder};
+//! let report = publish_folder(std::path::Path::new("/srv/feed"), &PublishOptions::new().name("golden"))?;
+//! println!("{} items", report.items.len());
+//! // What a subscriber will see, checked as it would read it:
+//! let findings = check_feed("/srv/feed", None).await?;
+//! assert!(!findings.has_errors());
+//! # Ok(()) }
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -40,6 +51,14 @@ pub const STATE_FILE: &str = ".clx-publish.json";
 const MAX_NAME: usize = 80;
 
 /// What [`publish_folder`] did.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::publish::{PublishOptions, publish_folder};
+/// let report = publish_folder(std::path::Path::new("/srv/feed"), &PublishOptions::new())?;
+/// println!("{report:?}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct PublishReport {
@@ -58,6 +77,16 @@ pub struct PublishReport {
 }
 
 /// One item of a published feed.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::publish::{PublishOptions, publish_folder};
+/// let report = publish_folder(std::path::Path::new("/srv/feed"), &PublishOptions::new())?;
+/// for item in &report.items {
+///     println!("{} version {}", item.name, item.version);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct PublishedItem {
@@ -97,6 +126,14 @@ struct Found {
 }
 
 /// How [`publish_folder`] publishes.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::publish::{PublishOptions, publish_folder};
+/// let options = PublishOptions::new().name("golden").rehash(false);
+/// publish_folder(std::path::Path::new("/srv/feed"), &options)?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct PublishOptions {
@@ -108,17 +145,42 @@ pub struct PublishOptions {
 
 impl PublishOptions {
     /// The defaults: the name kept or taken from the folder, unchanged files not read.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::publish::{PublishOptions, publish_folder};
+    /// let report = publish_folder(std::path::Path::new("/srv/feed"), &PublishOptions::new().name("golden"))?;
+    /// println!("{} items", report.items.len());
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The library's name.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::publish::PublishOptions;
+    /// let options = PublishOptions::new().name("golden images");
+    /// # let _ = options;
+    /// # Ok(()) }
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
 
     /// Read every file again (`clx publish --rehash`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::publish::PublishOptions;
+    /// // Read every file again, even those whose size and time did not change.
+    /// let options = PublishOptions::new().rehash(true);
+    /// # let _ = options;
+    /// # Ok(()) }
+    /// ```
     pub fn rehash(mut self, rehash: bool) -> Self {
         self.rehash = rehash;
         self

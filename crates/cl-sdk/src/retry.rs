@@ -46,17 +46,44 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// Never repeat anything.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::RetryPolicy;
+    /// // Fail fast: every error as it comes.
+    /// let client = cl_sdk::Client::builder("https://vcenter.example.com").retry(RetryPolicy::none()).connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn none() -> Self {
         Self { attempts: 1, ..Self::default() }
     }
 
     /// How many times one call is tried in all, the first included (at least 1).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::RetryPolicy;
+    /// let policy = RetryPolicy::default().max_attempts(10);
+    /// assert_eq!(policy.attempts(), 10);
+    /// # Ok(()) }
+    /// ```
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.attempts = attempts.max(1);
         self
     }
 
     /// The first pause and the longest one; pauses double in between.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::RetryPolicy;
+    /// let policy = RetryPolicy::default().backoff(Duration::from_millis(200), Duration::from_secs(20));
+    /// # let _ = policy;
+    /// # Ok(()) }
+    /// ```
     pub fn backoff(mut self, base: Duration, cap: Duration) -> Self {
         self.base = base;
         self.cap = cap.max(base);
@@ -65,6 +92,15 @@ impl RetryPolicy {
 
     /// Whether pauses are randomized (between half and all of their nominal length), so that many
     /// clients failing together do not come back together. On by default.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::RetryPolicy;
+    /// let policy = RetryPolicy::default().jitter(false); // predictable pauses, e.g. in tests
+    /// # let _ = policy;
+    /// # Ok(()) }
+    /// ```
     pub fn jitter(mut self, jitter: bool) -> Self {
         self.jitter = jitter;
         self
@@ -72,12 +108,29 @@ impl RetryPolicy {
 
     /// The most time one call may spend in retries, measured from its first attempt: no attempt
     /// starts after it, and no pause runs past it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::RetryPolicy;
+    /// let policy = RetryPolicy::default().budget(Duration::from_secs(300));
+    /// # let _ = policy;
+    /// # Ok(()) }
+    /// ```
     pub fn budget(mut self, budget: Duration) -> Self {
         self.budget = budget;
         self
     }
 
     /// The attempts allowed per call.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::RetryPolicy;
+    /// println!("{}", RetryPolicy::default().attempts());
+    /// # Ok(()) }
+    /// ```
     pub fn attempts(&self) -> u32 {
         self.attempts
     }

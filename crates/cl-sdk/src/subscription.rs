@@ -40,23 +40,58 @@ pub struct Subscription {
 impl Subscription {
     /// A subscription to the feed whose `lib.json` is at `url`: content fetched with every sync,
     /// no automatic sync, no credentials, the platform's trust.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Subscription;
+    /// let feed = Subscription::new("https://publisher.example.com/cls/vcsp/lib/1/lib.json");
+    /// let probe = client.probe_subscription(&feed).await?;
+    /// # let _ = probe;
+    /// # Ok(()) }
+    /// ```
     pub fn new(url: impl Into<String>) -> Self {
         Self { url: url.into(), on_demand: false, automatic_sync: false, credentials: None, thumbprint: None }
     }
 
     /// Fetch content only for items synced with `force` (true), or with every sync (false).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Subscription;
+    /// // Metadata at once, content only when an item is synced with its content.
+    /// let feed = Subscription::new("https://publisher.example.com/lib.json").on_demand(true);
+    /// # let _ = feed;
+    /// # Ok(()) }
+    /// ```
     pub fn on_demand(mut self, on_demand: bool) -> Self {
         self.on_demand = on_demand;
         self
     }
 
     /// Let vCenter sync the library on its own schedule too.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Subscription;
+    /// let feed = Subscription::new("https://publisher.example.com/lib.json").automatic_sync(false);
+    /// # let _ = feed;
+    /// # Ok(()) }
+    /// ```
     pub fn automatic_sync(mut self, automatic: bool) -> Self {
         self.automatic_sync = automatic;
         self
     }
 
     /// Send these credentials (a vCenter publisher takes the user `vcsp`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Subscription;
+    /// let password = std::env::var("FEED_PASSWORD").unwrap_or_default();
+    /// let feed = Subscription::new("https://vc.example.com/cls/vcsp/lib/1/lib.json").basic_auth("vcsp", password);
+    /// println!("{feed:?}"); // the password is not shown
+    /// # Ok(()) }
+    /// ```
     pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
         self.credentials = Some((user.into(), password.into()));
         self
@@ -64,6 +99,18 @@ impl Subscription {
 
     /// Trust the publisher if and only if its certificate has this thumbprint (colon hex, as a
     /// probe returns it).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Subscription;
+    /// let url = "https://publisher.example.com/lib.json";
+    /// let probe = client.probe_subscription(&Subscription::new(url)).await?;
+    /// if let Some(thumbprint) = probe.ssl_thumbprint {
+    ///     let pinned = Subscription::new(url).thumbprint(thumbprint);
+    ///     # let _ = pinned;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn thumbprint(mut self, thumbprint: impl Into<String>) -> Self {
         self.thumbprint = Some(thumbprint.into());
         self
@@ -105,6 +152,17 @@ impl fmt::Debug for Subscription {
 }
 
 /// How far a sync has come, from what the API shows.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+/// use std::time::Duration;
+/// let sync = client.sync_library(&library).await?;
+/// sync.wait(Duration::from_secs(3600), |p| {
+///     println!("{}/{} items, {} bytes, {:?}; waiting on {:?}", p.items_cached, p.items, p.bytes_cached, p.elapsed, p.pending);
+/// })
+/// .await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SyncProgress {
@@ -121,6 +179,14 @@ pub struct SyncProgress {
 }
 
 /// A sync the server runs in the background; [`wait`](Self::wait) follows it to the end.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+/// use std::time::Duration;
+/// let sync = client.sync_library(&library).await?;
+/// sync.wait(Duration::from_secs(3600), |_| {}).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "a sync runs on the server whether or not it is waited for; wait() reports its end"]
 pub struct SyncHandle {
@@ -137,11 +203,26 @@ type View = BTreeMap<ItemId, (String, Option<String>, bool, u64)>;
 
 impl SyncHandle {
     /// The library this sync is for.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// let sync = client.sync_library(&library).await?;
+    /// assert_eq!(sync.library(), &library);
+    /// # Ok(()) }
+    /// ```
     pub fn library(&self) -> &LibraryId {
         &self.library
     }
 
     /// How far the sync has come now (one look at the items).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// let sync = client.sync_library(&library).await?;
+    /// let now = sync.progress().await?;
+    /// println!("{} of {} items cached", now.items_cached, now.items);
+    /// # Ok(()) }
+    /// ```
     pub async fn progress(&self) -> Result<SyncProgress> {
         let view = self.view().await?;
         Ok(self.summary(&view, Duration::ZERO))
@@ -150,6 +231,19 @@ impl SyncHandle {
     /// Waits until the sync is done, calling `on_progress` after each look, and returns the last
     /// progress. Polls start at 100 ms and grow to 5 s while nothing changes. Past `deadline`
     /// the wait fails with [`ErrorKind::WaitTimedOut`], naming the items still pending.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::ErrorKind;
+    /// let sync = client.sync_library(&library).await?;
+    /// match sync.wait(Duration::from_secs(600), |_| {}).await {
+    ///     Ok(done) => println!("{} items", done.items),
+    ///     Err(e) if e.kind() == ErrorKind::WaitTimedOut => println!("still syncing: {e}"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn wait(&self, deadline: Duration, mut on_progress: impl FnMut(&SyncProgress)) -> Result<SyncProgress> {
         let started = Instant::now();
         let fresh = || Backoff::new(Duration::from_millis(100), 1.5, Duration::from_secs(5), false);
@@ -235,6 +329,15 @@ impl Client {
     /// Checks a subscription before subscribing: whether its feed answers, trusts and accepts
     /// the credentials. Failures are the result's `status`; an https feed's certificate
     /// thumbprint comes back either way, to pin it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Subscription;
+    /// let feed = Subscription::new("https://publisher.example.com/cls/vcsp/lib/1/lib.json");
+    /// let probe = client.probe_subscription(&feed).await?;
+    /// println!("{} (thumbprint {:?})", probe.status, probe.ssl_thumbprint);
+    /// # Ok(()) }
+    /// ```
     pub async fn probe_subscription(&self, subscription: &Subscription) -> Result<ProbeResult> {
         let body = SubscribedLibraryProbeSpec { subscription_info: subscription.info() };
         self.call(op!(SubscribedLibraryProbe, [body] |c|
@@ -249,6 +352,16 @@ impl Client {
     /// The feed is probed first, so a feed that cannot be used fails with
     /// [`ErrorKind::FeedUnusable`] and [`Detail::Probe`] saying why (unreachable, certificate,
     /// credentials), not only vCenter's "resource inaccessible".
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Subscription;
+    /// let datastore: cl_sdk::DatastoreId = "datastore-12".parse()?;
+    /// let feed = Subscription::new("https://publisher.example.com/cls/vcsp/lib/1/lib.json").on_demand(true);
+    /// let library = client.create_subscribed_library("golden", &datastore, &feed).await?;
+    /// println!("subscribed as {library}");
+    /// # Ok(()) }
+    /// ```
     pub async fn create_subscribed_library(
         &self,
         name: &str,
@@ -287,6 +400,12 @@ impl Client {
     }
 
     /// The ids of the subscribed libraries.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// println!("{} subscribed libraries", client.subscribed_library_ids().await?.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn subscribed_library_ids(&self) -> Result<Vec<LibraryId>> {
         let ids = self
             .call(op!(SubscribedLibraryList, |c|
@@ -297,6 +416,13 @@ impl Client {
     }
 
     /// A subscribed library; `InvalidElementType` when `id` is a local one.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// let model = client.subscribed_library(&library).await?;
+    /// println!("{:?}", model.subscription_info.and_then(|s| s.subscription_url));
+    /// # Ok(()) }
+    /// ```
     pub async fn subscribed_library(&self, id: &LibraryId) -> Result<LibraryModel> {
         let id = id.as_str();
         self.call(op!(SubscribedLibraryGet, |c|
@@ -306,6 +432,12 @@ impl Client {
     }
 
     /// Deletes a subscribed library and its cached content.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// client.delete_subscribed_library(&library).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_subscribed_library(&self, id: &LibraryId) -> Result<()> {
         let id = id.as_str();
         self.call(op!(SubscribedLibraryDelete, |c|
@@ -318,6 +450,13 @@ impl Client {
     /// and returns the subscription URL the server gives it. Publishing again with the same
     /// password is a no-op; another password, or none, on a protected library is refused
     /// (`Unauthorized`): changing it needs the current one.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// let url = client.publish_library(&library, None).await?;
+    /// println!("subscribe to {url}");
+    /// # Ok(()) }
+    /// ```
     pub async fn publish_library(&self, library: &LibraryId, password: Option<&str>) -> Result<String> {
         let id = library.as_str();
         let publish = PublishInfo {
@@ -348,6 +487,15 @@ impl Client {
 
     /// Starts a sync of a subscribed library (joining one that runs) and returns the handle to
     /// follow it. A feed the server cannot reach fails here.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// let sync = client.sync_library(&library).await?;
+    /// let done = sync.wait(Duration::from_secs(3600), |p| println!("{}/{} cached", p.items_cached, p.items)).await?;
+    /// println!("{} bytes cached", done.bytes_cached);
+    /// # Ok(()) }
+    /// ```
     pub async fn sync_library(&self, library: &LibraryId) -> Result<SyncHandle> {
         let id = library.as_str();
         let model = self.subscribed_library(library).await?;
@@ -361,6 +509,14 @@ impl Client {
 
     /// Starts a sync of one item of a subscribed library: its metadata, and its content when the
     /// library is not on-demand or `force_content` says so.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// let sync = client.sync_item(&item, true).await?; // metadata and content
+    /// sync.wait(Duration::from_secs(600), |_| {}).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn sync_item(&self, item: &ItemId, force_content: bool) -> Result<SyncHandle> {
         let item_id = item.as_str();
         let model = self.item(item).await?;
@@ -381,6 +537,12 @@ impl Client {
     }
 
     /// Drops the cached content of an on-demand subscribed library (its items stay listed).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// client.evict_library(&library).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn evict_library(&self, library: &LibraryId) -> Result<()> {
         let id = library.as_str();
         self.call(op!(SubscribedLibraryEvict, |c|
@@ -390,6 +552,12 @@ impl Client {
     }
 
     /// Drops the cached content of one item of an on-demand subscribed library.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// client.evict_item(&item).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn evict_item(&self, item: &ItemId) -> Result<()> {
         let item_id = item.as_str();
         self.call(op!(SubscribedItemEvict, |c|

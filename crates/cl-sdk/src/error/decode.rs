@@ -11,6 +11,14 @@ use super::{Error, ErrorKind, chain};
 impl Error {
     /// Decodes a server error from its status and body, whichever dialect sent it. Lenient on
     /// purpose: a `/rest` envelope without messages (as some servers send) still names its type.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::{Error, ErrorKind};
+    /// let body = br#"{"error_type":"NOT_FOUND","messages":[]}"#;
+    /// assert_eq!(Error::from_response(404, body).kind(), ErrorKind::NotFound);
+    /// # Ok(()) }
+    /// ```
     pub fn from_response(status: u16, body: &[u8]) -> Self {
         match serde_json::from_slice::<Value>(body) {
             Ok(json) if Self::is_std(&json) => Self::from_json(status, &json),

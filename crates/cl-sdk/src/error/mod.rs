@@ -11,6 +11,18 @@ use std::fmt;
 use cl_api::types::ErrorType;
 
 /// What went wrong, as something to `match` on.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::ErrorKind;
+/// match client.item(&item).await {
+///     Ok(model) => println!("{:?}", model.name),
+///     Err(e) if e.kind() == ErrorKind::NotFound => println!("no such item"),
+///     Err(e) if e.kind() == ErrorKind::Unauthenticated => println!("log in again"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -186,6 +198,20 @@ pub struct Error {
 
 /// What a caller may need to react to an error, beyond its kind: typed, so nobody parses
 /// messages.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::Detail;
+/// use cl_sdk::transfer::DownloadOptions;
+/// match client.download_item(&item, "/var/tmp/photon", DownloadOptions::default()).await {
+///     Err(e) => match e.detail() {
+///         Some(Detail::TargetExists(path)) => println!("{} is in the way", path.display()),
+///         _ => println!("{}", e.report()),
+///     },
+///     Ok(report) => println!("{} files", report.files.len()),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Detail {
@@ -226,10 +252,27 @@ pub(crate) fn list(names: &[String], most: usize) -> String {
 }
 
 /// The result of every fallible SDK call.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// fn parse(id: &str) -> cl_sdk::Result<cl_sdk::ItemId> {
+///     id.parse()
+/// }
+/// assert!(parse("").is_err());
+/// # Ok(()) }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// A new error of `kind` with a message.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::{Error, ErrorKind};
+    /// let e = Error::new(ErrorKind::InvalidInput, "no such folder");
+    /// assert_eq!(e.to_string(), "no such folder");
+    /// # Ok(()) }
+    /// ```
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
@@ -322,11 +365,33 @@ impl Error {
     }
 
     /// What went wrong.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::ErrorKind;
+    /// match client.item(&item).await {
+    ///     Err(e) if e.kind() == ErrorKind::NotFound => println!("gone"),
+    ///     other => println!("{:?}", other.map(|i| i.name)),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
     /// What a caller may react to, when there is something (see [`Detail`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::Detail;
+    /// use cl_sdk::transfer::DownloadOptions;
+    /// if let Err(e) = client.download_item(&item, "/var/tmp/photon", DownloadOptions::default()).await {
+    ///     if let Some(Detail::Resumable { folder, bytes }) = e.detail() {
+    ///         println!("{bytes} bytes kept in {}: run it again to resume", folder.display());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn detail(&self) -> Option<&Detail> {
         self.detail.as_deref()
     }
@@ -371,26 +436,68 @@ impl Error {
     }
 
     /// The operation that failed (the spec's operationId, e.g. `update_session_complete`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// if let Err(e) = client.item(&item).await {
+    ///     println!("{:?} failed: {e}", e.operation());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn operation(&self) -> Option<&str> {
         self.operation.as_deref()
     }
 
     /// The HTTP status of the server's answer, if there was one.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// if let Err(e) = client.item(&item).await {
+    ///     println!("HTTP {:?}", e.status());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> Option<u16> {
         self.status
     }
 
     /// The standard error type as the server named it (e.g. `NOT_FOUND`), if it sent one.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// if let Err(e) = client.item(&item).await {
+    ///     println!("{:?}", e.error_type()); // e.g. Some("NOT_FOUND")
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn error_type(&self) -> Option<&str> {
         self.error_type.as_deref()
     }
 
     /// The server's messages, the error first and each cause after it; or this side's message.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// if let Err(e) = client.item(&item).await {
+    ///     for message in e.messages() {
+    ///         println!("{message}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn messages(&self) -> &[String] {
         &self.messages
     }
 
     /// The first message.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::{Error, ErrorKind};
+    /// let e = Error::new(ErrorKind::InvalidInput, "no such folder");
+    /// assert_eq!(e.message(), "no such folder");
+    /// # Ok(()) }
+    /// ```
     pub fn message(&self) -> &str {
         self.messages.first().map(String::as_str).unwrap_or("")
     }
@@ -398,6 +505,14 @@ impl Error {
     /// Whether repeating the same request later may succeed: the service was unavailable, timed
     /// out, or the connection failed (503, 502, 504, 429, 408, resets, refusals, timeouts).
     /// Everything else, every other 4xx included, needs a change first.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::{Error, ErrorKind};
+    /// let e = Error::new(ErrorKind::InvalidInput, "no such folder");
+    /// assert!(!e.is_retryable(), "a mistake in the input is not worth repeating");
+    /// # Ok(()) }
+    /// ```
     pub fn is_retryable(&self) -> bool {
         crate::retry::classify(self) != crate::retry::Class::Final
     }

@@ -46,6 +46,15 @@ impl Findings {
 /// subscriber would read it; with `previous`, a folder holding an earlier copy of the same feed,
 /// also that ids stayed and versions moved as they should. `Err` only when `location` itself is
 /// unusable; every problem of the feed is a finding.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// let report = cl_sdk::publish::check_feed("https://cdn.example.com/feed/lib.json", None).await?;
+/// for finding in &report.findings {
+///     println!("{finding}");
+/// }
+/// # Ok(()) }
+/// ```
 pub async fn check_feed(location: &str, previous: Option<&Path>) -> Result<Report> {
     let origin = Origin::open(location)?;
     let mut f = Findings(Vec::new());

@@ -21,6 +21,13 @@ use crate::error::{Error, ErrorKind, Result};
 const CONCURRENCY: usize = 4;
 
 /// What [`mirror_feed`] did.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// let report = cl_sdk::publish::mirror_feed("https://cdn.example.com/lib.json", std::path::Path::new("/srv/mirror")).await?;
+/// println!("{report:?}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct MirrorReport {

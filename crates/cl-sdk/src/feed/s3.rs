@@ -23,6 +23,14 @@ const SHA256: &str = "sha256";
 /// the standard AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` or
 /// `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL` for S3-compatible servers, `AWS_ALLOW_HTTP=true` for
 /// a plain-http one) unless set here.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::publish::{S3Target, upload_feed};
+/// let target = S3Target::new("s3://images/feed");
+/// upload_feed(std::path::Path::new("/srv/feed"), &target).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct S3Target {
@@ -49,6 +57,14 @@ impl std::fmt::Debug for S3Target {
 
 impl S3Target {
     /// `s3://BUCKET/PREFIX` with everything else from the environment.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::publish::{S3Target, upload_feed};
+    /// let target = S3Target::new("s3://images/feed");
+    /// # let _ = target;
+    /// # Ok(()) }
+    /// ```
     pub fn new(url: impl Into<String>) -> Self {
         Self { url: url.into(), ..Default::default() }
     }
@@ -82,6 +98,14 @@ impl S3Target {
 }
 
 /// What [`upload_feed`] did.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::publish::{S3Target, upload_feed};
+/// let report = upload_feed(std::path::Path::new("/srv/feed"), &S3Target::new("s3://images/feed")).await?;
+/// println!("{report:?}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct S3Report {
@@ -95,6 +119,14 @@ pub struct S3Report {
 
 /// Writes the feed in `dir` (as [`publish_folder`](crate::publish::publish_folder) wrote it) and
 /// every file it references to `target`.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::publish::{S3Target, upload_feed};
+/// let report = upload_feed(std::path::Path::new("/srv/feed"), &S3Target::new("s3://images/feed")).await?;
+/// println!("{report:?}");
+/// # Ok(()) }
+/// ```
 pub async fn upload_feed(dir: &Path, target: &S3Target) -> Result<S3Report> {
     cl_tls::install_crypto_provider();
     let (store, prefix) = target.store()?;

@@ -37,6 +37,16 @@ use serde::Serialize;
 use crate::error::{Error, ErrorKind, Result};
 
 /// How bad a finding is.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::preflight::{self, Options};
+/// let report = preflight::check(&["photon.ova".into()], Options::full())?;
+/// use cl_sdk::preflight::Severity;
+/// let warnings = report.findings.iter().filter(|f| f.severity == Severity::Warning).count();
+/// println!("{warnings} warnings");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -47,6 +57,19 @@ pub enum Severity {
 }
 
 /// Where in a file a finding is.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::preflight::{self, Options};
+/// let report = preflight::check(&["photon.ova".into()], Options::full())?;
+/// use cl_sdk::preflight::Location;
+/// for finding in &report.findings {
+///     if let Some(Location::Offset(at)) = &finding.at {
+///         println!("{} at byte {at}", finding.file);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -70,6 +93,16 @@ impl fmt::Display for Location {
 }
 
 /// One problem found.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::preflight::{self, Options};
+/// let report = preflight::check(&["photon.ova".into()], Options::full())?;
+/// for finding in &report.findings {
+///     println!("[{}] {}: {}; {}", finding.code, finding.file, finding.problem, finding.fix);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Finding {
@@ -103,6 +136,14 @@ impl fmt::Display for Finding {
 }
 
 /// What a preflight found.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::preflight::{self, Options};
+/// let report = preflight::check(&["photon.ova".into()], Options::full())?;
+/// println!("{} files, {} findings", report.files, report.findings.len());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct Report {
@@ -115,6 +156,16 @@ pub struct Report {
 }
 
 /// What the preflight learned of one disk.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::preflight::{self, Options};
+/// let report = preflight::check(&["photon.ova".into()], Options::full())?;
+/// for disk in &report.disks {
+///     println!("{}: {} bytes, written by {:?}", disk.file, disk.capacity_bytes, disk.producer);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct DiskFacts {
@@ -151,6 +202,17 @@ impl fmt::Display for DiskFacts {
 }
 
 /// A tool that writes VMDKs, as the preflight recognises it.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::preflight::{self, Options};
+/// let report = preflight::check(&["photon.ova".into()], Options::full())?;
+/// use cl_sdk::preflight::Producer;
+/// if report.disks.iter().any(|d| d.producer == Some(Producer::QemuImg)) {
+///     println!("a qemu-img stream: see the vmdk.no_eos finding");
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -179,11 +241,31 @@ impl fmt::Display for Producer {
 
 impl Report {
     /// Whether any finding is an error.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::preflight::{self, Options};
+    /// let report = preflight::check(&["photon.ova".into()], Options::structure())?;
+    /// if report.has_errors() {
+    ///     eprintln!("fix the files first");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)
     }
 
     /// The errors.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::preflight::{self, Options};
+    /// let report = preflight::check(&["photon.ova".into()], Options::full())?;
+    /// for error in report.errors() {
+    ///     eprintln!("{}: {} ({})", error.file, error.problem, error.fix);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn errors(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.severity == Severity::Error)
     }
@@ -191,6 +273,14 @@ impl Report {
 
 /// Whether manifest digests are verified (every listed file read in full) or left to the
 /// upload, which hashes each file as it sends it anyway.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::preflight::{Digests, Options};
+/// let options = Options::full().digests(Digests::Skip);
+/// # let _ = options;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Digests {
     /// Read every file a manifest lists and compare its digest.
@@ -200,6 +290,15 @@ pub enum Digests {
 }
 
 /// How deep a preflight reads.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::preflight::{self, Options};
+/// let quick = preflight::check(&["photon.ova".into()], Options::structure())?;
+/// let thorough = preflight::check(&["photon.ova".into()], Options::full())?;
+/// # let _ = (quick, thorough);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     digests: Digests,
@@ -210,23 +309,58 @@ impl Options {
     /// Everything: manifest digests verified, every grain of every disk read and inflated, the
     /// signature checked. Reads every byte once (a disk's digest is taken in the same pass as
     /// its grains); what `clx check` does.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::preflight::{self, Options};
+    /// let report = preflight::check(&["build/photon".into()], Options::full())?;
+    /// # let _ = report;
+    /// # Ok(()) }
+    /// ```
     pub fn full() -> Self {
         Self { digests: Digests::Verify, grains: true }
     }
 
     /// Headers, tables, markers, descriptors, the manifest's form and the signature: a few reads
     /// per file, milliseconds for any size; what `clx upload` does before it connects.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::preflight::{self, Options};
+    /// let report = preflight::check(&["build/photon".into()], Options::structure())?;
+    /// # let _ = report;
+    /// # Ok(()) }
+    /// ```
     pub fn structure() -> Self {
         Self { digests: Digests::Skip, grains: false }
     }
 
     /// Whether manifest digests are verified.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::preflight::{self, Digests, Options};
+    /// // Every grain, but leave the digests to the upload, which hashes while it sends.
+    /// let options = Options::full().digests(Digests::Skip);
+    /// let report = preflight::check(&["photon.ova".into()], options)?;
+    /// # let _ = report;
+    /// # Ok(()) }
+    /// ```
     pub fn digests(mut self, digests: Digests) -> Self {
         self.digests = digests;
         self
     }
 
     /// Whether every grain is read and inflated (CPU-bound: the cost of decompressing the disk).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::preflight::{self, Options};
+    /// let options = Options::structure().grains(true);
+    /// let report = preflight::check(&["photon.ova".into()], options)?;
+    /// # let _ = report;
+    /// # Ok(()) }
+    /// ```
     pub fn grains(mut self, grains: bool) -> Self {
         self.grains = grains;
         self
@@ -247,6 +381,14 @@ impl Default for Options {
 /// blocking thread (`tokio::task::spawn_blocking`). The grain check uses every core.
 ///
 /// `Err` only for a path that cannot be read at all; everything wrong inside files is a finding.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::preflight::{self, Options};
+/// let report = preflight::check(&["build/photon.ovf".into(), "build/disk-0.vmdk".into()], Options::full())?;
+/// println!("{} files, {} findings", report.files, report.findings.len());
+/// # Ok(()) }
+/// ```
 pub fn check(paths: &[PathBuf], options: Options) -> Result<Report> {
     let mut findings = Vec::new();
     let mut disks = Vec::new();

@@ -19,6 +19,14 @@ use crate::id::{ItemId, ItemType, LibraryId};
 use crate::session::Download;
 
 /// Options of [`Client::copy_item`] and [`Client::copy_library`].
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::CopyOptions;
+/// let options = CopyOptions::default().create(true).replace(true).concurrency(2);
+/// client.copy_item(&item, &to, &library, options).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct CopyOptions {
     name: Option<String>,
@@ -51,38 +59,96 @@ super::common_setters!(CopyOptions);
 impl CopyOptions {
     /// The destination item's name, when it is not the source's ([`Client::copy_item`] only: a
     /// library copy keeps every item's name, and refuses this option).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::CopyOptions;
+    /// let options = CopyOptions::default().name("photon-5-prod").create(true);
+    /// client.copy_item(&item, &to, &library, options).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
     /// Create destination items that do not exist (removed again when their copy fails).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::CopyOptions;
+    /// client.copy_item(&item, &to, &library, CopyOptions::default().create(true)).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn create(mut self, create: bool) -> Self {
         self.create = create;
         self
     }
     /// Make each destination item's file set exactly the source's: files it holds that the
     /// source item does not are removed in the same update session (default: kept).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::CopyOptions;
+    /// client.copy_item(&item, &to, &library, CopyOptions::default().replace(true)).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn replace(mut self, replace: bool) -> Self {
         self.replace = replace;
         self
     }
     /// Preview warnings of signed content to accept at the destination.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::CopyOptions;
+    /// use cl_sdk::types::WarningType;
+    /// let options = CopyOptions::default().ignore_warnings([WarningType::ExpiredCertificate]);
+    /// client.copy_item(&item, &to, &library, options).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn ignore_warnings(mut self, warnings: impl IntoIterator<Item = WarningType>) -> Self {
         self.ignore_warnings = warnings.into_iter().collect();
         self
     }
     /// How long the source may take to prepare a file (default 1 h).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::transfer::CopyOptions;
+    /// let options = CopyOptions::default().prepare_timeout(Duration::from_secs(7200));
+    /// client.copy_item(&item, &to, &library, options).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn prepare_timeout(mut self, timeout: Duration) -> Self {
         self.prepare_timeout = timeout;
         self
     }
     /// How long the destination may take to verify and commit (default 1 h).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::transfer::CopyOptions;
+    /// let options = CopyOptions::default().settle_timeout(Duration::from_secs(7200));
+    /// client.copy_item(&item, &to, &library, options).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn settle_timeout(mut self, timeout: Duration) -> Self {
         self.settle_timeout = timeout;
         self
     }
     /// How many items of a library copy move at once (default 2; each moves `concurrency`
     /// files at once).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::CopyOptions;
+    /// let from = client.find_library("templates").await?;
+    /// let copies = client.copy_library(&from, &to, &library, CopyOptions::default().items_at_once(4)).await?;
+    /// println!("{} items", copies.len());
+    /// # Ok(()) }
+    /// ```
     pub fn items_at_once(mut self, items: usize) -> Self {
         self.items_at_once = items.max(1);
         self
@@ -90,6 +156,16 @@ impl CopyOptions {
 }
 
 /// What happened to one item.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{CopyOptions, CopyOutcome};
+/// let report = client.copy_item(&item, &to, &library, CopyOptions::default()).await?;
+/// if report.outcome == CopyOutcome::UpToDate {
+///     println!("nothing sent");
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CopyOutcome {
@@ -101,6 +177,14 @@ pub enum CopyOutcome {
 }
 
 /// What copying one item did.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::CopyOptions;
+/// let report = client.copy_item(&item, &to, &library, CopyOptions::default()).await?;
+/// println!("{} -> {} ({}), {} bytes", report.source_item, report.item_id, report.name, report.bytes());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct CopyReport {
@@ -120,12 +204,29 @@ pub struct CopyReport {
 
 impl CopyReport {
     /// Bytes sent.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::CopyOptions;
+    /// let report = client.copy_item(&item, &to, &library, CopyOptions::default()).await?;
+    /// println!("{} bytes", report.bytes());
+    /// # Ok(()) }
+    /// ```
     pub fn bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
     }
 }
 
 /// One item of a library copy: its report, or why it failed.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::CopyOptions;
+/// let from = client.find_library("templates").await?;
+/// let failed = client.copy_library(&from, &to, &library, CopyOptions::default()).await?.into_iter().filter(|c| c.result.is_err()).count();
+/// println!("{failed} failed");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct ItemCopy {
@@ -268,6 +369,19 @@ impl Client {
     /// Copies every item of `library` into `to_library` of `to`, a few items at once
     /// ([`CopyOptions::items_at_once`]); items already up to date cost a listing each. One
     /// item's failure does not stop the others: each has its own result.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId, to: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::CopyOptions;
+    /// let from = client.find_library("templates").await?;
+    /// for copy in client.copy_library(&from, &to, &library, CopyOptions::default().create(true)).await? {
+    ///     match copy.result {
+    ///         Ok(report) => println!("{}: {:?}", copy.name, report.outcome),
+    ///         Err(e) => println!("{}: {}", copy.name, e.report()),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn copy_library(
         &self,
         library: &LibraryId,

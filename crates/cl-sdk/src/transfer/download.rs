@@ -20,6 +20,14 @@ use crate::id::ItemId;
 use crate::session::{Download, DownloadSession};
 
 /// Options of [`Client::download_item`].
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{DownloadOptions, Overwrite};
+/// let options = DownloadOptions::default().overwrite(Overwrite::Always).concurrency(2);
+/// client.download_item(&item, "/var/tmp/photon", options).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct DownloadOptions {
     files: Option<Vec<String>>,
@@ -45,11 +53,26 @@ super::common_setters!(DownloadOptions);
 
 impl DownloadOptions {
     /// Only these files of the item (all when not given); an unknown name is an error.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::DownloadOptions;
+    /// let options = DownloadOptions::default().only(["photon.ovf", "photon.mf"]);
+    /// client.download_item(&item, "/var/tmp/photon", options).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn only(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.files = Some(names.into_iter().map(Into::into).collect());
         self
     }
     /// What to do with existing files (default: refuse).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{DownloadOptions, Overwrite};
+    /// client.download_item(&item, "/var/tmp/photon", DownloadOptions::default().overwrite(Overwrite::Always)).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn overwrite(mut self, overwrite: Overwrite) -> Self {
         self.overwrite = overwrite;
         self
@@ -57,11 +80,28 @@ impl DownloadOptions {
     /// Whether an interrupted download's bytes are kept for the next download of the same item
     /// into the same folder, which resumes them if the item did not change (default: yes). With
     /// `false` every run starts over and leaves nothing behind.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::DownloadOptions;
+    /// // Start over every time, and leave nothing behind on failure.
+    /// client.download_item(&item, "/var/tmp/photon", DownloadOptions::default().resume(false)).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn resume(mut self, resume: bool) -> Self {
         self.resume = resume;
         self
     }
     /// How long the server may take to prepare a file (default 1 h).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::transfer::DownloadOptions;
+    /// let options = DownloadOptions::default().prepare_timeout(Duration::from_secs(7200));
+    /// client.download_item(&item, "/var/tmp/photon", options).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn prepare_timeout(mut self, timeout: Duration) -> Self {
         self.prepare_timeout = timeout;
         self
@@ -69,6 +109,16 @@ impl DownloadOptions {
 }
 
 /// One downloaded file.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::DownloadOptions;
+/// let report = client.download_item(&item, "/var/tmp/photon", DownloadOptions::default()).await?;
+/// for file in &report.files {
+///     println!("{} at {}: {} bytes, {} retries", file.name, file.path.display(), file.size, file.retries);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DownloadedFile {
@@ -89,6 +139,14 @@ pub struct DownloadedFile {
 }
 
 /// What a download did.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::DownloadOptions;
+/// let report = client.download_item(&item, "/var/tmp/photon", DownloadOptions::default()).await?;
+/// println!("{} files, {} bytes in {:?}", report.files.len(), report.bytes(), report.elapsed);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DownloadReport {
@@ -100,6 +158,14 @@ pub struct DownloadReport {
 
 impl DownloadReport {
     /// Bytes written.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::DownloadOptions;
+    /// let report = client.download_item(&item, "/var/tmp/photon", DownloadOptions::default()).await?;
+    /// println!("{} bytes in {:?}", report.bytes(), report.elapsed);
+    /// # Ok(()) }
+    /// ```
     pub fn bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
     }
@@ -113,6 +179,17 @@ impl Client {
     /// with `Range` from the last byte written (or restarts when the server ignores ranges). The
     /// download session is deleted at the end, on success or not. On failure no file is left
     /// under a final name that was not verified.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{DownloadOptions, Overwrite};
+    /// let options = DownloadOptions::default().overwrite(Overwrite::Always);
+    /// let report = client.download_item(&item, "/var/tmp/photon", options).await?;
+    /// for file in &report.files {
+    ///     println!("{} {} bytes, verified against {:?}", file.name, file.size, file.verified_checksum);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn download_item(
         &self,
         item: &ItemId,

@@ -9,6 +9,17 @@
 //! * Sessions kept alive: a background task keeps the Content Library session and the API
 //!   session alive during long transfers.
 //! * Progress and control: [`TransferControl`] gives a progress watch channel and a cancel switch.
+//!
+//! ```no_run
+//! # async fn demo(lab: cl_sdk::Client, prod: cl_sdk::Client) -> cl_sdk::Result<()> {
+//! use cl_sdk::transfer::{CopyOptions, DownloadOptions};
+//! let templates = lab.find_library("templates").await?;
+//! let photon = lab.find_item(&templates, "photon-5").await?;
+//! lab.download_item(&photon, "/var/tmp/photon", DownloadOptions::default()).await?;
+//! let target = prod.find_library("templates").await?;
+//! lab.copy_item(&photon, &prod, &target, CopyOptions::default().create(true)).await?;
+//! # Ok(()) }
+//! ```
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,6 +53,13 @@ pub use upload::{UploadFile, UploadOptions, UploadReport, UploadedFile};
 pub use url_source::SourceTrust;
 
 /// What to do when a file already exists where a transfer would write one.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{DownloadOptions, Overwrite};
+/// client.download_item(&item, "/var/tmp/photon", DownloadOptions::default().overwrite(Overwrite::Never)).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Overwrite {
     /// Refuse before anything is transferred (the default).
@@ -52,6 +70,18 @@ pub enum Overwrite {
 }
 
 /// A checksum a transfer verified a file's bytes against: in every report, one shape.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::DownloadOptions;
+/// let report = client.download_item(&item, "/var/tmp/photon", DownloadOptions::default()).await?;
+/// for file in &report.files {
+///     if let Some(sum) = &file.verified_checksum {
+///         println!("{} {} {}", file.name, sum.algorithm, sum.hex);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Checksum {
@@ -79,6 +109,17 @@ impl std::fmt::Display for Checksum {
 }
 
 /// Progress of one file.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{DownloadOptions, TransferControl};
+/// let control = TransferControl::new();
+/// let progress = control.progress();
+/// for file in &progress.borrow().files {
+///     println!("{}: {} of {:?} bytes, {:?}", file.name, file.done, file.size, file.state);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FileProgress {
@@ -102,6 +143,17 @@ impl FileProgress {
 }
 
 /// Where one file of a transfer stands.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{DownloadOptions, TransferControl};
+/// let control = TransferControl::new();
+/// let progress = control.progress();
+/// use cl_sdk::transfer::FileState;
+/// let done = progress.borrow().files.iter().filter(|f| f.state == FileState::Done).count();
+/// println!("{done} files done");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FileState {
@@ -120,6 +172,16 @@ pub enum FileState {
 }
 
 /// Progress of a whole transfer, per file and in total.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{DownloadOptions, TransferControl};
+/// let control = TransferControl::new();
+/// let progress = control.progress();
+/// let now = progress.borrow().clone();
+/// println!("{} of {:?} bytes at {:.0} B/s", now.done(), now.total(), now.rate());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Progress {
@@ -131,22 +193,58 @@ pub struct Progress {
 
 impl Progress {
     /// Bytes moved so far, all files.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{DownloadOptions, TransferControl};
+    /// let control = TransferControl::new();
+    /// let progress = control.progress();
+    /// let download = client.download_item(&item, "/var/tmp/photon", DownloadOptions::default().control(control));
+    /// let watched = progress.borrow().clone();
+    /// println!("{} of {:?} bytes", watched.done(), watched.total());
+    /// download.await?;
+    /// # Ok(()) }
+    /// ```
     pub fn done(&self) -> u64 {
         self.files.iter().map(|f| f.done).sum()
     }
 
     /// Total bytes, when every size is known.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::TransferControl;
+    /// let control = TransferControl::new();
+    /// println!("{:?}", control.progress().borrow().total()); // None until the sizes are known
+    /// # Ok(()) }
+    /// ```
     pub fn total(&self) -> Option<u64> {
         self.files.iter().map(|f| f.size).sum()
     }
 
     /// Average rate since the start, bytes per second.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::TransferControl;
+    /// let control = TransferControl::new();
+    /// println!("{:.0} B/s", control.progress().borrow().rate());
+    /// # Ok(()) }
+    /// ```
     pub fn rate(&self) -> f64 {
         let secs = self.started.elapsed().as_secs_f64();
         if secs > 0.0 { self.done() as f64 / secs } else { 0.0 }
     }
 
     /// Percent done (0–100) when the total is known.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::TransferControl;
+    /// let control = TransferControl::new();
+    /// println!("{:?} %", control.progress().borrow().percent());
+    /// # Ok(()) }
+    /// ```
     pub fn percent(&self) -> Option<i64> {
         self.total().map(|t| if t == 0 { 100 } else { (self.done() as u128 * 100 / t as u128) as i64 })
     }
@@ -191,22 +289,65 @@ impl std::fmt::Debug for TransferControl {
 
 impl TransferControl {
     /// A new control with empty progress.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{DownloadOptions, TransferControl};
+    /// let control = TransferControl::new();
+    /// let options = DownloadOptions::default().control(control.clone());
+    /// # let _ = options;
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> Self {
         let (progress, _) = watch::channel(Progress { files: Vec::new(), started: Instant::now() });
         Self { progress: Arc::new(progress), cancel: CancellationToken::new() }
     }
 
     /// A receiver of progress updates.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::TransferControl;
+    /// let control = TransferControl::new();
+    /// let mut progress = control.progress();
+    /// tokio::spawn(async move {
+    ///     while progress.changed().await.is_ok() {
+    ///         println!("{} bytes", progress.borrow().done());
+    ///     }
+    /// });
+    /// # Ok(()) }
+    /// ```
     pub fn progress(&self) -> watch::Receiver<Progress> {
         self.progress.subscribe()
     }
 
     /// Stops the transfer; it ends with [`ErrorKind::Canceled`] after cleaning up.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::TransferControl;
+    /// let control = TransferControl::new();
+    /// let stop = control.clone();
+    /// tokio::spawn(async move {
+    ///     let _ = tokio::signal::ctrl_c().await;
+    ///     stop.cancel(); // the transfer fails with ErrorKind::Canceled and cleans up
+    /// });
+    /// # Ok(()) }
+    /// ```
     pub fn cancel(&self) {
         self.cancel.cancel();
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::TransferControl;
+    /// let control = TransferControl::new();
+    /// control.cancel();
+    /// assert!(control.is_canceled());
+    /// # Ok(()) }
+    /// ```
     pub fn is_canceled(&self) -> bool {
         self.cancel.is_cancelled()
     }
@@ -309,6 +450,20 @@ macro_rules! common_setters {
     ($options:ty) => {
         impl $options {
             /// How many files move at once (default 4).
+            ///
+            /// ```no_run
+            /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+            /// use std::time::Duration;
+            /// use cl_sdk::transfer::DownloadOptions;
+            /// // The same setters on every transfer's options.
+            /// let options = DownloadOptions::default()
+            ///     .concurrency(8)
+            ///     .retries(10)
+            ///     .keep_alive_every(Duration::from_secs(30))
+            ///     .deadline(Duration::from_secs(4 * 3600));
+            /// client.download_item(&item, "/var/tmp/photon", options).await?;
+            /// # Ok(()) }
+            /// ```
             pub fn concurrency(mut self, files: usize) -> Self {
                 self.common.concurrency = files.max(1);
                 self
@@ -316,22 +471,57 @@ macro_rules! common_setters {
             /// How many times in a row a broken or refused transfer of a file is resumed or sent
             /// again before giving up (default: the client's [`RetryPolicy`](crate::RetryPolicy));
             /// a download that moved bytes since its last failure starts counting afresh.
+            ///
+            /// ```no_run
+            /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+            /// use cl_sdk::transfer::UploadOptions;
+            /// let options = UploadOptions::default().retries(20);
+            /// # let _ = options;
+            /// # Ok(()) }
+            /// ```
             pub fn retries(mut self, retries: u32) -> Self {
                 self.common.retries = Some(retries);
                 self
             }
             /// How often the sessions are kept alive (default 60 s).
+            ///
+            /// ```no_run
+            /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+            /// use std::time::Duration;
+            /// use cl_sdk::transfer::CopyOptions;
+            /// let options = CopyOptions::default().keep_alive_every(Duration::from_secs(20));
+            /// # let _ = options;
+            /// # Ok(()) }
+            /// ```
             pub fn keep_alive_every(mut self, every: std::time::Duration) -> Self {
                 self.common.keep_alive_every = every;
                 self
             }
             /// The most the whole transfer may take; past it the transfer stops and cleans up as on
             /// any failure, with [`ErrorKind::WaitTimedOut`](crate::ErrorKind::WaitTimedOut).
+            ///
+            /// ```no_run
+            /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+            /// use std::time::Duration;
+            /// use cl_sdk::transfer::OvaOptions;
+            /// let options = OvaOptions::default().deadline(Duration::from_secs(3600));
+            /// # let _ = options;
+            /// # Ok(()) }
+            /// ```
             pub fn deadline(mut self, deadline: std::time::Duration) -> Self {
                 self.common.deadline = Some(deadline);
                 self
             }
             /// Progress and cancel for this transfer.
+            ///
+            /// ```no_run
+            /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+            /// use cl_sdk::transfer::{DownloadOptions, TransferControl};
+            /// let control = TransferControl::new();
+            /// let options = DownloadOptions::default().control(control.clone());
+            /// # let _ = options;
+            /// # Ok(()) }
+            /// ```
             pub fn control(mut self, control: $crate::transfer::TransferControl) -> Self {
                 self.common.control = control;
                 self

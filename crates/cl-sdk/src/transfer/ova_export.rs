@@ -32,6 +32,14 @@ use crate::id::ItemId;
 use crate::retry::FileRetries;
 
 /// Options of [`Client::export_ova`].
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{OvaOptions, OvaTarget, Overwrite};
+/// let options = OvaOptions::default().overwrite(Overwrite::Always).concurrency(2);
+/// client.export_ova(&item, OvaTarget::path("photon.ova"), options).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct OvaOptions {
     prepare_timeout: Duration,
@@ -46,6 +54,13 @@ impl Default for OvaOptions {
 }
 
 /// Where [`Client::export_ova`] writes the archive.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{OvaOptions, OvaTarget};
+/// client.export_ova(&item, OvaTarget::path("photon.ova"), OvaOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 pub enum OvaTarget<'a> {
     /// A file: written into a hidden partial beside it and renamed into place only when every
     /// member verified, so no partial archive is ever left under its name.
@@ -57,11 +72,26 @@ pub enum OvaTarget<'a> {
 
 impl<'a> OvaTarget<'a> {
     /// A file at `path`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{OvaOptions, OvaTarget};
+    /// client.export_ova(&item, OvaTarget::path("/var/tmp/photon.ova"), OvaOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn path(path: impl Into<PathBuf>) -> Self {
         Self::Path(path.into())
     }
 
     /// A writer.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{OvaOptions, OvaTarget};
+    /// let file = tokio::fs::File::create("/var/tmp/photon.ova").await?;
+    /// client.export_ova(&item, OvaTarget::writer(file), OvaOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn writer(out: impl AsyncWrite + Unpin + Send + 'a) -> Self {
         Self::Writer(Box::new(out))
     }
@@ -80,11 +110,28 @@ super::common_setters!(OvaOptions);
 
 impl OvaOptions {
     /// How long the server may take to prepare a file (default 1 h).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::transfer::{OvaOptions, OvaTarget};
+    /// let options = OvaOptions::default().prepare_timeout(Duration::from_secs(7200));
+    /// client.export_ova(&item, OvaTarget::path("photon.ova"), options).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn prepare_timeout(mut self, timeout: Duration) -> Self {
         self.prepare_timeout = timeout;
         self
     }
     /// What to do with an existing file at the target path (default: refuse).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{OvaOptions, OvaTarget, Overwrite};
+    /// let options = OvaOptions::default().overwrite(Overwrite::Always);
+    /// client.export_ova(&item, OvaTarget::path("photon.ova"), options).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn overwrite(mut self, overwrite: Overwrite) -> Self {
         self.overwrite = overwrite;
         self
@@ -92,6 +139,16 @@ impl OvaOptions {
 }
 
 /// One member of an exported OVA.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{OvaOptions, OvaTarget};
+/// let report = client.export_ova(&item, OvaTarget::path("photon.ova"), OvaOptions::default()).await?;
+/// for member in &report.members {
+///     println!("{} {} bytes {:?}", member.name, member.size, member.checksum);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OvaMember {
@@ -104,6 +161,14 @@ pub struct OvaMember {
 }
 
 /// What an OVA export did.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{OvaOptions, OvaTarget};
+/// let report = client.export_ova(&item, OvaTarget::path("photon.ova"), OvaOptions::default()).await?;
+/// println!("{} bytes at {:?}", report.bytes, report.path);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct OvaReport {

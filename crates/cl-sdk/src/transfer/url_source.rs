@@ -44,16 +44,41 @@ impl std::fmt::Debug for SourceTrust {
 
 impl SourceTrust {
     /// Also trust the CA certificates in this PEM text.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{SourceTrust, UploadFile, UploadOptions};
+    /// let ca = std::fs::read_to_string("images-ca.pem").unwrap_or_default();
+    /// let file = UploadFile::url("https://images.internal/photon.ova", SourceTrust::default().add_ca_pem(&ca));
+    /// client.upload_item(&item, vec![file], UploadOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn add_ca_pem(mut self, pem: &str) -> Self {
         self.trust.ca_pems.push(pem.to_owned());
         self
     }
     /// Trust the source if and only if its certificate has this SHA-1 or SHA-256 thumbprint.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::SourceTrust;
+    /// let trust = SourceTrust::default().pin_thumbprint("AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD");
+    /// # let _ = trust;
+    /// # Ok(()) }
+    /// ```
     pub fn pin_thumbprint(mut self, thumbprint: &str) -> Self {
         self.trust.pins.push(thumbprint.to_owned());
         self
     }
     /// **Insecure**: accept any certificate from the source (test servers only).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::SourceTrust;
+    /// let trust = SourceTrust::default().danger_accept_invalid_certificates(true);
+    /// # let _ = trust;
+    /// # Ok(()) }
+    /// ```
     pub fn danger_accept_invalid_certificates(mut self, accept: bool) -> Self {
         self.trust.insecure = accept;
         self

@@ -160,6 +160,13 @@ impl Client {
     }
 
     /// Logs in with the configured credentials and starts using the new session.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client) -> cl_sdk::Result<()> {
+    /// // Logs in again at once, e.g. after the password was rotated on both sides.
+    /// client.login().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn login(&self) -> Result<()> {
         let hooks = self.raw().hooks();
         let token = {

@@ -58,6 +58,14 @@ impl std::fmt::Debug for UploadFile {
 
 impl UploadFile {
     /// The file at `path`, under its own file name. An `.ova` is uploaded member by member.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{UploadFile, UploadOptions};
+    /// // A folder is its files; an .ova is its members.
+    /// client.upload_item(&item, vec![UploadFile::path("build/photon.ova")], UploadOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn path(path: impl AsRef<Path>) -> Self {
         let path = path.as_ref().to_owned();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -65,17 +73,42 @@ impl UploadFile {
     }
 
     /// The file at `path`, under another name in the item.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{UploadFile, UploadOptions};
+    /// let file = UploadFile::named("photon.iso", "/srv/images/photon-5.0-x86_64.iso");
+    /// client.upload_item(&item, vec![file], UploadOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn named(name: impl Into<String>, path: impl AsRef<Path>) -> Self {
         Self { name: name.into(), ..Self::path(path) }
     }
 
     /// `size` bytes read from `reader`. Without a declared checksum, only the size is checked.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{UploadFile, UploadOptions};
+    /// let notes = b"built from commit 1a2b3c".to_vec();
+    /// let file = UploadFile::reader("notes.txt", notes.len() as u64, std::io::Cursor::new(notes));
+    /// client.upload_item(&item, vec![file], UploadOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn reader(name: impl Into<String>, size: u64, reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
         Self { name: name.into(), given: Given::Reader(LocalSource::reader(size, reader)), checksum: None }
     }
 
     /// A file the server fetches itself from `uri` (http or https). Pin the source's certificate
     /// with a thumbprint (vCenter 7/8: SHA-1) or its PEM (vSphere 9+).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{UploadFile, UploadOptions};
+    /// let file = UploadFile::pull("photon.iso", "https://images.example.com/photon.iso", None, None);
+    /// client.upload_item(&item, vec![file], UploadOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn pull(name: impl Into<String>, uri: &str, thumbprint: Option<&str>, certificate_pem: Option<&str>) -> Self {
         let endpoint = TransferEndpoint {
             uri: uri.to_owned(),
@@ -102,18 +135,44 @@ impl UploadFile {
     }
 
     /// Declares the file's checksum instead of having it computed; the server checks it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{UploadFile, UploadOptions};
+    /// use cl_sdk::types::ChecksumAlgorithm;
+    /// let sha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    /// let file = UploadFile::path("photon.iso").with_checksum(ChecksumAlgorithm::Sha256, sha);
+    /// client.upload_item(&item, vec![file], UploadOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn with_checksum(mut self, algorithm: ChecksumAlgorithm, hex: &str) -> Self {
         self.checksum = Some(ChecksumInfo { algorithm: Some(algorithm), checksum: hex.to_owned() });
         self
     }
 
     /// The name the file gets in the item.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::UploadFile;
+    /// assert_eq!(UploadFile::path("build/photon.iso").name(), "photon.iso");
+    /// # Ok(()) }
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 }
 
 /// Options of [`Client::upload_item`].
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{UploadFile, UploadOptions};
+/// use cl_sdk::types::ChecksumAlgorithm;
+/// let options = UploadOptions::default().checksum(Some(ChecksumAlgorithm::Sha256)).replace(true);
+/// client.upload_item(&item, vec![UploadFile::path("photon.iso")], options).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct UploadOptions {
     checksum: Option<ChecksumAlgorithm>,
@@ -140,22 +199,57 @@ super::common_setters!(UploadOptions);
 impl UploadOptions {
     /// The algorithm of the checksums computed before upload (default SHA-256); `None` sends
     /// sizes only.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{UploadFile, UploadOptions};
+    /// use cl_sdk::types::ChecksumAlgorithm;
+    /// let options = UploadOptions::default().checksum(Some(ChecksumAlgorithm::Sha512));
+    /// client.upload_item(&item, vec![UploadFile::path("photon.iso")], options).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn checksum(mut self, algorithm: Option<ChecksumAlgorithm>) -> Self {
         self.checksum = algorithm;
         self
     }
     /// Preview warnings of signed content to accept (all others fail the upload before complete).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{UploadFile, UploadOptions};
+    /// use cl_sdk::types::WarningType;
+    /// let options = UploadOptions::default().ignore_warnings([WarningType::SelfSignedCertificate]);
+    /// client.upload_item(&item, vec![UploadFile::path("signed.ova")], options).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn ignore_warnings(mut self, warnings: impl IntoIterator<Item = WarningType>) -> Self {
         self.ignore_warnings = warnings.into_iter().collect();
         self
     }
     /// Make the item's file set exactly the uploaded files: files the item holds that are not
     /// among them are removed in the same update session (default: kept).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{UploadFile, UploadOptions};
+    /// // The item ends up holding exactly these files.
+    /// client.upload_item(&item, vec![UploadFile::path("photon.iso")], UploadOptions::default().replace(true)).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn replace(mut self, replace: bool) -> Self {
         self.replace = replace;
         self
     }
     /// How long the server may take to verify, preview and commit (default 1 h).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use std::time::Duration;
+    /// use cl_sdk::transfer::{UploadFile, UploadOptions};
+    /// let options = UploadOptions::default().settle_timeout(Duration::from_secs(7200));
+    /// client.upload_item(&item, vec![UploadFile::path("big.ova")], options).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn settle_timeout(mut self, timeout: Duration) -> Self {
         self.settle_timeout = timeout;
         self
@@ -163,6 +257,16 @@ impl UploadOptions {
 }
 
 /// One uploaded file.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{UploadFile, UploadOptions};
+/// let report = client.upload_item(&item, vec![UploadFile::path("photon.iso")], UploadOptions::default()).await?;
+/// for file in &report.files {
+///     println!("{} {} bytes {:?}", file.name, file.size, file.checksum);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UploadedFile {
@@ -175,6 +279,14 @@ pub struct UploadedFile {
 }
 
 /// What an upload did.
+///
+/// ```no_run
+/// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+/// use cl_sdk::transfer::{UploadFile, UploadOptions};
+/// let report = client.upload_item(&item, vec![UploadFile::path("photon.iso")], UploadOptions::default()).await?;
+/// println!("{}: {} bytes in {:?}", report.item_id, report.bytes(), report.elapsed);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct UploadReport {
@@ -190,6 +302,14 @@ pub struct UploadReport {
 
 impl UploadReport {
     /// Bytes sent (PULL files count their size as the server reports it).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{UploadFile, UploadOptions};
+    /// let report = client.upload_item(&item, vec![UploadFile::path("photon.iso")], UploadOptions::default()).await?;
+    /// println!("{} bytes in {:?}", report.bytes(), report.elapsed);
+    /// # Ok(()) }
+    /// ```
     pub fn bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
     }
@@ -204,6 +324,15 @@ impl Client {
     /// and waited on. Signed content's preview warnings fail the upload unless ignored in the
     /// options. On any failure or cancel the session is failed (or canceled) and deleted, so the
     /// item keeps its previous content.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, item: cl_sdk::ItemId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::transfer::{UploadFile, UploadOptions};
+    /// let files = vec![UploadFile::path("build/photon.ovf"), UploadFile::path("build/photon-disk1.vmdk")];
+    /// let report = client.upload_item(&item, files, UploadOptions::default().replace(true)).await?;
+    /// println!("{} bytes", report.bytes());
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_item(
         &self,
         item: &ItemId,
@@ -215,6 +344,16 @@ impl Client {
 
     /// Creates an item and uploads `files` into it; when the upload fails the new item is
     /// deleted again, so nothing half-made is left in the library.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
+    /// use cl_sdk::ItemType;
+    /// use cl_sdk::transfer::{UploadFile, UploadOptions};
+    /// let files = vec![UploadFile::path("photon.iso")];
+    /// let report = client.upload_new_item(&library, "photon-iso", &ItemType::Iso, files, UploadOptions::default()).await?;
+    /// println!("new item {}", report.item_id);
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_new_item(
         &self,
         library: &LibraryId,
