@@ -7,7 +7,7 @@
 //! bench_tool URL download ITEM DIR          # download_item into DIR; prints seconds= rss_mib=
 //! bench_tool URL upload ITEM FILE none|sha256   # upload_item; prints seconds= rss_mib=
 //! bench_tool URL upload-set FILE…          # upload_new_item of an OVF set (then deleted); prints seconds= rss_mib=
-//! bench_tool URL ova ITEM PATH             # export_ova_to PATH; prints seconds= rss_mib=
+//! bench_tool URL ova ITEM PATH             # export_ova to PATH; prints seconds= rss_mib=
 //! bench_tool URL import SOURCE_URL          # a new item from SOURCE_URL (fetched by the SDK), timed,
 //!                                           # then removed; prints seconds= rss_mib=
 //! bench_tool URL copy ITEM TO_URL           # copy_item into TO_URL's `bench` library, timed, then

@@ -50,7 +50,7 @@ pub fn copy_vs_curl_pipe(root: &Path, dir: &Path, source: &Path) -> Result<(f64,
     Ok((runs.ratio(), runs.rss_mib.iter().copied().fold(0.0, f64::max)))
 }
 
-/// Throughput of `export_ova_to` over `download_item` of the same OVF item.
+/// Throughput of `export_ova` to a path over `download_item` of the same OVF item.
 pub fn ova_export_vs_download(root: &Path, dir: &Path, source: &Path) -> Result<f64> {
     let sim = start_sim(root, dir, "0ms")?;
     let set = dir.join("ovf-set");
