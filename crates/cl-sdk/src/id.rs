@@ -323,3 +323,33 @@ impl serde::Serialize for ItemType {
         serializer.serialize_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_print_and_serialize_as_the_bare_id() {
+        let item: ItemId = "a-1".parse().unwrap();
+        assert_eq!((item.to_string(), item.as_str()), ("a-1".to_owned(), "a-1"));
+        assert_eq!(format!("{item:?}"), "ItemId(\"a-1\")");
+        assert_eq!(format!("{:?}", LibraryId::new("l")), "LibraryId(\"l\")");
+        assert_eq!(serde_json::to_string(&item).unwrap(), "\"a-1\"");
+        assert_eq!(serde_json::from_str::<ItemId>("\"a-1\"").unwrap(), item);
+        for bad in ["", "a\nb", "\u{1b}[2J"] {
+            let error = bad.parse::<LibraryId>().unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{bad:?}");
+        }
+        assert!("x".repeat(1025).parse::<ItemId>().is_err());
+    }
+
+    #[test]
+    fn item_types_keep_what_they_do_not_know() {
+        assert_eq!(ItemType::from_api(Some("ISO")), ItemType::Iso);
+        assert_eq!(ItemType::from_api(Some("")), ItemType::File);
+        let other = ItemType::from_api(Some("Vm-Template-X"));
+        assert_eq!(other, ItemType::Other("Vm-Template-X".into()));
+        assert_eq!(other.to_string(), "Vm-Template-X");
+        assert_eq!(serde_json::to_string(&ItemType::Ovf).unwrap(), "\"ovf\"");
+    }
+}

@@ -123,6 +123,41 @@ async fn library_and_item_helpers() {
     }
 }
 
+/// Listings are models, read as the stream is consumed, in the order of the ids, with the listed
+/// total; an entry deleted between the listing and its read is skipped, not an error.
+#[tokio::test]
+async fn listings_stream_models_and_skip_what_vanished() {
+    use futures_util::TryStreamExt;
+    for dialect in BOTH {
+        let sim = sim().await;
+        let client = connect(&sim, dialect).await;
+        let datastore = cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID);
+        let library = client.create_local_library("many", &datastore).await.unwrap();
+        client.create_local_library("other", &datastore).await.unwrap();
+        sim.add_items(library.as_str(), "item-", 40).unwrap();
+        let ids = client.item_ids(&library).await.unwrap();
+
+        let models: Vec<_> = client.items(&library).await.unwrap().try_collect().await.unwrap();
+        let listed: Vec<String> = models.iter().map(|m| m.id.clone().unwrap()).collect();
+        assert_eq!(listed, ids.iter().map(ToString::to_string).collect::<Vec<_>>(), "{dialect}: in order");
+        assert!(models.iter().all(|m| m.name.as_deref().is_some_and(|n| n.starts_with("item-"))));
+
+        let listing = client.items(&library).await.unwrap();
+        assert_eq!(listing.total(), 40);
+        client.delete_item(&ids[7]).await.unwrap();
+        let after: Vec<_> = listing.try_collect().await.unwrap();
+        assert_eq!(after.len(), 39, "{dialect}: the deleted item is skipped");
+        assert!(!after.iter().any(|m| m.id.as_deref() == Some(ids[7].as_str())));
+
+        let libraries: Vec<_> = client.libraries().await.unwrap().try_collect().await.unwrap();
+        let listed: Vec<_> = libraries.iter().map(|l| cl_sdk::LibraryId::new(l.id.clone().unwrap())).collect();
+        assert_eq!(listed, client.library_ids().await.unwrap(), "{dialect}: the listing's order");
+        let mut names: Vec<_> = libraries.iter().filter_map(|l| l.name.as_deref()).collect();
+        names.sort();
+        assert_eq!(names, ["many", "other"], "{dialect}");
+    }
+}
+
 #[tokio::test]
 async fn items_and_libraries_are_renamed_and_described() {
     use cl_sdk::Changes;
