@@ -163,6 +163,12 @@ fn grains_the_tables_do_not_account_for() {
     let finding = the_error(&report, "vmdk.grain_twice");
     assert_eq!(finding.at, Some(Location::Offset(offset as u64)));
     assert!(finding.problem.contains(&format!("disk sector {first_lba}")), "{finding}");
+    // A damaged grain before the repeated one is the first problem, and the one named.
+    let (damaged_at, _, size) = all[2];
+    let both = variant(&twice, "both.vmdk", |b| b[damaged_at + 12 + size / 2] ^= 0x77);
+    let report = check(&[&both]);
+    assert_eq!(the_error(&report, "vmdk.grain_data").at, Some(Location::Offset(damaged_at as u64)));
+    assert!(!report.findings.iter().any(|f| f.code == "vmdk.grain_twice"), "{:#?}", report.findings);
 }
 
 #[test]

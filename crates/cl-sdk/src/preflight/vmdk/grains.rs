@@ -107,6 +107,7 @@ pub(super) fn stream(
             read_to += n as u64;
             let end = base + block.len() as u64;
             let mut batch = Vec::new();
+            let mut twice = None;
             // Records wholly in the block; a record cut by its end waits for the next.
             while pos < len && pos + 16 <= end {
                 let at = (pos - base) as usize;
@@ -133,9 +134,10 @@ pub(super) fn stream(
                 }
                 grains += 1;
                 if let Some(why) = seen.insert(value) {
-                    let code = "vmdk.grain_twice";
-                    *broken.lock().expect("not poisoned") = Some(Broken { code, offset: pos, lba: value, why });
-                    break 'blocks;
+                    // The grains before it in this block are still inflated: one of them may be
+                    // broken, and then it is the first finding.
+                    twice = Some(Broken { code: "vmdk.grain_twice", offset: pos, lba: value, why });
+                    break;
                 }
                 batch.push(Grain { offset: pos, lba: value, data: at + 12..at + 12 + size as usize });
                 pos = record_end.next_multiple_of(SECTOR);
@@ -146,12 +148,16 @@ pub(super) fn stream(
             if !batch.is_empty() {
                 if workers == 0 {
                     if let Some(b) = inline.batch(&block, &batch) {
-                        *broken.lock().expect("not poisoned") = Some(b);
+                        earliest(&broken, b);
                         break;
                     }
                 } else if send.send((Arc::new(block), batch)).is_err() {
                     break;
                 }
+            }
+            if let Some(b) = twice {
+                earliest(&broken, b);
+                break;
             }
             base = next_base;
         }
@@ -188,11 +194,17 @@ fn inflater(queue: &Mutex<Receiver<Batch>>, expect: Expect, broken: &Mutex<Optio
     loop {
         let Ok((block, batch)) = queue.lock().expect("not poisoned").recv() else { return };
         if let Some(b) = inflater.batch(&block, &batch) {
-            let mut first = broken.lock().expect("not poisoned");
-            if first.as_ref().is_none_or(|f| b.offset < f.offset) {
-                *first = Some(b);
-            }
+            earliest(broken, b);
         }
+    }
+}
+
+/// Keeps `b` as the finding when it comes before the one kept so far (workers finish out of
+/// order; the first broken grain of the file is the one reported).
+fn earliest(broken: &Mutex<Option<Broken>>, b: Broken) {
+    let mut first = broken.lock().expect("not poisoned");
+    if first.as_ref().is_none_or(|f| b.offset < f.offset) {
+        *first = Some(b);
     }
 }
 
