@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use futures_util::TryStreamExt;
+
 use cl_sdk::transfer::DownloadOptions;
 use cl_sdk::types::ProbeStatus;
 use cl_sdk::{Client, Detail, Dialect, ErrorKind, Subscription};
@@ -176,6 +178,7 @@ async fn on_demand_brings_metadata_then_content_per_item_and_evicts() {
 /// A feed served by a test server that can misbehave: lib.json and items.json from a mutable
 /// document, files with faults.
 mod hostile_feed {
+    use std::collections::BTreeMap;
     use std::sync::{Arc, Mutex};
 
     use axum::Router;
@@ -195,6 +198,8 @@ mod hostile_feed {
         pub gone: Arc<Mutex<bool>>,
         /// lib.json still answers, the index does not: a feed vanishing mid-sync.
         pub index_gone: Arc<Mutex<bool>>,
+        /// Display names that differ from the file's name.
+        pub names: Arc<Mutex<BTreeMap<String, String>>>,
     }
 
     pub async fn start(feed: Feed) -> String {
@@ -224,10 +229,14 @@ mod hostile_feed {
             return StatusCode::NOT_FOUND.into_response();
         }
         let files = feed.files.lock().unwrap();
+        let names = feed.names.lock().unwrap();
+        // Every publish raises every item's version: a rename reaches the subscriber.
+        let version = feed.version.lock().unwrap().to_string();
         let items: Vec<_> = files
             .iter()
             .map(|(name, _, size, _)| {
-                json!({"id": format!("urn:uuid:{name}"), "name": name, "type": "vcsp.other", "version": "2",
+                let shown = names.get(name).unwrap_or(name);
+                json!({"id": format!("urn:uuid:{name}"), "name": shown, "type": "vcsp.other", "version": version,
                        "files": [{"name": name, "size": size, "etag": "2", "generationNum": 2, "hrefs": [format!("files/{name}")]}]})
             })
             .collect();
@@ -318,4 +327,51 @@ async fn a_feed_that_breaks_mid_sync_loses_nothing_cached() {
         .await
         .unwrap_err();
     assert!(matches!(e.detail(), Some(Detail::Probe { status: ProbeStatus::InvalidUrl, .. })), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_feed_repeating_an_item_name_brings_the_first_only_and_a_rename_onto_a_deleted_name_lands() {
+    let subscriber = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
+    let c = cl_testkit::client(&subscriber).await;
+    let feed = hostile_feed::Feed::default();
+    *feed.version.lock().unwrap() = 1;
+    for name in ["a.bin", "b.bin"] {
+        feed.files.lock().unwrap().push((name.into(), name.as_bytes().to_vec(), 5, None));
+    }
+    let url = hostile_feed::start(feed.clone()).await;
+    let datastore = cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID);
+    let mirror = c.create_subscribed_library("m", &datastore, &Subscription::new(&url)).await.unwrap();
+    let done = c.sync_library(&mirror).await.unwrap().wait(WAIT, |_| {}).await.unwrap();
+    assert_eq!((done.items, done.items_cached), (2, 2));
+    let source_of = |name: &'static str| {
+        let c = c.clone();
+        let mirror = mirror.clone();
+        async move {
+            let item = c.find_item(&mirror, name).await.unwrap();
+            c.item(&item).await.unwrap().source_id.unwrap()
+        }
+    };
+
+    // A new item under a name the library already has: vCenter refuses it, the rest stands.
+    feed.files.lock().unwrap().push(("c.bin".into(), b"c.bin".to_vec(), 5, None));
+    feed.names.lock().unwrap().insert("c.bin".into(), "a.bin".into());
+    *feed.version.lock().unwrap() = 2;
+    let done = c.sync_library(&mirror).await.unwrap().wait(WAIT, |_| {}).await.unwrap();
+    assert_eq!((done.items, done.items_cached), (2, 2), "{done:?}");
+    assert_eq!(source_of("a.bin").await, "urn:uuid:a.bin");
+
+    // One publish renames b onto a's name and deletes a: the deletion lands first, so no clash.
+    {
+        let mut files = feed.files.lock().unwrap();
+        files.retain(|(name, ..)| name == "b.bin");
+        let mut names = feed.names.lock().unwrap();
+        names.clear();
+        names.insert("b.bin".into(), "a.bin".into());
+        *feed.version.lock().unwrap() = 3;
+    }
+    c.sync_library(&mirror).await.unwrap().wait(WAIT, |_| {}).await.unwrap();
+    let items: Vec<_> = c.items(&mirror).await.unwrap().try_collect().await.unwrap();
+    let names: Vec<_> = items.iter().map(|i| i.name.clone().unwrap()).collect();
+    assert_eq!(names, ["a.bin"]);
+    assert_eq!(items[0].source_id.as_deref(), Some("urn:uuid:b.bin"));
 }

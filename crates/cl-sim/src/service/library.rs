@@ -285,7 +285,7 @@ fn item_files(item: &Item) -> Vec<ItemFileInfo> {
 }
 
 impl State {
-    fn item_name_free(&self, library_id: &str, name: &str, except: Option<&str>) -> SimResult<()> {
+    pub(super) fn item_name_free(&self, library_id: &str, name: &str, except: Option<&str>) -> SimResult<()> {
         let taken = self.items.iter().any(|(id, i)| {
             Some(id.as_str()) != except
                 && i.model.library_id.as_deref() == Some(library_id)

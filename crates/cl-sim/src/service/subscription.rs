@@ -241,7 +241,7 @@ impl Service {
             subscription.running = false;
             match result {
                 Ok(()) => subscription.synced_version = Some(lib.version.clone()),
-                Err(error) => tracing::info!(library = library_id, "sync failed: {}", error.message),
+                Err(error) => tracing::info!(library = library_id, "sync failed: {error}"),
             }
         }
     }
@@ -252,7 +252,7 @@ impl Service {
         feed: &Feed,
         lib: &vcsp::Lib,
         only: Option<&(String, bool)>,
-    ) -> Result<(), FeedError> {
+    ) -> Result<(), String> {
         let (unchanged, on_demand) = {
             let state = self.state();
             let Some(subscription) = state.subscriptions.get(library_id) else { return Ok(()) };
@@ -266,9 +266,8 @@ impl Service {
         if only.is_none() && unchanged && (on_demand || everything_cached()) {
             return Ok(());
         }
-        let items = feed.items(lib).await?;
-        let fetch = self.reconcile(library_id, items, only, on_demand);
-        let mut failed = None;
+        let items = feed.items(lib).await.map_err(|e| e.message)?;
+        let (fetch, mut failed) = self.reconcile(library_id, items, only, on_demand);
         for (item_id, file) in fetch {
             match feed.fetch(&file, &self.store).await {
                 Ok(blob) => {
@@ -281,7 +280,7 @@ impl Service {
                 }
                 Err(error) => {
                     tracing::info!(item = item_id, file = file.name, "content sync failed: {}", error.message);
-                    failed.get_or_insert(error);
+                    failed.get_or_insert(error.message);
                 }
             }
         }
@@ -296,7 +295,7 @@ impl Service {
         feed_items: vcsp::Items,
         only: Option<&(String, bool)>,
         on_demand: bool,
-    ) -> Vec<(String, FeedFile)> {
+    ) -> (Vec<(String, FeedFile)>, Option<String>) {
         let mut state = self.state();
         let ours: BTreeMap<String, String> = state
             .items
@@ -305,15 +304,39 @@ impl Service {
             .filter_map(|(id, i)| i.source.as_ref().map(|s| (s.source_id.clone(), id.clone())))
             .collect();
         let wanted = |item_id: &str| only.is_none_or(|(one, _)| one == item_id);
+        // Items whose source is gone go first (all of them after a library sync, the one after
+        // an item sync), so that a rename onto a deleted item's name is not taken for a clash.
+        let gone: Vec<String> = {
+            let in_feed: BTreeSet<&str> = feed_items.items.iter().map(|e| e.id.as_str()).collect();
+            let gone = ours.iter().filter(|(source, id)| wanted(id) && !in_feed.contains(source.as_str()));
+            gone.map(|(_, id)| id.clone()).collect()
+        };
+        for id in &gone {
+            state.items.remove(id);
+        }
         let mut seen = BTreeSet::new();
         let mut fetch = Vec::new();
+        let mut clash = None;
         for entry in feed_items.items {
             if !seen.insert(entry.id.clone()) {
                 continue;
             }
+            // Item names are unique in a library: vCenter fails the sync on a feed that repeats
+            // one (ALREADY_EXISTS, duplicate_item_name_unsupported_in_library) and skips the item.
+            let mine = ours.get(&entry.id).map(String::as_str);
+            let skipped = match mine {
+                Some(id) => !wanted(id),
+                None => only.is_some(),
+            };
+            if skipped {
+                continue;
+            }
+            if let Err(e) = state.item_name_free(library_id, &entry.name, mine) {
+                clash.get_or_insert(e.message);
+                continue;
+            }
             let now = Utc::now();
-            let item_id = match ours.get(&entry.id) {
-                Some(id) if !wanted(id) => continue,
+            let item_id = match mine {
                 Some(id) => {
                     let item = state.items.get_mut(id).expect("listed above");
                     let source = item.source.as_mut().expect("listed above");
@@ -330,9 +353,8 @@ impl Service {
                         item.model.last_modified_time = Some(now);
                     }
                     item.model.last_sync_time = Some(now);
-                    id.clone()
+                    id.to_owned()
                 }
-                None if only.is_some() => continue,
                 None => {
                     let id = uuid::Uuid::new_v4().to_string();
                     let model = ItemModel {
@@ -371,16 +393,7 @@ impl Service {
                 fetch.extend(missing.map(|f| (item_id.clone(), f)));
             }
         }
-        // Items whose source is gone: all of them after a library sync, the one after an item sync.
-        let gone: Vec<String> = ours
-            .iter()
-            .filter(|(source, id)| wanted(id) && !seen.contains(*source))
-            .map(|(_, id)| id.clone())
-            .collect();
-        for id in gone {
-            state.items.remove(&id);
-        }
-        fetch
+        (fetch, clash)
     }
 
     // ------------------------------------------------------------------ publishing
