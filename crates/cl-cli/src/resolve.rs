@@ -39,7 +39,8 @@ pub async fn library(client: &Client, spec: &str) -> Result<LibraryId, Failure> 
 pub async fn item(client: &Client, spec: &str) -> Result<(ItemId, String), Failure> {
     let trimmed = spec.trim_start_matches('/');
     let Some((library_spec, item_spec)) = trimmed.split_once('/') else {
-        let id = ItemId::new(trimmed);
+        let id: ItemId =
+            trimmed.parse().map_err(|e: cl_sdk::Error| usage(format!("{e}; give LIBRARY/ITEM or an item id")))?;
         return match client.item(&id).await {
             Ok(model) => Ok((id, model.name.unwrap_or_default())),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidArgument) => Err(usage(format!(

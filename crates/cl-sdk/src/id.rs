@@ -169,6 +169,45 @@ impl<T> Id<T> {
     }
 }
 
+impl<T> Id<T> {
+    /// An id the server answered with, checked as a user's would be: it goes into request
+    /// paths, where `..` would name another resource.
+    pub(crate) fn from_server(id: String) -> crate::Result<Self> {
+        match fault(&id) {
+            Some(why) => {
+                Err(Error::new(ErrorKind::Decode, format!("the server answered with {:?} as an id: {why}", clip(&id))))
+            }
+            None => Ok(Self::new(id)),
+        }
+    }
+
+    /// Several, as a listing gives them.
+    pub(crate) fn all_from_server(ids: Vec<String>) -> crate::Result<Vec<Self>> {
+        ids.into_iter().map(Self::from_server).collect()
+    }
+}
+
+/// Why `s` cannot be an id. `.` and `..` are refused because a URL parser resolves them as a
+/// path segment (percent-encoded too), so `item/..` would address the item collection.
+fn fault(s: &str) -> Option<&'static str> {
+    if s.is_empty() {
+        Some("it is empty")
+    } else if s.len() > 1024 {
+        Some("it is longer than 1024 bytes")
+    } else if s.chars().any(char::is_control) {
+        Some("it holds control characters")
+    } else if matches!(s, "." | "..") {
+        Some("a path segment of its own")
+    } else {
+        None
+    }
+}
+
+/// The start of a text for an error message.
+fn clip(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
 impl<T> Clone for Id<T> {
     fn clone(&self) -> Self {
         Self { value: Arc::clone(&self.value), kind: PhantomData }
@@ -217,12 +256,12 @@ impl<T> fmt::Debug for Id<T> {
 impl<T> std::str::FromStr for Id<T> {
     type Err = Error;
 
-    /// Any printable, non-empty text: the server decides what exists.
+    /// Any printable, non-empty text that is not `.` or `..`: the server decides what exists.
     fn from_str(s: &str) -> Result<Self, Error> {
-        if s.is_empty() || s.len() > 1024 || s.chars().any(char::is_control) {
-            return Err(Error::new(ErrorKind::InvalidInput, "an id must be non-empty printable text"));
+        match fault(s) {
+            Some(why) => Err(Error::new(ErrorKind::InvalidInput, format!("{:?} is not an id: {why}", clip(s)))),
+            None => Ok(Self::new(s)),
         }
-        Ok(Self::new(s))
     }
 }
 
@@ -240,7 +279,7 @@ impl<T> serde::Serialize for Id<T> {
 
 impl<'de, T> serde::Deserialize<'de> for Id<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::new)
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -336,11 +375,17 @@ mod tests {
         assert_eq!(format!("{:?}", LibraryId::new("l")), "LibraryId(\"l\")");
         assert_eq!(serde_json::to_string(&item).unwrap(), "\"a-1\"");
         assert_eq!(serde_json::from_str::<ItemId>("\"a-1\"").unwrap(), item);
-        for bad in ["", "a\nb", "\u{1b}[2J"] {
+        for bad in ["", "a\nb", "\u{1b}[2J", ".", ".."] {
             let error = bad.parse::<LibraryId>().unwrap_err();
             assert_eq!(error.kind(), ErrorKind::InvalidInput, "{bad:?}");
         }
         assert!("x".repeat(1025).parse::<ItemId>().is_err());
+        for fine in ["...", ".a", "a..", "%2e%2e", "urn:vapi:com.vmware.content.Library:1"] {
+            assert_eq!(fine.parse::<ItemId>().unwrap().as_str(), fine);
+        }
+        let error = ItemId::from_server("..".into()).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Decode);
+        assert!(error.to_string().contains("\"..\""), "{error}");
     }
 
     #[test]

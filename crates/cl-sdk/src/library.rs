@@ -37,7 +37,7 @@ impl Client {
     /// ```
     pub async fn find_libraries(&self, name: &str) -> Result<Vec<LibraryId>> {
         let spec = LibraryFindSpec { name: Some(name.to_owned()), type_: None };
-        Ok(ids(self.call(ops::library_find(spec)).await?))
+        LibraryId::all_from_server(self.call(ops::library_find(spec)).await?)
     }
 
     /// A library of any type.
@@ -78,7 +78,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn library_ids(&self) -> Result<Vec<LibraryId>> {
-        Ok(ids(self.call(ops::library_list()).await?))
+        LibraryId::all_from_server(self.call(ops::library_list()).await?)
     }
 
     /// The ids of the local libraries (the ones this vCenter's users upload into).
@@ -96,7 +96,7 @@ impl Client {
                 api: api(c.local_library_list()).await,
                 rest: api(c.rest_local_library_list()).await.map(|v| v.value.unwrap_or_default())))
             .await?;
-        Ok(ids(listed))
+        LibraryId::all_from_server(listed)
     }
 
     /// A local library; `NotFound` when `id` is no library or not a local one.
@@ -170,7 +170,9 @@ impl Client {
             }],
             ..Default::default()
         };
-        self.call(ops::local_library_create(spec, uuid::Uuid::new_v4().to_string())).await.map(LibraryId::new)
+        self.call(ops::local_library_create(spec, uuid::Uuid::new_v4().to_string()))
+            .await
+            .and_then(LibraryId::from_server)
     }
 
     /// Changes a library's name or description, then reads it back: the library as it now is.
@@ -233,7 +235,7 @@ impl Client {
     pub async fn find_items(&self, library: &LibraryId, name: &str) -> Result<Vec<ItemId>> {
         let spec =
             ItemFindSpec { name: Some(name.to_owned()), library_id: Some(library.to_string()), ..Default::default() };
-        Ok(ids(self.call(ops::item_find(spec)).await?))
+        ItemId::all_from_server(self.call(ops::item_find(spec)).await?)
     }
 
     /// An item, with its size and content version.
@@ -276,7 +278,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn item_ids(&self, library: &LibraryId) -> Result<Vec<ItemId>> {
-        Ok(ids(self.call(ops::item_list(library.as_str())).await?))
+        ItemId::all_from_server(self.call(ops::item_list(library.as_str())).await?)
     }
 
     /// Creates an empty item and returns its id.
@@ -295,7 +297,7 @@ impl Client {
             type_: Some(item_type.to_string()),
             ..Default::default()
         };
-        self.call(ops::item_create(spec, uuid::Uuid::new_v4().to_string())).await.map(ItemId::new)
+        self.call(ops::item_create(spec, uuid::Uuid::new_v4().to_string())).await.and_then(ItemId::from_server)
     }
 
     /// Changes an item's name or description (its files stay as they are), then reads it back:
@@ -536,9 +538,4 @@ fn single<T>(ids: Vec<T>, what: impl Fn() -> String) -> Result<T> {
             Err(Error::new(ErrorKind::InvalidArgument, format!("{} names {} objects; use an id", what(), ids.len())))
         }
     }
-}
-
-/// Typed ids of what the server listed.
-fn ids<T>(listed: Vec<String>) -> Vec<crate::id::Id<T>> {
-    listed.into_iter().map(crate::id::Id::new).collect()
 }

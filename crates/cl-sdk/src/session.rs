@@ -156,7 +156,7 @@ impl Client {
         token: &str,
     ) -> Result<Session<K>> {
         let id = self.call(K::create(item.as_str(), token)).await?;
-        Ok(self.session(SessionId::new(id)))
+        Ok(self.session(SessionId::from_server(id)?))
     }
 
     /// A handle on an existing session (no call is made).
@@ -185,7 +185,7 @@ impl Client {
     #[allow(private_bounds)]
     pub async fn sessions<K: SessionWire>(&self, item: Option<&ItemId>) -> Result<Vec<SessionId<K>>> {
         let ids = self.call(K::list(item.map(ItemId::as_str))).await?;
-        Ok(ids.into_iter().map(SessionId::new).collect())
+        SessionId::all_from_server(ids)
     }
 }
 

@@ -396,7 +396,7 @@ impl Client {
                 .await
                 .map(|v| v.value)))
         .await
-        .map(LibraryId::new)
+        .and_then(LibraryId::from_server)
     }
 
     /// The ids of the subscribed libraries.
@@ -412,7 +412,7 @@ impl Client {
                 api: api(c.subscribed_library_list()).await,
                 rest: api(c.rest_subscribed_library_list()).await.map(|v| v.value.unwrap_or_default())))
             .await?;
-        Ok(ids.into_iter().map(LibraryId::new).collect())
+        LibraryId::all_from_server(ids)
     }
 
     /// A subscribed library; `InvalidElementType` when `id` is a local one.
@@ -520,7 +520,7 @@ impl Client {
     pub async fn sync_item(&self, item: &ItemId, force_content: bool) -> Result<SyncHandle> {
         let item_id = item.as_str();
         let model = self.item(item).await?;
-        let library_id = LibraryId::new(model.library_id.unwrap_or_default());
+        let library_id = LibraryId::from_server(model.library_id.unwrap_or_default())?;
         let library = self.subscribed_library(&library_id).await?;
         let body = SubscribedItemSyncSpec { force_sync_content: force_content, sync_optional_files: None };
         self.call(op!(SubscribedItemSync, [body] |c|

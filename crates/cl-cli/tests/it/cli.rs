@@ -104,6 +104,12 @@ async fn libraries_items_upload_download_and_sessions() {
     let info = json(&run(against(&sim, &ca).args(["--json", "item", "info", "images/photon"])));
     assert_eq!(info["files"].as_array().unwrap().len(), 2);
     assert_eq!(info["content_version"], "2");
+    for not_an_id in ["..", "."] {
+        let refused = against(&sim, &ca).args(["item", "info", not_an_id]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("is not an id") && stderr.contains("LIBRARY/ITEM"), "{stderr}");
+    }
 
     let dest = dir.path().join("out");
     let downloaded = json(&run(against(&sim, &ca).args(["--json", "download", "images/photon", "--to"]).arg(&dest)));

@@ -299,3 +299,26 @@ async fn an_update_the_server_acknowledges_but_does_not_apply_is_an_error() {
     assert!(error.to_string().contains("does not show it"), "{error}");
     assert_eq!(server.count("PATCH /api/content/library/item/item"), 1);
 }
+
+#[tokio::test]
+async fn ids_a_url_would_resolve_as_dot_segments_are_refused_from_either_side() {
+    // `item/..` is `item` to a URL parser, percent-encoded or not: another resource.
+    let server = vcenter(Plan { listed: vec!["a-1".into(), "..".into()], ..plan(Vec::new()) }).await;
+    let client = connect(&server).await.unwrap();
+    for error in
+        [client.library_ids().await.unwrap_err(), client.item_ids(&cl_sdk::LibraryId::new("lib")).await.unwrap_err()]
+    {
+        assert_eq!(error.kind(), ErrorKind::Decode, "{error}");
+        assert!(error.to_string().contains("\"..\""), "{error}");
+    }
+    let error = "..".parse::<cl_sdk::ItemId>().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+
+    // A session id that is one: the download fails typed, nothing is written.
+    let server = vcenter(Plan { session_id: Some(".".into()), ..plan(vec![FilePlan::new("x.bin", b"abc")]) }).await;
+    let dest = tempfile::tempdir().unwrap();
+    let error = download(&server, dest.path()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Decode, "{error}");
+    assert!(listing(dest.path()).is_empty(), "{:?}", listing(dest.path()));
+    assert!(!server.seen().iter().any(|s| s.line.contains("download-session/")), "no call went to a dot segment");
+}

@@ -29,6 +29,9 @@ pub struct Plan {
     pub stuck_status: Option<String>,
     /// The item's content version the download session reports (none: the session get fails).
     pub content_version: Option<String>,
+    /// What the library and item listings answer, and the id a new download session gets.
+    pub listed: Vec<String>,
+    pub session_id: Option<String>,
 }
 
 impl Default for Plan {
@@ -40,6 +43,8 @@ impl Default for Plan {
             huge_list: None,
             stuck_status: None,
             content_version: None,
+            listed: Vec::new(),
+            session_id: None,
         }
     }
 }
@@ -189,7 +194,10 @@ async fn answer(State(shared): State<Shared>, request: Request) -> Response {
     let find = |name: &str| plan.files.iter().position(|f| f.name == name);
     let sessions = "/api/content/library/item/download-session";
     match (request.method().as_str(), path.as_str()) {
-        ("POST", p) if p == sessions => json_reply(StatusCode::CREATED, json!("ds-1")),
+        ("POST", p) if p == sessions => {
+            json_reply(StatusCode::CREATED, json!(plan.session_id.clone().unwrap_or_else(|| "ds-1".into())))
+        }
+        ("GET", "/api/content/library" | "/api/content/library/item") => json_reply(StatusCode::OK, json!(plan.listed)),
         ("DELETE", p) if p == format!("{sessions}/ds-1") => StatusCode::NO_CONTENT.into_response(),
         ("GET", p) if p == format!("{sessions}/ds-1") && plan.content_version.is_some() => json_reply(
             StatusCode::OK,
