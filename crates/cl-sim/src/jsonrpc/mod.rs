@@ -10,6 +10,8 @@
 //! Transfers stay plain HTTP on the URIs the sessions hand out, as on vCenter. Malformed requests
 //! get JSON-RPC's own error replies; every reply is HTTP 200, as the SDKs expect.
 
+#[cfg(test)]
+mod against_spec;
 mod types;
 
 pub(crate) use types::*;

@@ -5,7 +5,8 @@
 //! strings, numbers, booleans and lists are plain JSON. Decoding needs no types ([`untag`]); encoding
 //! does ([`tag`]): every optional field is wrapped even when unset, and each structure carries
 //! its canonical name. Names, fields and optionality are those of the vAPI metadata shipped in the
-//! official SDKs (e.g. `com/vmware/content/library/item_client.py` of `vmware-vcenter`).
+//! official SDKs (e.g. `com/vmware/content/library/item_client.py` of `vmware-vcenter`); their
+//! fields and kinds are checked against the spec in `against_spec.rs`.
 
 use serde_json::{Map, Value, json};
 

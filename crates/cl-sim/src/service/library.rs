@@ -278,6 +278,7 @@ fn item_files(item: &Item) -> Vec<ItemFileInfo> {
             checksum_info: None,
             cached: false,
             version: item.content_version.to_string(),
+            file_download_endpoint: None,
         });
     let mut files: Vec<ItemFileInfo> = on_disk.chain(uncached).collect();
     files.sort_by(|a, b| a.name.cmp(&b.name));
@@ -331,6 +332,8 @@ fn item_file(name: &str, blob: &Blob, version: u64) -> ItemFileInfo {
         checksum_info: Some(ChecksumInfo { algorithm: Some(ChecksumAlgorithm::Sha1), checksum: blob.sha1.clone() }),
         cached: true,
         version: version.to_string(),
+        // vCenter 9's direct link to a cached file; the simulator's files go through sessions.
+        file_download_endpoint: None,
     }
 }
 
