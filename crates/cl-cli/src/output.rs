@@ -231,15 +231,27 @@ pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// One line for a finished transfer: `uploaded 1 file, 5 B in 0.01 s (500 B/s)`.
 pub fn summary(what: &str, files: usize, bytes: u64, elapsed: Duration) -> String {
-    let mib = bytes as f64 / (1024.0 * 1024.0);
-    let rate = mib / elapsed.as_secs_f64().max(1e-6);
-    format!("{what} {files} files, {mib:.1} MiB in {:.2} s ({rate:.1} MiB/s)", elapsed.as_secs_f64())
+    let seconds = elapsed.as_secs_f64();
+    let rate = (bytes as f64 / seconds.max(1e-3)) as u64;
+    let noun = if files == 1 { "file" } else { "files" };
+    format!("{what} {files} {noun}, {} in {seconds:.2} s ({}/s)", human(bytes), human(rate))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summaries_read_as_sentences() {
+        let one = summary("uploaded", 1, 5, Duration::from_millis(10));
+        assert_eq!(one, "uploaded 1 file, 5 B in 0.01 s (500 B/s)");
+        let many = summary("downloaded", 3, 3 << 30, Duration::from_secs(2));
+        assert_eq!(many, "downloaded 3 files, 3.0 GiB in 2.00 s (1.5 GiB/s)");
+        // A transfer timed at zero does not divide by zero.
+        assert!(summary("x", 0, 0, Duration::ZERO).ends_with("(0 B/s)"));
+    }
 
     #[test]
     fn sizes_for_people() {
