@@ -224,13 +224,16 @@ impl SyncHandle {
     /// # Ok(()) }
     /// ```
     pub async fn progress(&self) -> Result<SyncProgress> {
-        let view = self.view().await?;
+        let view = self.view(None).await?;
         Ok(self.summary(&view, Duration::ZERO))
     }
 
     /// Waits until the sync is done, calling `on_progress` after each look, and returns the last
-    /// progress. Polls start at 100 ms and grow to 5 s while nothing changes. Past `deadline`
-    /// the wait fails with [`ErrorKind::WaitTimedOut`], naming the items still pending.
+    /// progress. Polls start at 100 ms and grow to 5 s while nothing changes, and pause at least
+    /// three times as long as the last look took. While a content sync runs, a look fetches only
+    /// the items not cached yet (and new ones); the sync is done when a look at every item finds
+    /// all cached and nothing changed since the look before. Past `deadline` the wait fails with
+    /// [`ErrorKind::WaitTimedOut`], naming the items still pending.
     ///
     /// ```no_run
     /// # async fn demo(client: cl_sdk::Client, library: cl_sdk::LibraryId) -> cl_sdk::Result<()> {
@@ -250,11 +253,19 @@ impl SyncHandle {
         let mut backoff = fresh();
         let mut last: Option<View> = None;
         loop {
-            let view = self.view().await?;
+            let look = Instant::now();
+            // Every item is looked at first, for a metadata sync, and to confirm a content sync
+            // that looked done; between, cached items keep what the last look saw.
+            let whole = match &last {
+                Some(last) => !self.content || last.values().all(|(_, _, cached, _)| *cached),
+                None => true,
+            };
+            let view = self.view(if whole { None } else { last.as_ref() }).await?;
+            let looked = look.elapsed();
             let progress = self.summary(&view, started.elapsed());
             on_progress(&progress);
             let settled = last.as_ref() == Some(&view);
-            if settled && progress.pending.is_empty() {
+            if whole && settled && progress.pending.is_empty() {
                 return Ok(progress);
             }
             if !settled {
@@ -273,25 +284,39 @@ impl SyncHandle {
                 ));
             }
             last = Some(view);
-            tokio::time::sleep(backoff.next_pause().min(deadline - waited)).await;
+            // A large library makes a long look: the pause grows with it, so the server is
+            // asked about its items a bounded share of the time.
+            let pause = backoff.next_pause().max(looked * 3);
+            tokio::time::sleep(pause.min(deadline - waited)).await;
         }
     }
 
-    async fn view(&self) -> Result<View> {
+    /// The items the sync covers now. With `since`, an item that look saw cached is taken from
+    /// it instead of being fetched again.
+    async fn view(&self, since: Option<&View>) -> Result<View> {
         let ids = match &self.item {
             Some(item) => vec![item.clone()],
             None => self.client.item_ids(&self.library).await?,
         };
+        let mut view = View::new();
+        let mut fetch = Vec::new();
+        for id in ids {
+            match since.and_then(|since| since.get(&id)).filter(|(_, _, cached, _)| *cached) {
+                Some(seen) => {
+                    view.insert(id, seen.clone());
+                }
+                None => fetch.push(id),
+            }
+        }
         // Sixteen looks at a time: a poll of a large library stays short and bounded.
         let looks: Vec<(ItemId, Result<ItemModel>)> =
-            futures_util::stream::iter(ids.into_iter().map(|id| async move {
+            futures_util::stream::iter(fetch.into_iter().map(|id| async move {
                 let item = self.client.item(&id).await;
                 (id, item)
             }))
             .buffered(16)
             .collect()
             .await;
-        let mut view = View::new();
         for (id, item) in looks {
             match item {
                 Ok(item) => {

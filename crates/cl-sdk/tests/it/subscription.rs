@@ -375,3 +375,33 @@ async fn a_feed_repeating_an_item_name_brings_the_first_only_and_a_rename_onto_a
     assert_eq!(names, ["a.bin"]);
     assert_eq!(items[0].source_id.as_deref(), Some("urn:uuid:b.bin"));
 }
+
+#[tokio::test]
+async fn waiting_on_a_large_sync_asks_again_only_about_what_is_not_cached() {
+    let subscriber = Simulator::start(SimConfig::default().plain_http()).await.unwrap();
+    let c = cl_testkit::client(&subscriber).await;
+    let feed = hostile_feed::Feed::default();
+    *feed.version.lock().unwrap() = 1;
+    {
+        let mut files = feed.files.lock().unwrap();
+        for i in 0..60 {
+            files.push((format!("f{i:02}.bin"), vec![i as u8; 10], 10, None));
+        }
+        // One file that never arrives: the sync never ends, the wait runs to its deadline.
+        files.push(("stuck.bin".into(), vec![1; 1000], 1000, Some(10)));
+    }
+    let url = hostile_feed::start(feed.clone()).await;
+    let datastore = cl_sdk::DatastoreId::new(cl_sim::DATASTORE_ID);
+    let mirror = c.create_subscribed_library("big", &datastore, &Subscription::new(&url)).await.unwrap();
+    let sync = c.sync_library(&mirror).await.unwrap();
+    let before = subscriber.requests_served();
+    let mut looks = 0;
+    let e = sync.wait(Duration::from_secs(3), |_| looks += 1).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WaitTimedOut, "{e}");
+    assert!(e.to_string().contains("stuck.bin"), "{e}");
+    let asked = subscriber.requests_served() - before;
+    // Whole looks would cost 62 requests each (the listing and 61 items); after the first that
+    // saw the 60 cached, each costs the listing and the stuck item.
+    assert!(looks >= 3, "{looks} looks");
+    assert!(asked <= 62 * 2 + 2 * looks, "{asked} requests for {looks} looks");
+}
