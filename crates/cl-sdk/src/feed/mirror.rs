@@ -91,15 +91,20 @@ pub async fn mirror_feed(url: &str, dest: &Path) -> Result<MirrorReport> {
     let items: Items = origin.document(&items_target).await.map_err(|why| unreadable("index", why))?;
 
     // Every document and file the mirror writes has a path of its own: two references that land
-    // on one path (or on lib.json) would overwrite each other.
-    let mut claimed = std::collections::BTreeSet::from([dest.join("lib.json"), local_path(dest, &lib.items_href)?]);
+    // on one path (or on lib.json) would overwrite each other, and so would two that differ only
+    // in case on the file systems that ignore it (as downloads refuse them too).
+    let folded = |path: PathBuf| path.to_string_lossy().to_lowercase();
+    let mut claimed =
+        std::collections::BTreeSet::from([folded(dest.join("lib.json")), folded(local_path(dest, &lib.items_href)?)]);
     let all_hrefs =
         items.items.iter().flat_map(|i| i.self_href.iter().chain(i.files.iter().flat_map(|f| f.hrefs.first())));
     for href in all_hrefs {
-        if !claimed.insert(local_path(dest, href)?) {
+        if !claimed.insert(folded(local_path(dest, href)?)) {
             return Err(Error::new(
                 ErrorKind::Verification,
-                format!("the feed names {href:?} twice (or over one of its own documents); nothing was mirrored"),
+                format!(
+                    "the feed names {href:?} twice, or over one of its own documents (case aside); nothing was mirrored"
+                ),
             ));
         }
     }

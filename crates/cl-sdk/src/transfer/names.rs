@@ -36,7 +36,8 @@ pub(crate) const MAX_NAME_BYTES: usize = 255;
 /// The one rule for a file's name, wherever it comes from (an item's file list, an OVA member,
 /// an OVF reference, a name given for an upload): one plain name in one folder. `Err` says why
 /// not. Refused: empty names, `.` and `..`, path separators (`/`, `\`), drive letters (`C:`),
-/// NUL and other control characters. (How long a name may be depends on where it goes: see
+/// NUL and other control characters; on Windows also device names, streams (`:`), reserved
+/// characters and trailing dots or spaces (see `windows_fault`). (How long a name may be depends on where it goes: see
 /// [`item_name`] and [`check_length`].)
 pub(crate) fn plain(name: &str) -> std::result::Result<(), &'static str> {
     if name.is_empty() || name == "." || name == ".." {
@@ -52,7 +53,29 @@ pub(crate) fn plain(name: &str) -> std::result::Result<(), &'static str> {
     if bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic() {
         return Err("it starts with a drive letter");
     }
-    Ok(())
+    if cfg!(windows) { windows_fault(name).map_or(Ok(()), Err) } else { Ok(()) }
+}
+
+/// What makes a name that is plain elsewhere unsafe on Windows: a device name (`CON`,
+/// `nul.txt`, `COM1`: the bytes would go to the device), a `:` (`a.vmdk:x` writes a stream
+/// inside `a.vmdk`), a trailing dot or space (dropped, so two names become one file), and the
+/// characters Windows reserves. Checked where the files land on Windows only, so other systems
+/// keep names vCenter allows; written for every target so it is tested everywhere.
+fn windows_fault(name: &str) -> Option<&'static str> {
+    if name.contains(['<', '>', ':', '"', '|', '?', '*']) {
+        return Some("it contains a character Windows reserves (< > : \" | ? *)");
+    }
+    if name.ends_with(['.', ' ']) {
+        return Some("it ends with a dot or a space, which Windows drops");
+    }
+    let stem = name.split('.').next().unwrap_or_default().trim_end_matches(' ');
+    let device = ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"].iter().any(|d| stem.eq_ignore_ascii_case(d))
+        || ["COM", "LPT"].iter().any(|prefix| {
+            stem.len() == 4
+                && stem[..3].eq_ignore_ascii_case(prefix)
+                && matches!(stem.chars().nth(3), Some('0'..='9' | '¹' | '²' | '³'))
+        });
+    device.then_some("it names a Windows device")
 }
 
 /// A name for a file this client puts into an item: [`plain`], and at most [`MAX_NAME_BYTES`].
@@ -262,5 +285,36 @@ mod tests {
         for good in ["disk.vmdk", ".hidden", "a..b", "名前.iso", "with space.ovf"] {
             assert_eq!(safe_file_name(dir, good).unwrap(), dir.join(good));
         }
+    }
+
+    #[test]
+    fn names_windows_would_turn_into_devices_or_streams_are_known() {
+        for bad in [
+            "CON",
+            "con.vmdk",
+            "Nul.txt",
+            "aux",
+            "prn.ovf",
+            "COM1",
+            "com9.iso",
+            "LPT1.txt",
+            "conin$",
+            "a.vmdk:evil",
+            "what?.iso",
+            "a*b",
+            "pipe|x",
+            "quote\"x",
+            "<x>",
+            "trailing.",
+            "trailing ",
+            "nul .txt",
+        ] {
+            assert!(windows_fault(bad).is_some(), "{bad:?}");
+        }
+        for fine in ["disk.vmdk", "console.ovf", "com10.iso", "nuller", "lpt.txt", "a..b", "名前.iso", "x.con"] {
+            assert_eq!(windows_fault(fine), None, "{fine:?}");
+        }
+        // Elsewhere these stay plain names: vCenter allows them and the file systems take them.
+        assert_eq!(plain("a.vmdk:x").is_ok(), !cfg!(windows));
     }
 }

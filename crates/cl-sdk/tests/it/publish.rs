@@ -398,11 +398,19 @@ async fn a_mirror_refuses_references_that_collide_or_climb_out() {
     let url = serve(dir.path().to_owned()).await;
     let hrefs = |items: &mut serde_json::Value, to: &str| {
         let first = items["items"][0]["files"][0]["hrefs"][0].as_str().unwrap().to_owned();
-        items["items"][1]["files"][0]["hrefs"] = serde_json::json!([if to.is_empty() { first } else { to.to_owned() }]);
+        let to = match to {
+            "" => first,
+            // The first file's path in other case: one file where case is ignored.
+            "UPPER" => first.to_uppercase(),
+            to => to.to_owned(),
+        };
+        items["items"][1]["files"][0]["hrefs"] = serde_json::json!([to]);
     };
     for (to, kind) in [
         ("", ErrorKind::Verification),
+        ("UPPER", ErrorKind::Verification),
         ("lib.json", ErrorKind::Verification),
+        ("Lib.JSON", ErrorKind::Verification),
         ("%2e%2e/x", ErrorKind::UnsafePath),
         (".hidden", ErrorKind::UnsafePath),
     ] {
