@@ -34,14 +34,6 @@ include!(concat!(env!("OUT_DIR"), "/cl_api.rs"));
 
 pub mod operation;
 
-/// The OpenAPI document these bindings and the operation table were generated from, as text.
-/// Servers that answer for the service (the simulator) check what they send against it.
-///
-/// ```
-/// assert!(cl_api::SPEC.starts_with("openapi: 3.0"));
-/// ```
-pub const SPEC: &str = include_str!("../spec/cl-transfer.yaml");
-
 /// The header that carries the API session token on every call but the login.
 pub const SESSION_HEADER: &str = "vmware-api-session-id";
 

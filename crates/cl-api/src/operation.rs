@@ -38,6 +38,8 @@ pub struct Operation {
     pub repeat: Repeat,
     /// How a caller proves who it is.
     pub auth: Auth,
+    /// The vAPI type of its result, as JSON-RPC encodes it.
+    pub output: Shape,
     /// The `/api` form.
     pub api: Route,
     /// The `/rest` form, where the service has one.
@@ -181,6 +183,67 @@ pub enum Body {
     Fields,
     /// The whole body is the one named input (`/api`'s `create_spec`, `update_spec`, …).
     Input(&'static str),
+}
+
+/// A value's type as far as vAPI's tagged JSON-RPC encoding depends on it (ids, URIs and enums
+/// are strings on that wire). Generated from the spec with the structures in [`structures`].
+///
+/// ```
+/// use cl_api::operation::{OperationId, Shape};
+///
+/// let Shape::Struct(model) = OperationId::ItemGet.operation().output else { panic!("a structure") };
+/// assert_eq!(model.name, "com.vmware.content.library.item_model");
+/// let name = model.fields.iter().find(|f| f.name == "name").unwrap();
+/// assert!(matches!(name.shape, Shape::Opt(Shape::Str)));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub enum Shape {
+    /// No value, or any value (a schema without a type).
+    Void,
+    /// A string.
+    Str,
+    /// A 64-bit integer.
+    Int,
+    /// A double.
+    Double,
+    /// A boolean.
+    Bool,
+    /// A date and time (RFC 3339, milliseconds, `Z` on vCenter's wire).
+    DateTime,
+    /// A string that is a secret (`{"SECRET": …}`).
+    Secret,
+    /// An optional value (`{"OPTIONAL": …}`).
+    Opt(&'static Shape),
+    /// A list.
+    List(&'static Shape),
+    /// A map with string keys (a list of `map-entry` structures).
+    Map(&'static Shape),
+    /// A structure (`{"STRUCTURE": {name: fields}}`).
+    Struct(&'static Structure),
+}
+
+/// A vAPI structure: its canonical name and fields.
+pub struct Structure {
+    /// The canonical name, e.g. `com.vmware.content.library_model`.
+    pub name: &'static str,
+    /// Every field, with its shape (optional ones as [`Shape::Opt`]).
+    pub fields: &'static [Field],
+}
+
+/// Names the structure only: structures nest in cycles (messages and their parameters).
+impl fmt::Debug for Structure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Structure({})", self.name)
+    }
+}
+
+/// One field of a [`Structure`].
+#[derive(Debug)]
+pub struct Field {
+    /// Its name.
+    pub name: &'static str,
+    /// Its type.
+    pub shape: Shape,
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub mod lint;
 mod open_enum;
+mod shapes;
 mod table;
 
 /// Where the spec lives, relative to the workspace root: the one hand-curated source of truth.

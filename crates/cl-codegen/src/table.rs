@@ -12,6 +12,9 @@
 //!   the same request again;
 //! * `x-vapi-name` on a query parameter: the input it fills when it is not its wire name
 //!   (`filter.names` for `/api`'s `names`).
+//!
+//! Each row also carries the vAPI shape of its result, and the `structures` module every vAPI
+//! structure of the component schemas (see the `shapes` module for the extensions they read).
 
 use std::collections::BTreeMap;
 
@@ -63,6 +66,7 @@ struct Vapi {
 /// Generates the table's data (`OperationId` and `OPERATIONS`) as formatted Rust source.
 pub fn generate(tree: &Value) -> Result<String> {
     let mut forms: BTreeMap<String, (Form, Option<Vapi>)> = BTreeMap::new();
+    let mut outputs: BTreeMap<String, TokenStream> = BTreeMap::new();
     let paths = tree["paths"].as_object().context("the spec has no paths")?;
     for (key, item) in paths {
         for method in METHODS {
@@ -70,6 +74,9 @@ pub fn generate(tree: &Value) -> Result<String> {
             let id = op["operationId"].as_str().context("an operation without operationId")?;
             let form = form(tree, key, method, &item["parameters"], op).with_context(|| id.to_owned())?;
             let vapi = vapi(op).with_context(|| id.to_owned())?;
+            if !id.starts_with("rest_") {
+                outputs.insert(id.to_owned(), output(tree, op).with_context(|| format!("{id}: its result"))?);
+            }
             forms.insert(id.to_owned(), (form, vapi));
         }
     }
@@ -97,6 +104,7 @@ pub fn generate(tree: &Value) -> Result<String> {
         let (service, vname) = (&vapi.service, &vapi.name);
         let repeat = format_ident!("{}", vapi.repeat.to_upper_camel_case());
         let auth = if api.basic_auth { quote!(Auth::Basic) } else { quote!(Auth::Session) };
+        let output = &outputs[id];
         let api = route(api);
         let rest = match rest {
             Some(form) => {
@@ -112,12 +120,14 @@ pub fn generate(tree: &Value) -> Result<String> {
                 vapi: Vapi { service: #service, name: #vname },
                 repeat: Repeat::#repeat,
                 auth: #auth,
+                output: #output,
                 api: #api,
                 rest: #rest,
             }
         }
     });
     let docs = rows.iter().map(|(id, api, ..)| format!(" `{id}`: {}", shown(api)));
+    let structures = crate::shapes::structures(tree)?;
 
     let tokens = quote! {
         /// Every operation of the spec, named after its `/api` operationId.
@@ -140,6 +150,13 @@ pub fn generate(tree: &Value) -> Result<String> {
 
         /// The table, in the order of [`OperationId::ALL`].
         pub static OPERATIONS: [Operation; #count] = [#(#entries),*];
+
+        /// The vAPI structures of the spec's component schemas, named after them.
+        pub mod structures {
+            use super::{Field, Shape, Structure, structures};
+
+            #(#structures)*
+        }
     };
     let file: syn::File = syn::parse2(tokens).context("the operation table is not valid Rust")?;
     Ok(prettyplease::unparse(&file))
@@ -253,6 +270,16 @@ fn form(tree: &Value, key: &str, method: &str, shared: &Value, op: &Value) -> Re
         .context("no success response")?;
     let basic_auth = op["security"].as_array().is_some_and(|list| list.iter().any(|s| s.get("basic_auth").is_some()));
     Ok(Form { method: method.to_owned(), segments, action, selector, query, body, status, basic_auth })
+}
+
+/// The shape of an operation's success body: `Shape::Void` when it has none.
+fn output(tree: &Value, op: &Value) -> Result<TokenStream> {
+    let responses = op["responses"].as_object().context("no responses")?;
+    let (_, response) = responses.iter().find(|(code, _)| code.starts_with('2')).context("no success response")?;
+    match resolve(tree, response)["content"]["application/json"].get("schema") {
+        Some(schema) => crate::shapes::shape(tree, schema),
+        None => Ok(quote!(Shape::Void)),
+    }
 }
 
 fn vapi(op: &Value) -> Result<Option<Vapi>> {

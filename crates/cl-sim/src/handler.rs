@@ -16,13 +16,12 @@ use serde_json::{Map, Value};
 
 use crate::error::{SimError, SimResult};
 use crate::faults::CallFault;
-use crate::jsonrpc::Ty;
 use crate::service::Service;
 
-/// An operation's handler: what it runs, and the vAPI type of its result (for JSON-RPC).
+/// An operation's handler: what it runs. (The vAPI type of its result, for JSON-RPC, is the
+/// table's.)
 pub(crate) struct Handler {
     pub op: OperationId,
-    pub output: Ty,
     pub run: fn(&mut Call<'_>) -> SimResult<Reply>,
 }
 

@@ -10,8 +10,6 @@
 //! Transfers stay plain HTTP on the URIs the sessions hand out, as on vCenter. Malformed requests
 //! get JSON-RPC's own error replies; every reply is HTTP 200, as the SDKs expect.
 
-#[cfg(test)]
-mod against_spec;
 mod types;
 
 pub(crate) use types::*;
@@ -26,7 +24,7 @@ use serde_json::{Map, Value, json};
 
 use crate::dialect;
 use crate::error::SimError;
-use crate::handler::{Input, Outcome, Reply, handler, perform};
+use crate::handler::{Input, Outcome, Reply, perform};
 use crate::service::Service;
 
 const PARSE_ERROR: i64 = -32700;
@@ -138,17 +136,14 @@ async fn invoke(service: &Arc<Service>, call: Invoke) -> Invoked {
     };
     let output = match perform(service, op, Input(call.input), &call.headers).await {
         Outcome::Done(Ok(Reply::Void | Reply::Later(_))) => Value::Null,
-        Outcome::Done(Ok(Reply::Value(value))) => {
-            let ty = handler(op).map_or(Ty::Void, |h| h.output);
-            match tag(&value, ty) {
-                Ok(output) => output,
-                Err(mismatch) => {
-                    tracing::error!(operation = op.name(), "output encoding: {}", mismatch.0);
-                    let error = SimError::new(ErrorType::InternalServerError, "The simulator built an invalid result.");
-                    return Invoked::Result(json!({ "error": tagged_error(&error) }));
-                }
+        Outcome::Done(Ok(Reply::Value(value))) => match tag(&value, op.operation().output) {
+            Ok(output) => output,
+            Err(mismatch) => {
+                tracing::error!(operation = op.name(), "output encoding: {}", mismatch.0);
+                let error = SimError::new(ErrorType::InternalServerError, "The simulator built an invalid result.");
+                return Invoked::Result(json!({ "error": tagged_error(&error) }));
             }
-        }
+        },
         Outcome::Done(Err(error)) => return Invoked::Result(json!({ "error": tagged_error(&error) })),
         Outcome::Proxy(code) => return Invoked::Wire(dialect::proxy_reply(code)),
         Outcome::Cut => return Invoked::Wire(crate::transfer::cut()),
@@ -159,7 +154,7 @@ async fn invoke(service: &Arc<Service>, call: Invoke) -> Invoked {
 /// A standard error as `{"ERROR": {"com.vmware.vapi.std.errors.<kind>": {fields}}}`.
 fn tagged_error(error: &SimError) -> Value {
     let plain = serde_json::to_value(error.std_error()).expect("std errors serialize");
-    let fields = plain.as_object().map(|fields| tag_fields(&STD_ERROR, fields));
+    let fields = plain.as_object().map(|fields| tag_fields(&cl_api::operation::structures::STD_ERROR, fields));
     let mut fields = fields.and_then(Result::ok).expect("std errors match their declared type");
     if matches!(error.kind, ErrorType::Unauthenticated | ErrorType::Unauthorized) {
         fields["challenge"] = json!({ "OPTIONAL": null });

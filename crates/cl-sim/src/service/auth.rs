@@ -85,9 +85,9 @@ impl Service {
 
 /// The session operations.
 pub(crate) static HANDLERS: &[Handler] = &[
-    Handler { op: OperationId::SessionCreate, output: Ty::Secret, run: session_create },
-    Handler { op: OperationId::SessionGet, output: Ty::Struct(&SESSION_INFO), run: session_get },
-    Handler { op: OperationId::SessionDelete, output: Ty::Void, run: session_delete },
+    Handler { op: OperationId::SessionCreate, run: session_create },
+    Handler { op: OperationId::SessionGet, run: session_get },
+    Handler { op: OperationId::SessionDelete, run: session_delete },
 ];
 
 fn session_create(call: &mut Call<'_>) -> SimResult<Reply> {

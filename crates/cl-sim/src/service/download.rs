@@ -225,20 +225,16 @@ fn prepare_progress(elapsed: Duration, delay: Duration) -> PrepareStatus {
 
 /// The download session operations and their files'.
 pub(crate) static HANDLERS: &[Handler] = &[
-    Handler { op: OperationId::DownloadSessionCreate, output: Ty::Str, run: create },
-    Handler { op: OperationId::DownloadSessionList, output: IDS, run: list },
-    Handler { op: OperationId::DownloadSessionGet, output: Ty::Struct(&DOWNLOAD_SESSION_MODEL), run: get },
-    Handler { op: OperationId::DownloadSessionKeepAlive, output: Ty::Void, run: keep_alive },
-    Handler { op: OperationId::DownloadSessionCancel, output: Ty::Void, run: cancel },
-    Handler { op: OperationId::DownloadSessionFail, output: Ty::Void, run: fail },
-    Handler { op: OperationId::DownloadSessionDelete, output: Ty::Void, run: delete },
-    Handler {
-        op: OperationId::DownloadSessionFileList,
-        output: Ty::List(&Ty::Struct(&DOWNLOAD_FILE_INFO)),
-        run: file_list,
-    },
-    Handler { op: OperationId::DownloadSessionFileGet, output: Ty::Struct(&DOWNLOAD_FILE_INFO), run: file_get },
-    Handler { op: OperationId::DownloadSessionFilePrepare, output: Ty::Struct(&DOWNLOAD_FILE_INFO), run: file_prepare },
+    Handler { op: OperationId::DownloadSessionCreate, run: create },
+    Handler { op: OperationId::DownloadSessionList, run: list },
+    Handler { op: OperationId::DownloadSessionGet, run: get },
+    Handler { op: OperationId::DownloadSessionKeepAlive, run: keep_alive },
+    Handler { op: OperationId::DownloadSessionCancel, run: cancel },
+    Handler { op: OperationId::DownloadSessionFail, run: fail },
+    Handler { op: OperationId::DownloadSessionDelete, run: delete },
+    Handler { op: OperationId::DownloadSessionFileList, run: file_list },
+    Handler { op: OperationId::DownloadSessionFileGet, run: file_get },
+    Handler { op: OperationId::DownloadSessionFilePrepare, run: file_prepare },
 ];
 
 const ID: &str = "download_session_id";

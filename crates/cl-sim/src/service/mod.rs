@@ -19,7 +19,6 @@ use crate::blob::Blob;
 use crate::error::{SimError, SimResult};
 use crate::faults::Faults;
 use crate::handler::{Call, Handler, Reply};
-use crate::jsonrpc::*;
 use cl_api::operation::OperationId;
 
 mod auth;

@@ -513,15 +513,15 @@ impl Service {
 
 /// The subscription operations.
 pub(crate) static HANDLERS: &[Handler] = &[
-    Handler { op: OperationId::SubscribedLibraryCreate, output: Ty::Str, run: create },
-    Handler { op: OperationId::SubscribedLibraryList, output: IDS, run: list },
-    Handler { op: OperationId::SubscribedLibraryGet, output: Ty::Struct(&LIBRARY_MODEL), run: get },
-    Handler { op: OperationId::SubscribedLibraryDelete, output: Ty::Void, run: delete },
-    Handler { op: OperationId::SubscribedLibrarySync, output: Ty::Void, run: sync },
-    Handler { op: OperationId::SubscribedLibraryEvict, output: Ty::Void, run: evict },
-    Handler { op: OperationId::SubscribedLibraryProbe, output: Ty::Struct(&PROBE_RESULT), run: probe },
-    Handler { op: OperationId::SubscribedItemSync, output: Ty::Void, run: item_sync },
-    Handler { op: OperationId::SubscribedItemEvict, output: Ty::Void, run: item_evict },
+    Handler { op: OperationId::SubscribedLibraryCreate, run: create },
+    Handler { op: OperationId::SubscribedLibraryList, run: list },
+    Handler { op: OperationId::SubscribedLibraryGet, run: get },
+    Handler { op: OperationId::SubscribedLibraryDelete, run: delete },
+    Handler { op: OperationId::SubscribedLibrarySync, run: sync },
+    Handler { op: OperationId::SubscribedLibraryEvict, run: evict },
+    Handler { op: OperationId::SubscribedLibraryProbe, run: probe },
+    Handler { op: OperationId::SubscribedItemSync, run: item_sync },
+    Handler { op: OperationId::SubscribedItemEvict, run: item_evict },
 ];
 
 fn create(call: &mut Call<'_>) -> SimResult<Reply> {

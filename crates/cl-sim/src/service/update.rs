@@ -391,24 +391,20 @@ impl Service {
 
 /// The update session operations and their files'.
 pub(crate) static HANDLERS: &[Handler] = &[
-    Handler { op: OperationId::UpdateSessionCreate, output: Ty::Str, run: create },
-    Handler { op: OperationId::UpdateSessionList, output: IDS, run: list },
-    Handler { op: OperationId::UpdateSessionGet, output: Ty::Struct(&UPDATE_SESSION_MODEL), run: get },
-    Handler { op: OperationId::UpdateSessionUpdate, output: Ty::Void, run: update },
-    Handler { op: OperationId::UpdateSessionKeepAlive, output: Ty::Void, run: keep_alive },
-    Handler { op: OperationId::UpdateSessionComplete, output: Ty::Void, run: complete },
-    Handler { op: OperationId::UpdateSessionCancel, output: Ty::Void, run: cancel },
-    Handler { op: OperationId::UpdateSessionFail, output: Ty::Void, run: fail },
-    Handler { op: OperationId::UpdateSessionDelete, output: Ty::Void, run: delete },
-    Handler { op: OperationId::UpdateSessionFileAdd, output: Ty::Struct(&UPDATE_FILE_INFO), run: file_add },
-    Handler {
-        op: OperationId::UpdateSessionFileList,
-        output: Ty::List(&Ty::Struct(&UPDATE_FILE_INFO)),
-        run: file_list,
-    },
-    Handler { op: OperationId::UpdateSessionFileGet, output: Ty::Struct(&UPDATE_FILE_INFO), run: file_get },
-    Handler { op: OperationId::UpdateSessionFileRemove, output: Ty::Void, run: file_remove },
-    Handler { op: OperationId::UpdateSessionFileValidate, output: Ty::Struct(&VALIDATION_RESULT), run: file_validate },
+    Handler { op: OperationId::UpdateSessionCreate, run: create },
+    Handler { op: OperationId::UpdateSessionList, run: list },
+    Handler { op: OperationId::UpdateSessionGet, run: get },
+    Handler { op: OperationId::UpdateSessionUpdate, run: update },
+    Handler { op: OperationId::UpdateSessionKeepAlive, run: keep_alive },
+    Handler { op: OperationId::UpdateSessionComplete, run: complete },
+    Handler { op: OperationId::UpdateSessionCancel, run: cancel },
+    Handler { op: OperationId::UpdateSessionFail, run: fail },
+    Handler { op: OperationId::UpdateSessionDelete, run: delete },
+    Handler { op: OperationId::UpdateSessionFileAdd, run: file_add },
+    Handler { op: OperationId::UpdateSessionFileList, run: file_list },
+    Handler { op: OperationId::UpdateSessionFileGet, run: file_get },
+    Handler { op: OperationId::UpdateSessionFileRemove, run: file_remove },
+    Handler { op: OperationId::UpdateSessionFileValidate, run: file_validate },
 ];
 
 const ID: &str = "update_session_id";
