@@ -4,10 +4,9 @@
 use std::path::PathBuf;
 
 use cl_sdk::preflight::{self, Digests, Finding, Options, Report, Severity};
-use serde::Serialize;
 
 use crate::args::{CheckArgs, UploadArgs};
-use crate::output::{Failure, Row, RowPrinter, clean, usage};
+use crate::output::{Failure, clean, usage};
 
 /// `clx check PATH…`: the findings as a table (or a JSON list); exit 2 when any is an error.
 pub async fn run(args: &CheckArgs, json: bool) -> Result<(), Failure> {
@@ -31,13 +30,17 @@ fn disks(report: &Report, json: bool) {
     }
 }
 
-/// Prints findings as a table (or a JSON list) and fails with exit 2 when any is an error.
+/// Prints findings (or a JSON list of them) and fails with exit 2 when any is an error.
+/// Findings are sentences, too long for table columns: each is a block of its own.
 pub fn show(report: &Report, json: bool, summary: &str, advice: &str) -> Result<(), Failure> {
-    let mut printer = RowPrinter::new(json);
-    for finding in &report.findings {
-        printer.push(FindingRow(finding.clone()));
+    if json {
+        println!("{}", serde_json::to_string(&report.findings).expect("findings serialize"));
+    } else {
+        let blocks: Vec<String> = report.findings.iter().map(block).collect();
+        if !blocks.is_empty() {
+            println!("{}", blocks.join("\n\n"));
+        }
     }
-    printer.finish();
     if report.has_errors() {
         return Err(usage(format!("{summary}; {advice}")));
     }
@@ -101,26 +104,18 @@ fn summary(report: &Report) -> String {
     )
 }
 
-/// One finding as a row; under `--json` the finding itself.
-#[derive(Serialize)]
-#[serde(transparent)]
-struct FindingRow(Finding);
-
-impl Row for FindingRow {
-    const HEADER: &'static [&'static str] = &["LEVEL", "FILE", "WHERE", "PROBLEM", "FIX"];
-    fn cells(&self) -> Vec<String> {
-        let f = &self.0;
-        let level = match f.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        let at = f.at.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string);
-        vec![
-            level.to_owned(),
-            clean(&f.file).into_owned(),
-            at,
-            format!("{} [{}]", clean(&f.problem), f.code),
-            clean(&f.fix).into_owned(),
-        ]
-    }
+/// One finding for people: where and what on the first line, then the problem and the fix.
+///
+/// ```text
+/// error  disk.vmdk, offset 197632  [vmdk.grain_data]
+///   the grain at offset 197632 (disk sector 256) does not inflate (…)
+///   fix: get the disk again from where it was built; …
+/// ```
+fn block(f: &Finding) -> String {
+    let level = match f.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let at = f.at.as_ref().map(|at| format!(", {at}")).unwrap_or_default();
+    format!("{level}  {}{at}  [{}]\n  {}\n  fix: {}", clean(&f.file), f.code, clean(&f.problem), clean(&f.fix))
 }

@@ -50,7 +50,9 @@ fn check_prints_findings_and_exits_by_them() {
     let output = clx().arg("check").arg(&bad).output().unwrap();
     let (out, err) = text(&output);
     assert_eq!(output.status.code(), Some(2), "{out}{err}");
-    assert!(out.starts_with("LEVEL") && out.contains("app.ovf") && out.contains("[ovf.size]"), "{out}");
+    // A block per finding: level, file, place and code; the problem; the fix.
+    assert!(out.starts_with("error  ") && out.contains("app.ovf") && out.contains("[ovf.size]"), "{out}");
+    assert_eq!(out.matches("\n  fix: ").count(), 3, "{out}");
     assert!(out.contains("disk2.vmdk") && out.contains("[vmdk.magic]"), "{out}");
     assert!(err.contains("2 errors, 1 warning in 3 files"), "{err}");
 
@@ -176,9 +178,9 @@ fn check_inflates_every_grain_and_upload_can_too() {
     let output = clx().arg("check").arg(&set).output().unwrap();
     let (out, err) = text(&output);
     assert_eq!(output.status.code(), Some(2), "{out}{err}");
-    let line = out.lines().find(|l| l.contains("[vmdk.grain_data]")).unwrap_or_else(|| panic!("{out}"));
-    assert!(line.contains("disk1.vmdk") && line.contains(&format!("offset {pos}")), "{line}");
-    assert!(line.contains(&format!("disk sector {lba}")), "{line}");
+    let block = out.split("\n\n").find(|b| b.contains("[vmdk.grain_data]")).unwrap_or_else(|| panic!("{out}"));
+    assert!(block.contains("disk1.vmdk") && block.contains(&format!("offset {pos}")), "{block}");
+    assert!(block.contains(&format!("disk sector {lba}")), "{block}");
     assert!(!out.contains("[ovf.digest]"), "the manifest was made after the damage: {out}");
     assert!(err.contains("disk1.vmdk: stream-optimized") && err.contains("written by qemu-img"), "{err}");
 
