@@ -37,6 +37,7 @@ impl From<cl_sdk::Error> for Failure {
         let said = text.trim_end_matches('.');
         // What the CLI says is decided by the error's kind and typed detail, never by its text.
         let message = match e.detail() {
+            Some(Detail::MissingItem(_)) => format!("{said}; pass --create to create it."),
             Some(Detail::TargetExists(path)) => format!("{} exists; pass --overwrite to replace it.", path.display()),
             Some(Detail::PreviewWarnings(_)) => {
                 format!("{said}. Review them; pass --ignore-warning TYPE for each to accept it.")

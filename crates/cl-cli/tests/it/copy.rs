@@ -62,6 +62,8 @@ async fn copies_an_item_and_a_library_and_reports_up_to_date() {
 
     let out = copy(&a, &b, &ca, &["lib/disk", "dest"]).output().unwrap();
     assert!(!out.status.success(), "no --create: refused");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pass --create to create it"), "{stderr}");
     let out = copy(&a, &b, &ca, &["lib/disk", "dest", "--create"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));

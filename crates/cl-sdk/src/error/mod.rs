@@ -233,6 +233,9 @@ pub enum Detail {
         /// The bytes it keeps.
         bytes: u64,
     },
+    /// A copy's destination library has no item of this name, and creating one was not asked
+    /// for (`CopyOptions::create`).
+    MissingItem(String),
     /// What probing a subscription's feed found (with [`ErrorKind::FeedUnusable`]).
     Probe {
         /// Why the feed cannot be used.

@@ -14,7 +14,7 @@ use super::source::ItemFileSource;
 use super::upload::{Bytes, Destination, Planned, check_names, in_service_order};
 use super::{Common, UploadOptions, UploadedFile};
 use crate::client::Client;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Detail, Error, ErrorKind, Result};
 use crate::id::{ItemId, ItemType, LibraryId};
 use crate::session::Download;
 
@@ -315,8 +315,9 @@ impl Client {
         if existing.is_none() && !options.create {
             return Err(Error::new(
                 ErrorKind::NotFound,
-                format!("the destination library has no item {name:?}; allow creating it (create)"),
-            ));
+                format!("the destination library has no item {name:?}, and creating it was not asked for"),
+            )
+            .with(Detail::MissingItem(name.clone())));
         }
         let session = self.create_session::<Download>(item_id).await?;
         let result = async {

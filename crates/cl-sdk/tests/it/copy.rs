@@ -61,6 +61,7 @@ async fn an_item_copies_between_servers_and_a_rerun_sends_nothing() {
 
     let missing = from.copy_item(&item, &to, &to_library, CopyOptions::default()).await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound, "no --create, no item: {missing}");
+    assert_eq!(missing.detail(), Some(&cl_sdk::Detail::MissingItem("photon".into())));
 
     let report = from.copy_item(&item, &to, &to_library, CopyOptions::default().create(true)).await.unwrap();
     assert_eq!(report.outcome, CopyOutcome::Copied);
