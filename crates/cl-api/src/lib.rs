@@ -177,6 +177,23 @@ impl fmt::Debug for Hooks {
     }
 }
 
+/// The number of path segments the table gives an operation (by its generated operationId).
+fn route_length(operation_id: &str) -> Option<usize> {
+    let (name, dialect) = match operation_id.strip_prefix("rest_") {
+        Some(name) => (name, Dialect::Rest),
+        None => (operation_id, Dialect::Api),
+    };
+    operation::OperationId::from_name(name)?.operation().route(dialect).map(|route| route.segments.len())
+}
+
+fn path_length(url: &reqwest::Url) -> usize {
+    url.path_segments().map_or(0, |segments| segments.filter(|s| !s.is_empty()).count())
+}
+
+fn path_length_of(base: &str) -> usize {
+    reqwest::Url::parse(base).map_or(0, |url| path_length(&url))
+}
+
 fn sensitive(mut value: HeaderValue) -> HeaderValue {
     value.set_sensitive(true);
     value
@@ -184,6 +201,16 @@ fn sensitive(mut value: HeaderValue) -> HeaderValue {
 
 impl ClientHooks<Hooks> for Client {
     async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
+        if let Some(expected) = route_length(info.operation_id)
+            && path_length(request.url()) != path_length_of(&self.baseurl) + expected
+        {
+            // An empty path parameter, or `.` or `..` (percent-encoded too), was resolved away by the URL
+            // parser: sent, the call would reach another resource.
+            return Err(Error::InvalidRequest(format!(
+                "{}: a path parameter is empty, `.` or `..`, which would address another resource",
+                info.operation_id
+            )));
+        }
         let headers = request.headers_mut();
         // progenitor sends the spec's version on every call; vCenter has no use for it.
         headers.remove("api-version");

@@ -313,6 +313,20 @@ async fn ids_a_url_would_resolve_as_dot_segments_are_refused_from_either_side() 
     }
     let error = "..".parse::<cl_sdk::ItemId>().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    // Made unchecked, such an id is still stopped before it is sent, whatever the call.
+    let before = server.seen().len();
+    for id in ["..", ".", ""] {
+        let error = client.item(&cl_sdk::ItemId::new(id)).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{id:?}: {error}");
+        let error = client.delete_item(&cl_sdk::ItemId::new(id)).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{id:?}: {error}");
+    }
+    assert_eq!(
+        server.seen().len(),
+        before,
+        "nothing was sent: {:?}",
+        server.seen().iter().map(|s| &s.line).collect::<Vec<_>>()
+    );
 
     // A session id that is one: the download fails typed, nothing is written.
     let server = vcenter(Plan { session_id: Some(".".into()), ..plan(vec![FilePlan::new("x.bin", b"abc")]) }).await;
