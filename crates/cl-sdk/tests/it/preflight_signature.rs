@@ -29,24 +29,7 @@ fn issued(dir: &Path, name: &str, start: &str, end: &str) {
         std::fs::write(dir.join("ca.cnf"), config).unwrap();
         std::fs::write(dir.join("index.txt"), "").unwrap();
         std::fs::write(dir.join("serial"), "1000\n").unwrap();
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca-key.pem",
-                "-out",
-                "ca.pem",
-                "-subj",
-                "/CN=Test CA",
-                "-days",
-                "30",
-            ],
-        );
+        self_signed(dir, "ca", "Test CA", "30");
     }
     let key = format!("{name}-key.pem");
     let csr = format!("{name}.csr");
@@ -90,24 +73,15 @@ fn issued(dir: &Path, name: &str, start: &str, end: &str) {
     );
 }
 
-/// A self-signed signer.
-fn self_signed(dir: &Path, name: &str) {
+/// A self-signed certificate `{name}.pem` for `/CN={subject}`, valid `days`, and its key
+/// `{name}-key.pem`: the CA, or a signer no CA vouches for.
+fn self_signed(dir: &Path, name: &str, subject: &str, days: &str) {
+    let (key, cert, subject) = (format!("{name}-key.pem"), format!("{name}.pem"), format!("/CN={subject}"));
     openssl(
         dir,
         &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &format!("{name}-key.pem"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "365",
-            "-subj",
-            &format!("/CN={name}"),
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &cert, "-days", days, "-subj",
+            &subject,
         ],
     );
 }
@@ -190,7 +164,7 @@ fn signatures_made_with_openssl_and_broken_three_ways() {
     std::fs::write(&mf, &signed).unwrap();
 
     // 2. Signed with another key than the certificate's.
-    self_signed(d, "other");
+    self_signed(d, "other", "other", "365");
     sign(d, "other-key.pem", "signer.pem");
     let report = check(&files);
     assert_eq!(signature_findings(&report), [(Severity::Error, "ovf.signature")]);
