@@ -177,21 +177,28 @@ impl fmt::Debug for Hooks {
     }
 }
 
-/// The number of path segments the table gives an operation (by its generated operationId).
-fn route_length(operation_id: &str) -> Option<usize> {
+/// The table's route of an operation, by its generated operationId.
+fn route_of(operation_id: &str) -> Option<&'static operation::Route> {
     let (name, dialect) = match operation_id.strip_prefix("rest_") {
         Some(name) => (name, Dialect::Rest),
         None => (operation_id, Dialect::Api),
     };
-    operation::OperationId::from_name(name)?.operation().route(dialect).map(|route| route.segments.len())
+    operation::OperationId::from_name(name)?.operation().route(dialect)
 }
 
-fn path_length(url: &reqwest::Url) -> usize {
-    url.path_segments().map_or(0, |segments| segments.filter(|s| !s.is_empty()).count())
-}
-
-fn path_length_of(base: &str) -> usize {
-    reqwest::Url::parse(base).map_or(0, |url| path_length(&url))
+/// Whether the URL's path ends in the route, segment for segment. An empty, `.` or `..`
+/// parameter (percent-encoded too) is dropped or resolved away by the URL parser, and the route's
+/// literal segments no longer line up; whatever path the base URL has is left alone.
+fn on_route(url: &reqwest::Url, route: &operation::Route) -> bool {
+    let path: Vec<&str> = url.path_segments().into_iter().flatten().filter(|s| !s.is_empty()).collect();
+    let Some(tail) = path.len().checked_sub(route.segments.len()).map(|start| &path[start..]) else {
+        return false;
+    };
+    tail.iter().zip(route.segments).all(|(got, want)| match want {
+        operation::Segment::Literal(text) => got == text,
+        operation::Segment::IdParam(_) => got.starts_with("id:"),
+        operation::Segment::Param(_) => true,
+    })
 }
 
 fn sensitive(mut value: HeaderValue) -> HeaderValue {
@@ -201,8 +208,8 @@ fn sensitive(mut value: HeaderValue) -> HeaderValue {
 
 impl ClientHooks<Hooks> for Client {
     async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
-        if let Some(expected) = route_length(info.operation_id)
-            && path_length(request.url()) != path_length_of(&self.baseurl) + expected
+        if let Some(route) = route_of(info.operation_id)
+            && !on_route(request.url(), route)
         {
             // An empty path parameter, or `.` or `..` (percent-encoded too), was resolved away by the URL
             // parser: sent, the call would reach another resource.
@@ -283,6 +290,22 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_off_their_route_are_told_apart() {
+        let route = route_of("item_get").unwrap();
+        let rest = route_of("rest_item_get").unwrap();
+        let url = |text: &str| reqwest::Url::parse(text).unwrap();
+        for base in ["https://vc", "https://vc/", "https://proxy/vc1"] {
+            assert!(on_route(&url(&format!("{base}/api/content/library/item/a-1")), route), "{base}");
+            assert!(on_route(&url(&format!("{base}/rest/com/vmware/content/library/item/id:a-1")), rest), "{base}");
+            for resolved in ["..", ".", "%2e%2E", ""] {
+                let text = format!("{base}/api/content/library/item/{resolved}");
+                assert!(!on_route(&url(&text), route), "{text}");
+            }
+        }
+        assert!(!on_route(&url("https://vc/api/content/library/item/x/y"), route_of("item_list").unwrap()));
+    }
 
     #[test]
     fn snapshots_match_the_generated_code() {
